@@ -1,0 +1,19 @@
+// Package truce is the domain of the truce document server: documents and
+// their versions, collections and their settings, the change-log events, the
+// error model, the Store port that backends implement, and the Service that
+// enforces every rule of the HTTP contract (API.md) exactly once.
+//
+// The rules live here and nowhere else. A Store gives atomic, durable,
+// serializable transactions over typed records; the Service uses them to check
+// preconditions, unique and reference constraints and schemas, to write the
+// current document, its history entry and its change-log event in one commit,
+// and to trim history. The http package translates HTTP to Service calls and
+// back; it decides nothing.
+//
+// A Go program can embed truce directly:
+//
+//	store, err := pebble.Open("./data", pebble.Options{})
+//	...
+//	svc := truce.NewService(store, truce.Options{})
+//	doc, err := svc.Create(ctx, "notes", []byte(`{"title":"hello"}`))
+package truce

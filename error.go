@@ -1,0 +1,115 @@
+package truce
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Code is a stable, machine-readable error code. Clients branch on it; its
+// spelling never changes once released. The http package maps each code to
+// one HTTP status and one problem type.
+type Code string
+
+// The error codes. Each one has a single cause; see CodeInfo for the title,
+// whether a retry can succeed, and how to resolve it.
+const (
+	CodeInvalidJSON           Code = "invalid_json"
+	CodeInvalidDocument       Code = "invalid_document"
+	CodeSchemaViolation       Code = "schema_violation"
+	CodeReservedField         Code = "reserved_field"
+	CodeInvalidPatch          Code = "invalid_patch"
+	CodeInvalidPrecondition   Code = "invalid_precondition"
+	CodeInvalidReference      Code = "invalid_reference"
+	CodeInvalidID             Code = "invalid_id"
+	CodeInvalidCollection     Code = "invalid_collection"
+	CodeInvalidSettings       Code = "invalid_settings"
+	CodeInvalidParameter      Code = "invalid_parameter"
+	CodeNotFound              Code = "not_found"
+	CodeMethodNotAllowed      Code = "method_not_allowed"
+	CodeAlreadyExists         Code = "already_exists"
+	CodeVersionConflict       Code = "version_conflict"
+	CodeUniqueViolation       Code = "unique_violation"
+	CodeInUse                 Code = "in_use"
+	CodePatchTestFailed       Code = "patch_test_failed"
+	CodeNotEmpty              Code = "not_empty"
+	CodeVersionTrimmed        Code = "version_trimmed"
+	CodePreconditionFailed    Code = "precondition_failed"
+	CodeTooLarge              Code = "too_large"
+	CodeUnsupportedMediaType  Code = "unsupported_media_type"
+	CodePreconditionRequired  Code = "precondition_required"
+	CodeUnavailable           Code = "unavailable"
+	CodeInternal              Code = "internal"
+)
+
+// Error is the error every Service method returns for a failure the caller
+// can act on. Anything else that escapes the Service is an internal error.
+type Error struct {
+	// Code says what went wrong, for programs.
+	Code Code
+	// Detail says what went wrong and what to do, for people.
+	Detail string
+	// Current is the document as it is now, on a conflict caused by a stale
+	// version or a failed If-Match, so the caller can recover without
+	// another read. Nil when the document does not exist.
+	Current *Document
+	// Violations lists each schema error with its JSON Pointer
+	// (CodeSchemaViolation).
+	Violations []Violation
+	// Referrers lists live documents that reference the one being deleted
+	// (CodeInUse).
+	Referrers []DocRef
+	// Field and Value name the unique field and the value that another
+	// document already holds (CodeUniqueViolation), and Holder names it.
+	Field  string
+	Value  any
+	Holder *DocRef
+}
+
+// Violation is one schema error: where in the document, and what is wrong.
+type Violation struct {
+	Pointer string `json:"pointer"`
+	Message string `json:"message"`
+}
+
+// DocRef names a document.
+type DocRef struct {
+	Collection string `json:"collection"`
+	ID         string `json:"id"`
+	// Field is the referencing field, when the ref describes a reference.
+	Field string `json:"field,omitempty"`
+}
+
+func (e *Error) Error() string {
+	if e.Detail == "" {
+		return string(e.Code)
+	}
+	return string(e.Code) + ": " + e.Detail
+}
+
+// Errorf returns an *Error with the given code and a formatted detail.
+func Errorf(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Detail: fmt.Sprintf(format, args...)}
+}
+
+// ErrorCode returns the code of err: the Code of an *Error anywhere in its
+// chain, "" for nil, and CodeInternal for anything else.
+func ErrorCode(err error) Code {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return CodeInternal
+}
+
+// ErrorDetail returns the detail of an *Error in err's chain, or a generic
+// message for an internal error, whose text is not meant for clients.
+func ErrorDetail(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Detail
+	}
+	return "internal error; the server log has the cause"
+}

@@ -1,0 +1,29 @@
+package truce
+
+import "time"
+
+// EventType names what happened in a change-log event.
+type EventType string
+
+// The event types written to the change log.
+const (
+	EventDocumentCreated EventType = "document.created"
+	EventDocumentUpdated EventType = "document.updated"
+	EventDocumentDeleted EventType = "document.deleted"
+)
+
+// Event is one entry of the change log. Every committed write appends its
+// events with consecutive, store-wide sequence numbers in the same atomic
+// commit, so the log is exactly the history of what was committed.
+type Event struct {
+	Seq        int64
+	Type       EventType
+	Collection string
+	ID         string
+	Version    int64
+	ETag       string
+	Time       time.Time
+	// Document is the document's JSON as clients see it (Document.AppendJSON)
+	// for created and updated events; nil for deletes.
+	Document []byte
+}

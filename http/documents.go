@@ -1,0 +1,230 @@
+package http
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/trucedb/truce"
+)
+
+// docURL is the canonical URL of a document.
+func docURL(d *truce.Document) string {
+	return "/v1/collections/" + d.Collection + "/docs/" + url.PathEscape(d.ID)
+}
+
+// writeDocument answers with a document, its ETag and Last-Modified.
+func writeDocument(w http.ResponseWriter, r *http.Request, status int, d *truce.Document) {
+	hd := w.Header()
+	hd.Set("ETag", d.ETag())
+	hd.Set("Last-Modified", d.UpdatedAt.UTC().Format(http.TimeFormat))
+	hd.Set("Cache-Control", "no-cache")
+	if status == http.StatusCreated {
+		hd.Set("Location", docURL(d))
+	}
+	writeJSON(w, status, d.AppendJSON(make([]byte, 0, len(d.Body)+160)))
+}
+
+func (h *Handler) createDoc(w http.ResponseWriter, r *http.Request) {
+	if _, err := query(r); err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	if err := requireJSON(r); err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	body, err := h.readBody(w, r)
+	if err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	d, err := h.svc.Create(r.Context(), r.PathValue("c"), body)
+	if err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	writeDocument(w, r, http.StatusCreated, d)
+}
+
+// getDoc serves GET and HEAD, with conditional requests (RFC 9110 13.2.2):
+// If-Match (412), then If-None-Match or If-Modified-Since (304).
+func (h *Handler) getDoc(w http.ResponseWriter, r *http.Request) {
+	if _, err := query(r); err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	pre, err := preconditions(r, nil)
+	if err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	d, err := h.svc.Get(r.Context(), r.PathValue("c"), r.PathValue("id"))
+	if err != nil {
+		if len(pre.IfMatch) > 0 && truce.ErrorCode(err) == truce.CodeNotFound {
+			err = &truce.Error{Code: truce.CodePreconditionFailed, Detail: "If-Match: " + truce.ErrorDetail(err)}
+		}
+		h.problem(w, r, err)
+		return
+	}
+	etag := d.ETag()
+	if len(pre.IfMatch) > 0 && !truce.MatchStrong(pre.IfMatch, etag) {
+		h.problem(w, r, &truce.Error{Code: truce.CodePreconditionFailed, Current: d,
+			Detail: "If-Match: " + d.Collection + "/" + d.ID + " is at " + etag})
+		return
+	}
+	if notModified(r, pre, etag, d.UpdatedAt) {
+		hd := w.Header()
+		hd.Set("ETag", etag)
+		hd.Set("Last-Modified", d.UpdatedAt.UTC().Format(http.TimeFormat))
+		hd.Set("Cache-Control", "no-cache")
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	writeDocument(w, r, http.StatusOK, d)
+}
+
+func notModified(r *http.Request, pre truce.Precondition, etag string, updated time.Time) bool {
+	if len(pre.IfNoneMatch) > 0 {
+		return truce.MatchWeak(pre.IfNoneMatch, etag)
+	}
+	if ims := r.Header.Get("If-Modified-Since"); ims != "" {
+		t, err := http.ParseTime(ims)
+		return err == nil && !updated.Truncate(time.Second).After(t)
+	}
+	return false
+}
+
+func (h *Handler) putDoc(w http.ResponseWriter, r *http.Request) {
+	q, err := query(r, "version")
+	if err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	pre, err := preconditions(r, q)
+	if err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	if err := requireJSON(r); err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	body, err := h.readBody(w, r)
+	if err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	res, err := h.svc.Put(r.Context(), r.PathValue("c"), r.PathValue("id"), body, pre)
+	h.writeResult(w, r, res, err)
+}
+
+func (h *Handler) writeResult(w http.ResponseWriter, r *http.Request, res truce.WriteResult, err error) {
+	switch {
+	case err != nil:
+		h.problem(w, r, err)
+	case res.Document.Deleted:
+		w.WriteHeader(http.StatusNoContent)
+	case res.Created:
+		writeDocument(w, r, http.StatusCreated, res.Document)
+	default:
+		writeDocument(w, r, http.StatusOK, res.Document)
+	}
+}
+
+func (h *Handler) patchDoc(w http.ResponseWriter, r *http.Request) {
+	q, err := query(r, "version")
+	if err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	pre, err := preconditions(r, q)
+	if err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	mt, err := mediaType(r)
+	if err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	typ := truce.PatchType(mt)
+	if typ != truce.MergePatch && typ != truce.JSONPatch {
+		if mt == "" {
+			mt = "none"
+		}
+		h.problem(w, r, truce.Errorf(truce.CodeUnsupportedMediaType,
+			"PATCH takes Content-Type %s (RFC 7396) or %s (RFC 6902), not %s", truce.MergePatch, truce.JSONPatch, mt))
+		return
+	}
+	body, err := h.readBody(w, r)
+	if err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	res, err := h.svc.Patch(r.Context(), r.PathValue("c"), r.PathValue("id"), typ, body, pre)
+	h.writeResult(w, r, res, err)
+}
+
+func (h *Handler) deleteDoc(w http.ResponseWriter, r *http.Request) {
+	q, err := query(r, "version")
+	if err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	pre, err := preconditions(r, q)
+	if err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	if _, err := h.svc.Delete(r.Context(), r.PathValue("c"), r.PathValue("id"), pre); err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h *Handler) listDocs(w http.ResponseWriter, r *http.Request) {
+	q, err := query(r, "limit", "after")
+	if err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	limit, err := intParam(q, "limit")
+	if err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	if limit == 0 && q.Has("limit") {
+		h.problem(w, r, truce.Errorf(truce.CodeInvalidParameter, "limit must be between 1 and %d", truce.MaxPageSize))
+		return
+	}
+	if limit > truce.MaxPageSize {
+		limit = truce.MaxPageSize + 1 // let the service say what the limit is
+	}
+	page, err := h.svc.List(r.Context(), r.PathValue("c"), q.Get("after"), int(limit))
+	if err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	b := make([]byte, 0, 4096)
+	b = append(b, `{"items":[`...)
+	for i, d := range page.Items {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = d.AppendJSON(b)
+	}
+	b = append(b, `],"next":`...)
+	b = appendCursor(b, page.Next)
+	b = append(b, '}')
+	writeJSON(w, http.StatusOK, b)
+}
+
+func appendCursor(b []byte, next string) []byte {
+	if next == "" {
+		return append(b, "null"...)
+	}
+	return strconv.AppendQuote(b, next)
+}

@@ -1,0 +1,161 @@
+package http
+
+import (
+	"encoding/json"
+	"errors"
+	"html/template"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/trucedb/truce"
+)
+
+// statusOf is the one table from error code to HTTP status.
+var statusOf = map[truce.Code]int{
+	truce.CodeInvalidJSON:          http.StatusBadRequest,
+	truce.CodeInvalidDocument:      http.StatusBadRequest,
+	truce.CodeSchemaViolation:      http.StatusBadRequest,
+	truce.CodeReservedField:        http.StatusBadRequest,
+	truce.CodeInvalidPatch:         http.StatusBadRequest,
+	truce.CodeInvalidPrecondition:  http.StatusBadRequest,
+	truce.CodeInvalidReference:     http.StatusBadRequest,
+	truce.CodeInvalidID:            http.StatusBadRequest,
+	truce.CodeInvalidCollection:    http.StatusBadRequest,
+	truce.CodeInvalidSettings:      http.StatusBadRequest,
+	truce.CodeInvalidParameter:     http.StatusBadRequest,
+	truce.CodeNotFound:             http.StatusNotFound,
+	truce.CodeMethodNotAllowed:     http.StatusMethodNotAllowed,
+	truce.CodeAlreadyExists:        http.StatusConflict,
+	truce.CodeVersionConflict:      http.StatusConflict,
+	truce.CodeUniqueViolation:      http.StatusConflict,
+	truce.CodeInUse:                http.StatusConflict,
+	truce.CodePatchTestFailed:      http.StatusConflict,
+	truce.CodeNotEmpty:             http.StatusConflict,
+	truce.CodeVersionTrimmed:       http.StatusGone,
+	truce.CodePreconditionFailed:   http.StatusPreconditionFailed,
+	truce.CodeTooLarge:             http.StatusRequestEntityTooLarge,
+	truce.CodeUnsupportedMediaType: http.StatusUnsupportedMediaType,
+	truce.CodePreconditionRequired: http.StatusPreconditionRequired,
+	truce.CodeUnavailable:          http.StatusServiceUnavailable,
+	truce.CodeInternal:             http.StatusInternalServerError,
+}
+
+// StatusOf returns the HTTP status that answers an error code.
+func StatusOf(c truce.Code) int {
+	if s, ok := statusOf[c]; ok {
+		return s
+	}
+	return http.StatusInternalServerError
+}
+
+// problemName is the last segment of a code's problem type URI.
+func problemName(c truce.Code) string { return strings.ReplaceAll(string(c), "_", "-") }
+
+// Problem is an RFC 9457 problem details body with truce's members.
+type Problem struct {
+	Type      string `json:"type"`
+	Title     string `json:"title"`
+	Status    int    `json:"status"`
+	Detail    string `json:"detail"`
+	Instance  string `json:"instance"`
+	Code      string `json:"code"`
+	Retryable bool   `json:"retryable"`
+	RequestID string `json:"requestId"`
+	// Current is the document as it is now, on a stale-version conflict.
+	Current *Current `json:"current,omitempty"`
+	// Errors lists schema violations.
+	Errors []truce.Violation `json:"errors,omitempty"`
+	// Referrers lists the documents that reference the one being deleted.
+	Referrers []truce.DocRef `json:"referrers,omitempty"`
+	// Field, Value and Holder describe a unique violation.
+	Field  string        `json:"field,omitempty"`
+	Value  any           `json:"value,omitempty"`
+	Holder *truce.DocRef `json:"holder,omitempty"`
+}
+
+// Current is the state a client needs to recover from a conflict.
+type Current struct {
+	Version  int64           `json:"version"`
+	ETag     string          `json:"etag"`
+	Document json.RawMessage `json:"document"`
+}
+
+// problem answers err as problem+json. Internal errors are logged with the
+// request id and shown without their cause.
+func (h *Handler) problem(w http.ResponseWriter, r *http.Request, err error) {
+	var te *truce.Error
+	if !errors.As(err, &te) {
+		h.log.Error("internal error", "requestId", w.Header().Get("X-Request-Id"), "method", r.Method, "path", r.URL.Path, "err", err)
+		te = &truce.Error{Code: truce.CodeInternal, Detail: truce.ErrorDetail(err)}
+	} else if te.Code == truce.CodeInternal || te.Code == truce.CodeUnavailable {
+		h.log.Error("request failed", "requestId", w.Header().Get("X-Request-Id"), "path", r.URL.Path, "err", err)
+	}
+	h.writeProblem(w, r, w.Header().Get("X-Request-Id"), StatusOf(te.Code), te)
+}
+
+func (h *Handler) writeProblem(w http.ResponseWriter, r *http.Request, rid string, status int, te *truce.Error) {
+	info := te.Code.Info()
+	p := Problem{
+		Type: "/problems/" + problemName(te.Code), Title: info.Title, Status: status,
+		Detail: te.Detail, Instance: r.URL.Path, Code: string(te.Code), Retryable: info.Retryable,
+		RequestID: rid, Errors: te.Violations, Referrers: te.Referrers,
+		Field: te.Field, Value: te.Value, Holder: te.Holder,
+	}
+	if p.Detail == "" {
+		p.Detail = info.Title
+	}
+	if c := te.Current; c != nil && !c.Deleted {
+		p.Current = &Current{Version: c.Version, ETag: c.ETag(), Document: c.AppendJSON(nil)}
+	}
+	body, err := json.Marshal(p)
+	if err != nil {
+		body = []byte(`{"type":"/problems/internal","title":"Internal error","status":500,"code":"internal"}`)
+		status = http.StatusInternalServerError
+	}
+	hd := w.Header()
+	hd.Set("Content-Type", "application/problem+json")
+	hd.Set("Content-Length", strconv.Itoa(len(body)))
+	hd.Del("ETag")
+	hd.Del("Last-Modified")
+	if te.Code == truce.CodeUnavailable {
+		hd.Set("Retry-After", "1")
+	}
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(body)
+	}
+}
+
+var problemTmpl = template.Must(template.New("problem").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{{.Title}} — truce</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:44rem;margin:3rem auto;padding:0 1rem;color:#222}
+code{background:#f3f3f3;padding:.1em .3em;border-radius:3px}dt{font-weight:600}</style></head>
+<body><h1>{{.Title}}</h1>
+<dl><dt>HTTP status</dt><dd>{{.Status}}</dd><dt>code</dt><dd><code>{{.Code}}</code></dd>
+<dt>retryable</dt><dd>{{if .Retryable}}yes: the same change can succeed after re-reading the document or waiting for Retry-After{{else}}no: the request must change before it can succeed{{end}}</dd></dl>
+<h2>What happened and how to resolve it</h2><p>{{.Explain}}</p>
+<p>Every problem answer carries <code>requestId</code>; the server log has the same id.</p>
+</body></html>
+`))
+
+// problemPage serves /problems/{name}: what the problem means and how to
+// resolve it.
+func (h *Handler) problemPage(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	code := truce.Code(strings.ReplaceAll(name, "-", "_"))
+	if _, ok := statusOf[code]; !ok || strings.Contains(name, "_") {
+		h.problem(w, r, truce.Errorf(truce.CodeNotFound, "there is no problem type %q", name))
+		return
+	}
+	info := code.Info()
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "public, max-age=86400")
+	w.Header().Set("Last-Modified", startTime)
+	_ = problemTmpl.Execute(w, map[string]any{
+		"Title": info.Title, "Status": StatusOf(code), "Code": code, "Retryable": info.Retryable, "Explain": info.Explain,
+	})
+}
+
+var startTime = time.Now().UTC().Format(http.TimeFormat)

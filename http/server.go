@@ -1,0 +1,218 @@
+// Package http is truce's HTTP front door: it routes requests (the standard
+// library's ServeMux), decodes them, evaluates nothing but their syntax, calls
+// the truce.Service, and writes the answer — documents with ETag and
+// Last-Modified, or RFC 9457 problem details with a stable code. It
+// translates; the Service decides.
+package http
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/trucedb/truce"
+)
+
+// Options configures a Handler. The zero value is usable.
+type Options struct {
+	// Logger receives request and error logs; nil discards them.
+	Logger *slog.Logger
+	// MaxBodyBytes limits request bodies; 0 means the service's document
+	// limit plus 64 KiB for whitespace and reserved fields.
+	MaxBodyBytes int64
+}
+
+// Handler serves the truce HTTP API (API.md). Mount it at the root of a
+// server or of a mux; it is safe for concurrent use.
+type Handler struct {
+	svc     *truce.Service
+	log     *slog.Logger
+	mux     *http.ServeMux
+	maxBody int64
+	idBase  string
+	idSeq   atomic.Uint64
+}
+
+// NewHandler returns the HTTP handler of svc.
+func NewHandler(svc *truce.Service, opts Options) *Handler {
+	h := &Handler{svc: svc, log: opts.Logger, mux: http.NewServeMux(), maxBody: opts.MaxBodyBytes}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	if h.maxBody <= 0 {
+		h.maxBody = int64(svc.MaxDocBytes()) + 64<<10
+	}
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	h.idBase = hex.EncodeToString(b[:]) + "-"
+	h.routes()
+	return h
+}
+
+func (h *Handler) routes() {
+	m := h.mux
+	m.HandleFunc("GET /healthz", h.healthz)
+	m.HandleFunc("GET /readyz", h.readyz)
+	m.HandleFunc("GET /problems/{name}", h.problemPage)
+
+	m.HandleFunc("GET /v1/collections", h.listCollections)
+	m.HandleFunc("GET /v1/collections/{c}", h.getCollection)
+	m.HandleFunc("PUT /v1/collections/{c}", h.putCollection)
+	m.HandleFunc("DELETE /v1/collections/{c}", h.deleteCollection)
+
+	m.HandleFunc("GET /v1/collections/{c}/docs", h.listDocs)
+	m.HandleFunc("POST /v1/collections/{c}/docs", h.createDoc)
+	m.HandleFunc("GET /v1/collections/{c}/docs/{id}", h.getDoc)
+	m.HandleFunc("PUT /v1/collections/{c}/docs/{id}", h.putDoc)
+	m.HandleFunc("PATCH /v1/collections/{c}/docs/{id}", h.patchDoc)
+	m.HandleFunc("DELETE /v1/collections/{c}/docs/{id}", h.deleteDoc)
+
+	m.HandleFunc("GET /v1/collections/{c}/docs/{id}/versions", h.listVersions)
+	m.HandleFunc("GET /v1/collections/{c}/docs/{id}/versions/{n}", h.getVersion)
+	m.HandleFunc("POST /v1/collections/{c}/docs/{id}/versions/{n}/restore", h.restore)
+	m.HandleFunc("GET /v1/collections/{c}/docs/{id}/diff", h.diff)
+}
+
+// ServeHTTP tags the request with an id, refuses dot segments, recovers
+// from panics, and turns the mux's own 404 and 405 answers into problems.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rid := r.Header.Get("X-Request-Id")
+	if !validRequestID(rid) {
+		rid = h.idBase + strconv.FormatUint(h.idSeq.Add(1), 36)
+	}
+	w.Header().Set("X-Request-Id", rid)
+	rw := &responseWriter{ResponseWriter: w, rid: rid, h: h, r: r}
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			h.log.Error("panic serving request", "requestId", rid, "method", r.Method, "path", r.URL.Path, "panic", p)
+			if !rw.wrote {
+				h.problem(rw, r, truce.Errorf(truce.CodeInternal, "internal error"))
+			}
+		}
+		h.log.Debug("request", "requestId", rid, "method", r.Method, "path", r.URL.Path,
+			"status", rw.status, "duration", time.Since(start))
+	}()
+	if hasDotSegment(r.URL.EscapedPath()) {
+		h.problem(rw, r, truce.Errorf(truce.CodeInvalidID, "the path %.100q has a . or .. segment; ids and names cannot be . or ..", r.URL.EscapedPath()))
+		return
+	}
+	handler, pattern := h.mux.Handler(r)
+	if pattern == "" {
+		// The mux's own answer (404, 405 with Allow, or a redirect to a
+		// cleaned path): keep its status and headers, but speak problem+json.
+		rw.intercept = true
+	}
+	handler.ServeHTTP(rw, r)
+}
+
+func hasDotSegment(p string) bool {
+	for _, seg := range strings.Split(p, "/") {
+		if seg == "." || seg == ".." || strings.EqualFold(seg, "%2e") || strings.EqualFold(seg, "%2e%2e") ||
+			strings.EqualFold(seg, ".%2e") || strings.EqualFold(seg, "%2e.") {
+			return true
+		}
+	}
+	return false
+}
+
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if c <= ' ' || c >= 0x7f || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// responseWriter records the status and, for the mux's built-in answers,
+// replaces the plain-text body with a problem.
+type responseWriter struct {
+	http.ResponseWriter
+	h         *Handler
+	r         *http.Request
+	rid       string
+	status    int
+	wrote     bool
+	intercept bool
+	swallow   bool
+}
+
+func (w *responseWriter) WriteHeader(status int) {
+	if w.wrote {
+		return
+	}
+	w.wrote, w.status = true, status
+	if w.intercept && (status == http.StatusNotFound || status == http.StatusMethodNotAllowed) {
+		w.swallow = true
+		w.Header().Del("X-Content-Type-Options")
+		code := truce.CodeNotFound
+		detail := "no such resource: " + w.r.URL.Path + " (the API is described at /v1/...; see API.md)"
+		if status == http.StatusMethodNotAllowed {
+			code = truce.CodeMethodNotAllowed
+			detail = w.r.Method + " is not allowed on " + w.r.URL.Path + "; allowed: " + w.Header().Get("Allow")
+		}
+		w.h.writeProblem(w.ResponseWriter, w.r, w.rid, status, &truce.Error{Code: code, Detail: detail})
+		return
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *responseWriter) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.swallow {
+		return len(b), nil
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// NewServer returns an http.Server for h with timeouts that keep a slow or
+// idle client from holding a connection: 10 s to send the headers, 60 s for
+// the whole request, 60 s to take the answer, 2 min idle between requests.
+func NewServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+}
+
+func (h *Handler) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, []byte(`{"status":"ok"}`))
+}
+
+func (h *Handler) readyz(w http.ResponseWriter, r *http.Request) {
+	if err := h.svc.Ready(r.Context()); err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, []byte(`{"status":"ready"}`))
+}
+
+func writeJSON(w http.ResponseWriter, status int, body []byte) {
+	hd := w.Header()
+	hd.Set("Content-Type", "application/json")
+	hd.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}

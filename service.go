@@ -1,0 +1,108 @@
+package truce
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+)
+
+// DefaultMaxDocBytes is the default limit on a document body: 1 MiB.
+const DefaultMaxDocBytes = 1 << 20
+
+// Options configures a Service. The zero value is usable.
+type Options struct {
+	// MaxDocBytes limits the size of a document's body; 0 means
+	// DefaultMaxDocBytes.
+	MaxDocBytes int
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+	// NewID returns a fresh document id for a create without one; nil
+	// means a ULID (26 characters, sortable by creation time).
+	NewID func() string
+}
+
+// Service enforces the rules of truce on top of a Store: preconditions,
+// conflict policies, unique and reference constraints, schemas, tombstones
+// and history. Every front door (HTTP, Go callers, transactions) goes
+// through it. It is safe for concurrent use.
+type Service struct {
+	store       Store
+	maxDocBytes int
+	now         func() time.Time
+	newID       func() string
+}
+
+// NewService returns a Service over store.
+func NewService(store Store, opts Options) *Service {
+	s := &Service{store: store, maxDocBytes: opts.MaxDocBytes, now: opts.Now, newID: opts.NewID}
+	if s.maxDocBytes <= 0 {
+		s.maxDocBytes = DefaultMaxDocBytes
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.newID == nil {
+		s.newID = newULID()
+	}
+	return s
+}
+
+// MaxDocBytes returns the limit on a document body's size.
+func (s *Service) MaxDocBytes() int { return s.maxDocBytes }
+
+// Ready reports whether the store can serve requests.
+func (s *Service) Ready(ctx context.Context) error {
+	if err := s.store.Ping(ctx); err != nil {
+		return &Error{Code: CodeUnavailable, Detail: "the store is not reachable: " + err.Error()}
+	}
+	return nil
+}
+
+// newULID returns a generator of monotonic ULIDs, safe for concurrent use.
+func newULID() func() string {
+	var mu sync.Mutex
+	entropy := ulid.Monotonic(rand.Reader, 0)
+	return func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return ulid.MustNew(ulid.Timestamp(time.Now()), entropy).String()
+	}
+}
+
+// errStale marks a body-version mismatch for the conflict policy to decide.
+var errStale = errors.New("stale body version")
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func refString(collection, id string) string { return collection + "/" + id }
+
+// notFound describes a missing document, distinguishing a deleted one.
+func notFound(collection, id string, cur *Document) error {
+	if cur != nil && cur.Deleted {
+		return Errorf(CodeNotFound, "%s was deleted at version %d; its history is still readable", refString(collection, id), cur.Version)
+	}
+	return Errorf(CodeNotFound, "%s does not exist", refString(collection, id))
+}
+
+// getDocument reads a document's current version; nil when it never existed.
+func getDocument(tx ReadTx, collection, id string) (*Document, error) {
+	d, err := tx.Document(collection, id)
+	if errors.Is(err, ErrNoRecord) {
+		return nil, nil
+	}
+	return d, err
+}
+
+// getCollection reads a collection; nil when it does not exist.
+func getCollection(tx ReadTx, name string) (*Collection, error) {
+	c, err := tx.Collection(name)
+	if errors.Is(err, ErrNoRecord) {
+		return nil, nil
+	}
+	return c, err
+}

@@ -1,0 +1,115 @@
+package truce
+
+import (
+	"context"
+	"errors"
+)
+
+// Store is the port that storage backends implement: serializable, atomic,
+// durable transactions over typed records. It holds no rules; the Service
+// holds them all.
+//
+// The contract every Store keeps, checked by package storetest:
+//
+//   - Update runs fn in a read-write transaction that is serializable with
+//     every other transaction. If fn returns nil, everything it wrote is
+//     committed atomically and synced to stable storage before Update
+//     returns; if fn returns an error, nothing it wrote is applied and
+//     Update returns that error unchanged. fn may be called more than once
+//     (a backend may retry on a serialization failure), so it must have no
+//     effects outside tx. Concurrent Updates share fsyncs (group commit).
+//   - View runs fn against a consistent snapshot.
+//   - Nothing a caller observes is lost by a crash: View and Update return
+//     only once every record they read is durable, even when fn fails.
+//   - Reads inside an Update see that Update's own earlier writes.
+//   - Methods of a tx must not be used after fn returns.
+type Store interface {
+	View(ctx context.Context, fn func(ReadTx) error) error
+	Update(ctx context.Context, fn func(Tx) error) error
+	// Ping reports whether the store can serve requests.
+	Ping(ctx context.Context) error
+	// Close releases the store. Transactions in progress finish first.
+	Close() error
+}
+
+// ReadTx reads records. A method returns ErrNoRecord when the record does
+// not exist; other errors are failures of the store.
+type ReadTx interface {
+	// Collection returns the live collection record named name.
+	Collection(name string) (*Collection, error)
+	// Collections returns every live collection, ordered by name.
+	Collections() ([]*Collection, error)
+	// CollectionStats counts the collection's live and deleted documents.
+	CollectionStats(name string) (CollectionStats, error)
+
+	// Document returns the current version of a document, which may be a
+	// tombstone.
+	Document(collection, id string) (*Document, error)
+	// Documents returns up to limit live documents with ids greater than
+	// after, ordered by id.
+	Documents(collection, after string, limit int) ([]*Document, error)
+	// Version returns one stored version of a document.
+	Version(collection, id string, version int64) (*Document, error)
+	// Versions returns up to limit stored versions lower than before
+	// (before <= 0 means from the newest), newest first.
+	Versions(collection, id string, before int64, limit int) ([]*Document, error)
+
+	// UniqueHolder returns the id of the live document whose field holds
+	// the value with the given canonical encoding.
+	UniqueHolder(collection, field string, value []byte) (string, error)
+	// Referrers returns up to limit references whose target is the given
+	// document, ordered by referring collection, id and field.
+	Referrers(collection, id string, limit int) ([]Reference, error)
+
+	// Events returns up to limit change-log events with seq greater than
+	// after, in seq order.
+	Events(after int64, limit int) ([]*Event, error)
+	// LastSeq returns the highest seq committed so far.
+	LastSeq() (int64, error)
+}
+
+// Tx reads and writes records inside an Update.
+type Tx interface {
+	ReadTx
+
+	// NextSeq allocates the next store-wide sequence number. Numbers are
+	// consecutive and only consumed if the transaction commits.
+	NextSeq() (int64, error)
+
+	// PutCollection creates or replaces a collection record.
+	PutCollection(c *Collection) error
+	// DropCollection removes a collection record and every document,
+	// version and unique-index entry of the collection. References whose
+	// referrer is in the collection must be removed by the caller first.
+	DropCollection(name string) error
+
+	// PutDocument stores d as the current version of its document and
+	// appends it to the document's history.
+	PutDocument(d *Document) error
+	// TrimVersions removes the stored versions of a document lower than
+	// keepFrom.
+	TrimVersions(collection, id string, keepFrom int64) error
+
+	// PutUnique records that the live document id holds value in field.
+	PutUnique(collection, field string, value []byte, id string) error
+	// DeleteUnique removes a unique-index entry.
+	DeleteUnique(collection, field string, value []byte) error
+
+	// PutReference records a reference; DeleteReference removes one.
+	PutReference(r Reference) error
+	DeleteReference(r Reference) error
+
+	// AppendEvent appends e to the change log under e.Seq, which the caller
+	// allocated with NextSeq.
+	AppendEvent(e *Event) error
+}
+
+// Reference is one edge of the reference index: the document From holds,
+// in field From.Field, the id of the document To.
+type Reference struct {
+	From DocRef
+	To   DocRef
+}
+
+// ErrNoRecord is returned by ReadTx methods for a record that does not exist.
+var ErrNoRecord = errors.New("truce: no such record")

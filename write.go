@@ -1,0 +1,311 @@
+package truce
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"slices"
+)
+
+// writeKind says which request a write answers; the rules differ slightly.
+type writeKind int
+
+const (
+	kindCreate writeKind = iota // POST: create only, no precondition needed
+	kindPut
+	kindPatch
+	kindDelete
+	kindRestore
+)
+
+// produceFunc computes the new body from the current document (nil or a
+// tombstone when there is no live one). It returns del to write a tombstone.
+type produceFunc func(tx ReadTx, cur *Document) (body []byte, del bool, err error)
+
+type writeRequest struct {
+	kind       writeKind
+	collection string
+	id         string
+	pre        Precondition
+	produce    produceFunc
+}
+
+// WriteResult is the outcome of a write.
+type WriteResult struct {
+	// Document is the version the write stored (a tombstone for a delete).
+	Document *Document
+	// Created reports whether the write brought a document to life: a
+	// create, or a write to an id that had no live document.
+	Created bool
+}
+
+// write runs one document write as one atomic, durable commit: it checks
+// the preconditions and every rule against the current state, stores the
+// new version and its history entry, maintains the unique and reference
+// indexes, trims history, and appends the change-log event.
+func (s *Service) write(ctx context.Context, w writeRequest) (WriteResult, error) {
+	if err := checkCollectionName(w.collection); err != nil {
+		return WriteResult{}, err
+	}
+	if err := checkID(w.id); err != nil {
+		return WriteResult{}, err
+	}
+	var res WriteResult
+	err := s.store.Update(ctx, func(tx Tx) error {
+		res = WriteResult{}
+		ref := refString(w.collection, w.id)
+		coll, err := getCollection(tx, w.collection)
+		if err != nil {
+			return err
+		}
+		newColl := coll == nil
+		if newColl {
+			coll = &Collection{Name: w.collection}
+		}
+		settings := &coll.Settings
+		cur, err := getDocument(tx, w.collection, w.id)
+		if err != nil {
+			return err
+		}
+		live := cur != nil && !cur.Deleted
+
+		if w.kind != kindCreate && settings.RequirePreconditions && w.pre.IsZero() {
+			return Errorf(CodePreconditionRequired, "collection %s requires a precondition on every write: send If-Match with the ETag you read, If-None-Match: * to create, or the version you read (_version / ?version=)", w.collection)
+		}
+		if w.kind == kindCreate && live {
+			return Errorf(CodeAlreadyExists, "%s already exists (version %d); use PUT to replace it", ref, cur.Version)
+		}
+		if err := w.pre.check(cur, ref); errors.Is(err, errStale) {
+			if settings.Policy() != PolicyLastWriteWins {
+				return &Error{Code: CodeVersionConflict, Current: cur,
+					Detail: ref + " is at version " + itoa(cur.Version) + "; the request was based on version " + itoa(w.pre.Version)}
+			}
+		} else if err != nil {
+			return err
+		}
+		if !live && (w.kind == kindPatch || w.kind == kindDelete) {
+			return notFound(w.collection, w.id, cur)
+		}
+
+		body, del, err := w.produce(tx, cur)
+		if err != nil {
+			return err
+		}
+		if del && !live {
+			return notFound(w.collection, w.id, cur)
+		}
+		if !del {
+			if err := s.checkBody(tx, settings, ref, w.collection, w.id, body); err != nil {
+				return err
+			}
+		}
+		var oldBody []byte
+		if live {
+			oldBody = cur.Body
+		}
+		if err := maintainUnique(tx, settings, w.collection, w.id, oldBody, body); err != nil {
+			return err
+		}
+		if err := maintainReferences(tx, settings, w.collection, w.id, oldBody, body); err != nil {
+			return err
+		}
+		if del {
+			if err := checkNotReferenced(tx, w.collection, w.id); err != nil {
+				return err
+			}
+		}
+
+		seq, err := tx.NextSeq()
+		if err != nil {
+			return err
+		}
+		now := s.now().UTC()
+		d := &Document{Collection: w.collection, ID: w.id, Version: 1, Seq: seq,
+			CreatedAt: now, UpdatedAt: now, Deleted: del, Body: body}
+		if cur != nil {
+			d.Version = cur.Version + 1
+			if now.Before(cur.UpdatedAt) { // a clock that stepped back must not reorder history
+				d.UpdatedAt = cur.UpdatedAt
+			}
+			if live {
+				d.CreatedAt = cur.CreatedAt
+			} else {
+				d.CreatedAt = d.UpdatedAt
+			}
+		}
+		if err := tx.PutDocument(d); err != nil {
+			return err
+		}
+		if lim := int64(settings.HistoryLimit); lim > 0 && d.Version > lim {
+			if err := tx.TrimVersions(w.collection, w.id, d.Version-lim+1); err != nil {
+				return err
+			}
+		}
+		ev := &Event{Seq: seq, Type: EventDocumentUpdated, Collection: w.collection, ID: w.id,
+			Version: d.Version, ETag: d.ETag(), Time: d.UpdatedAt}
+		switch {
+		case del:
+			ev.Type = EventDocumentDeleted
+		case !live:
+			ev.Type = EventDocumentCreated
+		}
+		if !del {
+			ev.Document = d.AppendJSON(nil)
+		}
+		if err := tx.AppendEvent(ev); err != nil {
+			return err
+		}
+		if newColl {
+			coll.Seq, coll.CreatedAt, coll.UpdatedAt = seq, now, now
+			if err := tx.PutCollection(coll); err != nil {
+				return err
+			}
+		}
+		res = WriteResult{Document: d, Created: !live && !del}
+		return nil
+	})
+	return res, err
+}
+
+// checkBody applies the size limit, the schema and the reference rule to a
+// body about to be written.
+func (s *Service) checkBody(tx ReadTx, settings *Settings, ref, collection, id string, body []byte) error {
+	if len(body) > s.maxDocBytes {
+		return Errorf(CodeTooLarge, "%s would be %d bytes; the limit is %d", ref, len(body), s.maxDocBytes)
+	}
+	if err := validateSchema(settings.Schema, ref, body); err != nil {
+		return err
+	}
+	targets, err := referenceTargets(settings, body)
+	if err != nil {
+		return err
+	}
+	for _, f := range slices.Sorted(maps.Keys(targets)) {
+		target := DocRef{Collection: settings.References[f], ID: targets[f]}
+		if target.Collection == collection && target.ID == id {
+			continue // a document may name itself
+		}
+		d, err := getDocument(tx, target.Collection, target.ID)
+		if err != nil {
+			return err
+		}
+		if d == nil || d.Deleted {
+			return Errorf(CodeInvalidReference, "%s: %s names %s, which does not exist; create it first", ref, f, refString(target.Collection, target.ID))
+		}
+	}
+	return nil
+}
+
+// maintainUnique moves the document's unique-index entries from the values
+// of oldBody to those of newBody (nil for none), refusing a value that
+// another live document holds.
+func maintainUnique(tx Tx, settings *Settings, collection, id string, oldBody, newBody []byte) error {
+	if len(settings.Unique) == 0 {
+		return nil
+	}
+	oldKeys, err := uniqueKeys(settings, oldBody)
+	if err != nil {
+		return err
+	}
+	newKeys, err := uniqueKeys(settings, newBody)
+	if err != nil {
+		return err
+	}
+	for _, f := range settings.sortedUnique() {
+		ov, nv := oldKeys[f], newKeys[f]
+		if string(ov) == string(nv) && (ov == nil) == (nv == nil) {
+			continue
+		}
+		if nv != nil {
+			holder, err := tx.UniqueHolder(collection, f, nv)
+			switch {
+			case errors.Is(err, ErrNoRecord):
+			case err != nil:
+				return err
+			case holder != id:
+				return &Error{Code: CodeUniqueViolation, Field: f, Value: rawValue(nv),
+					Holder: &DocRef{Collection: collection, ID: holder},
+					Detail: "field " + f + " must be unique in " + collection + ", and " + refString(collection, holder) + " already holds " + truncate(string(nv), 80)}
+			}
+		}
+		if ov != nil {
+			if err := tx.DeleteUnique(collection, f, ov); err != nil {
+				return err
+			}
+		}
+		if nv != nil {
+			if err := tx.PutUnique(collection, f, nv, id); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// maintainReferences moves the document's entries in the reference index
+// from the targets of oldBody to those of newBody.
+func maintainReferences(tx Tx, settings *Settings, collection, id string, oldBody, newBody []byte) error {
+	if len(settings.References) == 0 {
+		return nil
+	}
+	oldT, err := referenceTargets(settings, oldBody)
+	if err != nil {
+		oldT = nil // a body stored under other settings; its entries were never written
+	}
+	newT, err := referenceTargets(settings, newBody)
+	if err != nil {
+		return err
+	}
+	for _, f := range slices.Sorted(maps.Keys(settings.References)) {
+		o, okO := oldT[f]
+		n, okN := newT[f]
+		if okO == okN && o == n {
+			continue
+		}
+		from := DocRef{Collection: collection, ID: id, Field: f}
+		if okO {
+			if err := tx.DeleteReference(Reference{From: from, To: DocRef{Collection: settings.References[f], ID: o}}); err != nil {
+				return err
+			}
+		}
+		if okN {
+			if err := tx.PutReference(Reference{From: from, To: DocRef{Collection: settings.References[f], ID: n}}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// checkNotReferenced refuses to delete a document that other live
+// documents reference.
+func checkNotReferenced(tx ReadTx, collection, id string) error {
+	refs, err := tx.Referrers(collection, id, 101)
+	if err != nil {
+		return err
+	}
+	var others []DocRef
+	for _, r := range refs {
+		if r.From.Collection == collection && r.From.ID == id {
+			continue // its own reference dies with it
+		}
+		others = append(others, r.From)
+	}
+	if len(others) == 0 {
+		return nil
+	}
+	more := ""
+	if len(others) > 100 {
+		others, more = others[:100], " (the first 100 are listed)"
+	}
+	return &Error{Code: CodeInUse, Referrers: others,
+		Detail: refString(collection, id) + " is referenced by " + itoa(int64(len(others))) + " live document(s), e.g. " +
+			refString(others[0].Collection, others[0].ID) + " (field " + others[0].Field + ")" + more + "; change or delete them first"}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
