@@ -105,13 +105,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.problem(rw, r, truce.Errorf(truce.CodeInvalidID, "the path %.100q has a . or .. segment; ids and names cannot be . or ..", r.URL.EscapedPath()))
 		return
 	}
-	handler, pattern := h.mux.Handler(r)
-	if pattern == "" {
-		// The mux's own answer (404, 405 with Allow, or a redirect to a
-		// cleaned path): keep its status and headers, but speak problem+json.
-		rw.intercept = true
-	}
-	handler.ServeHTTP(rw, r)
+	h.mux.ServeHTTP(rw, r)
 }
 
 func hasDotSegment(p string) bool {
@@ -146,7 +140,6 @@ type responseWriter struct {
 	rid       string
 	status    int
 	wrote     bool
-	intercept bool
 	swallow   bool
 }
 
@@ -155,7 +148,10 @@ func (w *responseWriter) WriteHeader(status int) {
 		return
 	}
 	w.wrote, w.status = true, status
-	if w.intercept && (status == http.StatusNotFound || status == http.StatusMethodNotAllowed) {
+	// The mux's own 404 and 405 answers are plain text: keep their status
+	// and headers (Allow), but speak problem+json.
+	if (status == http.StatusNotFound || status == http.StatusMethodNotAllowed) &&
+		w.Header().Get("Content-Type") != "application/problem+json" {
 		w.swallow = true
 		w.Header().Del("X-Content-Type-Options")
 		code := truce.CodeNotFound

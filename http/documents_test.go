@@ -1,0 +1,292 @@
+package http_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+func TestCreateReadReplaceDelete(t *testing.T) {
+	c := mustServe(t)
+	r := c.do("POST", "/v1/collections/notes/docs", `{"title":"hello"}`).want(t, 201, "")
+	doc := r.JSON(t)
+	id := doc["_id"].(string)
+	if len(id) != 26 || doc["_version"] != float64(1) || doc["title"] != "hello" {
+		t.Fatalf("created %s", r.Body)
+	}
+	if loc := r.Header.Get("Location"); loc != "/v1/collections/notes/docs/"+id {
+		t.Fatalf("Location %q", loc)
+	}
+	etag := r.Header.Get("ETag")
+	if !strings.HasPrefix(etag, `"`) {
+		t.Fatalf("ETag %q is not a strong tag", etag)
+	}
+
+	g := c.do("GET", "/v1/collections/notes/docs/"+id, nil).want(t, 200, "")
+	if g.Header.Get("ETag") != etag || g.Header.Get("Last-Modified") == "" {
+		t.Fatalf("GET headers %v", g.Header)
+	}
+	h := c.do("HEAD", "/v1/collections/notes/docs/"+id, nil).want(t, 200, "")
+	if len(h.Body) != 0 || h.Header.Get("ETag") != etag {
+		t.Fatalf("HEAD: %v %q", h.Header, h.Body)
+	}
+	c.do("GET", "/v1/collections/notes/docs/"+id, nil, "If-None-Match: "+etag).want(t, 304, "")
+	c.do("GET", "/v1/collections/notes/docs/"+id, nil, "If-None-Match: W/"+etag).want(t, 304, "")
+	c.do("GET", "/v1/collections/notes/docs/"+id, nil, `If-None-Match: "other"`).want(t, 200, "")
+	c.do("GET", "/v1/collections/notes/docs/"+id, nil, "If-Modified-Since: "+g.Header.Get("Last-Modified")).want(t, 304, "")
+
+	p := c.do("PUT", "/v1/collections/notes/docs/"+id, `{"title":"bye"}`, "If-Match: "+etag).want(t, 200, "")
+	if p.JSON(t)["_version"] != float64(2) || p.Header.Get("ETag") == etag {
+		t.Fatalf("PUT: %s %v", p.Body, p.Header)
+	}
+	d := c.do("DELETE", "/v1/collections/notes/docs/"+id, nil, "If-Match: "+p.Header.Get("ETag")).want(t, 204, "")
+	if len(d.Body) != 0 {
+		t.Fatalf("204 with a body: %s", d.Body)
+	}
+	c.do("GET", "/v1/collections/notes/docs/"+id, nil).want(t, 404, "not_found")
+	c.do("HEAD", "/v1/collections/notes/docs/"+id, nil).want(t, 404, "")
+	c.do("DELETE", "/v1/collections/notes/docs/"+id, nil).want(t, 404, "not_found")
+
+	// Re-creating continues from the tombstone's version.
+	re := c.do("PUT", "/v1/collections/notes/docs/"+id, `{"title":"again"}`).want(t, 201, "")
+	if re.JSON(t)["_version"] != float64(4) {
+		t.Fatalf("re-created at %s", re.Body)
+	}
+}
+
+func TestReservedFieldsAndIDs(t *testing.T) {
+	c := mustServe(t)
+	c.do("POST", "/v1/collections/notes/docs", `{"_id":"n1","a":1}`).want(t, 201, "")
+	c.do("POST", "/v1/collections/notes/docs", `{"_id":"n1","a":2}`).want(t, 409, "already_exists")
+	c.do("POST", "/v1/collections/notes/docs", `{"_secret":1}`).want(t, 400, "reserved_field")
+	c.do("PUT", "/v1/collections/notes/docs/n1", `{"_deleted":true}`).want(t, 400, "reserved_field")
+	c.do("PUT", "/v1/collections/notes/docs/n1", `{"_id":"n2"}`).want(t, 400, "invalid_id")
+	// A document read from truce can be sent back as it is.
+	got := c.do("GET", "/v1/collections/notes/docs/n1", nil).want(t, 200, "")
+	back := strings.Replace(string(got.Body), `"a":1`, `"a":5`, 1)
+	c.do("PUT", "/v1/collections/notes/docs/n1", back).want(t, 200, "")
+	for _, id := range []string{"a%2Fb", "..%2F", "a%20b", strings.Repeat("x", 256), "%C3%A9"} {
+		c.do("GET", "/v1/collections/notes/docs/"+id, nil).want(t, 400, "invalid_id")
+	}
+	c.do("GET", "/v1/collections/notes/docs/..", nil).want(t, 400, "invalid_id")
+	c.do("PUT", "/v1/collections/Notes/docs/x", `{}`).want(t, 400, "invalid_collection")
+	c.do("PUT", "/v1/collections/notes/docs/"+strings.Repeat("x", 255), `{}`).want(t, 201, "")
+	c.do("PUT", "/v1/collections/notes/docs/a.b~c:d@e-f_g", `{}`).want(t, 201, "")
+}
+
+func TestBadBodies(t *testing.T) {
+	c := mustServe(t)
+	deep := strings.Repeat("[", 100) + strings.Repeat("]", 100)
+	for name, tc := range map[string]struct {
+		body   string
+		status int
+		code   string
+	}{
+		"not json":       {`{"a":`, 400, "invalid_json"},
+		"empty":          {``, 400, "invalid_json"},
+		"trailing":       {`{} {}`, 400, "invalid_json"},
+		"duplicate keys": {`{"a":1,"a":2}`, 400, "invalid_json"},
+		"deep":           {`{"a":` + deep + `}`, 400, "invalid_json"},
+		"huge number":    {`{"a":1e999}`, 400, "invalid_json"},
+		"bad utf8":       {"{\"a\":\"\xff\"}", 400, "invalid_json"},
+		"array":          {`[1]`, 400, "invalid_document"},
+		"string":         {`"x"`, 400, "invalid_document"},
+		"version zero":   {`{"_version":0}`, 400, "invalid_precondition"},
+		"version string": {`{"_version":"3"}`, 400, "invalid_precondition"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c.do("PUT", "/v1/collections/notes/docs/x", tc.body).want(t, tc.status, tc.code)
+		})
+	}
+	c.do("PUT", "/v1/collections/notes/docs/x", `{"a":1}`, "Content-Type: text/plain").want(t, 415, "unsupported_media_type")
+	big := `{"a":"` + strings.Repeat("x", 200<<10) + `"}`
+	c.do("PUT", "/v1/collections/notes/docs/x", big).want(t, 413, "too_large")
+	c.do("POST", "/v1/collections/notes/docs", big).want(t, 413, "too_large")
+	fits := `{"a":"` + strings.Repeat("x", 70<<10) + `"}` // over the 64 KiB document limit, under the body limit
+	c.do("PUT", "/v1/collections/notes/docs/x", fits).want(t, 413, "too_large")
+	// Nothing above created anything.
+	c.do("GET", "/v1/collections/notes", nil).want(t, 404, "not_found")
+}
+
+func TestPreconditions(t *testing.T) {
+	c := mustServe(t)
+	r := c.do("PUT", "/v1/collections/notes/docs/n1", `{"v":1}`, "If-None-Match: *").want(t, 201, "")
+	e1 := r.Header.Get("ETag")
+	c.do("PUT", "/v1/collections/notes/docs/n1", `{"v":1}`, "If-None-Match: *").want(t, 412, "precondition_failed")
+	r2 := c.do("PUT", "/v1/collections/notes/docs/n1", `{"v":2}`, "If-Match: "+e1).want(t, 200, "")
+	e2 := r2.Header.Get("ETag")
+
+	// A stale If-Match is 412 and carries the current state.
+	p := c.do("PUT", "/v1/collections/notes/docs/n1", `{"v":3}`, "If-Match: "+e1).want(t, 412, "precondition_failed").JSON(t)
+	cur := p["current"].(map[string]any)
+	if cur["version"] != float64(2) || cur["etag"] != e2 || cur["document"].(map[string]any)["v"] != float64(2) {
+		t.Fatalf("current = %v", cur)
+	}
+	if p["retryable"] != true {
+		t.Fatal("412 not retryable")
+	}
+	// A stale body version is 409 version_conflict with the current state.
+	p = c.do("PUT", "/v1/collections/notes/docs/n1", `{"v":3,"_version":1}`).want(t, 409, "version_conflict").JSON(t)
+	if p["current"].(map[string]any)["version"] != float64(2) {
+		t.Fatalf("current = %v", p["current"])
+	}
+	c.do("PUT", "/v1/collections/notes/docs/n1", `{"v":3,"_version":2}`).want(t, 200, "")
+	c.do("PATCH", "/v1/collections/notes/docs/n1?version=2", `{"v":4}`, "Content-Type: application/merge-patch+json").want(t, 409, "version_conflict")
+	c.do("DELETE", "/v1/collections/notes/docs/n1?version=2", nil).want(t, 409, "version_conflict")
+	c.do("PATCH", "/v1/collections/notes/docs/n1?version=3", `{"v":4}`, "Content-Type: application/merge-patch+json").want(t, 200, "")
+
+	// Header and body both given: the header is checked first.
+	c.do("PUT", "/v1/collections/notes/docs/n1", `{"_version":1}`, "If-Match: "+e1).want(t, 412, "precondition_failed")
+	// If-Match on a missing document is 412; a body version on one is 404.
+	c.do("PUT", "/v1/collections/notes/docs/nope", `{}`, "If-Match: *").want(t, 412, "precondition_failed")
+	c.do("PUT", "/v1/collections/notes/docs/nope", `{"_version":3}`).want(t, 404, "not_found")
+	c.do("GET", "/v1/collections/notes/docs/nope", nil, "If-Match: *").want(t, 412, "precondition_failed")
+	c.do("GET", "/v1/collections/notes/docs/n1", nil, "If-Match: "+e1).want(t, 412, "precondition_failed")
+	c.do("PUT", "/v1/collections/notes/docs/n1", `{}`, "If-Match: *").want(t, 200, "")
+	// Weak tags never match If-Match.
+	cur4 := c.do("GET", "/v1/collections/notes/docs/n1", nil).Header.Get("ETag")
+	c.do("PUT", "/v1/collections/notes/docs/n1", `{}`, "If-Match: W/"+cur4).want(t, 412, "precondition_failed")
+	c.do("PUT", "/v1/collections/notes/docs/n1", `{}`, `If-Match: "nope", `+cur4).want(t, 200, "")
+
+	for _, bad := range []string{`nope`, `"unterminated`, `"a" "b"`, `"a",`, `W/`} {
+		c.do("PUT", "/v1/collections/notes/docs/n1", `{}`, "If-Match: "+bad).want(t, 400, "invalid_precondition")
+	}
+	c.do("DELETE", "/v1/collections/notes/docs/n1?version=x", nil).want(t, 400, "invalid_precondition")
+	c.do("DELETE", "/v1/collections/notes/docs/n1?version=-1", nil).want(t, 400, "invalid_precondition")
+}
+
+func TestRequirePreconditions(t *testing.T) {
+	c := mustServe(t)
+	c.do("PUT", "/v1/collections/strict", `{"requirePreconditions":true}`).want(t, 201, "")
+	c.do("PUT", "/v1/collections/strict/docs/a", `{"x":1}`).want(t, 428, "precondition_required")
+	r := c.do("PUT", "/v1/collections/strict/docs/a", `{"x":1}`, "If-None-Match: *").want(t, 201, "")
+	c.do("PATCH", "/v1/collections/strict/docs/a", `{"x":2}`, "Content-Type: application/merge-patch+json").want(t, 428, "precondition_required")
+	c.do("DELETE", "/v1/collections/strict/docs/a", nil).want(t, 428, "precondition_required")
+	c.do("PATCH", "/v1/collections/strict/docs/a", `{"x":2}`, "Content-Type: application/merge-patch+json", "If-Match: "+r.Header.Get("ETag")).want(t, 200, "")
+	c.do("DELETE", "/v1/collections/strict/docs/a?version=2", nil).want(t, 204, "")
+	// POST is create-only by nature and needs none.
+	c.do("POST", "/v1/collections/strict/docs", `{"x":1}`).want(t, 201, "")
+}
+
+func TestPatch(t *testing.T) {
+	c := mustServe(t)
+	c.do("PUT", "/v1/collections/notes/docs/n1", `{"title":"a","tags":["x"],"meta":{"k":1}}`).want(t, 201, "")
+	merge := "Content-Type: application/merge-patch+json"
+	jp := "Content-Type: application/json-patch+json"
+	r := c.do("PATCH", "/v1/collections/notes/docs/n1", `{"title":"b","meta":{"k":null,"j":2}}`, merge).want(t, 200, "").JSON(t)
+	if r["title"] != "b" || r["meta"].(map[string]any)["j"] != float64(2) || r["meta"].(map[string]any)["k"] != nil || r["_version"] != float64(2) {
+		t.Fatalf("merge patch gave %v", r)
+	}
+	r = c.do("PATCH", "/v1/collections/notes/docs/n1", `[{"op":"test","path":"/title","value":"b"},{"op":"add","path":"/tags/-","value":"y"}]`, jp).want(t, 200, "").JSON(t)
+	if fmt.Sprint(r["tags"]) != "[x y]" {
+		t.Fatalf("json patch gave %v", r)
+	}
+	p := c.do("PATCH", "/v1/collections/notes/docs/n1", `[{"op":"test","path":"/title","value":"zzz"},{"op":"remove","path":"/title"}]`, jp).want(t, 409, "patch_test_failed").JSON(t)
+	if p["current"] == nil {
+		t.Fatal("patch_test_failed without current")
+	}
+	c.do("PATCH", "/v1/collections/notes/docs/n1", `[{"op":"remove","path":"/nope"}]`, jp).want(t, 400, "invalid_patch")
+	c.do("PATCH", "/v1/collections/notes/docs/n1", `[{"op":"frobnicate","path":"/a"}]`, jp).want(t, 400, "invalid_patch")
+	c.do("PATCH", "/v1/collections/notes/docs/n1", `{"op":"add"}`, jp).want(t, 400, "invalid_patch")
+	c.do("PATCH", "/v1/collections/notes/docs/n1", `[1,2]`, merge).want(t, 400, "invalid_patch")
+	c.do("PATCH", "/v1/collections/notes/docs/n1", `[{"op":"replace","path":"","value":[1]}]`, jp).want(t, 400, "invalid_patch")
+	c.do("PATCH", "/v1/collections/notes/docs/n1", `[{"op":"add","path":"/_x","value":1}]`, jp).want(t, 400, "reserved_field")
+	c.do("PATCH", "/v1/collections/notes/docs/n1", `{"_version":1}`, merge).want(t, 400, "reserved_field")
+	c.do("PATCH", "/v1/collections/notes/docs/n1", `{"a":1}`).want(t, 415, "unsupported_media_type")
+	c.do("PATCH", "/v1/collections/notes/docs/n1", `{"a":1}`, "Content-Type: text/plain").want(t, 415, "unsupported_media_type")
+	c.do("PATCH", "/v1/collections/notes/docs/missing", `{"a":1}`, merge).want(t, 404, "not_found")
+	if v := c.do("GET", "/v1/collections/notes/docs/n1", nil).JSON(t)["_version"]; v != float64(3) {
+		t.Fatalf("failed patches changed the document: version %v", v)
+	}
+}
+
+func TestListPagination(t *testing.T) {
+	c := mustServe(t)
+	for i := 0; i < 25; i++ {
+		c.do("PUT", fmt.Sprintf("/v1/collections/items/docs/i%02d", i), `{}`).want(t, 201, "")
+	}
+	c.do("DELETE", "/v1/collections/items/docs/i05", nil).want(t, 204, "")
+	var ids []string
+	next := ""
+	for pages := 0; ; pages++ {
+		path := "/v1/collections/items/docs?limit=10"
+		if next != "" {
+			path += "&after=" + next
+		}
+		page := c.do("GET", path, nil).want(t, 200, "").JSON(t)
+		for _, it := range page["items"].([]any) {
+			ids = append(ids, it.(map[string]any)["_id"].(string))
+		}
+		if page["next"] == nil {
+			break
+		}
+		next = page["next"].(string)
+		if pages > 5 {
+			t.Fatal("pagination does not end")
+		}
+	}
+	if len(ids) != 24 || ids[0] != "i00" || ids[5] != "i06" || ids[23] != "i24" {
+		t.Fatalf("listed %v", ids)
+	}
+	c.do("GET", "/v1/collections/items/docs?limit=0", nil).want(t, 400, "invalid_parameter")
+	c.do("GET", "/v1/collections/items/docs?limit=5000", nil).want(t, 400, "invalid_parameter")
+	c.do("GET", "/v1/collections/items/docs?limit=x", nil).want(t, 400, "invalid_parameter")
+	c.do("GET", "/v1/collections/items/docs?sort=id", nil).want(t, 400, "invalid_parameter")
+	c.do("GET", "/v1/collections/nothing/docs", nil).want(t, 404, "not_found")
+}
+
+func TestMethodNotAllowedAndUnknownPaths(t *testing.T) {
+	c := mustServe(t)
+	r := c.do("POST", "/v1/collections/notes/docs/x", `{}`).want(t, 405, "method_not_allowed")
+	if allow := r.Header.Get("Allow"); !strings.Contains(allow, "PUT") || !strings.Contains(allow, "GET") {
+		t.Fatalf("Allow = %q", allow)
+	}
+	c.do("GET", "/v2/nothing", nil).want(t, 404, "not_found")
+}
+
+func TestRequestIDAndProblemPages(t *testing.T) {
+	c := mustServe(t)
+	r := c.do("GET", "/healthz", nil, "X-Request-Id: abc-123").want(t, 200, "")
+	if r.Header.Get("X-Request-Id") != "abc-123" {
+		t.Fatalf("X-Request-Id not echoed: %v", r.Header)
+	}
+	r = c.do("GET", "/readyz", nil).want(t, 200, "")
+	if r.Header.Get("X-Request-Id") == "" {
+		t.Fatal("no X-Request-Id")
+	}
+	p := c.do("GET", "/v1/collections/notes/docs/x", nil).want(t, 404, "not_found")
+	if p.JSON(t)["requestId"] != p.Header.Get("X-Request-Id") {
+		t.Fatal("requestId differs from X-Request-Id")
+	}
+	page := c.do("GET", p.JSON(t)["type"].(string), nil).want(t, 200, "")
+	if !strings.Contains(string(page.Body), "Not found") || !strings.HasPrefix(page.Header.Get("Content-Type"), "text/html") {
+		t.Fatalf("problem page: %s", page.Body)
+	}
+	for _, name := range []string{"version-conflict", "precondition-failed", "precondition-required", "unique-violation", "in-use"} {
+		c.do("GET", "/problems/"+name, nil).want(t, 200, "")
+	}
+	c.do("GET", "/problems/no-such-thing", nil).want(t, 404, "not_found")
+}
+
+func TestETagsNeverReused(t *testing.T) {
+	c := mustServe(t)
+	seen := map[string]string{}
+	record := func(r *response) {
+		t.Helper()
+		e := r.Header.Get("ETag")
+		if prev, ok := seen[e]; ok && prev != string(r.Body) {
+			t.Fatalf("ETag %s reused for a different state:\n%s\n%s", e, prev, r.Body)
+		}
+		seen[e] = string(r.Body)
+	}
+	for round := 0; round < 3; round++ {
+		record(c.do("PUT", "/v1/collections/notes/docs/n1", `{"same":true}`).want(t, 201, ""))
+		record(c.do("PUT", "/v1/collections/notes/docs/n1", `{"same":true}`).want(t, 200, ""))
+		c.do("DELETE", "/v1/collections/notes/docs/n1", nil).want(t, 204, "")
+		record(c.do("PUT", "/v1/collections/notes/docs/n1", `{"same":true}`).want(t, 201, ""))
+		c.do("DELETE", "/v1/collections/notes?force=true", nil).want(t, 204, "")
+	}
+	if len(seen) != 9 {
+		t.Fatalf("%d distinct ETags for 9 states", len(seen))
+	}
+}
