@@ -135,12 +135,12 @@ func validRequestID(id string) bool {
 // replaces the plain-text body with a problem.
 type responseWriter struct {
 	http.ResponseWriter
-	h         *Handler
-	r         *http.Request
-	rid       string
-	status    int
-	wrote     bool
-	swallow   bool
+	h       *Handler
+	r       *http.Request
+	rid     string
+	status  int
+	wrote   bool
+	swallow bool
 }
 
 func (w *responseWriter) WriteHeader(status int) {
