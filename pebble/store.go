@@ -1,0 +1,321 @@
+// Package pebble is truce's embedded Store, on CockroachDB's Pebble: the
+// key layout of every record, their encoding, and the transaction machinery
+// that makes each Update atomic, serializable and durable (with group
+// commit) and keeps every View and Update from reporting state that a crash
+// could take back.
+//
+// Writers are serialized by one store-wide lock, and read their own writes
+// through an indexed batch; readers never block writers and read a
+// snapshot. The lock is held only while the transaction runs and its batch
+// is applied, not during the fsync, so that concurrent writers share
+// fsyncs.
+package pebble
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/trucedb/truce"
+)
+
+// Options configure a Store. The zero value is a good default for a server.
+type Options struct {
+	// Logger receives Pebble's messages: informational ones at debug level,
+	// errors at error level. Nil discards them.
+	Logger *slog.Logger
+	// CacheSize is the size in bytes of the block cache, which holds
+	// recently read blocks of the on-disk tables. Zero means 64 MiB.
+	CacheSize int64
+	// MemTableSize is the size in bytes of a memtable, where recent writes
+	// live until they are flushed to disk. Up to two exist at a time. Zero
+	// means 16 MiB.
+	MemTableSize uint64
+}
+
+// Default sizes: with them the store stays well under 200 MB of memory.
+const (
+	DefaultCacheSize    = 64 << 20
+	DefaultMemTableSize = 16 << 20
+)
+
+// ErrClosed is returned by every method of a Store that has been closed.
+var ErrClosed error = &truce.Error{Code: truce.CodeUnavailable, Detail: "the store is closed"}
+
+// Store is a truce.Store in a Pebble database in one directory. It is safe
+// for concurrent use.
+type Store struct {
+	db *pebble.DB
+
+	// wlock is the write lock, a channel so that waiting for it honours
+	// the context.
+	wlock chan struct{}
+	// seq is the last committed seq; guarded by wlock.
+	seq int64
+	// visibleSeq and visibleCommit are the seq and commit number of the
+	// last commit that may be visible to readers. Update publishes them
+	// before it applies its batch; see watermark.
+	visibleSeq    atomic.Int64
+	visibleCommit atomic.Uint64
+	durable       watermark
+
+	// state counts transactions in progress, plus closedBit once Close is
+	// called; drained is closed when the count falls to zero after that.
+	state     atomic.Int64
+	drained   chan struct{}
+	drainOnce sync.Once
+}
+
+var _ truce.Store = (*Store)(nil)
+
+const closedBit = 1 << 62
+
+// Open opens the store in dir, creating it if it does not exist.
+func Open(dir string, opts Options) (*Store, error) {
+	return open(dir, opts, nil)
+}
+
+// open is Open on a file system of the tests' choosing; nil means the
+// operating system's.
+func open(dir string, opts Options, fs vfs.FS) (*Store, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if opts.CacheSize <= 0 {
+		opts.CacheSize = DefaultCacheSize
+	}
+	if opts.MemTableSize == 0 {
+		opts.MemTableSize = DefaultMemTableSize
+	}
+	cache := pebble.NewCache(opts.CacheSize)
+	defer cache.Unref()
+	po := &pebble.Options{
+		Cache:              cache,
+		MemTableSize:       opts.MemTableSize,
+		FormatMajorVersion: pebble.FormatNewest,
+		Logger:             logger{log},
+		FS:                 fs,
+	}
+	for i := range po.Levels {
+		// Bloom filters spare most point reads of absent keys (a create,
+		// a unique check) a disk read per level.
+		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+		po.Levels[i].FilterType = pebble.TableFilter
+	}
+	db, err := pebble.Open(dir, po)
+	if err != nil {
+		return nil, fmt.Errorf("pebble: open %s: %w", dir, err)
+	}
+	s := &Store{
+		db:      db,
+		wlock:   make(chan struct{}, 1),
+		drained: make(chan struct{}),
+	}
+	v, closer, err := db.Get(metaSeqKey)
+	switch {
+	case errors.Is(err, pebble.ErrNotFound):
+	case err != nil:
+		db.Close()
+		return nil, fmt.Errorf("pebble: open %s: read seq: %w", dir, err)
+	default:
+		s.seq, err = decodeSeq(v)
+		closer.Close()
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
+	// Pebble flushes what it replays from the WAL at Open, so everything
+	// there is durable now.
+	s.visibleSeq.Store(s.seq)
+	s.durable.advance(0, s.seq)
+	return s, nil
+}
+
+// begin registers a transaction in progress, so that Close waits for it.
+func (s *Store) begin() error {
+	if s.state.Add(1)&closedBit != 0 {
+		s.end()
+		return ErrClosed
+	}
+	return nil
+}
+
+func (s *Store) end() {
+	if s.state.Add(-1) == closedBit {
+		s.drainOnce.Do(func() { close(s.drained) })
+	}
+}
+
+// View runs fn in a read-only transaction on a snapshot of the database
+// taken at fn's first read. It returns once everything fn observed is durable, with fn's error
+// if fn failed, or ctx's error if ctx ends first.
+func (s *Store) View(ctx context.Context, fn func(truce.ReadTx) error) error {
+	if err := s.begin(); err != nil {
+		return err
+	}
+	defer s.end()
+	t := &tx{s: s}
+	defer t.finish()
+	err := fn(t)
+	t.finish()
+	if werr := s.durable.wait(ctx, t.obsSeq, t.obsCommit); werr != nil {
+		return werr
+	}
+	return err
+}
+
+// Update runs fn in a read-write transaction and commits what it wrote if it
+// returns nil. Updates run one at a time. Update returns once the commit is
+// synced to stable storage, together with the commits of other Updates that
+// waited for the same fsync.
+//
+// If fn fails, Update returns its error unchanged and applies nothing,
+// unless ctx ends while Update waits for what fn read to become durable:
+// then it returns ctx's error, since fn's error may describe state that is
+// not durable.
+func (s *Store) Update(ctx context.Context, fn func(truce.Tx) error) (err error) {
+	if err := s.begin(); err != nil {
+		return err
+	}
+	defer s.end()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	select {
+	case s.wlock <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	locked := true
+	unlock := func() {
+		if locked {
+			locked = false
+			<-s.wlock
+		}
+	}
+	defer unlock()
+	b := s.db.NewIndexedBatch()
+	applied := false
+	defer func() {
+		if !applied {
+			b.Close()
+		}
+	}()
+
+	t := &tx{
+		s:           s,
+		batch:       b,
+		seqBound:    s.seq,
+		commitBound: s.visibleCommit.Load(),
+		last:        s.seq,
+	}
+	err = fn(t)
+	t.done = true
+	if err == nil && t.last > s.seq {
+		err = wrap("commit", b.Set(metaSeqKey, binaryBE8(t.last), nil))
+	}
+	if err != nil || b.Empty() {
+		unlock()
+		if werr := s.durable.wait(ctx, t.obsSeq, t.obsCommit); werr != nil {
+			return werr
+		}
+		return err
+	}
+
+	// Publish the bounds before the batch becomes visible: a reader that
+	// sees the batch then also sees bounds that cover it.
+	commit := s.visibleCommit.Load() + 1
+	s.visibleSeq.Store(t.last)
+	s.visibleCommit.Store(commit)
+	if err := s.db.ApplyNoSyncWait(b, pebble.Sync); err != nil {
+		// Nothing of b became visible, so this commit number is durable
+		// as soon as the one before it; a reader that took it as its
+		// bound must not wait for ever.
+		unlock()
+		if s.durable.wait(ctx, 0, commit-1) == nil {
+			s.durable.advance(commit, 0)
+		}
+		return wrap("commit", err)
+	}
+	applied = true
+	s.seq = t.last
+	unlock()
+
+	// Other writers proceed while this one waits for the fsync; Pebble syncs
+	// the WAL for all the batches queued by then at once.
+	err = b.SyncWait()
+	b.Close()
+	if err != nil {
+		return wrap("sync", err)
+	}
+	// The WAL is synced up to and including b, and every earlier commit
+	// precedes b in the WAL.
+	s.durable.advance(commit, t.last)
+	return nil
+}
+
+func binaryBE8(v int64) []byte {
+	return binary.BigEndian.AppendUint64(nil, uint64(v))
+}
+
+// Ping reports whether the store is open and can read.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.begin(); err != nil {
+		return err
+	}
+	defer s.end()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	_, closer, err := s.db.Get(metaSeqKey)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return wrap("ping", err)
+	}
+	return closer.Close()
+}
+
+// Close waits for the transactions in progress, then closes the database.
+// Every later call returns ErrClosed.
+func (s *Store) Close() error {
+	old := s.state.Or(closedBit)
+	if old&closedBit != 0 {
+		return ErrClosed
+	}
+	if old != 0 {
+		<-s.drained
+	}
+	return wrap("close", s.db.Close())
+}
+
+// logger routes Pebble's messages to slog.
+type logger struct{ log *slog.Logger }
+
+func (l logger) Infof(format string, args ...any) {
+	if l.log.Enabled(context.Background(), slog.LevelDebug) {
+		l.log.Debug(fmt.Sprintf(format, args...), "component", "pebble")
+	}
+}
+
+func (l logger) Errorf(format string, args ...any) {
+	l.log.Error(fmt.Sprintf(format, args...), "component", "pebble")
+}
+
+// Fatalf logs and exits, as Pebble's own logger does: Pebble calls it when
+// its state is no longer consistent, and continuing could corrupt data.
+func (l logger) Fatalf(format string, args ...any) {
+	l.log.Error(fmt.Sprintf(format, args...), "component", "pebble", "fatal", true)
+	os.Exit(1)
+}
