@@ -1,0 +1,131 @@
+package truce_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/trucedb/truce"
+	"github.com/trucedb/truce/pebble"
+)
+
+func mustService(tb testing.TB) (*truce.Service, *pebble.Store) {
+	tb.Helper()
+	store, err := pebble.Open(tb.TempDir(), pebble.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { store.Close() })
+	return truce.NewService(store, truce.Options{}), store
+}
+
+func events(tb testing.TB, store truce.Store) []*truce.Event {
+	tb.Helper()
+	var evs []*truce.Event
+	err := store.View(context.Background(), func(tx truce.ReadTx) error {
+		var err error
+		evs, err = tx.Events(0, 1000)
+		return err
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return evs
+}
+
+// TestChangeLog: every committed write appends exactly one event with the
+// next seq, in the same commit; a refused write appends nothing.
+func TestChangeLog(t *testing.T) {
+	svc, store := mustService(t)
+	ctx := context.Background()
+	d1, err := svc.Create(ctx, "notes", []byte(`{"_id":"n1","a":1}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := svc.Put(ctx, "notes", "n1", []byte(`{"a":2}`), truce.Precondition{IfMatch: []string{d1.ETag()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Refused writes: stale If-Match, stale version, bad body.
+	if _, err := svc.Put(ctx, "notes", "n1", []byte(`{"a":3}`), truce.Precondition{IfMatch: []string{d1.ETag()}}); truce.ErrorCode(err) != truce.CodePreconditionFailed {
+		t.Fatalf("stale If-Match: %v", err)
+	}
+	var te *truce.Error
+	if _, err := svc.Put(ctx, "notes", "n1", []byte(`{"a":3,"_version":1}`), truce.Precondition{}); !errors.As(err, &te) || te.Code != truce.CodeVersionConflict || te.Current.Version != 2 {
+		t.Fatalf("stale version: %v", err)
+	}
+	if _, err := svc.Put(ctx, "notes", "n1", []byte(`[]`), truce.Precondition{}); truce.ErrorCode(err) != truce.CodeInvalidDocument {
+		t.Fatalf("bad body: %v", err)
+	}
+	del, err := svc.Delete(ctx, "notes", "n1", truce.Precondition{Version: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	evs := events(t, store)
+	want := []struct {
+		typ     truce.EventType
+		version int64
+		etag    string
+	}{
+		{truce.EventDocumentCreated, 1, d1.ETag()},
+		{truce.EventDocumentUpdated, 2, res.Document.ETag()},
+		{truce.EventDocumentDeleted, 3, del.ETag()},
+	}
+	if len(evs) != len(want) {
+		t.Fatalf("%d events, want %d", len(evs), len(want))
+	}
+	for i, w := range want {
+		e := evs[i]
+		if e.Seq != int64(i+1) || e.Type != w.typ || e.Version != w.version || e.ETag != w.etag || e.Collection != "notes" || e.ID != "n1" {
+			t.Errorf("event %d = %+v, want %+v", i, e, w)
+		}
+	}
+	if evs[0].Document == nil || evs[2].Document != nil {
+		t.Errorf("documents in events: %q / %q", evs[0].Document, evs[2].Document)
+	}
+}
+
+// TestLastWriteWins: the policy applies a stale body version and keeps the
+// overwritten version in history.
+func TestLastWriteWins(t *testing.T) {
+	svc, _ := mustService(t)
+	ctx := context.Background()
+	if _, _, err := svc.PutCollection(ctx, "cfg", truce.Settings{ConflictPolicy: truce.PolicyLastWriteWins}); err != nil {
+		t.Fatal(err)
+	}
+	for _, body := range []string{`{"v":1}`, `{"v":2}`} {
+		if _, err := svc.Put(ctx, "cfg", "k", []byte(body), truce.Precondition{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := svc.Put(ctx, "cfg", "k", []byte(`{"v":3,"_version":1}`), truce.Precondition{})
+	if err != nil || res.Document.Version != 3 {
+		t.Fatalf("stale write under last-write-wins: %v %+v", err, res)
+	}
+	old, err := svc.Version(ctx, "cfg", "k", 2)
+	if err != nil || string(old.Body) != `{"v":2}` {
+		t.Fatalf("overwritten version: %v %s", err, old.Body)
+	}
+	// Header preconditions are never overridden by the policy.
+	if _, err := svc.Put(ctx, "cfg", "k", []byte(`{}`), truce.Precondition{IfMatch: []string{old.ETag()}}); truce.ErrorCode(err) != truce.CodePreconditionFailed {
+		t.Fatalf("If-Match under last-write-wins: %v", err)
+	}
+	if _, _, err := svc.PutCollection(ctx, "cfg", truce.Settings{ConflictPolicy: truce.PolicyMerge}); truce.ErrorCode(err) != truce.CodeInvalidSettings {
+		t.Fatalf("merge policy: %v", err)
+	}
+}
+
+func TestInvalidNamesNeverReachTheStore(t *testing.T) {
+	svc, store := mustService(t)
+	ctx := context.Background()
+	if _, err := svc.Put(ctx, "Bad", "x", []byte(`{}`), truce.Precondition{}); truce.ErrorCode(err) != truce.CodeInvalidCollection {
+		t.Fatal(err)
+	}
+	if _, err := svc.Put(ctx, "ok", "a/b", []byte(`{}`), truce.Precondition{}); truce.ErrorCode(err) != truce.CodeInvalidID {
+		t.Fatal(err)
+	}
+	if len(events(t, store)) != 0 {
+		t.Fatal("refused writes left events")
+	}
+}
