@@ -1,0 +1,218 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/trucedb/truce"
+	trucehttp "github.com/trucedb/truce/http"
+	"github.com/trucedb/truce/pebble"
+)
+
+// shutdownTimeout bounds how long requests in flight may take to finish
+// once a stop signal arrives.
+const shutdownTimeout = 10 * time.Second
+
+// serveOptions holds the flags of `truce serve`.
+type serveOptions struct {
+	addr           string
+	dataDir        string
+	maxDocBytes    int
+	insecureNoAuth bool
+	logLevel       *enumValue
+	logFormat      *enumValue
+}
+
+func newServeCmd(stderr io.Writer) *cobra.Command {
+	o := &serveOptions{
+		logLevel:  newEnumValue("info", "debug", "info", "warn", "error"),
+		logFormat: newEnumValue("text", "text", "json"),
+	}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the truce server",
+		Long: `Run the truce server on an embedded Pebble store in the --data directory.
+
+It logs the address it listens on to stderr ("listening addr=HOST:PORT");
+--addr 127.0.0.1:0 picks a free port. Without authentication the server
+listens on loopback addresses only, unless --insecure-no-auth is given.
+
+On SIGINT or SIGTERM it stops accepting connections, lets the requests in
+flight finish (for up to 10 s), closes the store and exits 0. A second
+signal stops it at once.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return o.run(cmd.Context(), stderr)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.addr, "addr", "127.0.0.1:8080", "`host:port` to listen on")
+	f.StringVar(&o.dataDir, "data", "./truce-data", "`directory` of the embedded store; created if missing")
+	f.IntVar(&o.maxDocBytes, "max-doc-bytes", truce.DefaultMaxDocBytes, "largest document body accepted, in `bytes`")
+	f.BoolVar(&o.insecureNoAuth, "insecure-no-auth", false, "allow a non-loopback --addr without authentication")
+	f.Var(o.logLevel, "log-level", "least severe log `level`: debug, info, warn or error")
+	f.Var(o.logFormat, "log-format", "log `format`: text or json")
+	return cmd
+}
+
+// run serves until ctx is done or a stop signal arrives.
+func (o *serveOptions) run(ctx context.Context, stderr io.Writer) error {
+	if o.maxDocBytes <= 0 {
+		return usageErrorf("--max-doc-bytes must be positive, not %d", o.maxDocBytes)
+	}
+	if o.dataDir == "" {
+		return usageErrorf("--data must name a directory")
+	}
+	if !o.insecureNoAuth {
+		lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := checkLoopback(lctx, o.addr, net.DefaultResolver.LookupNetIP)
+		cancel()
+		if err != nil {
+			return &usageError{err: err}
+		}
+	}
+	log := newLogger(stderr, o.logLevel.value, o.logFormat.value)
+
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", o.addr, err)
+	}
+	// The name may have resolved differently when we listened.
+	if tcp, ok := ln.Addr().(*net.TCPAddr); ok && !o.insecureNoAuth && !tcp.IP.IsLoopback() {
+		ln.Close()
+		return &usageError{err: notLoopbackError(o.addr)}
+	}
+
+	store, err := openStore(o.dataDir, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	svc := truce.NewService(store, truce.Options{MaxDocBytes: o.maxDocBytes})
+	srv := trucehttp.NewServer(trucehttp.NewHandler(svc, trucehttp.Options{Logger: log}))
+	if srv.ErrorLog == nil {
+		srv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
+	}
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	log.Info("listening", "addr", ln.Addr().String())
+
+	select {
+	case err := <-served:
+		store.Close()
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	stop() // from here on, a second signal kills the process
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("requests still in flight at the shutdown deadline; closing their connections", "err", err)
+		srv.Close()
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		log.Warn("serve", "err", err)
+	}
+	if err := store.Close(); err != nil {
+		return fmt.Errorf("close the store: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// openStore opens the Pebble store in dir, creating dir if needed.
+func openStore(dir string, log *slog.Logger) (*pebble.Store, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("create the data directory: %w", err)
+	}
+	store, err := pebble.Open(dir, pebble.Options{Logger: log})
+	if err != nil {
+		if lockHeld(err) {
+			return nil, fmt.Errorf("data directory %s is in use by another process (it holds the LOCK file); stop it or choose another --data: %w", dir, err)
+		}
+		return nil, fmt.Errorf("open the store in %s: %w", dir, err)
+	}
+	return store, nil
+}
+
+// lockHeld reports whether err is Pebble failing to take the directory's
+// LOCK file because another process holds it: fcntl(F_SETLK) fails with
+// EAGAIN or EACCES, unlike a failure to create the file, which is a
+// PathError.
+func lockHeld(err error) bool {
+	var pathErr *fs.PathError
+	if errors.As(err, &pathErr) {
+		return false
+	}
+	return errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EACCES)
+}
+
+// lookupNetIP resolves a host name, as net.Resolver.LookupNetIP does.
+type lookupNetIP func(ctx context.Context, network, host string) ([]netip.Addr, error)
+
+// checkLoopback returns an error unless every address that addr's host
+// names is a loopback address. An empty host means every interface.
+func checkLoopback(ctx context.Context, addr string, lookup lookupNetIP) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--addr %q: %w", addr, err)
+	}
+	if host == "" {
+		return notLoopbackError(addr)
+	}
+	if ip, err := netip.ParseAddr(host); err == nil {
+		if !ip.Unmap().IsLoopback() {
+			return notLoopbackError(addr)
+		}
+		return nil
+	}
+	ips, err := lookup(ctx, "ip", host)
+	if err != nil {
+		return fmt.Errorf("--addr %q: cannot resolve %s: %w", addr, host, err)
+	}
+	if len(ips) == 0 {
+		return fmt.Errorf("--addr %q: %s has no addresses", addr, host)
+	}
+	for _, ip := range ips {
+		if !ip.Unmap().IsLoopback() {
+			return notLoopbackError(addr)
+		}
+	}
+	return nil
+}
+
+func notLoopbackError(addr string) error {
+	return fmt.Errorf("--addr %s is not a loopback address: without authentication truce listens on loopback only (for example --addr 127.0.0.1:8080); add --insecure-no-auth to serve every client on the network without authentication", addr)
+}
+
+// newLogger returns a logger that writes to w at level and above in format
+// (text or json).
+func newLogger(w io.Writer, level, format string) *slog.Logger {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		lvl = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
