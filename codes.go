@@ -89,6 +89,15 @@ var codeInfo = map[Code]CodeInfo{
 		"The collection has requirePreconditions set: every write must say which version it changes, with " +
 			"If-Match, If-None-Match: * (create only), _version in the body, or ?version=. Read the document and " +
 			"send its ETag."},
+	CodeIdempotencyKeyReused: {"Idempotency key reused", false,
+		"The Idempotency-Key was used before with a different request (method, URL, preconditions or body). " +
+			"A key names one logical request: generate a new key for a new request."},
+	CodeIdempotencyKeyInUse: {"Idempotency key in use", true,
+		"A request with the same Idempotency-Key is still being processed. Wait for Retry-After and send it " +
+			"again: you will get the first request's answer."},
+	CodeInvalidIdempotencyKey: {"Invalid idempotency key", false,
+		"An Idempotency-Key is 1 to 255 printable ASCII characters, for example a UUID. Quotes are allowed " +
+			"around it (the IETF draft's structured-field string) and are not part of the key."},
 	CodeUnavailable: {"Unavailable", true,
 		"The server is shutting down or its store is not reachable. Retry after a moment."},
 	CodeInternal: {"Internal error", true,

@@ -24,6 +24,9 @@ type Options struct {
 	// NewID returns a fresh document id for a create without one; nil
 	// means a ULID (26 characters, sortable by creation time).
 	NewID func() string
+	// IdempotencyTTL is how long answers to Idempotency-Keys are kept; 0
+	// means DefaultIdempotencyTTL.
+	IdempotencyTTL time.Duration
 }
 
 // Service enforces the rules of truce on top of a Store: preconditions,
@@ -35,6 +38,7 @@ type Service struct {
 	maxDocBytes int
 	now         func() time.Time
 	newID       func() string
+	idemTTL     time.Duration
 }
 
 // NewService returns a Service over store.
@@ -45,6 +49,9 @@ func NewService(store Store, opts Options) *Service {
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.idemTTL = opts.IdempotencyTTL; s.idemTTL <= 0 {
+		s.idemTTL = DefaultIdempotencyTTL
 	}
 	if s.newID == nil {
 		s.newID = newULID()
