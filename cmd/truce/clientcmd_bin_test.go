@@ -1,0 +1,44 @@
+package main_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/trucedb/truce/internal/testserver"
+)
+
+// The client commands of the built binary against a `truce serve`
+// process: the exit statuses that scripts rely on.
+func TestClientCommandsBinary(t *testing.T) {
+	bin := testserver.Build(t)
+	srv := testserver.Start(t, bin, t.TempDir())
+	body := filepath.Join(t.TempDir(), "doc.json")
+	if err := os.WriteFile(body, []byte(`{"title":"hello"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		args   []string
+		code   int
+		stdout string // a substring of stdout
+		stderr string // a substring of stderr
+	}{
+		{[]string{"put", "notes", "n1", "-f", body, "--if-none-match", "*"}, 0, `"title": "hello"`, "stored notes/n1  version 1"},
+		{[]string{"get", "notes", "n1", "--json"}, 0, `"_version":1,`, ""},
+		{[]string{"put", "notes", "n1", "-f", body, "--if-none-match", "*"}, 1, "", "(precondition_failed, HTTP 412)"},
+		{[]string{"put", "notes", "n1", "-f", body, "--version", "7"}, 1, "", "(version_conflict, HTTP 409)"},
+		{[]string{"history", "notes", "n1"}, 0, "VERSION", ""},
+		{[]string{"delete", "notes", "n1"}, 0, "deleted notes/n1", ""},
+		{[]string{"get", "notes", "n1"}, 1, "", "(not_found, HTTP 404)"},
+		{[]string{"get", "notes"}, 2, "", "accepts 2 arg(s)"},
+		{[]string{"get", "notes", "n1", "--bogus"}, 2, "", "unknown flag"},
+	} {
+		args := append(tt.args, "--server", srv.URL)
+		code, stdout, stderr := runTruce(t, bin, args...)
+		if code != tt.code || !strings.Contains(stdout, tt.stdout) || !strings.Contains(stderr, tt.stderr) {
+			t.Errorf("truce %s: exit %d, want %d (stdout containing %q, stderr containing %q)\nstdout: %s\nstderr: %s",
+				strings.Join(tt.args, " "), code, tt.code, tt.stdout, tt.stderr, stdout, stderr)
+		}
+	}
+}
