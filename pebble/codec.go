@@ -25,6 +25,12 @@ const (
 
 // appendDocument appends the encoding of d, without its collection and id.
 func appendDocument(b []byte, d *truce.Document) []byte {
+	return append(appendDocumentHead(b, d), d.Body...)
+}
+
+// appendDocumentHead appends the encoding of d up to its body, which comes
+// last and whole.
+func appendDocumentHead(b []byte, d *truce.Document) []byte {
 	var flags byte
 	if d.Deleted {
 		flags |= docDeleted
@@ -36,8 +42,7 @@ func appendDocument(b []byte, d *truce.Document) []byte {
 	b = binary.AppendVarint(b, d.Version)
 	b = binary.AppendVarint(b, d.Seq)
 	b = appendTime(b, d.CreatedAt)
-	b = appendTime(b, d.UpdatedAt)
-	return append(b, d.Body...)
+	return appendTime(b, d.UpdatedAt)
 }
 
 // decodeDocument decodes a document stored under col and id. It copies
@@ -90,6 +95,12 @@ var eventTypes = []truce.EventType{
 
 // appendEvent appends the encoding of e, without its seq.
 func appendEvent(b []byte, e *truce.Event) []byte {
+	return append(appendEventHead(b, e), e.Document...)
+}
+
+// appendEventHead appends the encoding of e up to its document, which comes
+// last and whole.
+func appendEventHead(b []byte, e *truce.Event) []byte {
 	var flags byte
 	if e.Document != nil {
 		flags |= eventHasDocument
@@ -114,8 +125,7 @@ func appendEvent(b []byte, e *truce.Event) []byte {
 	if flags&eventETag != 0 {
 		b = appendString(b, e.ETag)
 	}
-	b = appendTime(b, e.Time)
-	return append(b, e.Document...)
+	return appendTime(b, e.Time)
 }
 
 // decodeEvent decodes the event stored under seq, copying what it keeps.

@@ -8,7 +8,11 @@
 // through an indexed batch; readers never block writers and read a
 // snapshot. The lock is held only while the transaction runs and its batch
 // is applied, not during the fsync, so that concurrent writers share
-// fsyncs.
+// fsyncs. Whatever a writer does under the lock delays every other writer,
+// so the reads a write starts with (its collection and its document) are
+// served from caches of the committed state where possible (cache.go), and
+// the next fsync waits a little for more commits when the machine is
+// saturated (walSyncDelay).
 package pebble
 
 import (
@@ -20,6 +24,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
@@ -60,12 +65,29 @@ type Store struct {
 	wlock chan struct{}
 	// seq is the last committed seq; guarded by wlock.
 	seq int64
+	// colls is the committed cache of collection records; guarded by
+	// wlock. memo is the decode memo. See cache.go.
+	colls map[string]*collEntry
+	memo  collMemo
+	// docs is the committed cache of current documents, and docBytes the
+	// size of its values; guarded by wlock.
+	docs     map[string][]byte
+	docBytes int
 	// visibleSeq and visibleCommit are the seq and commit number of the
 	// last commit that may be visible to readers. Update publishes them
 	// before it applies its batch; see watermark.
 	visibleSeq    atomic.Int64
 	visibleCommit atomic.Uint64
 	durable       watermark
+
+	// writers counts the Updates in progress; see walSyncDelay.
+	writers atomic.Int32
+	// epoch is when the store opened; lastSync is when (since epoch) the
+	// last WAL fsync completed, and wakeLag the average time from an
+	// fsync's completion until its waiters run again, in nanoseconds.
+	epoch    time.Time
+	lastSync atomic.Int64
+	wakeLag  atomic.Int64
 
 	// state counts transactions in progress, plus closedBit once Close is
 	// called; drained is closed when the count falls to zero after that.
@@ -105,6 +127,12 @@ func open(dir string, opts Options, fs vfs.FS) (*Store, error) {
 		Logger:             logger{log},
 		FS:                 fs,
 	}
+	s := &Store{
+		wlock:   make(chan struct{}, 1),
+		drained: make(chan struct{}),
+		epoch:   time.Now(),
+	}
+	po.WALMinSyncInterval = s.walSyncDelay
 	for i := range po.Levels {
 		// Bloom filters spare most point reads of absent keys (a create,
 		// a unique check) a disk read per level.
@@ -115,11 +143,7 @@ func open(dir string, opts Options, fs vfs.FS) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pebble: open %s: %w", dir, err)
 	}
-	s := &Store{
-		db:      db,
-		wlock:   make(chan struct{}, 1),
-		drained: make(chan struct{}),
-	}
+	s.db = db
 	v, closer, err := db.Get(metaSeqKey)
 	switch {
 	case errors.Is(err, pebble.ErrNotFound):
@@ -191,6 +215,8 @@ func (s *Store) Update(ctx context.Context, fn func(truce.Tx) error) (err error)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	s.writers.Add(1)
+	defer s.writers.Add(-1)
 	select {
 	case s.wlock <- struct{}{}:
 	case <-ctx.Done():
@@ -212,15 +238,20 @@ func (s *Store) Update(ctx context.Context, fn func(truce.Tx) error) (err error)
 		}
 	}()
 
-	t := &tx{
+	u := &updateTx{tx: tx{
 		s:           s,
 		batch:       b,
 		seqBound:    s.seq,
 		commitBound: s.visibleCommit.Load(),
 		last:        s.seq,
-	}
+	}}
+	t := &u.tx
+	t.w = &u.w
 	err = fn(t)
 	t.done = true
+	// Whatever happens to the batch, the cached records it writes may no
+	// longer be the committed ones.
+	s.invalidate(t)
 	if err == nil && t.last > s.seq {
 		err = wrap("commit", b.Set(metaSeqKey, binaryBE8(t.last), nil))
 	}
@@ -249,11 +280,13 @@ func (s *Store) Update(ctx context.Context, fn func(truce.Tx) error) (err error)
 	}
 	applied = true
 	s.seq = t.last
+	s.cacheDocuments(t)
 	unlock()
 
 	// Other writers proceed while this one waits for the fsync; Pebble syncs
-	// the WAL for all the batches queued by then at once.
+	// the WAL for all the batches queued by then at once (see walSyncDelay).
 	err = b.SyncWait()
+	s.noteWake()
 	b.Close()
 	if err != nil {
 		return wrap("sync", err)
@@ -262,6 +295,54 @@ func (s *Store) Update(ctx context.Context, fn func(truce.Tx) error) (err error)
 	// precedes b in the WAL.
 	s.durable.advance(commit, t.last)
 	return nil
+}
+
+// Group commit. Pebble syncs the WAL in a loop: each fsync covers every
+// commit queued while the previous one ran. When the CPU is the bottleneck
+// (many clients on a small machine), that makes many small fsyncs, each
+// costing CPU in the kernel plus a burst of wakeups, taken from the
+// requests. Then holding the next fsync back a little after one completes
+// lets the commits under way join it: with 64 clients over HTTP on 2 cores
+// this halves the fsyncs, cuts the CPU per request by about a tenth and
+// raises throughput while lowering p99. No commit is acknowledged before
+// its fsync, so durability is unchanged.
+//
+// When the CPU is not the bottleneck, the delay is pointless: the writers
+// keep up with the fsyncs, and waiting only lengthens every commit (with 16
+// writers it costs a fifth of the throughput). So it applies only while
+// the waiters of an fsync take long to run after it completes, which is
+// what a saturated CPU looks like from here (wakeLag), and while at least
+// syncDelayWriters Updates are in progress, so that a lone writer never
+// waits for company that will not come.
+const (
+	syncDelay          = 500 * time.Microsecond
+	syncDelayWakeLag   = 200 * time.Microsecond
+	syncDelayWriters   = 2
+	wakeLagMaxSample   = 10 * time.Millisecond
+	wakeLagSmoothShift = 5 // the average moves by 1/32 of each sample
+)
+
+// walSyncDelay is Pebble's WALMinSyncInterval, which Pebble asks for after
+// each WAL fsync.
+func (s *Store) walSyncDelay() time.Duration {
+	s.lastSync.Store(int64(time.Since(s.epoch)))
+	if s.writers.Load() >= syncDelayWriters && time.Duration(s.wakeLag.Load()) >= syncDelayWakeLag {
+		return syncDelay
+	}
+	return 0
+}
+
+// noteWake records how long after the last WAL fsync an Update that waited
+// for an fsync got to run again.
+func (s *Store) noteWake() {
+	last := s.lastSync.Load()
+	if last == 0 {
+		return
+	}
+	lag := min(max(int64(time.Since(s.epoch))-last, 0), int64(wakeLagMaxSample))
+	// Concurrent updates may lose a sample; it is only an estimate.
+	old := s.wakeLag.Load()
+	s.wakeLag.Store(old + (lag-old)>>wakeLagSmoothShift)
 }
 
 func binaryBE8(v int64) []byte {

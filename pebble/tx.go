@@ -5,7 +5,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"math"
+	"slices"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/trucedb/truce"
@@ -20,7 +22,9 @@ var (
 //
 // In Update it reads and writes an indexed batch, which overlays the tx's own
 // writes on the database; the database cannot change underneath because every
-// write holds the store's write lock.
+// write holds the store's write lock. Reads that the batch cannot affect go
+// around it, which is cheaper: to the database while the batch is empty, and
+// to the store's committed caches (cache.go).
 //
 // In View it reads through one database iterator, created at the first read:
 // an iterator reads at a fixed point in time however it is repositioned, so
@@ -47,8 +51,28 @@ type tx struct {
 	// committed seq.
 	last int64
 
+	w *txWrites // Update: what it wrote; nil in a View
+
 	key []byte // scratch for point keys
+}
+
+// txWrites is the part of a tx that only an Update uses, apart so that a
+// View's tx stays small.
+type txWrites struct {
+	// collWrites names the collection records this Update wrote.
+	collWrites []string
+	// docPuts are the current documents this Update wrote, in order, and
+	// dropped whether it dropped a collection; see Store.docs.
+	docPuts []docPut
+	dropped bool
+
 	val []byte // scratch for encoded values
+}
+
+// updateTx is a tx and its txWrites in one allocation.
+type updateTx struct {
+	tx tx
+	w  txWrites
 }
 
 // begin checks that the tx may still read and, in a View, opens its
@@ -123,7 +147,17 @@ func (t *tx) get(key []byte, decode func(v []byte) error) (found bool, err error
 		return false, err
 	}
 	if t.batch != nil {
-		v, closer, err := t.batch.Get(key)
+		// Until the Update writes, its batch adds nothing to the
+		// database, which the write lock keeps still; a read of the
+		// database is cheaper than one through the batch, which merges.
+		var v []byte
+		var closer io.Closer
+		var err error
+		if t.batch.Empty() {
+			v, closer, err = t.s.db.Get(key)
+		} else {
+			v, closer, err = t.batch.Get(key)
+		}
 		if errors.Is(err, pebble.ErrNotFound) {
 			return false, nil
 		}
@@ -204,9 +238,23 @@ func (t *tx) Collection(name string) (*truce.Collection, error) {
 		return nil, t.absent()
 	}
 	t.key = collectionKey(t.key[:0], name)
+	if t.batch != nil && !slices.Contains(t.w.collWrites, name) {
+		if err := t.begin(); err != nil {
+			return nil, err
+		}
+		e, err := t.s.committedCollection(name, t.key)
+		if err != nil {
+			return nil, err
+		}
+		if e.raw == nil {
+			return nil, t.absent()
+		}
+		t.observeSeq(e.c.Seq)
+		return cloneCollection(e.c), nil
+	}
 	var c *truce.Collection
 	found, err := t.get(t.key, func(v []byte) (err error) {
-		c, err = decodeCollection(v, name)
+		c, err = t.s.memo.decode(v, name)
 		return err
 	})
 	if err != nil {
@@ -216,7 +264,7 @@ func (t *tx) Collection(name string) (*truce.Collection, error) {
 		return nil, t.absent()
 	}
 	t.observeSeq(c.Seq)
-	return c, nil
+	return cloneCollection(c), nil
 }
 
 // absent records an observed absence and returns ErrNoRecord, or the reason
@@ -237,9 +285,12 @@ func (t *tx) Collections() ([]*truce.Collection, error) {
 	lower := appendTag(nil, tagCollection)
 	var out []*truce.Collection
 	err := t.scan(lower, prefixEnd(lower), nil, false, func(k, v []byte) (bool, error) {
-		c, err := decodeCollection(v, string(k[len(lower):]))
-		out = append(out, c)
-		return true, err
+		c, err := t.s.memo.decode(v, string(k[len(lower):]))
+		if err != nil {
+			return false, err
+		}
+		out = append(out, cloneCollection(c))
+		return true, nil
 	})
 	if err != nil {
 		return nil, err
@@ -277,6 +328,9 @@ func (t *tx) Document(collection, id string) (*truce.Document, error) {
 		return nil, t.absent()
 	}
 	t.key = docKey(t.key[:0], collection, id)
+	if t.batch != nil && t.batch.Empty() {
+		return t.committedDocument(t.key, collection, id)
+	}
 	return t.getDocument(t.key, collection, id)
 }
 
@@ -490,6 +544,7 @@ func (t *tx) PutCollection(c *truce.Collection) error {
 		return err
 	}
 	t.key = collectionKey(t.key[:0], c.Name)
+	t.w.collWrites = append(t.w.collWrites, c.Name)
 	return wrap("put collection", b.Set(t.key, v, nil))
 }
 
@@ -504,6 +559,8 @@ func (t *tx) DropCollection(name string) error {
 		return err
 	}
 	t.key = collectionKey(t.key[:0], name)
+	t.w.collWrites = append(t.w.collWrites, name)
+	t.w.dropped = true
 	if err := b.Delete(t.key, nil); err != nil {
 		return wrap("drop collection", err)
 	}
@@ -531,13 +588,30 @@ func (t *tx) PutDocument(d *truce.Document) error {
 	if d.Version <= 0 {
 		return fmt.Errorf("pebble: document %s/%s has version %d; versions start at 1", d.Collection, d.ID, d.Version)
 	}
-	t.val = appendDocument(t.val[:0], d)
+	t.w.val = appendDocumentHead(t.w.val[:0], d)
 	t.key = docKey(t.key[:0], d.Collection, d.ID)
-	if err := b.Set(t.key, t.val, nil); err != nil {
+	v, err := setParts(b, t.key, t.w.val, d.Body)
+	if err != nil {
 		return wrap("put document", err)
 	}
+	put := docPut{key: string(t.key)}
+	if len(v) <= maxCachedDocument {
+		put.val = bytes.Clone(v)
+	}
+	t.w.docPuts = append(t.w.docPuts, put)
 	t.key = versionKey(t.key[:0], d.Collection, d.ID, d.Version)
-	return wrap("put document", b.Set(t.key, t.val, nil))
+	_, err = setParts(b, t.key, t.w.val, d.Body)
+	return wrap("put document", err)
+}
+
+// setParts sets key to the concatenation of head and tail, encoding it in
+// place in the batch rather than in a buffer of its own. It returns the
+// value as it is in the batch, valid until the batch's next write.
+func setParts(b *pebble.Batch, key, head, tail []byte) ([]byte, error) {
+	op := b.SetDeferred(len(key), len(head)+len(tail))
+	copy(op.Key, key)
+	copy(op.Value[copy(op.Value, head):], tail)
+	return op.Value, op.Finish()
 }
 
 // trimPointDeletes is how many versions TrimVersions deletes one by one
@@ -649,9 +723,10 @@ func (t *tx) AppendEvent(e *truce.Event) error {
 	if e.Seq <= t.seqBound || e.Seq > t.last {
 		return fmt.Errorf("pebble: event seq %d was not allocated by this transaction (NextSeq)", e.Seq)
 	}
-	t.val = appendEvent(t.val[:0], e)
+	t.w.val = appendEventHead(t.w.val[:0], e)
 	t.key = eventKey(t.key[:0], e.Seq)
-	return wrap("append event", b.Set(t.key, t.val, nil))
+	_, err = setParts(b, t.key, t.w.val, e.Document)
+	return wrap("append event", err)
 }
 
 func wrap(op string, err error) error {

@@ -1,0 +1,284 @@
+package pebble
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"testing"
+
+	"github.com/trucedb/truce"
+)
+
+func openTest(t *testing.T) *Store {
+	t.Helper()
+	s, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func mustUpdate(t *testing.T, s *Store, fn func(tx truce.Tx) error) {
+	t.Helper()
+	if err := s.Update(context.Background(), fn); err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+}
+
+// readColl reads through Updates (which use the committed caches) and a
+// View (which does not), and fails unless they all agree with want.
+func readColl(t *testing.T, s *Store, name string, want *truce.Collection) {
+	t.Helper()
+	check := func(kind string, c *truce.Collection, err error) {
+		t.Helper()
+		switch {
+		case want == nil && !errors.Is(err, truce.ErrNoRecord):
+			t.Errorf("%s: Collection(%s) = %v, %v; want ErrNoRecord", kind, name, c, err)
+		case want != nil && (err != nil || !reflect.DeepEqual(c.Settings, want.Settings) || c.Seq != want.Seq):
+			t.Errorf("%s: Collection(%s) = %+v, %v; want %+v", kind, name, c, err, want)
+		}
+	}
+	for range 2 { // the first read may fill the cache; the second uses it
+		mustUpdate(t, s, func(tx truce.Tx) error {
+			c, err := tx.Collection(name)
+			check("Update", c, err)
+			return nil
+		})
+	}
+	s.View(context.Background(), func(tx truce.ReadTx) error {
+		c, err := tx.Collection(name)
+		check("View", c, err)
+		return nil
+	})
+}
+
+func TestCollectionCache(t *testing.T) {
+	s := openTest(t)
+	put := func(tx truce.Tx, c *truce.Collection) error { return tx.PutCollection(c) }
+	readColl(t, s, "a", nil)
+
+	v1 := &truce.Collection{Name: "a", Seq: 1, Settings: truce.Settings{
+		Unique: []string{"email"}, References: map[string]string{"owner": "users"},
+		Schema: []byte(`{"type":"object"}`), HistoryLimit: 3}}
+	mustUpdate(t, s, func(tx truce.Tx) error { return put(tx, v1) })
+	readColl(t, s, "a", v1)
+
+	// What a caller does to a record it got does not reach the cache.
+	mustUpdate(t, s, func(tx truce.Tx) error {
+		c, err := tx.Collection("a")
+		if err != nil {
+			return err
+		}
+		c.Settings.Unique[0] = "changed"
+		c.Settings.References["owner"] = "changed"
+		c.Settings.Schema[0] = '['
+		c.Settings.HistoryLimit = 9
+		return nil
+	})
+	readColl(t, s, "a", v1)
+
+	v2 := &truce.Collection{Name: "a", Seq: 2, Settings: truce.Settings{ConflictPolicy: truce.PolicyLastWriteWins}}
+	mustUpdate(t, s, func(tx truce.Tx) error { return put(tx, v2) })
+	readColl(t, s, "a", v2)
+
+	// A failed Update changes nothing, though it wrote the record.
+	boom := errors.New("boom")
+	s.Update(context.Background(), func(tx truce.Tx) error {
+		put(tx, v1)
+		return boom
+	})
+	readColl(t, s, "a", v2)
+
+	mustUpdate(t, s, func(tx truce.Tx) error { return tx.DropCollection("a") })
+	readColl(t, s, "a", nil)
+
+	// Put then drop, and drop then put, in one Update.
+	mustUpdate(t, s, func(tx truce.Tx) error {
+		put(tx, v1)
+		return tx.DropCollection("a")
+	})
+	readColl(t, s, "a", nil)
+	mustUpdate(t, s, func(tx truce.Tx) error {
+		tx.DropCollection("a")
+		return put(tx, v2)
+	})
+	readColl(t, s, "a", v2)
+}
+
+// readDoc checks the current document col/id through an Update whose batch
+// is empty (the cached path), one that has written (the batch path), and a
+// View. want is the expected version, 0 for none.
+func readDoc(t *testing.T, s *Store, col, id string, want int64) {
+	t.Helper()
+	check := func(kind string, d *truce.Document, err error) {
+		t.Helper()
+		switch {
+		case want == 0 && !errors.Is(err, truce.ErrNoRecord):
+			t.Errorf("%s: Document(%s/%s) = %v, %v; want ErrNoRecord", kind, col, id, d, err)
+		case want != 0 && (err != nil || d.Version != want || string(d.Body) != fmt.Sprintf(`{"v":%d}`, want)):
+			t.Errorf("%s: Document(%s/%s) = %+v, %v; want version %d", kind, col, id, d, err, want)
+		}
+	}
+	for range 2 {
+		mustUpdate(t, s, func(tx truce.Tx) error {
+			d, err := tx.Document(col, id)
+			check("Update", d, err)
+			return nil
+		})
+	}
+	s.Update(context.Background(), func(tx truce.Tx) error {
+		if err := tx.PutUnique(col, "f", []byte("x"), "other"); err != nil {
+			return err
+		}
+		d, err := tx.Document(col, id)
+		check("Update after a write", d, err)
+		return errors.New("roll back")
+	})
+	s.View(context.Background(), func(tx truce.ReadTx) error {
+		d, err := tx.Document(col, id)
+		check("View", d, err)
+		return nil
+	})
+}
+
+func putDoc(tx truce.Tx, col, id string, version int64) error {
+	seq, err := tx.NextSeq()
+	if err != nil {
+		return err
+	}
+	return tx.PutDocument(&truce.Document{Collection: col, ID: id, Version: version, Seq: seq,
+		Body: fmt.Appendf(nil, `{"v":%d}`, version)})
+}
+
+func TestDocumentCache(t *testing.T) {
+	s := openTest(t)
+	readDoc(t, s, "c", "x", 0)
+	mustUpdate(t, s, func(tx truce.Tx) error { return putDoc(tx, "c", "x", 1) })
+	readDoc(t, s, "c", "x", 1)
+	mustUpdate(t, s, func(tx truce.Tx) error { return putDoc(tx, "c", "x", 2) })
+	readDoc(t, s, "c", "x", 2)
+
+	// Two versions in one Update: the last one is current.
+	mustUpdate(t, s, func(tx truce.Tx) error {
+		putDoc(tx, "c", "x", 3)
+		return putDoc(tx, "c", "x", 4)
+	})
+	readDoc(t, s, "c", "x", 4)
+
+	s.Update(context.Background(), func(tx truce.Tx) error {
+		putDoc(tx, "c", "x", 5)
+		return errors.New("boom")
+	})
+	readDoc(t, s, "c", "x", 4)
+
+	mustUpdate(t, s, func(tx truce.Tx) error { return tx.DropCollection("c") })
+	readDoc(t, s, "c", "x", 0)
+
+	// Written then dropped in one Update: gone.
+	mustUpdate(t, s, func(tx truce.Tx) error {
+		putDoc(tx, "c", "x", 1)
+		return tx.DropCollection("c")
+	})
+	readDoc(t, s, "c", "x", 0)
+	mustUpdate(t, s, func(tx truce.Tx) error {
+		putDoc(tx, "c", "y", 1)
+		return nil
+	})
+	mustUpdate(t, s, func(tx truce.Tx) error {
+		tx.DropCollection("c")
+		return putDoc(tx, "c", "x", 7)
+	})
+	readDoc(t, s, "c", "x", 7)
+	readDoc(t, s, "c", "y", 0)
+
+	// A version too large to cache replaces a cached one, and back.
+	big := make([]byte, maxCachedDocument+1)
+	for i := range big {
+		big[i] = ' '
+	}
+	for _, body := range [][]byte{big, []byte(`{}`), big} {
+		mustUpdate(t, s, func(tx truce.Tx) error {
+			d, err := tx.Document("c", "x")
+			if err != nil {
+				return err
+			}
+			seq, _ := tx.NextSeq()
+			return tx.PutDocument(&truce.Document{Collection: "c", ID: "x", Version: d.Version + 1, Seq: seq, Body: body})
+		})
+		mustUpdate(t, s, func(tx truce.Tx) error {
+			d, err := tx.Document("c", "x")
+			if err != nil || string(d.Body) != string(body) {
+				t.Errorf("Document(c/x) after writing %d bytes: %d bytes, %v", len(body), len(d.Body), err)
+			}
+			return nil
+		})
+	}
+	// Small then large in one Update: the large one is current.
+	mustUpdate(t, s, func(tx truce.Tx) error {
+		seq, _ := tx.NextSeq()
+		tx.PutDocument(&truce.Document{Collection: "c", ID: "x", Version: 20, Seq: seq, Body: []byte(`{"small":1}`)})
+		return tx.PutDocument(&truce.Document{Collection: "c", ID: "x", Version: 21, Seq: seq, Body: big})
+	})
+	mustUpdate(t, s, func(tx truce.Tx) error {
+		d, err := tx.Document("c", "x")
+		if err != nil || d.Version != 21 {
+			t.Errorf("Document(c/x) = %v, %v; want version 21", d, err)
+		}
+		return nil
+	})
+}
+
+func TestDocumentCacheBudget(t *testing.T) {
+	s := openTest(t)
+	const n = 3 * docCacheBytes / 1024
+	body := make([]byte, 1000)
+	for i := range body {
+		body[i] = 'a'
+	}
+	for i := 0; i < n; i += 100 {
+		mustUpdate(t, s, func(tx truce.Tx) error {
+			for j := i; j < i+100; j++ {
+				seq, _ := tx.NextSeq()
+				d := &truce.Document{Collection: "c", ID: fmt.Sprint(j), Version: 1, Seq: seq, Body: body}
+				if err := tx.PutDocument(d); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		sum := 0
+		for _, v := range s.docs {
+			sum += len(v)
+		}
+		if sum != s.docBytes || sum > docCacheBytes {
+			t.Fatalf("the document cache holds %d bytes, counts %d, budget %d", sum, s.docBytes, docCacheBytes)
+		}
+	}
+	mustUpdate(t, s, func(tx truce.Tx) error {
+		for j := 0; j < n; j += 97 {
+			d, err := tx.Document("c", fmt.Sprint(j))
+			if err != nil || string(d.Body) != string(body) {
+				t.Errorf("Document(c/%d) = %v, %v", j, d, err)
+			}
+		}
+		return nil
+	})
+}
+
+// TestCloneCollectionCoversSettings fails when truce.Settings gains a field
+// that a shallow copy would share, so that cloneCollection learns to copy it.
+func TestCloneCollectionCoversSettings(t *testing.T) {
+	cloned := map[string]bool{"Unique": true, "References": true, "Schema": true}
+	typ := reflect.TypeFor[truce.Settings]()
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		switch f.Type.Kind() {
+		case reflect.Slice, reflect.Map, reflect.Pointer, reflect.Interface, reflect.Struct, reflect.Array:
+			if !cloned[f.Name] {
+				t.Errorf("truce.Settings.%s (%s) is shared by cloneCollection's copies; copy it there", f.Name, f.Type)
+			}
+		}
+	}
+}
