@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/trucedb/truce"
 	"github.com/trucedb/truce/pebble"
@@ -127,5 +128,41 @@ func TestInvalidNamesNeverReachTheStore(t *testing.T) {
 	}
 	if len(events(t, store)) != 0 {
 		t.Fatal("refused writes left events")
+	}
+}
+
+// TestIdempotencyExpiry: an answer is kept for the TTL, then treated as
+// absent and swept.
+func TestIdempotencyExpiry(t *testing.T) {
+	store, err := pebble.Open(t.TempDir(), pebble.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	svc := truce.NewService(store, truce.Options{IdempotencyTTL: time.Hour, Now: func() time.Time { return now }})
+	ctx := context.Background()
+	k := &truce.IdempotencyKey{Caller: "c", Key: "k", Fingerprint: []byte("f")}
+	if _, err := svc.Create(truce.WithIdempotency(ctx, k), "notes", []byte(`{}`)); err != nil || !k.Stored {
+		t.Fatalf("create: %v, stored %v", err, k.Stored)
+	}
+	if rec, err := svc.Idempotency(ctx, "c", "k"); err != nil || rec == nil || rec.Result == nil || !rec.Result.Created {
+		t.Fatalf("stored answer: %+v %v", rec, err)
+	}
+	now = now.Add(59 * time.Minute)
+	if n, err := svc.SweepIdempotency(ctx); err != nil || n != 0 {
+		t.Fatalf("sweep before expiry: %d %v", n, err)
+	}
+	now = now.Add(2 * time.Minute)
+	if rec, err := svc.Idempotency(ctx, "c", "k"); err != nil || rec != nil {
+		t.Fatalf("expired answer still served: %+v %v", rec, err)
+	}
+	if n, err := svc.SweepIdempotency(ctx); err != nil || n != 1 {
+		t.Fatalf("sweep after expiry: %d %v", n, err)
+	}
+	// The key can be used again once its answer expired.
+	k2 := &truce.IdempotencyKey{Caller: "c", Key: "k", Fingerprint: []byte("other")}
+	if _, err := svc.Create(truce.WithIdempotency(ctx, k2), "notes", []byte(`{}`)); err != nil || !k2.Stored {
+		t.Fatalf("reuse after expiry: %v", err)
 	}
 }

@@ -3,6 +3,7 @@ package truce
 import (
 	"context"
 	"errors"
+	"time"
 )
 
 // Store is the port that storage backends implement: serializable, atomic,
@@ -66,6 +67,10 @@ type ReadTx interface {
 	Events(after int64, limit int) ([]*Event, error)
 	// LastSeq returns the highest seq committed so far.
 	LastSeq() (int64, error)
+
+	// Idempotency returns the stored answer for a caller's key, expired or
+	// not (the caller checks ExpiresAt).
+	Idempotency(caller, key string) (*IdempotencyRecord, error)
 }
 
 // Tx reads and writes records inside an Update.
@@ -102,6 +107,12 @@ type Tx interface {
 	// AppendEvent appends e to the change log under e.Seq, which the caller
 	// allocated with NextSeq.
 	AppendEvent(e *Event) error
+
+	// PutIdempotency stores (or replaces) the answer for r's caller and key.
+	PutIdempotency(r *IdempotencyRecord) error
+	// DeleteExpiredIdempotency deletes up to limit answers whose ExpiresAt
+	// is not after now, oldest first, and returns how many it deleted.
+	DeleteExpiredIdempotency(now time.Time, limit int) (int, error)
 }
 
 // Reference is one edge of the reference index: the document From holds,

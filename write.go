@@ -162,8 +162,11 @@ func (s *Service) write(ctx context.Context, w writeRequest) (WriteResult, error
 			}
 		}
 		res = WriteResult{Document: d, Created: !live && !del}
-		return nil
+		return s.storeIdempotency(ctx, tx, res)
 	})
+	if k := idempotencyFrom(ctx); k != nil && err == nil {
+		k.Stored = true
+	}
 	return res, err
 }
 

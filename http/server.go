@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -36,6 +37,8 @@ type Handler struct {
 	maxBody int64
 	idBase  string
 	idSeq   atomic.Uint64
+	// inflight holds the caller+key of Idempotency-Key requests running now.
+	inflight sync.Map
 }
 
 // NewHandler returns the HTTP handler of svc.
@@ -105,7 +108,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.problem(rw, r, truce.Errorf(truce.CodeInvalidID, "the path %.100q has a . or .. segment; ids and names cannot be . or ..", r.URL.EscapedPath()))
 		return
 	}
-	h.mux.ServeHTTP(rw, r)
+	h.idempotent(rw, r, h.mux)
 }
 
 func hasDotSegment(p string) bool {

@@ -60,6 +60,7 @@ var tests = concat(
 	eventTests,
 	transactionTests,
 	concurrencyTests,
+	idempotencyTests,
 )
 
 func concat(lists ...[]test) []test {

@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -31,6 +32,7 @@ type serveOptions struct {
 	addr           string
 	dataDir        string
 	maxDocBytes    int
+	idempotencyTTL time.Duration
 	insecureNoAuth bool
 	logLevel       *enumValue
 	logFormat      *enumValue
@@ -62,6 +64,7 @@ signal stops it at once.`,
 	f.StringVar(&o.addr, "addr", "127.0.0.1:8080", "`host:port` to listen on")
 	f.StringVar(&o.dataDir, "data", "./truce-data", "`directory` of the embedded store; created if missing")
 	f.IntVar(&o.maxDocBytes, "max-doc-bytes", truce.DefaultMaxDocBytes, "largest document body accepted, in `bytes`")
+	f.DurationVar(&o.idempotencyTTL, "idempotency-ttl", truce.DefaultIdempotencyTTL, "how long answers to Idempotency-Key requests are kept (`duration`)")
 	f.BoolVar(&o.insecureNoAuth, "insecure-no-auth", false, "allow a non-loopback --addr without authentication")
 	f.Var(o.logLevel, "log-level", "least severe log `level`: debug, info, warn or error")
 	f.Var(o.logFormat, "log-format", "log `format`: text or json")
@@ -72,6 +75,9 @@ signal stops it at once.`,
 func (o *serveOptions) run(ctx context.Context, stderr io.Writer) error {
 	if o.maxDocBytes <= 0 {
 		return usageErrorf("--max-doc-bytes must be positive, not %d", o.maxDocBytes)
+	}
+	if o.idempotencyTTL <= 0 {
+		return usageErrorf("--idempotency-ttl must be positive, not %s", o.idempotencyTTL)
 	}
 	if o.dataDir == "" {
 		return usageErrorf("--data must name a directory")
@@ -104,7 +110,17 @@ func (o *serveOptions) run(ctx context.Context, stderr io.Writer) error {
 		ln.Close()
 		return err
 	}
-	svc := truce.NewService(store, truce.Options{MaxDocBytes: o.maxDocBytes})
+	svc := truce.NewService(store, truce.Options{MaxDocBytes: o.maxDocBytes, IdempotencyTTL: o.idempotencyTTL})
+	sweepCtx, stopSweeper := context.WithCancel(context.Background())
+	sweeperDone := make(chan struct{})
+	go func() {
+		defer close(sweeperDone)
+		svc.RunSweeper(sweepCtx, min(time.Minute, o.idempotencyTTL))
+	}()
+	// The sweeper stops before the store closes, on every way out.
+	var once sync.Once
+	stopSweeping := func() { once.Do(func() { stopSweeper(); <-sweeperDone }) }
+	defer stopSweeping()
 	srv := trucehttp.NewServer(trucehttp.NewHandler(svc, trucehttp.Options{Logger: log}))
 	if srv.ErrorLog == nil {
 		srv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
@@ -116,6 +132,7 @@ func (o *serveOptions) run(ctx context.Context, stderr io.Writer) error {
 
 	select {
 	case err := <-served:
+		stopSweeping()
 		store.Close()
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
@@ -131,6 +148,7 @@ func (o *serveOptions) run(ctx context.Context, stderr io.Writer) error {
 	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
 		log.Warn("serve", "err", err)
 	}
+	stopSweeping()
 	if err := store.Close(); err != nil {
 		return fmt.Errorf("close the store: %w", err)
 	}

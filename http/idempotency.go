@@ -1,0 +1,155 @@
+package http
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/trucedb/truce"
+)
+
+// idempotent wraps the writes (POST, PUT, PATCH, DELETE) that carry an
+// Idempotency-Key: the first answer is stored with a fingerprint of the
+// request, per caller; the same key and request get that answer again with
+// Idempotent-Replayed: true; the same key with another request is 422; a
+// key whose first request is still running is 409 with Retry-After.
+func (h *Handler) idempotent(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	raw, ok := headerValue(r, "Idempotency-Key")
+	switch r.Method {
+	case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+	default:
+		ok = false
+	}
+	if !ok {
+		next.ServeHTTP(w, r)
+		return
+	}
+	key, err := parseIdempotencyKey(raw)
+	if err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	body, err := h.readBody(w, r)
+	if err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	r.Body = readCloser{bytes.NewReader(body)}
+	k := &truce.IdempotencyKey{Caller: callerOf(r), Key: key, Fingerprint: fingerprint(r, body)}
+
+	slot := k.Caller + "\x00" + k.Key
+	if _, busy := h.inflight.LoadOrStore(slot, struct{}{}); busy {
+		w.Header().Set("Retry-After", "1")
+		h.problem(w, r, truce.Errorf(truce.CodeIdempotencyKeyInUse, "a request with Idempotency-Key %q is still in flight; retry after a second to get its answer", key))
+		return
+	}
+	defer h.inflight.Delete(slot)
+
+	rec, err := h.svc.Idempotency(r.Context(), k.Caller, k.Key)
+	if err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	if rec != nil {
+		if !rec.Matches(k.Fingerprint) {
+			h.problem(w, r, truce.Errorf(truce.CodeIdempotencyKeyReused, "Idempotency-Key %q was used with a different request; use a new key for a new request", key))
+			return
+		}
+		h.replay(w, r, rec)
+		return
+	}
+
+	cw := &captureWriter{ResponseWriter: w}
+	next.ServeHTTP(cw, r.WithContext(truce.WithIdempotency(r.Context(), k)))
+	if k.Stored || cw.status >= 500 || cw.status == 0 ||
+		(cw.status == http.StatusConflict && bytes.Contains(cw.body.Bytes(), []byte(`"idempotency_key_in_use"`))) {
+		return
+	}
+	if err := h.svc.SaveIdempotency(r.Context(), k, cw.status, cw.Header().Get("Content-Type"), cw.body.Bytes()); err != nil {
+		h.log.Warn("storing the answer to an Idempotency-Key failed", "err", err)
+	}
+}
+
+// replay answers with a stored answer.
+func (h *Handler) replay(w http.ResponseWriter, r *http.Request, rec *truce.IdempotencyRecord) {
+	w.Header().Set("Idempotent-Replayed", "true")
+	if res := rec.Result; res != nil {
+		h.writeResult(w, r, *res, nil)
+		return
+	}
+	if rec.ContentType != "" {
+		w.Header().Set("Content-Type", rec.ContentType)
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(rec.Body)))
+	w.WriteHeader(rec.Status)
+	_, _ = w.Write(rec.Body)
+}
+
+// parseIdempotencyKey accepts a bare key or an RFC 8941 string ("key").
+func parseIdempotencyKey(v string) (string, error) {
+	v = strings.TrimSpace(v)
+	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+		v = v[1 : len(v)-1]
+	}
+	if v == "" || len(v) > 255 {
+		return "", truce.Errorf(truce.CodeInvalidIdempotencyKey, "Idempotency-Key must be 1 to 255 characters")
+	}
+	for i := 0; i < len(v); i++ {
+		if v[i] < 0x21 || v[i] > 0x7e || v[i] == '"' || v[i] == '\\' {
+			return "", truce.Errorf(truce.CodeInvalidIdempotencyKey, "Idempotency-Key %.60q has a character outside printable ASCII", v)
+		}
+	}
+	return v, nil
+}
+
+// callerOf names who sent a request: without authentication, the client
+// address (without its port).
+func callerOf(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return "addr:" + host
+}
+
+// fingerprint digests what makes two requests the same request: method,
+// path, query, the headers that change the outcome, and the body.
+func fingerprint(r *http.Request, body []byte) []byte {
+	d := sha256.New()
+	for _, s := range []string{r.Method, r.URL.EscapedPath(), r.URL.RawQuery, r.Header.Get("Content-Type"),
+		strings.Join(r.Header.Values("If-Match"), ","), strings.Join(r.Header.Values("If-None-Match"), ","), r.Header.Get("Lock-Token")} {
+		d.Write([]byte(s))
+		d.Write([]byte{0})
+	}
+	d.Write(body)
+	return d.Sum(nil)
+}
+
+type readCloser struct{ *bytes.Reader }
+
+func (readCloser) Close() error { return nil }
+
+// captureWriter keeps a copy of the answer to store it.
+type captureWriter struct {
+	http.ResponseWriter
+	status int
+	body   bytes.Buffer
+}
+
+func (c *captureWriter) WriteHeader(status int) {
+	if c.status == 0 {
+		c.status = status
+	}
+	c.ResponseWriter.WriteHeader(status)
+}
+
+func (c *captureWriter) Write(b []byte) (int, error) {
+	if c.status == 0 {
+		c.status = http.StatusOK
+	}
+	c.body.Write(b)
+	return c.ResponseWriter.Write(b)
+}

@@ -1,0 +1,152 @@
+package pebble
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/trucedb/truce"
+)
+
+// The answers to Idempotency-Keys:
+//
+//	i\x00<uvarint len(caller)><caller><key>                        the record (JSON)
+//	x\x00<expiresAt unix ns BE8><uvarint len(caller)><caller><key>  expiry index
+//
+// The expiry index lets the sweeper find expired records oldest first
+// without reading live ones.
+const (
+	tagIdempotency = 'i'
+	tagIdemExpiry  = 'x'
+)
+
+func appendCallerKey(b []byte, caller, key string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(caller)))
+	return append(append(b, caller...), key...)
+}
+
+func idempotencyKey(b []byte, caller, key string) []byte {
+	return appendCallerKey(appendTag(b, tagIdempotency), caller, key)
+}
+
+func idemExpiryKey(b []byte, expires time.Time, caller, key string) []byte {
+	b = binary.BigEndian.AppendUint64(appendTag(b, tagIdemExpiry), uint64(expires.UnixNano()))
+	return appendCallerKey(b, caller, key)
+}
+
+// idemRecord is the stored form of a truce.IdempotencyRecord.
+type idemRecord struct {
+	Caller      string    `json:"c"`
+	Key         string    `json:"k"`
+	Fingerprint []byte    `json:"f"`
+	CreatedAt   time.Time `json:"t"`
+	ExpiresAt   time.Time `json:"x"`
+	Created     bool      `json:"cr,omitempty"`
+	Document    []byte    `json:"d,omitempty"` // appendDocument of the result
+	DocCol      string    `json:"dc,omitempty"`
+	DocID       string    `json:"di,omitempty"`
+	Status      int       `json:"s,omitempty"`
+	ContentType string    `json:"ct,omitempty"`
+	Body        []byte    `json:"b,omitempty"`
+}
+
+// Idempotency implements truce.ReadTx.
+func (t *tx) Idempotency(caller, key string) (*truce.IdempotencyRecord, error) {
+	t.key = idempotencyKey(t.key[:0], caller, key)
+	var rec *truce.IdempotencyRecord
+	found, err := t.get(t.key, func(v []byte) error {
+		var r idemRecord
+		if err := json.Unmarshal(v, &r); err != nil {
+			return fmt.Errorf("%w: idempotency record: %v", errCorrupt, err)
+		}
+		rec = &truce.IdempotencyRecord{
+			IdempotencyKey: truce.IdempotencyKey{Caller: r.Caller, Key: r.Key, Fingerprint: r.Fingerprint},
+			CreatedAt:      r.CreatedAt, ExpiresAt: r.ExpiresAt,
+			Status: r.Status, ContentType: r.ContentType, Body: r.Body,
+		}
+		if r.Document != nil {
+			d, err := decodeDocument(r.Document, r.DocCol, r.DocID)
+			if err != nil {
+				return err
+			}
+			rec.Result = &truce.WriteResult{Document: d, Created: r.Created}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	t.observeAll() // the record carries no seq
+	if !found {
+		return nil, truce.ErrNoRecord
+	}
+	return rec, nil
+}
+
+// PutIdempotency implements truce.Tx.
+func (t *tx) PutIdempotency(r *truce.IdempotencyRecord) error {
+	old, err := t.Idempotency(r.Caller, r.Key)
+	if err != nil && err != truce.ErrNoRecord {
+		return err
+	}
+	b, err := t.writer()
+	if err != nil {
+		return err
+	}
+	if old != nil {
+		if err := b.Delete(idemExpiryKey(nil, old.ExpiresAt, old.Caller, old.Key), nil); err != nil {
+			return wrap("put idempotency", err)
+		}
+	}
+	rec := idemRecord{Caller: r.Caller, Key: r.Key, Fingerprint: r.Fingerprint, CreatedAt: r.CreatedAt.UTC(),
+		ExpiresAt: r.ExpiresAt.UTC(), Status: r.Status, ContentType: r.ContentType, Body: r.Body}
+	if res := r.Result; res != nil && res.Document != nil {
+		rec.Document, rec.Created = appendDocument(nil, res.Document), res.Created
+		rec.DocCol, rec.DocID = res.Document.Collection, res.Document.ID
+	}
+	v, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	if err := b.Set(idempotencyKey(nil, r.Caller, r.Key), v, nil); err != nil {
+		return wrap("put idempotency", err)
+	}
+	return wrap("put idempotency", b.Set(idemExpiryKey(nil, r.ExpiresAt, r.Caller, r.Key), nil, nil))
+}
+
+// DeleteExpiredIdempotency implements truce.Tx.
+func (t *tx) DeleteExpiredIdempotency(now time.Time, limit int) (int, error) {
+	if err := t.beginScan(); err != nil {
+		return 0, err
+	}
+	lower := appendTag(nil, tagIdemExpiry)
+	upper := binary.BigEndian.AppendUint64(appendTag(nil, tagIdemExpiry), uint64(now.UnixNano())+1)
+	var expired [][]byte
+	err := t.scan(lower, upper, nil, false, func(k, _ []byte) (bool, error) {
+		expired = append(expired, append([]byte(nil), k...))
+		return len(expired) < limit, nil
+	})
+	if err != nil || len(expired) == 0 {
+		return 0, err
+	}
+	b, err := t.writer()
+	if err != nil {
+		return 0, err
+	}
+	for _, k := range expired {
+		rest := k[len(lower)+8:]
+		n, w := binary.Uvarint(rest)
+		if w <= 0 || uint64(len(rest)-w) < n {
+			return 0, fmt.Errorf("%w: idempotency expiry key %q", errCorrupt, k)
+		}
+		caller, key := string(rest[w:w+int(n)]), string(rest[w+int(n):])
+		if err := b.Delete(idempotencyKey(nil, caller, key), nil); err != nil {
+			return 0, wrap("sweep idempotency", err)
+		}
+		if err := b.Delete(k, nil); err != nil {
+			return 0, wrap("sweep idempotency", err)
+		}
+	}
+	return len(expired), nil
+}
