@@ -36,10 +36,15 @@ type clientOptions struct {
 func addClientCommands(root *cobra.Command) {
 	for _, newCmd := range []func(*clientOptions) *cobra.Command{
 		newGetCmd, newPutCmd, newPatchCmd, newDeleteCmd, newHistoryCmd, newDiffCmd,
+		newListCmd, newVersionCmd, newRestoreCmd, newCollectionsCmd, newCollectionCmd,
 	} {
 		o := &clientOptions{}
 		cmd := newCmd(o)
 		f := cmd.Flags()
+		if cmd.HasSubCommands() {
+			// The subcommands share o: give them the flags too.
+			f = cmd.PersistentFlags()
+		}
 		f.StringVar(&o.server, "server", "", "`URL` of the truce server (default $TRUCE_URL, else "+defaultServer+")")
 		f.StringVar(&o.token, "token", "", "bearer `TOKEN` for the server (default $TRUCE_TOKEN)")
 		f.BoolVar(&o.json, "json", false, "print JSON for scripts instead of text for people")
@@ -103,31 +108,20 @@ func isTerminal(f *os.File) bool {
 // compact with --json), and for people a line on stderr with its version
 // and ETag, so that stdout stays pure JSON.
 func (o *clientOptions) printDoc(cmd *cobra.Command, verb string, d *client.Doc) error {
-	out := cmd.OutOrStdout()
-	if o.json {
-		var buf bytes.Buffer
-		if err := json.Compact(&buf, d.Raw); err != nil {
-			return fmt.Errorf("the server sent a document that is not JSON: %w", err)
+	if !json.Valid(d.Raw) {
+		return errors.New("the server sent a document that is not JSON")
+	}
+	if !o.json {
+		meta := fmt.Sprintf("%s%s/%s  version %d", verb, d.Collection, d.ID, d.Version)
+		if d.ETag != "" {
+			meta += "  ETag " + d.ETag
 		}
-		buf.WriteByte('\n')
-		_, err := out.Write(buf.Bytes())
-		return err
+		if !d.UpdatedAt.IsZero() {
+			meta += "  updated " + d.UpdatedAt.UTC().Format(time.RFC3339)
+		}
+		fmt.Fprintln(cmd.ErrOrStderr(), meta)
 	}
-	var buf bytes.Buffer
-	if err := json.Indent(&buf, d.Raw, "", "  "); err != nil {
-		return fmt.Errorf("the server sent a document that is not JSON: %w", err)
-	}
-	buf.WriteByte('\n')
-	meta := fmt.Sprintf("%s%s/%s  version %d", verb, d.Collection, d.ID, d.Version)
-	if d.ETag != "" {
-		meta += "  ETag " + d.ETag
-	}
-	if !d.UpdatedAt.IsZero() {
-		meta += "  updated " + d.UpdatedAt.UTC().Format(time.RFC3339)
-	}
-	fmt.Fprintln(cmd.ErrOrStderr(), meta)
-	_, err := out.Write(buf.Bytes())
-	return err
+	return o.writeJSON(cmd, d.Raw)
 }
 
 // versionFlag parses --version: a positive integer, or 0 when not given.

@@ -33,6 +33,16 @@ func TestClientCommandsBinary(t *testing.T) {
 		{[]string{"get", "notes", "n1"}, 1, "", "(not_found, HTTP 404)"},
 		{[]string{"get", "notes"}, 2, "", "accepts 2 arg(s)"},
 		{[]string{"get", "notes", "n1", "--bogus"}, 2, "", "unknown flag"},
+		{[]string{"list", "notes"}, 0, "ID", ""},
+		{[]string{"version", "notes", "n1", "1", "--json"}, 0, `"title":"hello"`, ""},
+		{[]string{"restore", "notes", "n1", "1", "--version", "1"}, 1, "", "(not_found, HTTP 404)"},
+		{[]string{"restore", "notes", "n1", "1"}, 0, `"_version": 3`, "restored notes/n1  version 3"},
+		{[]string{"collections"}, 0, "notes", ""},
+		{[]string{"collection", "put", "users", "--unique", "email"}, 0, `"email"`, ""},
+		{[]string{"collection", "get", "users", "--json"}, 0, `"name":"users"`, ""},
+		{[]string{"collection", "delete", "notes"}, 1, "", "--force"},
+		{[]string{"collection", "delete", "notes", "--force"}, 0, "deleted collection notes", ""},
+		{[]string{"collection", "get"}, 2, "", "accepts 1 arg(s)"},
 	} {
 		args := append(tt.args, "--server", srv.URL)
 		code, stdout, stderr := runTruce(t, bin, args...)

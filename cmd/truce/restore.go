@@ -1,0 +1,103 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/spf13/cobra"
+
+	"github.com/trucedb/truce/client"
+)
+
+// versionArg parses a version number given as an argument.
+func versionArg(s string) (int64, error) {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 1 {
+		return 0, usageErrorf("the version must be a positive number, not %q", s)
+	}
+	return n, nil
+}
+
+func newVersionCmd(o *clientOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version COLLECTION ID N",
+		Short: "Print an old version of a document",
+		Long: `Print version N of a document, as 'truce get' prints the current one.
+A version that deleted the document prints as {"_deleted": true, ...}.
+A version that history no longer keeps exits 1 (version_trimmed).`,
+		Example: `  truce version notes n1 2
+  truce version notes n1 2 --json | truce put notes n1`,
+		Args: cobra.ExactArgs(3),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			n, err := versionArg(args[2])
+			if err != nil {
+				return err
+			}
+			c, err := o.client()
+			if err != nil {
+				return err
+			}
+			d, err := c.Version(cmd.Context(), args[0], args[1], n)
+			if err != nil {
+				return requestFailed(cmd, c, err, args[0], args[1], 0)
+			}
+			verb := ""
+			if d.Deleted {
+				verb = "(deleted) "
+			}
+			return o.printDoc(cmd, verb, d)
+		},
+	}
+}
+
+func newRestoreCmd(o *clientOptions) *cobra.Command {
+	var (
+		ifMatch string
+		version int64
+	)
+	cmd := &cobra.Command{
+		Use:   "restore COLLECTION ID N",
+		Short: "Write an old version of a document as its newest",
+		Long: `Write the content of version N of a document as a new version, and print
+the stored document as 'truce put' does. Restoring a version that deleted
+the document deletes it; restoring a version of a deleted document brings
+it back.
+
+--if-match and --version apply to the current version, as for 'truce put':
+restore only if nobody wrote the document since you looked.`,
+		Example: `  truce restore notes n1 2 --version 5`,
+		Args:    cobra.ExactArgs(3),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			n, err := versionArg(args[2])
+			if err != nil {
+				return err
+			}
+			opts, err := versionFlag(cmd, version)
+			if err != nil {
+				return err
+			}
+			if ifMatch != "" {
+				opts = append(opts, client.IfMatch(ifMatch))
+			}
+			c, err := o.client()
+			if err != nil {
+				return err
+			}
+			d, err := c.Restore(cmd.Context(), args[0], args[1], n, opts...)
+			if err != nil {
+				return requestFailed(cmd, c, err, args[0], args[1], version)
+			}
+			if d == nil {
+				if !o.json {
+					fmt.Fprintf(cmd.OutOrStdout(), "restored %s/%s to version %d, which deleted it\n", args[0], args[1], n)
+				}
+				return nil
+			}
+			return o.printDoc(cmd, "restored ", d)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&ifMatch, "if-match", "", "restore only if the document's ETag is `ETAG` (412 otherwise)")
+	f.Int64Var(&version, "version", 0, "restore only if the document is at version `N` (409 otherwise)")
+	return cmd
+}
