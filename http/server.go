@@ -101,8 +101,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				h.problem(rw, r, truce.Errorf(truce.CodeInternal, "internal error"))
 			}
 		}
-		h.log.Debug("request", "requestId", rid, "method", r.Method, "path", r.URL.Path,
-			"status", rw.status, "duration", time.Since(start))
+		if h.log.Enabled(r.Context(), slog.LevelDebug) { // spare the hot path the boxing of the attributes
+			h.log.Debug("request", "requestId", rid, "method", r.Method, "path", r.URL.Path,
+				"status", rw.status, "duration", time.Since(start))
+		}
 	}()
 	if hasDotSegment(r.URL.EscapedPath()) {
 		h.problem(rw, r, truce.Errorf(truce.CodeInvalidID, "the path %.100q has a . or .. segment; ids and names cannot be . or ..", r.URL.EscapedPath()))
