@@ -135,6 +135,18 @@ func versionFlag(cmd *cobra.Command, v int64) ([]client.CallOption, error) {
 	return []client.CallOption{client.Version(v)}, nil
 }
 
+// preconditionFlags returns the call options of --version and --if-match.
+func preconditionFlags(cmd *cobra.Command, version int64, ifMatch string) ([]client.CallOption, error) {
+	opts, err := versionFlag(cmd, version)
+	if err != nil {
+		return nil, err
+	}
+	if ifMatch != "" {
+		opts = append(opts, client.IfMatch(ifMatch))
+	}
+	return opts, nil
+}
+
 // requestFailed turns a failed request into the error the command
 // returns: what the server said, in words, and for a conflict what the
 // document is now and what to do next. base is the version the request

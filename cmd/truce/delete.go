@@ -4,8 +4,6 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
-
-	"github.com/trucedb/truce/client"
 )
 
 func newDeleteCmd(o *clientOptions) *cobra.Command {
@@ -24,12 +22,9 @@ With --json nothing is printed.`,
 		Example: `  truce delete notes n1 --version 3`,
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts, err := versionFlag(cmd, version)
+			opts, err := preconditionFlags(cmd, version, ifMatch)
 			if err != nil {
 				return err
-			}
-			if ifMatch != "" {
-				opts = append(opts, client.IfMatch(ifMatch))
 			}
 			c, err := o.client()
 			if err != nil {

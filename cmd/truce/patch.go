@@ -32,12 +32,9 @@ The stored document is printed as by 'truce get'.`,
 			if merge && jsonPatch {
 				return usageErrorf("give --merge or --json-patch, not both")
 			}
-			opts, err := versionFlag(cmd, version)
+			opts, err := preconditionFlags(cmd, version, ifMatch)
 			if err != nil {
 				return err
-			}
-			if ifMatch != "" {
-				opts = append(opts, client.IfMatch(ifMatch))
 			}
 			body, err := readBody(cmd, file)
 			if err != nil {

@@ -33,12 +33,9 @@ The stored document is printed as by 'truce get'.`,
   truce get notes n1 --json | jq '.title = "Shopping"' | truce put notes n1`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts, err := versionFlag(cmd, version)
+			opts, err := preconditionFlags(cmd, version, ifMatch)
 			if err != nil {
 				return err
-			}
-			if ifMatch != "" {
-				opts = append(opts, client.IfMatch(ifMatch))
 			}
 			if ifNoneMatch != "" {
 				opts = append(opts, client.IfNoneMatch(ifNoneMatch))

@@ -5,8 +5,6 @@ import (
 	"strconv"
 
 	"github.com/spf13/cobra"
-
-	"github.com/trucedb/truce/client"
 )
 
 // versionArg parses a version number given as an argument.
@@ -72,12 +70,9 @@ restore only if nobody wrote the document since you looked.`,
 			if err != nil {
 				return err
 			}
-			opts, err := versionFlag(cmd, version)
+			opts, err := preconditionFlags(cmd, version, ifMatch)
 			if err != nil {
 				return err
-			}
-			if ifMatch != "" {
-				opts = append(opts, client.IfMatch(ifMatch))
 			}
 			c, err := o.client()
 			if err != nil {
