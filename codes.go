@@ -60,6 +60,11 @@ var codeInfo = map[Code]CodeInfo{
 		"The request's _version (or ?version=) is not the document's current version: someone else changed it " +
 			"since you read it. The problem's current member holds the document as it is now; apply your change " +
 			"to it and send the write again with the new version."},
+	CodeMergeConflict: {"Merge conflict", true,
+		"The collection merges writes with a stale version, but the request and the changes made since its " +
+			"version changed the same paths differently. The problem lists each path with the base, current and " +
+			"proposed values, and carries the current document: decide each path and send the result with the " +
+			"current _version."},
 	CodeUniqueViolation: {"Unique violation", false,
 		"The collection declares a field unique and another live document already holds this value. The " +
 			"problem names the field, the value and the document that holds it. Choose another value."},

@@ -28,6 +28,7 @@ const (
 	CodeMethodNotAllowed      Code = "method_not_allowed"
 	CodeAlreadyExists         Code = "already_exists"
 	CodeVersionConflict       Code = "version_conflict"
+	CodeMergeConflict         Code = "merge_conflict"
 	CodeUniqueViolation       Code = "unique_violation"
 	CodeInUse                 Code = "in_use"
 	CodePatchTestFailed       Code = "patch_test_failed"
@@ -66,6 +67,9 @@ type Error struct {
 	Field  string
 	Value  any
 	Holder *DocRef
+	// Conflicts lists the paths a merge could not combine
+	// (CodeMergeConflict).
+	Conflicts []MergeConflict
 }
 
 // Violation is one schema error: where in the document, and what is wrong.

@@ -37,6 +37,9 @@ type WriteResult struct {
 	// Created reports whether the write brought a document to life: a
 	// create, or a write to an id that had no live document.
 	Created bool
+	// Merged is set when the collection's merge policy combined a write
+	// with a stale body version with the changes made since.
+	Merged *MergeInfo
 }
 
 // write runs one document write as one atomic, durable commit: it checks
@@ -75,8 +78,13 @@ func (s *Service) write(ctx context.Context, w writeRequest) (WriteResult, error
 		if w.kind == kindCreate && live {
 			return Errorf(CodeAlreadyExists, "%s already exists (version %d); use PUT to replace it", ref, cur.Version)
 		}
+		stale := false
 		if err := w.pre.check(cur, ref); errors.Is(err, errStale) {
-			if settings.Policy() != PolicyLastWriteWins {
+			switch settings.Policy() {
+			case PolicyLastWriteWins:
+			case PolicyMerge:
+				stale = true
+			default:
 				return &Error{Code: CodeVersionConflict, Current: cur,
 					Detail: ref + " is at version " + itoa(cur.Version) + "; the request was based on version " + itoa(w.pre.Version)}
 			}
@@ -87,7 +95,14 @@ func (s *Service) write(ctx context.Context, w writeRequest) (WriteResult, error
 			return notFound(w.collection, w.id, cur)
 		}
 
-		body, del, err := w.produce(tx, cur)
+		var body []byte
+		var del bool
+		var merged *MergeInfo
+		if stale {
+			body, merged, err = mergeStale(tx, w, cur, settings)
+		} else {
+			body, del, err = w.produce(tx, cur)
+		}
 		if err != nil {
 			return err
 		}
@@ -161,7 +176,7 @@ func (s *Service) write(ctx context.Context, w writeRequest) (WriteResult, error
 				return err
 			}
 		}
-		res = WriteResult{Document: d, Created: !live && !del}
+		res = WriteResult{Document: d, Created: !live && !del, Merged: merged}
 		return s.storeIdempotency(ctx, tx, res)
 	})
 	if k := idempotencyFrom(ctx); k != nil && err == nil {

@@ -126,6 +126,9 @@ func (h *Handler) writeResult(w http.ResponseWriter, r *http.Request, res truce.
 		h.problem(w, r, err)
 	case res.Document.Deleted:
 		w.WriteHeader(http.StatusNoContent)
+	case res.Merged != nil:
+		w.Header().Set("Truce-Merged", "base="+strconv.FormatInt(res.Merged.Base, 10)+", current="+strconv.FormatInt(res.Merged.Current, 10))
+		writeDocument(w, r, http.StatusOK, res.Document)
 	case res.Created:
 		writeDocument(w, r, http.StatusCreated, res.Document)
 	default:

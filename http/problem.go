@@ -29,6 +29,7 @@ var statusOf = map[truce.Code]int{
 	truce.CodeMethodNotAllowed:      http.StatusMethodNotAllowed,
 	truce.CodeAlreadyExists:         http.StatusConflict,
 	truce.CodeVersionConflict:       http.StatusConflict,
+	truce.CodeMergeConflict:         http.StatusConflict,
 	truce.CodeUniqueViolation:       http.StatusConflict,
 	truce.CodeInUse:                 http.StatusConflict,
 	truce.CodePatchTestFailed:       http.StatusConflict,
@@ -76,6 +77,8 @@ type Problem struct {
 	Field  string        `json:"field,omitempty"`
 	Value  any           `json:"value,omitempty"`
 	Holder *truce.DocRef `json:"holder,omitempty"`
+	// Conflicts lists the paths a merge could not combine.
+	Conflicts []truce.MergeConflict `json:"conflicts,omitempty"`
 }
 
 // Current is the state a client needs to recover from a conflict.
@@ -104,7 +107,7 @@ func (h *Handler) writeProblem(w http.ResponseWriter, r *http.Request, rid strin
 		Type: "/problems/" + problemName(te.Code), Title: info.Title, Status: status,
 		Detail: te.Detail, Instance: r.URL.Path, Code: string(te.Code), Retryable: info.Retryable,
 		RequestID: rid, Errors: te.Violations, Referrers: te.Referrers,
-		Field: te.Field, Value: te.Value, Holder: te.Holder,
+		Field: te.Field, Value: te.Value, Holder: te.Holder, Conflicts: te.Conflicts,
 	}
 	if p.Detail == "" {
 		p.Detail = info.Title

@@ -46,6 +46,8 @@ type idemRecord struct {
 	Document    []byte    `json:"d,omitempty"` // appendDocument of the result
 	DocCol      string    `json:"dc,omitempty"`
 	DocID       string    `json:"di,omitempty"`
+	MergedBase  int64     `json:"mb,omitempty"`
+	MergedCur   int64     `json:"mc,omitempty"`
 	Status      int       `json:"s,omitempty"`
 	ContentType string    `json:"ct,omitempty"`
 	Body        []byte    `json:"b,omitempty"`
@@ -71,6 +73,9 @@ func (t *tx) Idempotency(caller, key string) (*truce.IdempotencyRecord, error) {
 				return err
 			}
 			rec.Result = &truce.WriteResult{Document: d, Created: r.Created}
+			if r.MergedBase > 0 {
+				rec.Result.Merged = &truce.MergeInfo{Base: r.MergedBase, Current: r.MergedCur}
+			}
 		}
 		return nil
 	})
@@ -104,6 +109,9 @@ func (t *tx) PutIdempotency(r *truce.IdempotencyRecord) error {
 	if res := r.Result; res != nil && res.Document != nil {
 		rec.Document, rec.Created = appendDocument(nil, res.Document), res.Created
 		rec.DocCol, rec.DocID = res.Document.Collection, res.Document.ID
+		if m := res.Merged; m != nil {
+			rec.MergedBase, rec.MergedCur = m.Base, m.Current
+		}
 	}
 	v, err := json.Marshal(rec)
 	if err != nil {
