@@ -94,6 +94,9 @@ var codeInfo = map[Code]CodeInfo{
 		"The collection has requirePreconditions set: every write must say which version it changes, with " +
 			"If-Match, If-None-Match: * (create only), _version in the body, or ?version=. Read the document and " +
 			"send its ETag."},
+	CodeConflictClosed: {"Conflict closed", false,
+		"The recorded conflict was already resolved or dismissed, so it cannot be resolved or dismissed " +
+			"again. GET /v1/conflicts/{id} shows how it was closed; the document's history shows the resolution."},
 	CodeIdempotencyKeyReused: {"Idempotency key reused", false,
 		"The Idempotency-Key was used before with a different request (method, URL, preconditions or body). " +
 			"A key names one logical request: generate a new key for a new request."},

@@ -119,9 +119,7 @@ func DecodeSettings(data []byte) (Settings, error) {
 // Validate checks settings built in Go the way DecodeSettings checks JSON.
 func (s *Settings) Validate() error {
 	switch s.Policy() {
-	case PolicyReject, PolicyLastWriteWins, PolicyMerge:
-	case PolicyManual:
-		return Errorf(CodeInvalidSettings, "conflictPolicy %q is not available in this version of truce; use reject, merge or last-write-wins", s.ConflictPolicy)
+	case PolicyReject, PolicyLastWriteWins, PolicyMerge, PolicyManual:
 	default:
 		return Errorf(CodeInvalidSettings, "conflictPolicy %q is unknown; use reject, merge, manual or last-write-wins", s.ConflictPolicy)
 	}

@@ -38,6 +38,7 @@ const (
 	CodeTooLarge              Code = "too_large"
 	CodeUnsupportedMediaType  Code = "unsupported_media_type"
 	CodePreconditionRequired  Code = "precondition_required"
+	CodeConflictClosed        Code = "conflict_closed"
 	CodeIdempotencyKeyReused  Code = "idempotency_key_reused"
 	CodeIdempotencyKeyInUse   Code = "idempotency_key_in_use"
 	CodeInvalidIdempotencyKey Code = "invalid_idempotency_key"
@@ -70,6 +71,12 @@ type Error struct {
 	// Conflicts lists the paths a merge could not combine
 	// (CodeMergeConflict).
 	Conflicts []MergeConflict
+	// ConflictID names the conflict recorded for this refusal, when the
+	// collection's policy is manual (CodeMergeConflict).
+	ConflictID string
+
+	// conflict is the draft of the conflict a manual policy records.
+	conflict *Conflict
 }
 
 // Violation is one schema error: where in the document, and what is wrong.

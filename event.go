@@ -10,6 +10,11 @@ const (
 	EventDocumentCreated EventType = "document.created"
 	EventDocumentUpdated EventType = "document.updated"
 	EventDocumentDeleted EventType = "document.deleted"
+	// Conflict events carry the document's Collection and ID, the
+	// document's version at the time (Version, ETag) and the ConflictID.
+	EventConflictOpened    EventType = "conflict.opened"
+	EventConflictResolved  EventType = "conflict.resolved"
+	EventConflictDismissed EventType = "conflict.dismissed"
 )
 
 // Event is one entry of the change log. Every committed write appends its
@@ -26,4 +31,6 @@ type Event struct {
 	// Document is the document's JSON as clients see it (Document.AppendJSON)
 	// for created and updated events; nil for deletes.
 	Document []byte
+	// ConflictID names the conflict of a conflict event; "" otherwise.
+	ConflictID string
 }

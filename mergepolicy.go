@@ -55,10 +55,18 @@ func mergeStale(tx ReadTx, w writeRequest, cur *Document, settings *Settings) ([
 		return nil, nil, err
 	}
 	info := &MergeInfo{Base: w.pre.Version, Current: cur.Version}
+	manual := settings.Policy() == PolicyManual
+	draft := func(paths []MergeConflict, proposed []byte) *Conflict {
+		if !manual {
+			return nil
+		}
+		return &Conflict{Collection: w.collection, DocID: w.id, BaseVersion: w.pre.Version, CurrentVersion: cur.Version,
+			Base: baseBody, Current: cur.Body, Proposed: proposed, Paths: paths}
+	}
 	if del {
-		return nil, nil, &Error{Code: CodeMergeConflict, Current: cur,
-			Conflicts: []MergeConflict{{Path: "", Base: baseBody, Current: cur.Body}},
-			Detail:    ref + " changed since version " + itoa(w.pre.Version) + " (it is at " + itoa(cur.Version) + "); a delete does not merge with those changes: re-read it and delete again"}
+		cs := []MergeConflict{{Path: "", Base: baseBody, Current: cur.Body}}
+		return nil, nil, &Error{Code: CodeMergeConflict, Current: cur, Conflicts: cs, conflict: draft(cs, nil),
+			Detail: ref + " changed since version " + itoa(w.pre.Version) + " (it is at " + itoa(cur.Version) + "); a delete does not merge with those changes: re-read it and delete again"}
 	}
 	merged, conflicts, err := merge.Merge3(baseBody, cur.Body, proposed)
 	if err != nil {
@@ -69,7 +77,7 @@ func mergeStale(tx ReadTx, w writeRequest, cur *Document, settings *Settings) ([
 		for i, c := range conflicts {
 			cs[i] = MergeConflict{Path: c.Path, Base: c.Base, Current: c.Current, Proposed: c.Proposed}
 		}
-		return nil, nil, &Error{Code: CodeMergeConflict, Current: cur, Conflicts: cs,
+		return nil, nil, &Error{Code: CodeMergeConflict, Current: cur, Conflicts: cs, conflict: draft(cs, proposed),
 			Detail: ref + ": the request (based on version " + itoa(w.pre.Version) + ") and version " + itoa(cur.Version) +
 				" changed " + strconv.Itoa(len(cs)) + " path(s) differently, first " + pointerOrRoot(cs[0].Path) + "; resolve them and send the result with _version " + itoa(cur.Version)}
 	}

@@ -112,8 +112,8 @@ func TestLastWriteWins(t *testing.T) {
 	if _, err := svc.Put(ctx, "cfg", "k", []byte(`{}`), truce.Precondition{IfMatch: []string{old.ETag()}}); truce.ErrorCode(err) != truce.CodePreconditionFailed {
 		t.Fatalf("If-Match under last-write-wins: %v", err)
 	}
-	if _, _, err := svc.PutCollection(ctx, "cfg", truce.Settings{ConflictPolicy: truce.PolicyMerge}); truce.ErrorCode(err) != truce.CodeInvalidSettings {
-		t.Fatalf("merge policy: %v", err)
+	if _, _, err := svc.PutCollection(ctx, "cfg", truce.Settings{ConflictPolicy: "first-write-wins"}); truce.ErrorCode(err) != truce.CodeInvalidSettings {
+		t.Fatalf("unknown policy: %v", err)
 	}
 }
 

@@ -71,6 +71,12 @@ type ReadTx interface {
 	// Idempotency returns the stored answer for a caller's key, expired or
 	// not (the caller checks ExpiresAt).
 	Idempotency(caller, key string) (*IdempotencyRecord, error)
+
+	// Conflict returns a recorded conflict.
+	Conflict(id string) (*Conflict, error)
+	// Conflicts returns up to limit recorded conflicts that pass f, with
+	// ids greater than after, ordered by id.
+	Conflicts(f ConflictFilter, after string, limit int) ([]*Conflict, error)
 }
 
 // Tx reads and writes records inside an Update.
@@ -113,6 +119,9 @@ type Tx interface {
 	// DeleteExpiredIdempotency deletes up to limit answers whose ExpiresAt
 	// is not after now, oldest first, and returns how many it deleted.
 	DeleteExpiredIdempotency(now time.Time, limit int) (int, error)
+
+	// PutConflict creates or replaces a recorded conflict.
+	PutConflict(c *Conflict) error
 }
 
 // Reference is one edge of the reference index: the document From holds,

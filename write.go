@@ -28,6 +28,13 @@ type writeRequest struct {
 	id         string
 	pre        Precondition
 	produce    produceFunc
+	// prepare, if set, runs first inside the transaction; an error refuses
+	// the write.
+	prepare func(tx ReadTx) error
+	// commit, if set, runs inside the transaction after the new version is
+	// stored and its event appended, so that what it writes shares the
+	// write's commit.
+	commit func(tx Tx, d *Document) error
 }
 
 // WriteResult is the outcome of a write.
@@ -56,6 +63,11 @@ func (s *Service) write(ctx context.Context, w writeRequest) (WriteResult, error
 	var res WriteResult
 	err := s.store.Update(ctx, func(tx Tx) error {
 		res = WriteResult{}
+		if w.prepare != nil {
+			if err := w.prepare(tx); err != nil {
+				return err
+			}
+		}
 		ref := refString(w.collection, w.id)
 		coll, err := getCollection(tx, w.collection)
 		if err != nil {
@@ -82,7 +94,7 @@ func (s *Service) write(ctx context.Context, w writeRequest) (WriteResult, error
 		if err := w.pre.check(cur, ref); errors.Is(err, errStale) {
 			switch settings.Policy() {
 			case PolicyLastWriteWins:
-			case PolicyMerge:
+			case PolicyMerge, PolicyManual:
 				stale = true
 			default:
 				return &Error{Code: CodeVersionConflict, Current: cur,
@@ -170,6 +182,11 @@ func (s *Service) write(ctx context.Context, w writeRequest) (WriteResult, error
 		if err := tx.AppendEvent(ev); err != nil {
 			return err
 		}
+		if w.commit != nil {
+			if err := w.commit(tx, d); err != nil {
+				return err
+			}
+		}
 		if newColl {
 			coll.Seq, coll.CreatedAt, coll.UpdatedAt = seq, now, now
 			if err := tx.PutCollection(coll); err != nil {
@@ -181,6 +198,12 @@ func (s *Service) write(ctx context.Context, w writeRequest) (WriteResult, error
 	})
 	if k := idempotencyFrom(ctx); k != nil && err == nil {
 		k.Stored = true
+	}
+	var e *Error
+	if errors.As(err, &e) && e.conflict != nil {
+		if rerr := s.recordConflict(ctx, e); rerr != nil {
+			return res, rerr
+		}
 	}
 	return res, err
 }

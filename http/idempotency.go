@@ -3,6 +3,7 @@ package http
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/json"
 	"net"
 	"net/http"
 	"strconv"
@@ -82,6 +83,15 @@ func (h *Handler) replay(w http.ResponseWriter, r *http.Request, rec *truce.Idem
 	}
 	if rec.ContentType != "" {
 		w.Header().Set("Content-Type", rec.ContentType)
+	}
+	if rec.ContentType == "application/problem+json" {
+		// A refusal that recorded a conflict links to it, replayed too.
+		var p struct {
+			ConflictID string `json:"conflictId"`
+		}
+		if json.Unmarshal(rec.Body, &p) == nil && p.ConflictID != "" {
+			w.Header().Set("Link", conflictLink(p.ConflictID))
+		}
 	}
 	w.Header().Set("Content-Length", strconv.Itoa(len(rec.Body)))
 	w.WriteHeader(rec.Status)

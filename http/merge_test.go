@@ -58,7 +58,7 @@ func TestMergePolicy(t *testing.T) {
 		t.Fatalf("detail %q", d)
 	}
 	c.do("PUT", "/v1/collections/short/docs/s", `{"n":2,"_version":9}`).want(t, 409, "version_conflict")
-	c.do("PUT", "/v1/collections/m", `{"conflictPolicy":"manual"}`).want(t, 400, "invalid_settings")
+	c.do("PUT", "/v1/collections/m", `{"conflictPolicy":"first-write-wins"}`).want(t, 400, "invalid_settings")
 }
 
 func contains(s, sub string) bool {

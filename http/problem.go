@@ -39,6 +39,7 @@ var statusOf = map[truce.Code]int{
 	truce.CodeTooLarge:              http.StatusRequestEntityTooLarge,
 	truce.CodeUnsupportedMediaType:  http.StatusUnsupportedMediaType,
 	truce.CodePreconditionRequired:  http.StatusPreconditionRequired,
+	truce.CodeConflictClosed:        http.StatusConflict,
 	truce.CodeIdempotencyKeyReused:  http.StatusUnprocessableEntity,
 	truce.CodeIdempotencyKeyInUse:   http.StatusConflict,
 	truce.CodeInvalidIdempotencyKey: http.StatusBadRequest,
@@ -79,6 +80,8 @@ type Problem struct {
 	Holder *truce.DocRef `json:"holder,omitempty"`
 	// Conflicts lists the paths a merge could not combine.
 	Conflicts []truce.MergeConflict `json:"conflicts,omitempty"`
+	// ConflictID names the conflict a manual policy recorded.
+	ConflictID string `json:"conflictId,omitempty"`
 }
 
 // Current is the state a client needs to recover from a conflict.
@@ -108,6 +111,7 @@ func (h *Handler) writeProblem(w http.ResponseWriter, r *http.Request, rid strin
 		Detail: te.Detail, Instance: r.URL.Path, Code: string(te.Code), Retryable: info.Retryable,
 		RequestID: rid, Errors: te.Violations, Referrers: te.Referrers,
 		Field: te.Field, Value: te.Value, Holder: te.Holder, Conflicts: te.Conflicts,
+		ConflictID: te.ConflictID,
 	}
 	if p.Detail == "" {
 		p.Detail = info.Title
@@ -125,6 +129,9 @@ func (h *Handler) writeProblem(w http.ResponseWriter, r *http.Request, rid strin
 	hd.Set("Content-Length", strconv.Itoa(len(body)))
 	hd.Del("ETag")
 	hd.Del("Last-Modified")
+	if te.ConflictID != "" {
+		hd.Set("Link", conflictLink(te.ConflictID))
+	}
 	if te.Code == truce.CodeUnavailable {
 		hd.Set("Retry-After", "1")
 	}

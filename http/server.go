@@ -79,6 +79,11 @@ func (h *Handler) routes() {
 	m.HandleFunc("GET /v1/collections/{c}/docs/{id}/versions/{n}", h.getVersion)
 	m.HandleFunc("POST /v1/collections/{c}/docs/{id}/versions/{n}/restore", h.restore)
 	m.HandleFunc("GET /v1/collections/{c}/docs/{id}/diff", h.diff)
+
+	m.HandleFunc("GET /v1/conflicts", h.listConflicts)
+	m.HandleFunc("GET /v1/conflicts/{cid}", h.getConflict)
+	m.HandleFunc("POST /v1/conflicts/{cid}/resolve", h.resolveConflict)
+	m.HandleFunc("POST /v1/conflicts/{cid}/dismiss", h.dismissConflict)
 }
 
 // ServeHTTP tags the request with an id, refuses dot segments, recovers

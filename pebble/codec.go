@@ -84,6 +84,8 @@ const (
 	// eventETag means the ETag is stored. Usually it is not, because it is
 	// FormatETag(Version, Seq) and can be derived.
 	eventETag
+	// eventConflict means a conflict id follows the time.
+	eventConflict
 )
 
 // Event types are stored as one byte when known.
@@ -108,6 +110,9 @@ func appendEventHead(b []byte, e *truce.Event) []byte {
 	if e.ETag != truce.FormatETag(e.Version, e.Seq) {
 		flags |= eventETag
 	}
+	if e.ConflictID != "" {
+		flags |= eventConflict
+	}
 	b = append(b, formatV1, flags)
 	typ := byte(0)
 	for i, t := range eventTypes {
@@ -125,7 +130,11 @@ func appendEventHead(b []byte, e *truce.Event) []byte {
 	if flags&eventETag != 0 {
 		b = appendString(b, e.ETag)
 	}
-	return appendTime(b, e.Time)
+	b = appendTime(b, e.Time)
+	if flags&eventConflict != 0 {
+		b = appendString(b, e.ConflictID)
+	}
+	return b
 }
 
 // decodeEvent decodes the event stored under seq, copying what it keeps.
@@ -153,6 +162,9 @@ func decodeEvent(v []byte, seq int64) (*truce.Event, error) {
 		e.ETag = truce.FormatETag(e.Version, e.Seq)
 	}
 	e.Time = r.time()
+	if flags&eventConflict != 0 {
+		e.ConflictID = r.string()
+	}
 	if r.bad {
 		return nil, fmt.Errorf("%w: event %d", errCorrupt, seq)
 	}

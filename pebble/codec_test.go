@@ -31,6 +31,8 @@ func TestCodecRoundTrip(t *testing.T) {
 		{Seq: 7, Type: truce.EventDocumentCreated, Collection: "c", ID: "x", Version: 1, ETag: truce.FormatETag(1, 7), Time: ns, Document: []byte(`{}`)},
 		{Seq: 8, Type: truce.EventDocumentDeleted, Collection: "c", ID: "x", Version: 2, ETag: `"other"`},
 		{Seq: 9, Type: "custom", Collection: "c", ID: "x", Version: 3, Document: []byte{}},
+		{Seq: 10, Type: truce.EventConflictOpened, Collection: "c", ID: "x", Version: 3, ETag: truce.FormatETag(3, 9), Time: ns, ConflictID: "01J"},
+		{Seq: 11, Type: truce.EventConflictResolved, Collection: "c", ID: "x", Version: 4, ETag: truce.FormatETag(4, 11), ConflictID: "01J", Document: []byte(`{"a":1}`)},
 	}
 	for _, want := range events {
 		got, err := decodeEvent(appendEvent(nil, want), want.Seq)

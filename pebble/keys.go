@@ -23,6 +23,8 @@ import (
 //	e\x00<seq BE8>                                         change-log event
 //	u\x00<col>\x00<uvarint len(field)><field><value>       unique index → id
 //	r\x00<toCol>\x00<toID>\x00<fromCol>\x00<fromID>\x00<field>  reference index
+//	k\x00<id>                                              recorded conflict (conflict.go)
+//	i\x00…, x\x00…                                         idempotency answers (idempotency.go)
 //
 // The unique index length-prefixes the field because field names are JSON
 // keys and may contain \x00; the reference index needs no prefix because the

@@ -61,6 +61,7 @@ var tests = concat(
 	transactionTests,
 	concurrencyTests,
 	idempotencyTests,
+	conflictTests,
 )
 
 func concat(lists ...[]test) []test {

@@ -1,0 +1,140 @@
+package http
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/trucedb/truce"
+)
+
+// conflictLink is the Link header value that points at a recorded conflict.
+func conflictLink(id string) string {
+	return "</v1/conflicts/" + url.PathEscape(id) + `>; rel="conflict"`
+}
+
+func (h *Handler) listConflicts(w http.ResponseWriter, r *http.Request) {
+	q, err := query(r, "collection", "id", "status", "limit", "after")
+	if err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	limit, err := intParam(q, "limit")
+	if err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	if limit == 0 && q.Has("limit") {
+		h.problem(w, r, truce.Errorf(truce.CodeInvalidParameter, "limit must be between 1 and %d", truce.MaxPageSize))
+		return
+	}
+	if limit > truce.MaxPageSize {
+		limit = truce.MaxPageSize + 1 // let the service say what the limit is
+	}
+	f := truce.ConflictFilter{Collection: q.Get("collection"), DocID: q.Get("id"), Status: truce.ConflictStatus(q.Get("status"))}
+	page, err := h.svc.Conflicts(r.Context(), f, q.Get("after"), int(limit))
+	if err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	items := page.Items
+	if items == nil {
+		items = []*truce.Conflict{}
+	}
+	b, err := json.Marshal(struct {
+		Items []*truce.Conflict `json:"items"`
+		Next  *string           `json:"next"`
+	}{items, cursor(page.Next)})
+	if err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, b)
+}
+
+func cursor(next string) *string {
+	if next == "" {
+		return nil
+	}
+	return &next
+}
+
+func (h *Handler) getConflict(w http.ResponseWriter, r *http.Request) {
+	if _, err := query(r); err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	c, err := h.svc.Conflict(r.Context(), r.PathValue("cid"))
+	h.writeConflict(w, r, c, err)
+}
+
+func (h *Handler) writeConflict(w http.ResponseWriter, r *http.Request, c *truce.Conflict, err error) {
+	if err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	b, err := json.Marshal(c)
+	if err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-cache")
+	writeJSON(w, http.StatusOK, b)
+}
+
+// resolveRequest is the body of POST /v1/conflicts/{cid}/resolve.
+type resolveRequest struct {
+	Strategy string          `json:"strategy"`
+	Document json.RawMessage `json:"document"`
+}
+
+// resolveConflict writes the resolution as a new version of the document
+// and answers with that version (204 when the resolution is a delete). The
+// Link header points back at the now resolved conflict.
+func (h *Handler) resolveConflict(w http.ResponseWriter, r *http.Request) {
+	if _, err := query(r); err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	pre, err := preconditions(r, nil)
+	if err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	if err := requireJSON(r); err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	body, err := h.readBody(w, r)
+	if err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	var req resolveRequest
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		h.problem(w, r, truce.Errorf(truce.CodeInvalidJSON, "the resolution must be {\"strategy\": …, \"document\": {…}}: %s", strings.TrimPrefix(err.Error(), "json: ")))
+		return
+	}
+	doc := []byte(req.Document)
+	if string(doc) == "null" {
+		doc = nil
+	}
+	res, c, err := h.svc.ResolveConflict(r.Context(), r.PathValue("cid"), req.Strategy, doc, pre)
+	if err == nil {
+		w.Header().Set("Link", conflictLink(c.ID))
+	}
+	h.writeResult(w, r, res, err)
+}
+
+func (h *Handler) dismissConflict(w http.ResponseWriter, r *http.Request) {
+	if _, err := query(r); err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	c, err := h.svc.DismissConflict(r.Context(), r.PathValue("cid"))
+	h.writeConflict(w, r, c, err)
+}
