@@ -40,7 +40,9 @@
 // A request that the server refuses returns an [*Error], which carries the
 // HTTP status and the problem details (RFC 9457) the server sent: a stable
 // Code, a Detail for people, whether the request is Retryable, the server's
-// RequestID and, on a stale-version conflict, the Current document. Test
+// RequestID, on a stale-version conflict the Current document, and on a
+// 409 merge_conflict the conflicting paths (Conflicts) and, under the
+// manual policy, the id of the recorded conflict (ConflictID). Test
 // for it with [errors.As], or with the helpers [IsConflict], [IsNotFound],
 // [IsPreconditionFailed], [IsVersionConflict] and [Code].
 //
@@ -57,4 +59,13 @@
 // every attempt. Conflicts (409 and 412) are never retried as they are:
 // sending the same stale precondition again cannot succeed; Update is the
 // way to retry them, by re-applying the change to the current state.
+//
+// # Merges and recorded conflicts
+//
+// In collections with the merge or manual conflict policy, a write with
+// a stale body version is merged by the server when it can be; the Doc
+// it returns reports that in Merged. [UseVersion] makes Update write that
+// way. Conflicts that the manual policy records are listed with
+// [Client.Conflicts], read with [Client.Conflict] and closed with
+// [Client.Resolve] or [Client.Dismiss].
 package client

@@ -35,6 +35,11 @@ type Doc struct {
 	// write conditional on that version (409 when it is stale), and the
 	// server ignores _createdAt and _updatedAt.
 	Raw json.RawMessage
+	// Merged is set on the answer to a write with a stale version that
+	// the collection's merge (or manual) policy merged three ways: the
+	// version the write was based on and the one it was merged with
+	// (the Truce-Merged header). Nil otherwise.
+	Merged *Merged
 }
 
 // reserved holds the reserved fields of a document body.

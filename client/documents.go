@@ -259,5 +259,6 @@ func docFrom(collection string, resp *response) (*Doc, error) {
 		return nil, err
 	}
 	d.ETag = resp.header.Get("ETag")
+	d.Merged = parseMerged(resp.header.Get("Truce-Merged"))
 	return d, nil
 }

@@ -44,6 +44,14 @@ type Error struct {
 	// 412 precondition_failed, 409 patch_test_failed). Nil when the
 	// answer has none, for example because the document does not exist.
 	Current *Doc
+	// Conflicts lists, on a 409 merge_conflict, the paths that the write
+	// and the current document changed differently, with the three
+	// values of each.
+	Conflicts []ConflictPath
+	// ConflictID is, on a 409 merge_conflict in a collection with the
+	// manual policy, the id of the conflict the server recorded (see
+	// Client.Conflict and Client.Resolve).
+	ConflictID string
 	// Problem is the problem details body as the server sent it, with
 	// members this type does not model (a unique violation's field and
 	// holder, the referrers of an in_use error, schema errors).
@@ -123,6 +131,8 @@ type problem struct {
 		ETag     string          `json:"etag"`
 		Document json.RawMessage `json:"document"`
 	} `json:"current"`
+	Conflicts  []ConflictPath `json:"conflicts"`
+	ConflictID string         `json:"conflictId"`
 }
 
 // newError builds the *Error of an answer with an error status.
@@ -145,6 +155,7 @@ func newError(r *request, resp *response) *Error {
 			e.Retryable = *p.Retryable
 		}
 		e.Problem = json.RawMessage(resp.body)
+		e.Conflicts, e.ConflictID = p.Conflicts, p.ConflictID
 		if c := p.Current; c != nil && len(c.Document) > 0 && string(c.Document) != "null" {
 			if d, err := parseDoc(collectionOf(r.path), c.Document); err == nil {
 				d.ETag = c.ETag

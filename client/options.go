@@ -27,10 +27,11 @@ const (
 	optCreateIfMissing
 	optConflictRetries
 	optHeader
+	optUseVersion
 )
 
 var optionNames = [...]string{"IfMatch", "IfNoneMatch", "Version", "IdempotencyKey", "PageSize", "Force",
-	"CreateIfMissing", "ConflictRetries", "Header"}
+	"CreateIfMissing", "ConflictRetries", "Header", "UseVersion"}
 
 // callConfig is what a call's options set.
 type callConfig struct {
@@ -41,6 +42,7 @@ type callConfig struct {
 	force           bool
 	createIfMissing bool
 	conflictRetries int
+	useVersion      bool
 	err             error
 }
 
@@ -164,6 +166,19 @@ func ConflictRetries(n int) CallOption {
 		}
 		c.conflictRetries = n
 	}
+}
+
+// UseVersion makes Update base its writes on the version it read by
+// sending that version in the body (_version) instead of If-Match on the
+// ETag. A stale version is then subject to the collection's conflict
+// policy (API.md section 5): under merge or manual, a change to other
+// fields than a concurrent writer's is merged by the server instead of
+// refused, so that Update writes once; a change that cannot be merged
+// (409 merge_conflict) or is refused (version_conflict) makes Update
+// apply fn again to the current document, as for any conflict. Under
+// last-write-wins a stale write overwrites. Only Update takes it.
+func UseVersion() CallOption {
+	return func(c *callConfig) { c.use(optUseVersion); c.useVersion = true }
 }
 
 // Header adds a request header to the call, for headers this package does

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -51,7 +52,7 @@ const (
 // A document that does not exist is a 404, unless CreateIfMissing is
 // given: then fn receives an empty document ({}, Version 0), which is
 // created with If-None-Match: *, and a concurrent creation is a conflict
-// like any other. Update takes CreateIfMissing, ConflictRetries and
+// like any other. Update takes CreateIfMissing, ConflictRetries, UseVersion and
 // Header.
 //
 // Each write carries its own Idempotency-Key. Until the server honours
@@ -59,7 +60,7 @@ const (
 // which the automatic retry then finds already applied, looks like a
 // conflict, and Update applies fn once more.
 func (c *Client) Update(ctx context.Context, collection, id string, fn func(doc *Doc) error, opts ...CallOption) (*Doc, error) {
-	cfg, err := applyOptions("Update", opts, optCreateIfMissing, optConflictRetries)
+	cfg, err := applyOptions("Update", opts, optCreateIfMissing, optConflictRetries, optUseVersion)
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +85,18 @@ func (c *Client) Update(ctx context.Context, collection, id string, fn func(doc 
 		if err := fn(doc); err != nil {
 			return nil, err
 		}
-		out, err := c.Put(ctx, collection, id, doc.Raw, append(hdr[:len(hdr):len(hdr)], pre)...)
+		body := doc.Raw
+		opts := hdr[:len(hdr):len(hdr)]
+		if cfg.useVersion && cur != nil {
+			// The version goes in the body, where the collection's
+			// conflict policy applies to it.
+			if body, err = withVersion(body, cur.Version); err != nil {
+				return nil, fmt.Errorf("client: Update %s/%s: %w", collection, id, err)
+			}
+		} else {
+			opts = append(opts, pre)
+		}
+		out, err := c.Put(ctx, collection, id, body, opts...)
 		if err == nil {
 			return out, nil
 		}
@@ -109,6 +121,17 @@ func (c *Client) Update(ctx context.Context, collection, id string, fn func(doc 
 			}
 		}
 	}
+}
+
+// withVersion returns the JSON object raw with its _version member set
+// to v.
+func withVersion(raw json.RawMessage, v int64) (json.RawMessage, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil || m == nil {
+		return nil, fmt.Errorf("the document is not a JSON object")
+	}
+	m["_version"] = json.RawMessage(strconv.FormatInt(v, 10))
+	return json.Marshal(m)
 }
 
 // updateBase reads the document Update starts from: nil when it does not

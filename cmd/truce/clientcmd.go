@@ -37,6 +37,7 @@ func addClientCommands(root *cobra.Command) {
 	for _, newCmd := range []func(*clientOptions) *cobra.Command{
 		newGetCmd, newPutCmd, newPatchCmd, newDeleteCmd, newHistoryCmd, newDiffCmd,
 		newListCmd, newVersionCmd, newRestoreCmd, newCollectionsCmd, newCollectionCmd,
+		newConflictsCmd, newResolveCmd, newDismissCmd,
 	} {
 		o := &clientOptions{}
 		cmd := newCmd(o)
@@ -187,6 +188,9 @@ func requestFailed(cmd *cobra.Command, c *client.Client, err error, collection, 
 			}
 		}
 		fmt.Fprintf(&b, "\n  See it with: truce get %s %s", collection, id)
+		if e.ConflictID != "" {
+			fmt.Fprintf(&b, "\n  The server recorded it as conflict %s: see it with 'truce conflicts show %s',\n  decide with 'truce resolve %s --strategy …'", e.ConflictID, e.ConflictID, e.ConflictID)
+		}
 		switch {
 		case client.IsPreconditionFailed(err) && cmd.Flags().Lookup("if-match") != nil:
 			fmt.Fprintf(&b, "\n  To apply your change to it, send it again with --if-match '%s'", cur.ETag)
