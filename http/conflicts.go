@@ -94,20 +94,7 @@ type resolveRequest struct {
 // and answers with that version (204 when the resolution is a delete). The
 // Link header points back at the now resolved conflict.
 func (h *Handler) resolveConflict(w http.ResponseWriter, r *http.Request) {
-	if _, err := query(r); err != nil {
-		h.problem(w, r, err)
-		return
-	}
-	pre, err := preconditions(r, nil)
-	if err != nil {
-		h.problem(w, r, err)
-		return
-	}
-	if err := requireJSON(r); err != nil {
-		h.problem(w, r, err)
-		return
-	}
-	body, err := h.readBody(w, r)
+	pre, body, err := h.conditionalJSON(w, r)
 	if err != nil {
 		h.problem(w, r, err)
 		return

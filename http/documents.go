@@ -97,21 +97,7 @@ func notModified(r *http.Request, pre truce.Precondition, etag string, updated t
 }
 
 func (h *Handler) putDoc(w http.ResponseWriter, r *http.Request) {
-	q, err := query(r, "version")
-	if err != nil {
-		h.problem(w, r, err)
-		return
-	}
-	pre, err := preconditions(r, q)
-	if err != nil {
-		h.problem(w, r, err)
-		return
-	}
-	if err := requireJSON(r); err != nil {
-		h.problem(w, r, err)
-		return
-	}
-	body, err := h.readBody(w, r)
+	pre, body, err := h.conditionalJSON(w, r, "version")
 	if err != nil {
 		h.problem(w, r, err)
 		return
@@ -230,4 +216,23 @@ func appendCursor(b []byte, next string) []byte {
 		return append(b, "null"...)
 	}
 	return strconv.AppendQuote(b, next)
+}
+
+// conditionalJSON reads what a conditional write with a JSON body brings:
+// the query (only the given parameters; "version" becomes a body-style
+// precondition), the header preconditions, and the body.
+func (h *Handler) conditionalJSON(w http.ResponseWriter, r *http.Request, params ...string) (truce.Precondition, []byte, error) {
+	q, err := query(r, params...)
+	if err != nil {
+		return truce.Precondition{}, nil, err
+	}
+	pre, err := preconditions(r, q)
+	if err != nil {
+		return pre, nil, err
+	}
+	if err := requireJSON(r); err != nil {
+		return pre, nil, err
+	}
+	body, err := h.readBody(w, r)
+	return pre, body, err
 }
