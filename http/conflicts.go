@@ -21,20 +21,13 @@ func (h *Handler) listConflicts(w http.ResponseWriter, r *http.Request) {
 		h.problem(w, r, err)
 		return
 	}
-	limit, err := intParam(q, "limit")
+	limit, err := limitParam(q)
 	if err != nil {
 		h.problem(w, r, err)
 		return
 	}
-	if limit == 0 && q.Has("limit") {
-		h.problem(w, r, truce.Errorf(truce.CodeInvalidParameter, "limit must be between 1 and %d", truce.MaxPageSize))
-		return
-	}
-	if limit > truce.MaxPageSize {
-		limit = truce.MaxPageSize + 1 // let the service say what the limit is
-	}
 	f := truce.ConflictFilter{Collection: q.Get("collection"), DocID: q.Get("id"), Status: truce.ConflictStatus(q.Get("status"))}
-	page, err := h.svc.Conflicts(r.Context(), f, q.Get("after"), int(limit))
+	page, err := h.svc.Conflicts(r.Context(), f, q.Get("after"), limit)
 	if err != nil {
 		h.problem(w, r, err)
 		return

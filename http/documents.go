@@ -180,19 +180,12 @@ func (h *Handler) listDocs(w http.ResponseWriter, r *http.Request) {
 		h.problem(w, r, err)
 		return
 	}
-	limit, err := intParam(q, "limit")
+	limit, err := limitParam(q)
 	if err != nil {
 		h.problem(w, r, err)
 		return
 	}
-	if limit == 0 && q.Has("limit") {
-		h.problem(w, r, truce.Errorf(truce.CodeInvalidParameter, "limit must be between 1 and %d", truce.MaxPageSize))
-		return
-	}
-	if limit > truce.MaxPageSize {
-		limit = truce.MaxPageSize + 1 // let the service say what the limit is
-	}
-	page, err := h.svc.List(r.Context(), r.PathValue("c"), q.Get("after"), int(limit))
+	page, err := h.svc.List(r.Context(), r.PathValue("c"), q.Get("after"), limit)
 	if err != nil {
 		h.problem(w, r, err)
 		return

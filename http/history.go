@@ -13,10 +13,7 @@ func (h *Handler) listVersions(w http.ResponseWriter, r *http.Request) {
 		h.problem(w, r, err)
 		return
 	}
-	limit, err := intParam(q, "limit")
-	if err == nil && limit == 0 && q.Has("limit") {
-		err = truce.Errorf(truce.CodeInvalidParameter, "limit must be between 1 and %d", truce.MaxPageSize)
-	}
+	limit, err := limitParam(q)
 	if err != nil {
 		h.problem(w, r, err)
 		return
@@ -28,7 +25,7 @@ func (h *Handler) listVersions(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	page, err := h.svc.Versions(r.Context(), r.PathValue("c"), r.PathValue("id"), before, int(min(limit, truce.MaxPageSize+1)))
+	page, err := h.svc.Versions(r.Context(), r.PathValue("c"), r.PathValue("id"), before, limit)
 	if err != nil {
 		h.problem(w, r, err)
 		return

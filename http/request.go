@@ -163,3 +163,17 @@ func readAll(r io.Reader, size int64) ([]byte, error) {
 		}
 	}
 }
+
+// limitParam parses ?limit=: absent is 0 (the service's default), an
+// explicit 0 is refused, and anything over the maximum is passed on as
+// MaxPageSize+1 so that the service names the limit in its answer.
+func limitParam(q url.Values) (int, error) {
+	limit, err := intParam(q, "limit")
+	if err != nil {
+		return 0, err
+	}
+	if limit == 0 && q.Has("limit") {
+		return 0, truce.Errorf(truce.CodeInvalidParameter, "limit must be between 1 and %d", truce.MaxPageSize)
+	}
+	return int(min(limit, truce.MaxPageSize+1)), nil
+}
