@@ -62,138 +62,10 @@ func (s *Service) write(ctx context.Context, w writeRequest) (WriteResult, error
 	}
 	var res WriteResult
 	err := s.store.Update(ctx, func(tx Tx) error {
-		res = WriteResult{}
-		if w.prepare != nil {
-			if err := w.prepare(tx); err != nil {
-				return err
-			}
-		}
-		ref := refString(w.collection, w.id)
-		coll, err := getCollection(tx, w.collection)
-		if err != nil {
+		var err error
+		if res, err = s.applyWrite(tx, w); err != nil {
 			return err
 		}
-		newColl := coll == nil
-		if newColl {
-			coll = &Collection{Name: w.collection}
-		}
-		settings := &coll.Settings
-		cur, err := getDocument(tx, w.collection, w.id)
-		if err != nil {
-			return err
-		}
-		live := cur != nil && !cur.Deleted
-
-		if w.kind != kindCreate && settings.RequirePreconditions && w.pre.IsZero() {
-			return Errorf(CodePreconditionRequired, "collection %s requires a precondition on every write: send If-Match with the ETag you read, If-None-Match: * to create, or the version you read (_version / ?version=)", w.collection)
-		}
-		if w.kind == kindCreate && live {
-			return Errorf(CodeAlreadyExists, "%s already exists (version %d); use PUT to replace it", ref, cur.Version)
-		}
-		stale := false
-		if err := w.pre.check(cur, ref); errors.Is(err, errStale) {
-			switch settings.Policy() {
-			case PolicyLastWriteWins:
-			case PolicyMerge, PolicyManual:
-				stale = true
-			default:
-				return &Error{Code: CodeVersionConflict, Current: cur,
-					Detail: ref + " is at version " + itoa(cur.Version) + "; the request was based on version " + itoa(w.pre.Version)}
-			}
-		} else if err != nil {
-			return err
-		}
-		if !live && (w.kind == kindPatch || w.kind == kindDelete) {
-			return notFound(w.collection, w.id, cur)
-		}
-
-		var body []byte
-		var del bool
-		var merged *MergeInfo
-		if stale {
-			body, merged, err = mergeStale(tx, w, cur, settings)
-		} else {
-			body, del, err = w.produce(tx, cur)
-		}
-		if err != nil {
-			return err
-		}
-		if del && !live {
-			return notFound(w.collection, w.id, cur)
-		}
-		if !del {
-			if err := s.checkBody(tx, settings, ref, w.collection, w.id, body); err != nil {
-				return err
-			}
-		}
-		var oldBody []byte
-		if live {
-			oldBody = cur.Body
-		}
-		if err := maintainUnique(tx, settings, w.collection, w.id, oldBody, body); err != nil {
-			return err
-		}
-		if err := maintainReferences(tx, settings, w.collection, w.id, oldBody, body); err != nil {
-			return err
-		}
-		if del {
-			if err := checkNotReferenced(tx, w.collection, w.id); err != nil {
-				return err
-			}
-		}
-
-		seq, err := tx.NextSeq()
-		if err != nil {
-			return err
-		}
-		now := s.now().UTC()
-		d := &Document{Collection: w.collection, ID: w.id, Version: 1, Seq: seq,
-			CreatedAt: now, UpdatedAt: now, Deleted: del, Body: body}
-		if cur != nil {
-			d.Version = cur.Version + 1
-			if now.Before(cur.UpdatedAt) { // a clock that stepped back must not reorder history
-				d.UpdatedAt = cur.UpdatedAt
-			}
-			if live {
-				d.CreatedAt = cur.CreatedAt
-			} else {
-				d.CreatedAt = d.UpdatedAt
-			}
-		}
-		if err := tx.PutDocument(d); err != nil {
-			return err
-		}
-		if lim := int64(settings.HistoryLimit); lim > 0 && d.Version > lim {
-			if err := tx.TrimVersions(w.collection, w.id, d.Version-lim+1); err != nil {
-				return err
-			}
-		}
-		ev := &Event{Seq: seq, Type: EventDocumentUpdated, Collection: w.collection, ID: w.id,
-			Version: d.Version, ETag: d.ETag(), Time: d.UpdatedAt}
-		switch {
-		case del:
-			ev.Type = EventDocumentDeleted
-		case !live:
-			ev.Type = EventDocumentCreated
-		}
-		if !del {
-			ev.Document = d.AppendJSON(nil)
-		}
-		if err := tx.AppendEvent(ev); err != nil {
-			return err
-		}
-		if w.commit != nil {
-			if err := w.commit(tx, d); err != nil {
-				return err
-			}
-		}
-		if newColl {
-			coll.Seq, coll.CreatedAt, coll.UpdatedAt = seq, now, now
-			if err := tx.PutCollection(coll); err != nil {
-				return err
-			}
-		}
-		res = WriteResult{Document: d, Created: !live && !del, Merged: merged}
 		return s.storeIdempotency(ctx, tx, res)
 	})
 	if k := idempotencyFrom(ctx); k != nil && err == nil {
@@ -206,6 +78,145 @@ func (s *Service) write(ctx context.Context, w writeRequest) (WriteResult, error
 		}
 	}
 	return res, err
+}
+
+// applyWrite checks and applies one write inside tx: the preconditions and
+// every rule against the current state (which includes tx's own earlier
+// writes), the new version and its history entry, the unique and reference
+// indexes, history trimming and the change-log event. Several calls in one
+// Update make one atomic commit.
+func (s *Service) applyWrite(tx Tx, w writeRequest) (WriteResult, error) {
+	if w.prepare != nil {
+		if err := w.prepare(tx); err != nil {
+			return WriteResult{}, err
+		}
+	}
+	ref := refString(w.collection, w.id)
+	coll, err := getCollection(tx, w.collection)
+	if err != nil {
+		return WriteResult{}, err
+	}
+	newColl := coll == nil
+	if newColl {
+		coll = &Collection{Name: w.collection}
+	}
+	settings := &coll.Settings
+	cur, err := getDocument(tx, w.collection, w.id)
+	if err != nil {
+		return WriteResult{}, err
+	}
+	live := cur != nil && !cur.Deleted
+
+	if w.kind != kindCreate && settings.RequirePreconditions && w.pre.IsZero() {
+		return WriteResult{}, Errorf(CodePreconditionRequired, "collection %s requires a precondition on every write: send If-Match with the ETag you read, If-None-Match: * to create, or the version you read (_version / ?version=)", w.collection)
+	}
+	if w.kind == kindCreate && live {
+		return WriteResult{}, Errorf(CodeAlreadyExists, "%s already exists (version %d); use PUT to replace it", ref, cur.Version)
+	}
+	stale := false
+	if err := w.pre.check(cur, ref); errors.Is(err, errStale) {
+		switch settings.Policy() {
+		case PolicyLastWriteWins:
+		case PolicyMerge, PolicyManual:
+			stale = true
+		default:
+			return WriteResult{}, &Error{Code: CodeVersionConflict, Current: cur,
+				Detail: ref + " is at version " + itoa(cur.Version) + "; the request was based on version " + itoa(w.pre.Version)}
+		}
+	} else if err != nil {
+		return WriteResult{}, err
+	}
+	if !live && (w.kind == kindPatch || w.kind == kindDelete) {
+		return WriteResult{}, notFound(w.collection, w.id, cur)
+	}
+
+	var body []byte
+	var del bool
+	var merged *MergeInfo
+	if stale {
+		body, merged, err = mergeStale(tx, w, cur, settings)
+	} else {
+		body, del, err = w.produce(tx, cur)
+	}
+	if err != nil {
+		return WriteResult{}, err
+	}
+	if del && !live {
+		return WriteResult{}, notFound(w.collection, w.id, cur)
+	}
+	if !del {
+		if err := s.checkBody(tx, settings, ref, w.collection, w.id, body); err != nil {
+			return WriteResult{}, err
+		}
+	}
+	var oldBody []byte
+	if live {
+		oldBody = cur.Body
+	}
+	if err := maintainUnique(tx, settings, w.collection, w.id, oldBody, body); err != nil {
+		return WriteResult{}, err
+	}
+	if err := maintainReferences(tx, settings, w.collection, w.id, oldBody, body); err != nil {
+		return WriteResult{}, err
+	}
+	if del {
+		if err := checkNotReferenced(tx, w.collection, w.id); err != nil {
+			return WriteResult{}, err
+		}
+	}
+
+	seq, err := tx.NextSeq()
+	if err != nil {
+		return WriteResult{}, err
+	}
+	now := s.now().UTC()
+	d := &Document{Collection: w.collection, ID: w.id, Version: 1, Seq: seq,
+		CreatedAt: now, UpdatedAt: now, Deleted: del, Body: body}
+	if cur != nil {
+		d.Version = cur.Version + 1
+		if now.Before(cur.UpdatedAt) { // a clock that stepped back must not reorder history
+			d.UpdatedAt = cur.UpdatedAt
+		}
+		if live {
+			d.CreatedAt = cur.CreatedAt
+		} else {
+			d.CreatedAt = d.UpdatedAt
+		}
+	}
+	if err := tx.PutDocument(d); err != nil {
+		return WriteResult{}, err
+	}
+	if lim := int64(settings.HistoryLimit); lim > 0 && d.Version > lim {
+		if err := tx.TrimVersions(w.collection, w.id, d.Version-lim+1); err != nil {
+			return WriteResult{}, err
+		}
+	}
+	ev := &Event{Seq: seq, Type: EventDocumentUpdated, Collection: w.collection, ID: w.id,
+		Version: d.Version, ETag: d.ETag(), Time: d.UpdatedAt}
+	switch {
+	case del:
+		ev.Type = EventDocumentDeleted
+	case !live:
+		ev.Type = EventDocumentCreated
+	}
+	if !del {
+		ev.Document = d.AppendJSON(nil)
+	}
+	if err := tx.AppendEvent(ev); err != nil {
+		return WriteResult{}, err
+	}
+	if w.commit != nil {
+		if err := w.commit(tx, d); err != nil {
+			return WriteResult{}, err
+		}
+	}
+	if newColl {
+		coll.Seq, coll.CreatedAt, coll.UpdatedAt = seq, now, now
+		if err := tx.PutCollection(coll); err != nil {
+			return WriteResult{}, err
+		}
+	}
+	return WriteResult{Document: d, Created: !live && !del, Merged: merged}, nil
 }
 
 // checkBody applies the size limit, the schema and the reference rule to a
