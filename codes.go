@@ -106,6 +106,36 @@ var codeInfo = map[Code]CodeInfo{
 	CodeInvalidIdempotencyKey: {"Invalid idempotency key", false,
 		"An Idempotency-Key is 1 to 255 printable ASCII characters, for example a UUID. Quotes are allowed " +
 			"around it (the IETF draft's structured-field string) and are not part of the key."},
+	CodeLocked: {"Locked", true,
+		"Another client holds a lock on the document (POST .../lock), and writes without its Lock-Token are " +
+			"refused until it releases the lock or its TTL ends. The problem names the owner and when the lock " +
+			"expires; wait for Retry-After, or take the lock yourself with a wait."},
+	CodeLockTokenMismatch: {"Lock token mismatch", false,
+		"The Lock-Token sent does not belong to the lock that is held on the document, so it cannot release " +
+			"or renew it. Use the token the lock request returned; an administrator can break the lock with " +
+			"DELETE .../lock?force=true."},
+	CodeLockExpired: {"Lock expired", true,
+		"The Lock-Token names a lock that is no longer held: its TTL ended (or it was released or broken) " +
+			"before this request. Anything written since may have changed the document: re-read it, take the " +
+			"lock again and redo the change."},
+	CodeTransactionConflict: {"Transaction conflict", true,
+		"A document that the transaction read or wrote changed after the transaction saw it, so committing " +
+			"would lose that change. Nothing was applied. The problem lists the documents that changed; run the " +
+			"transaction again from the start (client.Txn does this for you)."},
+	CodeTransactionExpired: {"Transaction expired", false,
+		"The interactive transaction passed its TTL (or was committed or rolled back) and is gone, with " +
+			"everything it staged. Begin a new transaction and redo its reads and writes."},
+	CodeFailedDependency: {"Failed dependency", false,
+		"This operation of a transaction was not applied because another operation of the same transaction " +
+			"failed (see failedOp); the transaction is all or nothing. Fix that operation and send the whole " +
+			"transaction again."},
+	CodeTooManyOps: {"Too many operations", false,
+		"The transaction has more operations than the server allows (--max-tx-ops, 1000 by default), or names " +
+			"one document in more than one write operation. Split it into smaller transactions."},
+	CodeEventsExpired: {"Events expired", false,
+		"The position you resume from (Last-Event-ID or ?since=) is older than the change feed keeps " +
+			"(--event-retention), so events after it may be gone. Re-read the documents you follow, then " +
+			"subscribe again without since to start from now."},
 	CodeUnavailable: {"Unavailable", true,
 		"The server is shutting down or its store is not reachable. Retry after a moment."},
 	CodeInternal: {"Internal error", true,

@@ -15,7 +15,22 @@ const (
 	EventConflictOpened    EventType = "conflict.opened"
 	EventConflictResolved  EventType = "conflict.resolved"
 	EventConflictDismissed EventType = "conflict.dismissed"
+	// Lock events carry the document's Collection and ID and, in Info,
+	// what the feed says about the lock (its owner and expiry).
+	EventLockAcquired EventType = "lock.acquired"
+	EventLockReleased EventType = "lock.released"
+	EventLockExpired  EventType = "lock.expired"
+	// EventTransactionCommitted follows the document events of a
+	// transaction's commit; Info says which transaction and what it wrote.
+	EventTransactionCommitted EventType = "transaction.committed"
 )
+
+// EventTypes returns every event type, in the order API.md lists them.
+func EventTypes() []EventType {
+	return []EventType{EventDocumentCreated, EventDocumentUpdated, EventDocumentDeleted,
+		EventConflictOpened, EventConflictResolved, EventConflictDismissed,
+		EventLockAcquired, EventLockReleased, EventLockExpired, EventTransactionCommitted}
+}
 
 // Event is one entry of the change log. Every committed write appends its
 // events with consecutive, store-wide sequence numbers in the same atomic
@@ -33,4 +48,7 @@ type Event struct {
 	Document []byte
 	// ConflictID names the conflict of a conflict event; "" otherwise.
 	ConflictID string
+	// Info is a JSON object with what a lock or transaction event says
+	// beyond the fields above; nil when there is nothing more.
+	Info []byte
 }

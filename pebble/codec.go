@@ -86,6 +86,8 @@ const (
 	eventETag
 	// eventConflict means a conflict id follows the time.
 	eventConflict
+	// eventInfo means the event's Info follows the conflict id.
+	eventInfo
 )
 
 // Event types are stored as one byte when known.
@@ -93,6 +95,13 @@ var eventTypes = []truce.EventType{
 	truce.EventDocumentCreated,
 	truce.EventDocumentUpdated,
 	truce.EventDocumentDeleted,
+	truce.EventConflictOpened,
+	truce.EventConflictResolved,
+	truce.EventConflictDismissed,
+	truce.EventLockAcquired,
+	truce.EventLockReleased,
+	truce.EventLockExpired,
+	truce.EventTransactionCommitted,
 }
 
 // appendEvent appends the encoding of e, without its seq.
@@ -112,6 +121,9 @@ func appendEventHead(b []byte, e *truce.Event) []byte {
 	}
 	if e.ConflictID != "" {
 		flags |= eventConflict
+	}
+	if e.Info != nil {
+		flags |= eventInfo
 	}
 	b = append(b, formatV1, flags)
 	typ := byte(0)
@@ -133,6 +145,9 @@ func appendEventHead(b []byte, e *truce.Event) []byte {
 	b = appendTime(b, e.Time)
 	if flags&eventConflict != 0 {
 		b = appendString(b, e.ConflictID)
+	}
+	if flags&eventInfo != 0 {
+		b = appendString(b, string(e.Info))
 	}
 	return b
 }
@@ -164,6 +179,9 @@ func decodeEvent(v []byte, seq int64) (*truce.Event, error) {
 	e.Time = r.time()
 	if flags&eventConflict != 0 {
 		e.ConflictID = r.string()
+	}
+	if flags&eventInfo != 0 {
+		e.Info = []byte(r.string())
 	}
 	if r.bad {
 		return nil, fmt.Errorf("%w: event %d", errCorrupt, seq)

@@ -33,6 +33,8 @@ func TestCodecRoundTrip(t *testing.T) {
 		{Seq: 9, Type: "custom", Collection: "c", ID: "x", Version: 3, Document: []byte{}},
 		{Seq: 10, Type: truce.EventConflictOpened, Collection: "c", ID: "x", Version: 3, ETag: truce.FormatETag(3, 9), Time: ns, ConflictID: "01J"},
 		{Seq: 11, Type: truce.EventConflictResolved, Collection: "c", ID: "x", Version: 4, ETag: truce.FormatETag(4, 11), ConflictID: "01J", Document: []byte(`{"a":1}`)},
+		{Seq: 12, Type: truce.EventLockAcquired, Collection: "c", ID: "x", Time: ns, Info: []byte(`{"owner":"alice"}`)},
+		{Seq: 13, Type: truce.EventType("future.kind"), Info: []byte(`{}`)},
 	}
 	for _, want := range events {
 		got, err := decodeEvent(appendEvent(nil, want), want.Seq)
