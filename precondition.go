@@ -17,6 +17,10 @@ type Precondition struct {
 	IfNoneMatch []string
 	// Version is the body version (_version or ?version=); 0 means none.
 	Version int64
+	// LockToken is the Lock-Token the writer holds on the document, if
+	// any. It is not a version precondition (IsZero ignores it): it proves
+	// the right to write a locked document.
+	LockToken string
 }
 
 // IsZero reports whether p carries no precondition at all.
