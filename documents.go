@@ -15,6 +15,13 @@ import (
 // CodeAlreadyExists if a live document has that id; a deleted id is
 // re-created, continuing from its tombstone's version.
 func (s *Service) Create(ctx context.Context, collection string, body []byte) (*Document, error) {
+	return s.CreateLocked(ctx, collection, body, "")
+}
+
+// CreateLocked is Create by the holder of the lock on the _id the body
+// names: lockToken is its Lock-Token ("" for none), checked as on every
+// write.
+func (s *Service) CreateLocked(ctx context.Context, collection string, body []byte, lockToken string) (*Document, error) {
 	pb, err := parseBody(body)
 	if err != nil {
 		return nil, err
@@ -26,7 +33,7 @@ func (s *Service) Create(ctx context.Context, collection string, body []byte) (*
 	if !pb.hasID {
 		id = s.newID()
 	}
-	res, err := s.write(ctx, writeRequest{kind: kindCreate, collection: collection, id: id,
+	res, err := s.write(ctx, writeRequest{kind: kindCreate, collection: collection, id: id, pre: Precondition{LockToken: lockToken},
 		produce: func(ReadTx, *Document) ([]byte, bool, error) { return pb.fields, false, nil }})
 	return res.Document, err
 }

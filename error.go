@@ -3,6 +3,7 @@ package truce
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Code is a stable, machine-readable error code. Clients branch on it; its
@@ -82,6 +83,15 @@ type Error struct {
 	// ConflictID names the conflict recorded for this refusal, when the
 	// collection's policy is manual (CodeMergeConflict).
 	ConflictID string
+	// LockOwner and LockExpiresAt describe the lock that refused a write
+	// or a lock request (CodeLocked): who holds it and when it ends. The
+	// lock's token is never shown. LockExpiresAt is zero when no lock is
+	// live (a request that waited behind others in the queue).
+	LockOwner     string
+	LockExpiresAt time.Time
+	// RetryAfter, when positive, is how long to wait before a retry can
+	// succeed (CodeLocked: until the lock ends).
+	RetryAfter time.Duration
 
 	// conflict is the draft of the conflict a manual policy records.
 	conflict *Conflict

@@ -27,6 +27,9 @@ type Options struct {
 	// IdempotencyTTL is how long answers to Idempotency-Keys are kept; 0
 	// means DefaultIdempotencyTTL.
 	IdempotencyTTL time.Duration
+	// MaxLockTTL caps the ttl and the wait of lock requests; 0 means
+	// DefaultMaxLockTTL.
+	MaxLockTTL time.Duration
 }
 
 // Service enforces the rules of truce on top of a Store: preconditions,
@@ -39,6 +42,11 @@ type Service struct {
 	now         func() time.Time
 	newID       func() string
 	idemTTL     time.Duration
+	maxLockTTL  time.Duration
+	// lockWait orders the lock requests waiting for a document (lockwait.go);
+	// lockKick wakes the lock expirer when a lock is taken (lockexpiry.go).
+	lockWait lockWaiters
+	lockKick chan struct{}
 }
 
 // NewService returns a Service over store.
@@ -56,6 +64,11 @@ func NewService(store Store, opts Options) *Service {
 	if s.newID == nil {
 		s.newID = newULID()
 	}
+	if s.maxLockTTL = opts.MaxLockTTL; s.maxLockTTL <= 0 {
+		s.maxLockTTL = DefaultMaxLockTTL
+	}
+	s.lockWait = newLockQueues()
+	s.lockKick = make(chan struct{}, 1)
 	return s
 }
 

@@ -77,6 +77,13 @@ type ReadTx interface {
 	// Conflicts returns up to limit recorded conflicts that pass f, with
 	// ids greater than after, ordered by id.
 	Conflicts(f ConflictFilter, after string, limit int) ([]*Conflict, error)
+
+	// Lock returns the lock record of a document, expired or not (the
+	// caller compares ExpiresAt with its clock).
+	Lock(collection, id string) (*Lock, error)
+	// LocksByExpiry returns up to limit lock records whose ExpiresAt is
+	// not after until, earliest expiry first.
+	LocksByExpiry(until time.Time, limit int) ([]*Lock, error)
 }
 
 // Tx reads and writes records inside an Update.
@@ -122,6 +129,12 @@ type Tx interface {
 
 	// PutConflict creates or replaces a recorded conflict.
 	PutConflict(c *Conflict) error
+
+	// PutLock creates or replaces the lock record of l's document.
+	PutLock(l *Lock) error
+	// DeleteLock removes the lock record of a document; removing one that
+	// does not exist is not an error.
+	DeleteLock(collection, id string) error
 }
 
 // Reference is one edge of the reference index: the document From holds,

@@ -91,6 +91,11 @@ func (s *Service) applyWrite(tx Tx, w writeRequest) (WriteResult, error) {
 			return WriteResult{}, err
 		}
 	}
+	// A lock comes before every other rule: its holder is working on the
+	// document, and nobody else's write is considered at all.
+	if err := s.checkLock(tx, w.collection, w.id, w.pre.LockToken); err != nil {
+		return WriteResult{}, err
+	}
 	ref := refString(w.collection, w.id)
 	coll, err := getCollection(tx, w.collection)
 	if err != nil {

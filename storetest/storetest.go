@@ -62,6 +62,7 @@ var tests = concat(
 	concurrencyTests,
 	idempotencyTests,
 	conflictTests,
+	lockTests,
 )
 
 func concat(lists ...[]test) []test {
