@@ -40,7 +40,12 @@ func (h *Handler) createDoc(w http.ResponseWriter, r *http.Request) {
 		h.problem(w, r, err)
 		return
 	}
-	d, err := h.svc.Create(r.Context(), r.PathValue("c"), body)
+	token, _, err := lockToken(r)
+	if err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	d, err := h.svc.CreateLocked(r.Context(), r.PathValue("c"), body, token)
 	if err != nil {
 		h.problem(w, r, err)
 		return

@@ -90,6 +90,9 @@ type Problem struct {
 	Conflicts []truce.MergeConflict `json:"conflicts,omitempty"`
 	// ConflictID names the conflict a manual policy recorded.
 	ConflictID string `json:"conflictId,omitempty"`
+	// Owner and ExpiresAt describe the lock that refused the request.
+	Owner     string `json:"owner,omitempty"`
+	ExpiresAt string `json:"expiresAt,omitempty"`
 }
 
 // Current is the state a client needs to recover from a conflict.
@@ -119,7 +122,10 @@ func (h *Handler) writeProblem(w http.ResponseWriter, r *http.Request, rid strin
 		Detail: te.Detail, Instance: r.URL.Path, Code: string(te.Code), Retryable: info.Retryable,
 		RequestID: rid, Errors: te.Violations, Referrers: te.Referrers,
 		Field: te.Field, Value: te.Value, Holder: te.Holder, Conflicts: te.Conflicts,
-		ConflictID: te.ConflictID,
+		ConflictID: te.ConflictID, Owner: te.LockOwner,
+	}
+	if !te.LockExpiresAt.IsZero() {
+		p.ExpiresAt = string(truce.AppendTime(nil, te.LockExpiresAt))
 	}
 	if p.Detail == "" {
 		p.Detail = info.Title
@@ -142,6 +148,9 @@ func (h *Handler) writeProblem(w http.ResponseWriter, r *http.Request, rid strin
 	}
 	if te.Code == truce.CodeUnavailable {
 		hd.Set("Retry-After", "1")
+	}
+	if te.RetryAfter > 0 {
+		hd.Set("Retry-After", strconv.FormatInt(int64((te.RetryAfter+time.Second-1)/time.Second), 10))
 	}
 	w.WriteHeader(status)
 	if r.Method != http.MethodHead {

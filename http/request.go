@@ -68,7 +68,8 @@ func versionValue(name, s string) (int64, error) {
 	return n, nil
 }
 
-// preconditions reads If-Match, If-None-Match and ?version= (when allowed).
+// preconditions reads If-Match, If-None-Match, Lock-Token and ?version=
+// (when allowed).
 func preconditions(r *http.Request, q url.Values) (truce.Precondition, error) {
 	var p truce.Precondition
 	var err error
@@ -81,6 +82,9 @@ func preconditions(r *http.Request, q url.Values) (truce.Precondition, error) {
 		if p.IfNoneMatch, err = truce.ParseETagList(v); err != nil {
 			return p, err
 		}
+	}
+	if p.LockToken, _, err = lockToken(r); err != nil {
+		return p, err
 	}
 	if q != nil && q.Has("version") {
 		if p.Version, err = versionValue("version", q.Get("version")); err != nil {

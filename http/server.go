@@ -80,6 +80,10 @@ func (h *Handler) routes() {
 	m.HandleFunc("POST /v1/collections/{c}/docs/{id}/versions/{n}/restore", h.restore)
 	m.HandleFunc("GET /v1/collections/{c}/docs/{id}/diff", h.diff)
 
+	m.HandleFunc("POST /v1/collections/{c}/docs/{id}/lock", h.lock)
+	m.HandleFunc("GET /v1/collections/{c}/docs/{id}/lock", h.getLock)
+	m.HandleFunc("DELETE /v1/collections/{c}/docs/{id}/lock", h.unlock)
+
 	m.HandleFunc("GET /v1/conflicts", h.listConflicts)
 	m.HandleFunc("GET /v1/conflicts/{cid}", h.getConflict)
 	m.HandleFunc("POST /v1/conflicts/{cid}/resolve", h.resolveConflict)

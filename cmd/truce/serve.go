@@ -33,6 +33,7 @@ type serveOptions struct {
 	dataDir        string
 	maxDocBytes    int
 	idempotencyTTL time.Duration
+	maxLockTTL     time.Duration
 	insecureNoAuth bool
 	logLevel       *enumValue
 	logFormat      *enumValue
@@ -65,6 +66,7 @@ signal stops it at once.`,
 	f.StringVar(&o.dataDir, "data", "./truce-data", "`directory` of the embedded store; created if missing")
 	f.IntVar(&o.maxDocBytes, "max-doc-bytes", truce.DefaultMaxDocBytes, "largest document body accepted, in `bytes`")
 	f.DurationVar(&o.idempotencyTTL, "idempotency-ttl", truce.DefaultIdempotencyTTL, "how long answers to Idempotency-Key requests are kept (`duration`)")
+	f.DurationVar(&o.maxLockTTL, "max-lock-ttl", truce.DefaultMaxLockTTL, "cap on the ttl and the wait of lock requests (`duration`)")
 	f.BoolVar(&o.insecureNoAuth, "insecure-no-auth", false, "allow a non-loopback --addr without authentication")
 	f.Var(o.logLevel, "log-level", "least severe log `level`: debug, info, warn or error")
 	f.Var(o.logFormat, "log-format", "log `format`: text or json")
@@ -78,6 +80,9 @@ func (o *serveOptions) run(ctx context.Context, stderr io.Writer) error {
 	}
 	if o.idempotencyTTL <= 0 {
 		return usageErrorf("--idempotency-ttl must be positive, not %s", o.idempotencyTTL)
+	}
+	if o.maxLockTTL <= 0 {
+		return usageErrorf("--max-lock-ttl must be positive, not %s", o.maxLockTTL)
 	}
 	if o.dataDir == "" {
 		return usageErrorf("--data must name a directory")
@@ -110,16 +115,22 @@ func (o *serveOptions) run(ctx context.Context, stderr io.Writer) error {
 		ln.Close()
 		return err
 	}
-	svc := truce.NewService(store, truce.Options{MaxDocBytes: o.maxDocBytes, IdempotencyTTL: o.idempotencyTTL})
+	svc := truce.NewService(store, truce.Options{MaxDocBytes: o.maxDocBytes, IdempotencyTTL: o.idempotencyTTL,
+		MaxLockTTL: o.maxLockTTL})
 	sweepCtx, stopSweeper := context.WithCancel(context.Background())
 	sweeperDone := make(chan struct{})
 	go func() {
 		defer close(sweeperDone)
 		svc.RunSweeper(sweepCtx, min(time.Minute, o.idempotencyTTL))
 	}()
+	lockExpirerDone := make(chan struct{})
+	go func() {
+		defer close(lockExpirerDone)
+		svc.RunLockExpirer(sweepCtx) // appends lock.expired for locks nobody touches again
+	}()
 	// The sweeper stops before the store closes, on every way out.
 	var once sync.Once
-	stopSweeping := func() { once.Do(func() { stopSweeper(); <-sweeperDone }) }
+	stopSweeping := func() { once.Do(func() { stopSweeper(); <-sweeperDone; <-lockExpirerDone }) }
 	defer stopSweeping()
 	srv := trucehttp.NewServer(trucehttp.NewHandler(svc, trucehttp.Options{Logger: log}))
 	if srv.ErrorLog == nil {
