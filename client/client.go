@@ -144,6 +144,9 @@ type request struct {
 	header http.Header
 	body   []byte // nil for no body; replayed whole on every attempt
 	ctype  string
+	// final lists problem codes that end the call at once, although the
+	// server marks them retryable (a lock request's locked: it waited).
+	final []string
 }
 
 // response is a whole answer.

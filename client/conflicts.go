@@ -173,7 +173,7 @@ func (c *Client) Conflict(ctx context.Context, id string, opts ...CallOption) (*
 // server's answer does not name the collection: the Doc's Collection is
 // empty. It takes IfMatch and IdempotencyKey.
 func (c *Client) Resolve(ctx context.Context, id, strategy string, doc any, opts ...CallOption) (*Doc, error) {
-	cfg, err := applyOptions("Resolve", opts, optIfMatch, optIdempotencyKey)
+	cfg, err := applyOptions("Resolve", opts, optIfMatch, optIdempotencyKey, optLockToken)
 	if err != nil {
 		return nil, err
 	}

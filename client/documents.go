@@ -45,7 +45,7 @@ func (c *Client) Get(ctx context.Context, collection, id string, opts ...CallOpt
 // document with that _id is a 409 already_exists. It takes
 // IdempotencyKey.
 func (c *Client) Create(ctx context.Context, collection string, body any, opts ...CallOption) (*Doc, error) {
-	cfg, err := applyOptions("Create", opts, optIdempotencyKey)
+	cfg, err := applyOptions("Create", opts, optIdempotencyKey, optLockToken)
 	if err != nil {
 		return nil, err
 	}

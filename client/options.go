@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // CallOption adds a precondition or a setting to one call. Each method
@@ -28,10 +29,14 @@ const (
 	optConflictRetries
 	optHeader
 	optUseVersion
+	optLockToken
+	optLockOwner
+	optLockWait
 )
 
 var optionNames = [...]string{"IfMatch", "IfNoneMatch", "Version", "IdempotencyKey", "PageSize", "Force",
-	"CreateIfMissing", "ConflictRetries", "Header", "UseVersion"}
+	"CreateIfMissing", "ConflictRetries", "Header", "UseVersion",
+	"LockToken", "LockOwner", "LockWait"}
 
 // callConfig is what a call's options set.
 type callConfig struct {
@@ -43,6 +48,8 @@ type callConfig struct {
 	createIfMissing bool
 	conflictRetries int
 	useVersion      bool
+	lockOwner       string
+	lockWait        time.Duration
 	err             error
 }
 
@@ -61,7 +68,7 @@ func (c *callConfig) setHeader(k optionKind, name, value string) {
 }
 
 // writeOptions are the options every document write takes.
-var writeOptions = []optionKind{optIfMatch, optIfNoneMatch, optVersion, optIdempotencyKey, optHeader}
+var writeOptions = []optionKind{optIfMatch, optIfNoneMatch, optVersion, optIdempotencyKey, optHeader, optLockToken}
 
 // applyOptions applies opts for the method named method, which takes the
 // options allowed, and fails on any other.

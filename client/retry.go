@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -108,7 +109,7 @@ func (c *Client) retryable(r *request, err error, attempt int, p RetryPolicy) (t
 	backoff := c.backoff(attempt, p)
 	var e *Error
 	if errors.As(err, &e) {
-		if !e.retryWorthy() {
+		if !e.retryWorthy() || slices.Contains(r.final, e.Code) {
 			return 0, false
 		}
 		if e.RetryAfter > 0 {
