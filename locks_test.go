@@ -462,3 +462,27 @@ func TestLockRequests(t *testing.T) {
 		t.Fatalf("break event %+v %s", last, last.Info)
 	}
 }
+
+// TestLockExpirer: a lock nobody touches again gets its lock.expired from
+// the expirer, which wakes for the lock's expiry rather than polling.
+func TestLockExpirer(t *testing.T) {
+	svc, store := mustService(t)
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); svc.RunLockExpirer(ctx) }()
+	defer func() { stop(); <-done }()
+	l := mustLock(t, svc, truce.LockRequest{Collection: "c", ID: "d", Owner: "ann", TTL: 150 * time.Millisecond})
+	want := []string{"lock.acquired c/d ann", "lock.expired c/d ann"}
+	waitFor(t, func() bool { return fmt.Sprint(lockEvents(t, store)) == fmt.Sprint(want) })
+	if time.Now().Before(l.ExpiresAt) {
+		t.Fatal("lock.expired before the lock ended")
+	}
+	var left []*truce.Lock
+	if err := store.View(context.Background(), func(tx truce.ReadTx) error {
+		var err error
+		left, err = tx.LocksByExpiry(time.Now().Add(time.Hour), 10)
+		return err
+	}); err != nil || len(left) != 0 {
+		t.Fatalf("lock records left: %v %v", left, err)
+	}
+}

@@ -223,20 +223,51 @@ func (l *Lock) renew() error {
 }
 
 func (l *Lock) renew1(ctx context.Context) error {
-	b, _ := json.Marshal(map[string]string{"ttl": l.ttl.String()})
-	resp, err := l.c.do(ctx, &request{method: http.MethodPost, path: l.path, header: http.Header{"Lock-Token": {l.token}},
-		body: b, ctype: "application/json"})
+	i, err := l.c.RenewLock(ctx, l.info.Collection, l.info.ID, l.token, l.ttl)
 	if err != nil {
 		return err
 	}
-	var a lockAnswer
-	if err := json.Unmarshal(resp.body, &a); err != nil {
-		return fmt.Errorf("client: the server's answer to a lock renewal is not a lock: %.200s", resp.body)
-	}
 	l.mu.Lock()
-	l.expires = a.ExpiresAt
+	l.expires = i.ExpiresAt
 	l.mu.Unlock()
 	return nil
+}
+
+// RenewLock extends a lock by its token to ttl from now (0: the server's
+// default), for a caller that kept the token rather than the Lock, which
+// renews itself. The token of a lock that ended is IsLockLost; another
+// holder's lock is 409 lock_token_mismatch.
+func (c *Client) RenewLock(ctx context.Context, collection, id, token string, ttl time.Duration, opts ...CallOption) (*LockInfo, error) {
+	cfg, err := applyOptions("RenewLock", opts, optIdempotencyKey)
+	if err != nil {
+		return nil, err
+	}
+	path, err := lockPath(collection, id)
+	if err != nil {
+		return nil, err
+	}
+	if token == "" || ttl < 0 {
+		return nil, errors.New("client: RenewLock needs the lock's token and a ttl that is not negative")
+	}
+	req := map[string]string{}
+	if ttl > 0 {
+		req["ttl"] = ttl.String()
+	}
+	b, _ := json.Marshal(req)
+	h := cfg.header
+	if h == nil {
+		h = http.Header{}
+	}
+	h.Set("Lock-Token", token)
+	resp, err := c.do(ctx, &request{method: http.MethodPost, path: path, header: h, body: b, ctype: "application/json"})
+	if err != nil {
+		return nil, err
+	}
+	var a lockAnswer
+	if err := json.Unmarshal(resp.body, &a); err != nil {
+		return nil, fmt.Errorf("client: the server's answer to a lock renewal is not a lock: %.200s", resp.body)
+	}
+	return &a.LockInfo, nil
 }
 
 func (l *Lock) markLost(err error) {
@@ -246,6 +277,14 @@ func (l *Lock) markLost(err error) {
 		l.mu.Unlock()
 		close(l.lost)
 	})
+}
+
+// Detach stops the background renewal and leaves the lock held until its
+// ttl ends, for a program that hands the token on (as 'truce lock' prints
+// it) and exits.
+func (l *Lock) Detach() {
+	l.stopOnce.Do(func() { close(l.stop) })
+	<-l.done
 }
 
 // Unlock stops the renewal and releases the lock. Releasing a lock that

@@ -37,7 +37,7 @@ func addClientCommands(root *cobra.Command) {
 	for _, newCmd := range []func(*clientOptions) *cobra.Command{
 		newGetCmd, newPutCmd, newPatchCmd, newDeleteCmd, newHistoryCmd, newDiffCmd,
 		newListCmd, newVersionCmd, newRestoreCmd, newCollectionsCmd, newCollectionCmd,
-		newConflictsCmd, newResolveCmd, newDismissCmd,
+		newConflictsCmd, newResolveCmd, newDismissCmd, newLockCmd, newUnlockCmd,
 	} {
 		o := &clientOptions{}
 		cmd := newCmd(o)
@@ -49,6 +49,7 @@ func addClientCommands(root *cobra.Command) {
 		f.StringVar(&o.server, "server", "", "`URL` of the truce server (default $TRUCE_URL, else "+defaultServer+")")
 		f.StringVar(&o.token, "token", "", "bearer `TOKEN` for the server (default $TRUCE_TOKEN)")
 		f.BoolVar(&o.json, "json", false, "print JSON for scripts instead of text for people")
+		addLockTokenFlag(cmd)
 		root.AddCommand(cmd)
 	}
 }
@@ -145,7 +146,7 @@ func preconditionFlags(cmd *cobra.Command, version int64, ifMatch string) ([]cli
 	if ifMatch != "" {
 		opts = append(opts, client.IfMatch(ifMatch))
 	}
-	return opts, nil
+	return append(opts, lockTokenOption(cmd)...), nil
 }
 
 // requestFailed turns a failed request into the error the command

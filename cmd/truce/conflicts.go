@@ -231,7 +231,7 @@ stderr. The resolved document is printed as 'truce get' prints one.`,
 			if ifMatch != "" {
 				opts = append(opts, client.IfMatch(ifMatch))
 			}
-			d, err := c.Resolve(ctx, args[0], strategy.value, body, opts...)
+			d, err := c.Resolve(ctx, args[0], strategy.value, body, append(opts, lockTokenOption(cmd)...)...)
 			if err != nil {
 				return requestFailed(cmd, c, err, cf.Collection, cf.DocID, 0)
 			}
