@@ -149,7 +149,7 @@ func (s *Service) lockedError(ctx context.Context, key, collection, id string, h
 	}
 	if holder != nil && holder.LiveAt(now) {
 		e := lockedBy(holder, now)
-		e.Detail = key + " is locked by " + strconv.Quote(holder.Owner) + " until " + holder.ExpiresAt.Format(time.RFC3339Nano) +
+		e.Detail = key + " is locked by " + strconv.Quote(holder.Owner) + " until " + string(AppendTime(nil, holder.ExpiresAt)) +
 			"; retry after that, or ask again with a longer wait to queue for it"
 		return e
 	}
@@ -163,7 +163,7 @@ func (s *Service) lockedError(ctx context.Context, key, collection, id string, h
 func lockedBy(l *Lock, now time.Time) *Error {
 	return &Error{Code: CodeLocked, LockOwner: l.Owner, LockExpiresAt: l.ExpiresAt, RetryAfter: l.ExpiresAt.Sub(now),
 		Detail: refString(l.Collection, l.ID) + " is locked by " + strconv.Quote(l.Owner) + " until " +
-			l.ExpiresAt.Format(time.RFC3339Nano) + "; send the holder's Lock-Token, or wait until the lock is released or ends"}
+			string(AppendTime(nil, l.ExpiresAt)) + "; send the holder's Lock-Token, or wait until the lock is released or ends"}
 }
 
 // checkLock is the lock rule of every write, inside the write's commit: a
