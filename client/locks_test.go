@@ -154,3 +154,23 @@ func TestLockWaitAndOptions(t *testing.T) {
 		t.Fatal("negative LockWait accepted")
 	}
 }
+
+// TestWriteRetriesPastALock: a write that meets someone else's lock is
+// retried after Retry-After, with the same Idempotency-Key, and succeeds
+// once the lock has ended: the 423 is not replayed.
+func TestWriteRetriesPastALock(t *testing.T) {
+	c := mustClient(t, mustServe(t))
+	ctx := testCtx(t)
+	l, err := c.Lock(ctx, "c", "d", time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Detach() // let it end by itself
+	d, err := c.Put(ctx, "c", "d", map[string]int{"x": 1})
+	if err != nil {
+		t.Fatalf("a write retried past the lock's end: %v", err)
+	}
+	if d.Version != 1 {
+		t.Fatalf("version %d", d.Version)
+	}
+}

@@ -65,7 +65,9 @@ func (h *Handler) idempotent(w http.ResponseWriter, r *http.Request, next http.H
 
 	cw := &captureWriter{ResponseWriter: w}
 	next.ServeHTTP(cw, r.WithContext(truce.WithIdempotency(r.Context(), k)))
-	if k.Stored || cw.status >= 500 || cw.status == 0 ||
+	// A 423 is not stored: nothing was done, and the same request, retried
+	// after Retry-After, is meant to succeed once the lock is gone.
+	if k.Stored || cw.status >= 500 || cw.status == 0 || cw.status == http.StatusLocked ||
 		(cw.status == http.StatusConflict && bytes.Contains(cw.body.Bytes(), []byte(`"idempotency_key_in_use"`))) {
 		return
 	}
