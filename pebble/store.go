@@ -73,6 +73,9 @@ type Store struct {
 	// size of its values; guarded by wlock.
 	docs     map[string][]byte
 	docBytes int
+	// lockKeys holds the key of every committed lock record; guarded by
+	// wlock. See locks.go.
+	lockKeys map[string]struct{}
 	// visibleSeq and visibleCommit are the seq and commit number of the
 	// last commit that may be visible to readers. Update publishes them
 	// before it applies its batch; see watermark.
@@ -157,6 +160,10 @@ func open(dir string, opts Options, fs vfs.FS) (*Store, error) {
 			db.Close()
 			return nil, err
 		}
+	}
+	if s.lockKeys, err = loadLockKeys(db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("pebble: open %s: %w", dir, err)
 	}
 	// Pebble flushes what it replays from the WAL at Open, so everything
 	// there is durable now.
@@ -281,6 +288,7 @@ func (s *Store) Update(ctx context.Context, fn func(truce.Tx) error) (err error)
 	applied = true
 	s.seq = t.last
 	s.cacheDocuments(t)
+	s.applyLockWrites(t)
 	unlock()
 
 	// Other writers proceed while this one waits for the fsync; Pebble syncs

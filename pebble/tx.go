@@ -65,6 +65,9 @@ type txWrites struct {
 	// dropped whether it dropped a collection; see Store.docs.
 	docPuts []docPut
 	dropped bool
+	// locks says, for each lock record this Update put (true) or deleted
+	// (false), by key, what it did last; see Store.lockKeys.
+	locks map[string]bool
 
 	val []byte // scratch for encoded values
 }
