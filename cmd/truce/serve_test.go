@@ -189,6 +189,7 @@ func TestServeUsageErrors(t *testing.T) {
 		{"bad log format", []string{"serve", "--log-format", "xml"}, "--log-format"},
 		{"zero max doc bytes", []string{"serve", "--max-doc-bytes", "0"}, "--max-doc-bytes"},
 		{"not a number", []string{"serve", "--max-doc-bytes", "lots"}, "--max-doc-bytes"},
+		{"zero max lock ttl", []string{"serve", "--max-lock-ttl", "0s"}, "--max-lock-ttl"},
 		{"extra argument", []string{"serve", "now"}, "now"},
 		{"unknown command", []string{"no-such-command"}, "unknown command"},
 	}
