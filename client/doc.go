@@ -68,4 +68,13 @@
 // way. Conflicts that the manual policy records are listed with
 // [Client.Conflicts], read with [Client.Conflict] and closed with
 // [Client.Resolve] or [Client.Dismiss].
+//
+// # Locks
+//
+// When an edit must not be interleaved at all, [Client.Lock] takes a lease
+// on a document that renews itself until [Lock.Unlock] and reports its loss
+// on [Lock.Lost]; writes under it carry [LockToken]. [Client.WithLock]
+// runs a function under a lock and cancels its context if the lock is
+// lost. Others' writes meet 423 locked ([IsLocked]); a write with the token
+// of a lock that ended is refused too ([IsLockLost]).
 package client
