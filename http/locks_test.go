@@ -213,3 +213,21 @@ func waitUntil(tb testing.TB, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestLockEndsByItself: a holder that stops renewing loses the lock at its
+// ttl with no action from anyone; its later write is 412 lock_expired, and
+// once another client holds the lock, 423.
+func TestLockEndsByItself(t *testing.T) {
+	c := mustServe(t)
+	doc := "/v1/collections/notes/docs/e"
+	tok := "Lock-Token: " + c.do("POST", doc+"/lock", `{"owner":"ann","ttl":"200ms"}`).want(t, 201, "").Header.Get("Lock-Token")
+	c.do("PUT", doc, `{"x":1}`, tok).want(t, 201, "")
+	time.Sleep(300 * time.Millisecond)
+	c.do("GET", doc+"/lock", nil).want(t, 404, "not_found")
+	c.do("PUT", doc, `{"x":2}`, tok).want(t, 412, "lock_expired")
+	c.do("POST", doc+"/lock", `{"owner":"bob"}`).want(t, 201, "")
+	wantLocked(t, c.do("PUT", doc, `{"x":2}`, tok), "bob")
+	if v := c.do("GET", doc, nil).JSON(t)["x"]; v != float64(1) {
+		t.Fatalf("x = %v after refused writes", v)
+	}
+}
