@@ -82,6 +82,9 @@ type Error struct {
 	// ConflictID names the conflict recorded for this refusal, when the
 	// collection's policy is manual (CodeMergeConflict).
 	ConflictID string
+	// Changed lists the documents that changed under an interactive
+	// transaction (CodeTransactionConflict).
+	Changed []DocRef
 
 	// conflict is the draft of the conflict a manual policy records.
 	conflict *Conflict

@@ -27,6 +27,12 @@ type Options struct {
 	// IdempotencyTTL is how long answers to Idempotency-Keys are kept; 0
 	// means DefaultIdempotencyTTL.
 	IdempotencyTTL time.Duration
+	// MaxTxOps limits the operations of one transaction (a batch, or the
+	// staged writes of an interactive one); 0 means DefaultMaxTxOps.
+	MaxTxOps int
+	// MaxTxTTL caps the TTL of an interactive transaction; 0 means
+	// DefaultMaxTxTTL.
+	MaxTxTTL time.Duration
 }
 
 // Service enforces the rules of truce on top of a Store: preconditions,
@@ -39,6 +45,8 @@ type Service struct {
 	now         func() time.Time
 	newID       func() string
 	idemTTL     time.Duration
+	maxTxOps    int
+	maxTxTTL    time.Duration
 }
 
 // NewService returns a Service over store.
@@ -55,6 +63,13 @@ func NewService(store Store, opts Options) *Service {
 	}
 	if s.newID == nil {
 		s.newID = newULID()
+	}
+	s.maxTxOps, s.maxTxTTL = opts.MaxTxOps, opts.MaxTxTTL
+	if s.maxTxOps <= 0 {
+		s.maxTxOps = DefaultMaxTxOps
+	}
+	if s.maxTxTTL <= 0 {
+		s.maxTxTTL = DefaultMaxTxTTL
 	}
 	return s
 }

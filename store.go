@@ -77,6 +77,10 @@ type ReadTx interface {
 	// Conflicts returns up to limit recorded conflicts that pass f, with
 	// ids greater than after, ordered by id.
 	Conflicts(f ConflictFilter, after string, limit int) ([]*Conflict, error)
+
+	// Transaction returns an interactive transaction's staged state,
+	// expired or not (the caller checks ExpiresAt).
+	Transaction(id string) (*Transaction, error)
 }
 
 // Tx reads and writes records inside an Update.
@@ -122,6 +126,17 @@ type Tx interface {
 
 	// PutConflict creates or replaces a recorded conflict.
 	PutConflict(c *Conflict) error
+
+	// PutTransaction creates or replaces an interactive transaction's
+	// staged state.
+	PutTransaction(t *Transaction) error
+	// DeleteTransaction removes a transaction; removing one that does not
+	// exist is not an error.
+	DeleteTransaction(id string) error
+	// DeleteExpiredTransactions deletes up to limit transactions whose
+	// ExpiresAt is not after now, oldest first, and returns how many it
+	// deleted.
+	DeleteExpiredTransactions(now time.Time, limit int) (int, error)
 }
 
 // Reference is one edge of the reference index: the document From holds,

@@ -25,6 +25,7 @@ import (
 //	r\x00<toCol>\x00<toID>\x00<fromCol>\x00<fromID>\x00<field>  reference index
 //	k\x00<id>                                              recorded conflict (conflict.go)
 //	i\x00…, x\x00…                                         idempotency answers (idempotency.go)
+//	T\x00…, Y\x00…                                         interactive transactions (txn.go)
 //
 // The unique index length-prefixes the field because field names are JSON
 // keys and may contain \x00; the reference index needs no prefix because the

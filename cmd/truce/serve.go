@@ -33,6 +33,9 @@ type serveOptions struct {
 	dataDir        string
 	maxDocBytes    int
 	idempotencyTTL time.Duration
+	maxTxOps       int
+	maxTxBytes     int64
+	maxTxTTL       time.Duration
 	insecureNoAuth bool
 	logLevel       *enumValue
 	logFormat      *enumValue
@@ -65,6 +68,9 @@ signal stops it at once.`,
 	f.StringVar(&o.dataDir, "data", "./truce-data", "`directory` of the embedded store; created if missing")
 	f.IntVar(&o.maxDocBytes, "max-doc-bytes", truce.DefaultMaxDocBytes, "largest document body accepted, in `bytes`")
 	f.DurationVar(&o.idempotencyTTL, "idempotency-ttl", truce.DefaultIdempotencyTTL, "how long answers to Idempotency-Key requests are kept (`duration`)")
+	f.IntVar(&o.maxTxOps, "max-tx-ops", truce.DefaultMaxTxOps, "most operations in one transaction (`n`)")
+	f.Int64Var(&o.maxTxBytes, "max-tx-bytes", trucehttp.DefaultMaxTxBodyBytes, "largest POST /v1/tx body accepted, in `bytes`")
+	f.DurationVar(&o.maxTxTTL, "max-tx-ttl", truce.DefaultMaxTxTTL, "longest TTL of an interactive transaction (`duration`); longer ones are capped")
 	f.BoolVar(&o.insecureNoAuth, "insecure-no-auth", false, "allow a non-loopback --addr without authentication")
 	f.Var(o.logLevel, "log-level", "least severe log `level`: debug, info, warn or error")
 	f.Var(o.logFormat, "log-format", "log `format`: text or json")
@@ -78,6 +84,9 @@ func (o *serveOptions) run(ctx context.Context, stderr io.Writer) error {
 	}
 	if o.idempotencyTTL <= 0 {
 		return usageErrorf("--idempotency-ttl must be positive, not %s", o.idempotencyTTL)
+	}
+	if o.maxTxOps <= 0 || o.maxTxBytes <= 0 || o.maxTxTTL <= 0 {
+		return usageErrorf("--max-tx-ops, --max-tx-bytes and --max-tx-ttl must be positive")
 	}
 	if o.dataDir == "" {
 		return usageErrorf("--data must name a directory")
@@ -110,18 +119,24 @@ func (o *serveOptions) run(ctx context.Context, stderr io.Writer) error {
 		ln.Close()
 		return err
 	}
-	svc := truce.NewService(store, truce.Options{MaxDocBytes: o.maxDocBytes, IdempotencyTTL: o.idempotencyTTL})
+	svc := truce.NewService(store, truce.Options{MaxDocBytes: o.maxDocBytes, IdempotencyTTL: o.idempotencyTTL,
+		MaxTxOps: o.maxTxOps, MaxTxTTL: o.maxTxTTL})
 	sweepCtx, stopSweeper := context.WithCancel(context.Background())
 	sweeperDone := make(chan struct{})
 	go func() {
 		defer close(sweeperDone)
 		svc.RunSweeper(sweepCtx, min(time.Minute, o.idempotencyTTL))
 	}()
-	// The sweeper stops before the store closes, on every way out.
+	txSweeperDone := make(chan struct{})
+	go func() {
+		defer close(txSweeperDone)
+		svc.RunTransactionSweeper(sweepCtx, 10*time.Second)
+	}()
+	// The sweepers stop before the store closes, on every way out.
 	var once sync.Once
-	stopSweeping := func() { once.Do(func() { stopSweeper(); <-sweeperDone }) }
+	stopSweeping := func() { once.Do(func() { stopSweeper(); <-sweeperDone; <-txSweeperDone }) }
 	defer stopSweeping()
-	srv := trucehttp.NewServer(trucehttp.NewHandler(svc, trucehttp.Options{Logger: log}))
+	srv := trucehttp.NewServer(trucehttp.NewHandler(svc, trucehttp.Options{Logger: log, MaxTxBodyBytes: o.maxTxBytes}))
 	if srv.ErrorLog == nil {
 		srv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 	}
