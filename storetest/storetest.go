@@ -62,6 +62,7 @@ var tests = concat(
 	concurrencyTests,
 	idempotencyTests,
 	conflictTests,
+	txnTests,
 )
 
 func concat(lists ...[]test) []test {
