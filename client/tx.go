@@ -222,3 +222,31 @@ func ChangedDocs(err error) []DocRef {
 	_ = json.Unmarshal(e.Problem, &p)
 	return p.Changed
 }
+
+// ParseBatch reads a batch written as JSON, as POST /v1/tx takes it
+// ({"ops": [...]}) or as the bare array of ops. Each op is sent as
+// written; the server checks it.
+func ParseBatch(data []byte) (*Batch, error) {
+	var ops []json.RawMessage
+	if err := json.Unmarshal(data, &ops); err != nil {
+		var env struct {
+			Ops []json.RawMessage `json:"ops"`
+		}
+		if err := json.Unmarshal(data, &env); err != nil || env.Ops == nil {
+			return nil, errors.New(`client: a batch is {"ops": [...]} or a JSON array of ops`)
+		}
+		ops = env.Ops
+	}
+	b := &Batch{}
+	for i, op := range ops {
+		var o struct {
+			Collection string `json:"collection"`
+		}
+		if err := json.Unmarshal(op, &o); err != nil {
+			return nil, fmt.Errorf("client: batch op %d is not a JSON object: %w", i, err)
+		}
+		b.ops = append(b.ops, op)
+		b.cols = append(b.cols, o.Collection)
+	}
+	return b, nil
+}
