@@ -75,7 +75,9 @@ var (
 
 // BeginTransaction starts an interactive transaction that lives for ttl
 // (0 means DefaultTxTTL; more than Options.MaxTxTTL is capped to it).
-func (s *Service) BeginTransaction(ctx context.Context, ttl time.Duration) (*Transaction, error) {
+// answer, if not nil, encodes the answer to store for the context's
+// Idempotency-Key in the same commit.
+func (s *Service) BeginTransaction(ctx context.Context, ttl time.Duration, answer func(*Transaction) (int, string, []byte)) (*Transaction, error) {
 	switch {
 	case ttl < 0:
 		return nil, Errorf(CodeInvalidParameter, "ttl %s is negative; give a duration such as \"60s\"", ttl)
@@ -86,9 +88,19 @@ func (s *Service) BeginTransaction(ctx context.Context, ttl time.Duration) (*Tra
 	}
 	now := s.now().UTC()
 	t := &Transaction{ID: ulid.Make().String(), CreatedAt: now, ExpiresAt: now.Add(ttl)}
-	err := s.store.Update(ctx, func(tx Tx) error { return tx.PutTransaction(t) })
+	k := idempotencyFrom(ctx)
+	err := s.store.Update(ctx, func(tx Tx) error {
+		if err := tx.PutTransaction(t); err != nil || k == nil || answer == nil {
+			return err
+		}
+		status, ct, body := answer(t)
+		return s.putAnswer(tx, k, &IdempotencyRecord{Status: status, ContentType: ct, Body: body})
+	})
 	if err != nil {
 		return nil, err
+	}
+	if k != nil && answer != nil {
+		k.Stored = true
 	}
 	return t, nil
 }
@@ -190,8 +202,9 @@ func (s *Service) TxGet(ctx context.Context, txid, collection, id string) (d *Do
 // is visible outside the transaction until Commit. A write that fails
 // stages nothing and returns the error the same request would get on its
 // own. The document joins the transaction's write set with the committed
-// version it had.
-func (s *Service) TxWrite(ctx context.Context, txid string, op TxOp) (TxResult, error) {
+// version it had. answer, if not nil, encodes the answer to store for the
+// context's Idempotency-Key in the commit that stages the write.
+func (s *Service) TxWrite(ctx context.Context, txid string, op TxOp, answer AnswerFunc) (TxResult, error) {
 	if op.Kind == TxCheck {
 		return TxResult{}, Errorf(CodeInvalidParameter, "a check cannot be staged; read the document in the transaction instead")
 	}
@@ -244,13 +257,19 @@ func (s *Service) TxWrite(ctx context.Context, txid string, op TxOp) (TxResult, 
 				t2.Seen = append(t2.Seen, TxSeen{Collection: op.Collection, ID: op.ID, Seq: baseSeq})
 			}
 			t2.Rev++
-			return tx.PutTransaction(t2)
+			if err := tx.PutTransaction(t2); err != nil {
+				return err
+			}
+			return s.storeTxAnswer(ctx, tx, answer, []TxResult{res})
 		})
 		if errors.Is(err, errTxMoved) {
 			continue
 		}
 		if err != nil {
 			return TxResult{}, err
+		}
+		if k := idempotencyFrom(ctx); k != nil && answer != nil {
+			k.Stored = true
 		}
 		return res, nil
 	}

@@ -74,17 +74,28 @@ func (h *Handler) beginTx(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	t, err := h.svc.BeginTransaction(r.Context(), ttl)
+	t, err := h.svc.BeginTransaction(r.Context(), ttl, encodeBegin)
 	if err != nil {
 		h.problem(w, r, err)
 		return
 	}
+	_, _, b := encodeBegin(t)
+	w.Header().Set("Location", "/v1/transactions/"+t.ID)
+	writeJSON(w, http.StatusCreated, b)
+}
+
+// encodeBegin is the answer to POST /v1/transactions.
+func encodeBegin(t *truce.Transaction) (int, string, []byte) {
 	b := append([]byte(`{"id":"`), t.ID...)
 	b = append(b, `","expiresAt":"`...)
 	b = truce.AppendTime(b, t.ExpiresAt)
-	b = append(b, `"}`...)
-	w.Header().Set("Location", "/v1/transactions/"+t.ID)
-	writeJSON(w, http.StatusCreated, b)
+	return http.StatusCreated, "application/json", append(b, `"}`...)
+}
+
+// encodeStaged is the answer to a staged write: 202 with the document it
+// would write.
+func encodeStaged(res []truce.TxResult) (int, string, []byte) {
+	return http.StatusAccepted, "application/json", res[0].Document.AppendJSON(nil)
 }
 
 func (h *Handler) commitTx(w http.ResponseWriter, r *http.Request) {
@@ -203,7 +214,7 @@ func (h *Handler) txDeleteDoc(w http.ResponseWriter, r *http.Request) {
 // the version only gets one when the transaction commits.
 func (h *Handler) stage(w http.ResponseWriter, r *http.Request, op truce.TxOp) {
 	op.Pre.LockToken, _ = headerValue(r, "Lock-Token")
-	res, err := h.svc.TxWrite(r.Context(), r.Header.Get(TxHeader), op)
+	res, err := h.svc.TxWrite(r.Context(), r.Header.Get(TxHeader), op, encodeStaged)
 	if err != nil {
 		h.txProblem(w, r, -1, err)
 		return
@@ -213,5 +224,6 @@ func (h *Handler) stage(w http.ResponseWriter, r *http.Request, op truce.TxOp) {
 	if res.Merged != nil {
 		hd.Set("Truce-Merged", "base="+strconv.FormatInt(res.Merged.Base, 10)+", current="+strconv.FormatInt(res.Merged.Current, 10))
 	}
-	writeJSON(w, http.StatusAccepted, res.Document.AppendJSON(nil))
+	_, _, b := encodeStaged([]truce.TxResult{res})
+	writeJSON(w, http.StatusAccepted, b)
 }

@@ -270,3 +270,24 @@ func TestTxnConcurrentCommits(t *testing.T) {
 		t.Errorf("%d results, want 8 staged writes", len(res.Results))
 	}
 }
+
+// TestTxnIdempotency: a staged write or a begin repeated with its
+// Idempotency-Key is replayed, not done twice.
+func TestTxnIdempotency(t *testing.T) {
+	e := mustServeTx(t, truce.Options{}, trucehttp.Options{})
+	e.put("/v1/collections/c/docs/n", `{"n":0,"log":[]}`)
+	b1 := e.do("POST", "/v1/transactions", `{"ttl":"30s"}`, "Idempotency-Key: b").want(t, 201, "")
+	b2 := e.do("POST", "/v1/transactions", `{"ttl":"30s"}`, "Idempotency-Key: b").want(t, 201, "")
+	if string(b1.Body) != string(b2.Body) || b2.Header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("begin replay: %s / %s", b1.Body, b2.Body)
+	}
+	id, _ := b1.JSON(t)["id"].(string)
+	patch := `[{"op":"add","path":"/log/-","value":"x"}]`
+	for range 2 {
+		e.do("PATCH", "/v1/collections/c/docs/n", patch, tx(id), "Content-Type: application/json-patch+json", "Idempotency-Key: p").want(t, 202, "")
+	}
+	res := e.do("POST", "/v1/transactions/"+id+"/commit", nil).want(t, 200, "").tx(t)
+	if len(res.Results) != 1 || !strings.Contains(string(res.Results[0].Document), `"log":["x"]`) {
+		t.Errorf("a replayed staged patch was staged twice: %+v", res.Results)
+	}
+}
