@@ -230,3 +230,78 @@ func readAccount(ctx context.Context, tx *client.Tx, i int) (int, error) {
 	}
 	return a.Balance, nil
 }
+
+// TestBatchTransfersConcurrently: 8 goroutines move money with batches
+// guarded by If-Match on both accounts, retrying on 412. Every batch is
+// all or nothing: the total never changes and the ledger has one entry per
+// applied batch.
+func TestBatchTransfersConcurrently(t *testing.T) {
+	const accounts, workers, perWorker = 4, 8, 15
+	c := mustClient(t, mustServe(t))
+	ctx := testCtx(t)
+	for i := range accounts {
+		if _, err := c.Put(ctx, "bank", fmt.Sprint("acc", i), account{100}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var applied, refused atomic.Int64
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(w), 3))
+			for n := range perWorker {
+				from, to := rng.IntN(accounts), rng.IntN(accounts-1)
+				if to >= from {
+					to++
+				}
+				fd, err1 := c.Get(ctx, "bank", fmt.Sprint("acc", from))
+				td, err2 := c.Get(ctx, "bank", fmt.Sprint("acc", to))
+				if err := errors.Join(err1, err2); err != nil {
+					t.Error(err)
+					return
+				}
+				var fa, ta account
+				_ = fd.Decode(&fa)
+				_ = td.Decode(&ta)
+				var b client.Batch
+				b.Put("bank", fd.ID, account{fa.Balance - 5}, client.IfMatch(fd.ETag)).
+					Put("bank", td.ID, account{ta.Balance + 5}, client.IfMatch(td.ETag)).
+					Create("ledger", map[string]any{"_id": fmt.Sprintf("w%d-%d", w, n), "from": from, "to": to})
+				_, err := c.Tx(ctx, &b)
+				switch {
+				case err == nil:
+					applied.Add(1)
+				case client.IsPreconditionFailed(err):
+					refused.Add(1)
+				default:
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	total := 0
+	for i := range accounts {
+		d, err := c.Get(ctx, "bank", fmt.Sprint("acc", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var a account
+		_ = d.Decode(&a)
+		total += a.Balance
+	}
+	entries := 0
+	for _, err := range c.List(ctx, "ledger") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		entries++
+	}
+	if total != accounts*100 || int64(entries) != applied.Load() || applied.Load() == 0 {
+		t.Errorf("total %d (want %d), %d ledger entries for %d applied batches (%d refused)",
+			total, accounts*100, entries, applied.Load(), refused.Load())
+	}
+}
