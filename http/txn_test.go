@@ -48,11 +48,11 @@ func TestTxnStagesAndCommits(t *testing.T) {
 	e.do("GET", "/v1/collections/acc/docs/none", nil, tx(id)).want(t, 404, "not_found")
 
 	before := e.lastSeq()
-	s := e.do("PATCH", "/v1/collections/acc/docs/a", `{"balance":70}`, tx(id), mergeType).want(t, 202, "")
+	s := e.do("PATCH", "/v1/collections/acc/docs/a", `{"balance":70}`, tx(id), mergeType, "If-Match: "+r.Header.Get("ETag")).want(t, 202, "")
 	if field(t, s.Body, "balance") != 70.0 || field(t, s.Body, "_version") != 2.0 || s.Header.Get("ETag") != "" {
 		t.Errorf("staged patch: %v %s", s.Header, s.Body)
 	}
-	e.do("PUT", "/v1/collections/acc/docs/b", `{"balance":130}`, tx(id)).want(t, 202, "")
+	e.do("PUT", "/v1/collections/acc/docs/b", `{"balance":130,"_version":1}`, tx(id)).want(t, 202, "")
 	c := e.do("POST", "/v1/collections/ledger/docs", `{"from":"a","to":"b","amount":30}`, tx(id)).want(t, 202, "")
 	ledgerID, _ := field(t, c.Body, "_id").(string)
 	e.do("DELETE", "/v1/collections/acc/docs/gone", nil, tx(id)).want(t, 202, "")
@@ -60,6 +60,10 @@ func TestTxnStagesAndCommits(t *testing.T) {
 	e.do("PATCH", "/v1/collections/acc/docs/a", `{"note":"x"}`, tx(id), mergeType).want(t, 202, "")
 	// A write that fails stages nothing and answers as it would alone.
 	e.do("PUT", "/v1/collections/acc/docs/b", `{"balance":1}`, tx(id), `If-Match: "9-9"`).want(t, 412, "precondition_failed")
+	e.do("PUT", "/v1/collections/acc/docs/b", `{"balance":1,"_version":7}`, tx(id)).want(t, 409, "version_conflict")
+	e.do("PATCH", "/v1/collections/acc/docs/b?version=7", `{"balance":1}`, tx(id), mergeType).want(t, 409, "version_conflict")
+	e.do("DELETE", "/v1/collections/acc/docs/none", nil, tx(id)).want(t, 404, "not_found")
+	e.do("POST", "/v1/collections/acc/docs", `{"_id":"a"}`, tx(id)).want(t, 409, "already_exists")
 
 	// Inside: the staged versions. Outside: nothing changed.
 	in := e.do("GET", "/v1/collections/acc/docs/a", nil, tx(id)).want(t, 200, "")
