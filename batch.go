@@ -23,6 +23,8 @@ type AnswerFunc func(results []TxResult) (status int, contentType string, body [
 // document named by more than one write op, and, unwrapped, for more ops
 // than Options.MaxTxOps; CodeInvalidParameter for no ops at all.
 //
+// A create without an ID gets a generated one, which Batch sets in ops.
+//
 // Within a batch the manual conflict policy behaves as merge: an
 // unmergeable write fails the batch with CodeMergeConflict, and no
 // conflict is recorded, because nothing of the batch is applied.

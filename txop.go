@@ -74,10 +74,12 @@ type TxOpError struct {
 	Total int
 }
 
+// Error says which op failed and why.
 func (e *TxOpError) Error() string {
 	return "op " + strconv.Itoa(e.Index) + " (" + string(e.Op) + "): " + e.Err.Error()
 }
 
+// Unwrap returns the op's own error, so that errors.As finds its *Error.
 func (e *TxOpError) Unwrap() error { return e.Err }
 
 // opError wraps err as the failure of op i, adding which op it was to the
