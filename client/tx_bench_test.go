@@ -16,7 +16,7 @@ import (
 // 16 and 64 concurrent clients over 10 accounts, and the conflicts that
 // Txn retried per committed transfer.
 func BenchmarkTxnTransfers(b *testing.B) {
-	for _, clients := range []int{16, 64} {
+	for _, clients := range []int{1, 16, 64} {
 		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
 			c := mustClient(b, mustServe(b))
 			ctx := testCtx(b)

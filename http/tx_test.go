@@ -157,6 +157,10 @@ func TestBatchFailureLeavesNoTrace(t *testing.T) {
 		}
 	}
 	e.do("GET", "/v1/collections/acc/docs/new1", nil).want(t, 404, "not_found")
+	// A collection that a failed batch would have created does not exist.
+	e.do("POST", "/v1/tx", ops(obj{"op": "create", "collection": "fresh", "document": obj{}},
+		obj{"op": "delete", "collection": "acc", "id": "nope"})).want(t, 404, "not_found")
+	e.do("GET", "/v1/collections/fresh", nil).want(t, 404, "not_found")
 }
 
 // TestBatchRulesInOrder: a create may reference a document created earlier

@@ -75,6 +75,7 @@ func TestTxnStagesAndCommits(t *testing.T) {
 		t.Errorf("a staged write is visible outside: balance %v", got)
 	}
 	e.do("GET", "/v1/collections/ledger/docs/"+ledgerID, nil).want(t, 404, "not_found")
+	e.do("GET", "/v1/collections/ledger", nil).want(t, 404, "not_found") // nor is the collection it creates
 	if got := e.lastSeq(); got != before {
 		t.Errorf("staging moved LastSeq from %d to %d", before, got)
 	}
