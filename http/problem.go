@@ -90,8 +90,6 @@ type Problem struct {
 	Conflicts []truce.MergeConflict `json:"conflicts,omitempty"`
 	// ConflictID names the conflict a manual policy recorded.
 	ConflictID string `json:"conflictId,omitempty"`
-	// Changed lists the documents that changed under a transaction.
-	Changed []truce.DocRef `json:"changed,omitempty"`
 }
 
 // Current is the state a client needs to recover from a conflict.
@@ -115,19 +113,13 @@ func (h *Handler) problem(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 func (h *Handler) writeProblem(w http.ResponseWriter, r *http.Request, rid string, status int, te *truce.Error) {
-	body, err := json.Marshal(newProblem(r, rid, status, te))
-	h.sendProblem(w, r, status, te, body, err)
-}
-
-// newProblem builds the problem details of te.
-func newProblem(r *http.Request, rid string, status int, te *truce.Error) Problem {
 	info := te.Code.Info()
 	p := Problem{
 		Type: "/problems/" + problemName(te.Code), Title: info.Title, Status: status,
 		Detail: te.Detail, Instance: r.URL.Path, Code: string(te.Code), Retryable: info.Retryable,
 		RequestID: rid, Errors: te.Violations, Referrers: te.Referrers,
 		Field: te.Field, Value: te.Value, Holder: te.Holder, Conflicts: te.Conflicts,
-		ConflictID: te.ConflictID, Changed: te.Changed,
+		ConflictID: te.ConflictID,
 	}
 	if p.Detail == "" {
 		p.Detail = info.Title
@@ -135,12 +127,7 @@ func newProblem(r *http.Request, rid string, status int, te *truce.Error) Proble
 	if c := te.Current; c != nil && !c.Deleted {
 		p.Current = &Current{Version: c.Version, ETag: c.ETag(), Document: c.AppendJSON(nil)}
 	}
-	return p
-}
-
-// sendProblem writes an encoded problem body (or, when err says encoding
-// failed, a generic one) with te's headers.
-func (h *Handler) sendProblem(w http.ResponseWriter, r *http.Request, status int, te *truce.Error, body []byte, err error) {
+	body, err := json.Marshal(p)
 	if err != nil {
 		body = []byte(`{"type":"/problems/internal","title":"Internal error","status":500,"code":"internal"}`)
 		status = http.StatusInternalServerError

@@ -133,7 +133,7 @@ func (h *Handler) txGetDoc(w http.ResponseWriter, r *http.Request) {
 	}
 	d, staged, err := h.svc.TxGet(r.Context(), r.Header.Get(TxHeader), r.PathValue("c"), r.PathValue("id"))
 	if err != nil {
-		h.problem(w, r, err)
+		h.txProblem(w, r, -1, err)
 		return
 	}
 	if staged {

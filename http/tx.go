@@ -223,47 +223,96 @@ func appendTxResult(b []byte, r *truce.TxResult) []byte {
 	return append(b, '}')
 }
 
-// txFailure is the answer to a transaction that failed: the failing op's
-// problem, with which op failed and a result for every op.
-type txFailure struct {
-	Problem
-	FailedOp int               `json:"failedOp"`
-	Results  []json.RawMessage `json:"results"`
-}
-
-// txProblem answers a failed transaction of n ops. A *truce.TxOpError
-// answers with the op's status and problem, failedOp, and results where
-// that op has its problem and every other op 424 failed_dependency; any
-// other error is a plain problem.
+// txProblem answers a failed transaction of n ops (n < 0: as many as the
+// error says). A *truce.TxOpError answers with the op's status and
+// problem, plus failedOp and results, where that op has its status, code
+// and problem and every other op 424 failed_dependency. A
+// transaction_conflict lists the changed documents in changed. Anything
+// else is a plain problem.
 func (h *Handler) txProblem(w http.ResponseWriter, r *http.Request, n int, err error) {
 	var oe *truce.TxOpError
 	var te *truce.Error
-	if !errors.As(err, &oe) || !errors.As(oe.Err, &te) {
+	if !errors.As(err, &te) {
 		h.problem(w, r, err)
 		return
 	}
-	if n < 0 {
-		n = oe.Total
-	}
-	rid := w.Header().Get("X-Request-Id")
-	status := StatusOf(te.Code)
-	f := txFailure{Problem: newProblem(r, rid, status, te), FailedOp: oe.Index, Results: make([]json.RawMessage, n)}
-	own, jerr := json.Marshal(struct {
-		Status  int     `json:"status"`
-		Code    string  `json:"code"`
-		Problem Problem `json:"problem"`
-	}{status, string(te.Code), f.Problem})
-	if jerr != nil {
-		h.problem(w, r, jerr)
+	var extra []byte
+	switch {
+	case errors.As(err, &oe):
+		if n < 0 {
+			n = oe.Total
+		}
+	case len(te.Changed) > 0:
+		changed, jerr := json.Marshal(te.Changed)
+		if jerr != nil {
+			h.problem(w, r, jerr)
+			return
+		}
+		extra = append(append([]byte(`,"changed":`), changed...), '}')
+	default:
+		h.problem(w, r, err)
 		return
 	}
-	dep := []byte(`{"status":424,"code":"failed_dependency","detail":"not applied: op ` + strconv.Itoa(oe.Index) + ` failed, and a transaction is all or nothing"}`)
-	for i := range f.Results {
-		f.Results[i] = dep
+	// The problem as every other answer has it, with the members added.
+	pw := &problemWriter{header: http.Header{}}
+	h.writeProblem(pw, r, w.Header().Get("X-Request-Id"), StatusOf(te.Code), te)
+	own := bytes.TrimSpace(pw.body.Bytes())
+	if len(own) < 2 || own[len(own)-1] != '}' {
+		h.problem(w, r, err)
+		return
 	}
-	if oe.Index >= 0 && oe.Index < n {
-		f.Results[oe.Index] = own
+	if oe != nil {
+		extra = append(extra, `,"failedOp":`...)
+		extra = strconv.AppendInt(extra, int64(oe.Index), 10)
+		extra = append(extra, `,"results":[`...)
+		dep := `{"status":424,"code":"failed_dependency","detail":"not applied: op ` + strconv.Itoa(oe.Index) + ` failed, and a transaction is all or nothing"}`
+		for i := range n {
+			if i > 0 {
+				extra = append(extra, ',')
+			}
+			if i != oe.Index {
+				extra = append(extra, dep...)
+				continue
+			}
+			extra = append(extra, `{"status":`...)
+			extra = strconv.AppendInt(extra, int64(pw.status), 10)
+			extra = append(extra, `,"code":`...)
+			extra = strconv.AppendQuote(extra, string(te.Code))
+			extra = append(extra, `,"problem":`...)
+			extra = append(extra, own...)
+			extra = append(extra, '}')
+		}
+		extra = append(extra, "]}"...)
 	}
-	body, jerr := json.Marshal(f)
-	h.sendProblem(w, r, status, te, body, jerr)
+	body := append(own[:len(own)-1:len(own)-1], extra...)
+	for k, vs := range pw.header {
+		w.Header()[k] = vs
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(pw.status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(body)
+	}
+}
+
+// problemWriter keeps an answer in memory.
+type problemWriter struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (p *problemWriter) Header() http.Header { return p.header }
+
+func (p *problemWriter) WriteHeader(status int) {
+	if p.status == 0 {
+		p.status = status
+	}
+}
+
+func (p *problemWriter) Write(b []byte) (int, error) {
+	if p.status == 0 {
+		p.status = http.StatusOK
+	}
+	return p.body.Write(b)
 }
