@@ -38,14 +38,15 @@ type Handler struct {
 	log     *slog.Logger
 	mux     *http.ServeMux
 	maxBody int64
+	idBase  string
+	idSeq   atomic.Uint64
+	// inflight holds the caller+key of Idempotency-Key requests running now.
+	inflight sync.Map
+
 	// maxTxBody limits the body of a batch transaction.
 	maxTxBody int64
 	// txmux routes the document requests of an interactive transaction.
-	txmux  *http.ServeMux
-	idBase string
-	idSeq  atomic.Uint64
-	// inflight holds the caller+key of Idempotency-Key requests running now.
-	inflight sync.Map
+	txmux *http.ServeMux
 }
 
 // NewHandler returns the HTTP handler of svc.
