@@ -142,7 +142,9 @@ func TestBankInvariant(t *testing.T) {
 				}
 				amount := 1 + rng.IntN(50)
 				runs := 0
-				err := c.Txn(ctx, func(tx *client.Tx) error {
+				// Many attempts: under this contention a transfer may conflict often,
+				// and the test is about what commits, not how soon.
+				err := c.TxnWith(ctx, client.TxnOptions{Attempts: 1000}, func(tx *client.Tx) error {
 					runs++
 					fa, err := readAccount(ctx, tx, from)
 					if err != nil {
