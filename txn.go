@@ -212,7 +212,7 @@ func (s *Service) TxWrite(ctx context.Context, txid string, op TxOp, answer Answ
 	if err != nil {
 		return TxResult{}, err
 	}
-	for range 8 {
+	for range 32 {
 		var t *Transaction
 		var res TxResult
 		var baseSeq int64
