@@ -307,3 +307,67 @@ func TestBatchTransfersConcurrently(t *testing.T) {
 			total, accounts*100, entries, applied.Load(), refused.Load())
 	}
 }
+
+// TestTxByHand drives an interactive transaction call by call: staged
+// writes of every kind, reads of them, the commit's results, a conflict
+// that ChangedDocs names, and rollbacks.
+func TestTxByHand(t *testing.T) {
+	c := mustClient(t, mustServe(t))
+	ctx := testCtx(t)
+	for _, id := range []string{"a", "b"} {
+		if _, err := c.Put(ctx, "acc", id, account{100}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tx, err := c.Begin(ctx, 30*time.Second)
+	if err != nil || tx.ID() == "" || time.Until(tx.ExpiresAt()) < 20*time.Second {
+		t.Fatalf("Begin: %v %v", tx, err)
+	}
+	if _, err := tx.Get(ctx, "acc", "a"); err != nil {
+		t.Fatal(err)
+	}
+	p, err := tx.Patch(ctx, "acc", "a", client.MergePatch(account{60}))
+	if err != nil || p.Version != 2 || p.ETag != "" {
+		t.Fatalf("staged patch: %+v %v", p, err)
+	}
+	if _, err := tx.Create(ctx, "ledger", map[string]any{"_id": "l1", "amount": 40}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Delete(ctx, "acc", "b"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Get(ctx, "acc", "b"); !client.IsNotFound(err) {
+		t.Errorf("a staged delete read back: %v", err)
+	}
+	if d, err := c.Get(ctx, "acc", "b"); err != nil || d.Version != 1 {
+		t.Errorf("a staged delete is visible outside: %v %v", d, err)
+	}
+	res, err := tx.Commit(ctx)
+	if err != nil || len(res) != 3 || res[0].Doc.Collection != "acc" || res[0].Doc.ETag == "" || res[1].Status != 201 || res[2].Status != 204 {
+		t.Fatalf("Commit: %+v %v", res, err)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Errorf("Rollback of a committed transaction: %v", err)
+	}
+
+	tx, err = c.Begin(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Get(ctx, "acc", "a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Put(ctx, "acc", "a", account{1}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = tx.Commit(ctx)
+	if !client.IsTransactionConflict(err) || len(client.ChangedDocs(err)) != 1 || client.ChangedDocs(err)[0].ID != "a" {
+		t.Fatalf("Commit after a change: %v %v", err, client.ChangedDocs(err))
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Commit(ctx); client.Code(err) != client.CodeTransactionExpired {
+		t.Errorf("Commit after Rollback: %v", err)
+	}
+}
