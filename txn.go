@@ -146,8 +146,8 @@ func validateSeen(tx ReadTx, t *Transaction) error {
 
 // TxGet reads a document inside a transaction: the transaction's own
 // staged version if it wrote the document, else the committed one, whose
-// version joins the transaction's read set. staged reports the former. A
-// document that changed since the transaction first saw it is
+// version joins the transaction's read set. staged reports the former.
+// When a document the transaction saw has changed since, the read is
 // CodeTransactionConflict at once.
 func (s *Service) TxGet(ctx context.Context, txid, collection, id string) (d *Document, staged bool, err error) {
 	if err := checkCollectionName(collection); err != nil {
@@ -162,6 +162,11 @@ func (s *Service) TxGet(ctx context.Context, txid, collection, id string) (d *Do
 		if err != nil {
 			return err
 		}
+		// A transaction that is bound to conflict learns it now, before
+		// it does more work.
+		if err := validateSeen(tx, t); err != nil {
+			return err
+		}
 		if sd := t.stagedDoc(collection, id); sd != nil {
 			d, staged = sd, true
 			return nil
@@ -171,11 +176,8 @@ func (s *Service) TxGet(ctx context.Context, txid, collection, id string) (d *Do
 			return err
 		}
 		d = cur
-		if i := t.seenIndex(collection, id); i >= 0 {
-			if t.Seen[i].Seq != seqOf(cur) {
-				return validateSeen(tx, t)
-			}
-			return nil
+		if t.seenIndex(collection, id) >= 0 {
+			return nil // validated above
 		}
 		if len(t.Seen) >= s.maxTxOps {
 			return Errorf(CodeTooManyOps, "transaction %s has seen %d documents; the limit is %d (--max-tx-ops): split it", t.ID, len(t.Seen), s.maxTxOps)

@@ -137,6 +137,8 @@ func TestTxnConflict(t *testing.T) {
 			id := e.begin("")
 			tc.stage(id)
 			tc.other()
+			// Any read in the transaction now learns that it will fail.
+			e.do("GET", "/v1/collections/acc/docs/zz", nil, tx(id)).want(t, 409, "transaction_conflict")
 			before := e.lastSeq()
 			r := e.do("POST", "/v1/transactions/"+id+"/commit", nil).want(t, 409, "transaction_conflict")
 			if a := r.tx(t); len(a.Changed) != 1 {
