@@ -22,20 +22,30 @@ func (s *Service) Create(ctx context.Context, collection string, body []byte) (*
 // names: lockToken is its Lock-Token ("" for none), checked as on every
 // write.
 func (s *Service) CreateLocked(ctx context.Context, collection string, body []byte, lockToken string) (*Document, error) {
-	pb, err := parseBody(body)
+	w, err := s.createRequest(collection, body)
 	if err != nil {
 		return nil, err
 	}
+	w.pre.LockToken = lockToken
+	res, err := s.write(ctx, w)
+	return res.Document, err
+}
+
+// createRequest builds the write of Create.
+func (s *Service) createRequest(collection string, body []byte) (writeRequest, error) {
+	pb, err := parseBody(body)
+	if err != nil {
+		return writeRequest{}, err
+	}
 	if pb.version != 0 {
-		return nil, Errorf(CodeInvalidPrecondition, "_version has no meaning when creating a document; use PUT with _version to change an existing one")
+		return writeRequest{}, Errorf(CodeInvalidPrecondition, "_version has no meaning when creating a document; use PUT with _version to change an existing one")
 	}
 	id := pb.id
 	if !pb.hasID {
 		id = s.newID()
 	}
-	res, err := s.write(ctx, writeRequest{kind: kindCreate, collection: collection, id: id, pre: Precondition{LockToken: lockToken},
-		produce: func(ReadTx, *Document) ([]byte, bool, error) { return pb.fields, false, nil }})
-	return res.Document, err
+	return writeRequest{kind: kindCreate, collection: collection, id: id,
+		produce: func(ReadTx, *Document) ([]byte, bool, error) { return pb.fields, false, nil }}, nil
 }
 
 // Get returns the current version of a live document, or CodeNotFound.
@@ -66,21 +76,30 @@ func (s *Service) Get(ctx context.Context, collection, id string) (*Document, er
 // stale, unless the collection's policy says otherwise); pre carries the
 // header preconditions. An _id in the body must match id.
 func (s *Service) Put(ctx context.Context, collection, id string, body []byte, pre Precondition) (WriteResult, error) {
-	pb, err := parseBody(body)
+	w, err := putRequest(collection, id, body, pre)
 	if err != nil {
 		return WriteResult{}, err
 	}
+	return s.write(ctx, w)
+}
+
+// putRequest builds the write of Put.
+func putRequest(collection, id string, body []byte, pre Precondition) (writeRequest, error) {
+	pb, err := parseBody(body)
+	if err != nil {
+		return writeRequest{}, err
+	}
 	if pb.hasID && pb.id != id {
-		return WriteResult{}, Errorf(CodeInvalidID, "_id in the body (%s) differs from the id in the URL (%s)", pb.id, id)
+		return writeRequest{}, Errorf(CodeInvalidID, "_id in the body (%s) differs from the id in the URL (%s)", pb.id, id)
 	}
 	if pb.version != 0 {
 		if pre.Version != 0 && pre.Version != pb.version {
-			return WriteResult{}, Errorf(CodeInvalidPrecondition, "_version %d in the body differs from ?version=%d", pb.version, pre.Version)
+			return writeRequest{}, Errorf(CodeInvalidPrecondition, "_version %d in the body differs from ?version=%d", pb.version, pre.Version)
 		}
 		pre.Version = pb.version
 	}
-	return s.write(ctx, writeRequest{kind: kindPut, collection: collection, id: id, pre: pre,
-		produce: func(ReadTx, *Document) ([]byte, bool, error) { return pb.fields, false, nil }})
+	return writeRequest{kind: kindPut, collection: collection, id: id, pre: pre,
+		produce: func(ReadTx, *Document) ([]byte, bool, error) { return pb.fields, false, nil }}, nil
 }
 
 // PatchType names a patch format.
@@ -96,11 +115,20 @@ const (
 // A failed JSON Patch test operation is CodePatchTestFailed; a patch that
 // does not apply is CodeInvalidPatch. Patches may not touch reserved fields.
 func (s *Service) Patch(ctx context.Context, collection, id string, typ PatchType, patch []byte, pre Precondition) (WriteResult, error) {
-	apply, err := compilePatch(typ, patch)
+	w, err := patchRequest(collection, id, typ, patch, pre)
 	if err != nil {
 		return WriteResult{}, err
 	}
-	return s.write(ctx, writeRequest{kind: kindPatch, collection: collection, id: id, pre: pre,
+	return s.write(ctx, w)
+}
+
+// patchRequest builds the write of Patch.
+func patchRequest(collection, id string, typ PatchType, patch []byte, pre Precondition) (writeRequest, error) {
+	apply, err := compilePatch(typ, patch)
+	if err != nil {
+		return writeRequest{}, err
+	}
+	return writeRequest{kind: kindPatch, collection: collection, id: id, pre: pre,
 		produce: func(_ ReadTx, cur *Document) ([]byte, bool, error) {
 			out, err := apply(cur.Body)
 			if err != nil {
@@ -119,7 +147,7 @@ func (s *Service) Patch(ctx context.Context, collection, id string, typ PatchTyp
 				return nil, false, err
 			}
 			return pb.fields, false, nil
-		}})
+		}}, nil
 }
 
 // compilePatch checks a patch and returns the function that applies it.
@@ -248,9 +276,14 @@ func firstLine(err error) string {
 // Delete deletes a live document by writing a tombstone version, which it
 // returns. Returns CodeInUse if live documents reference it.
 func (s *Service) Delete(ctx context.Context, collection, id string, pre Precondition) (*Document, error) {
-	res, err := s.write(ctx, writeRequest{kind: kindDelete, collection: collection, id: id, pre: pre,
-		produce: func(ReadTx, *Document) ([]byte, bool, error) { return nil, true, nil }})
+	res, err := s.write(ctx, deleteRequest(collection, id, pre))
 	return res.Document, err
+}
+
+// deleteRequest builds the write of Delete.
+func deleteRequest(collection, id string, pre Precondition) writeRequest {
+	return writeRequest{kind: kindDelete, collection: collection, id: id, pre: pre,
+		produce: func(ReadTx, *Document) ([]byte, bool, error) { return nil, true, nil }}
 }
 
 // Page is one page of a document listing.

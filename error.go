@@ -92,6 +92,9 @@ type Error struct {
 	// RetryAfter, when positive, is how long to wait before a retry can
 	// succeed (CodeLocked: until the lock ends).
 	RetryAfter time.Duration
+	// Changed lists the documents that changed under an interactive
+	// transaction (CodeTransactionConflict).
+	Changed []DocRef
 
 	// conflict is the draft of the conflict a manual policy records.
 	conflict *Conflict

@@ -61,6 +61,13 @@ func (s *Service) storeIdempotency(ctx context.Context, tx Tx, res WriteResult) 
 	if k == nil {
 		return nil
 	}
+	return s.putAnswer(tx, k, &IdempotencyRecord{Result: &res})
+}
+
+// putAnswer stores rec (its answer fields) as the answer to k inside a
+// write's transaction, refusing when another request with the key
+// committed first.
+func (s *Service) putAnswer(tx Tx, k *IdempotencyKey, rec *IdempotencyRecord) error {
 	now := s.now().UTC()
 	old, err := tx.Idempotency(k.Caller, k.Key)
 	switch {
@@ -69,7 +76,8 @@ func (s *Service) storeIdempotency(ctx context.Context, tx Tx, res WriteResult) 
 	case err != nil && !errors.Is(err, ErrNoRecord):
 		return err
 	}
-	return tx.PutIdempotency(&IdempotencyRecord{IdempotencyKey: *k, CreatedAt: now, ExpiresAt: now.Add(s.idemTTL), Result: &res})
+	rec.IdempotencyKey, rec.CreatedAt, rec.ExpiresAt = *k, now, now.Add(s.idemTTL)
+	return tx.PutIdempotency(rec)
 }
 
 // Idempotency returns the live stored answer for a caller's key, or nil.

@@ -30,6 +30,12 @@ type Options struct {
 	// MaxLockTTL caps the ttl and the wait of lock requests; 0 means
 	// DefaultMaxLockTTL.
 	MaxLockTTL time.Duration
+	// MaxTxOps limits the operations of one transaction (a batch, or the
+	// staged writes of an interactive one); 0 means DefaultMaxTxOps.
+	MaxTxOps int
+	// MaxTxTTL caps the TTL of an interactive transaction; 0 means
+	// DefaultMaxTxTTL.
+	MaxTxTTL time.Duration
 }
 
 // Service enforces the rules of truce on top of a Store: preconditions,
@@ -47,6 +53,8 @@ type Service struct {
 	// lockKick wakes the lock expirer when a lock is taken (lockexpiry.go).
 	lockWait lockWaiters
 	lockKick chan struct{}
+	maxTxOps int
+	maxTxTTL time.Duration
 }
 
 // NewService returns a Service over store.
@@ -69,6 +77,13 @@ func NewService(store Store, opts Options) *Service {
 	}
 	s.lockWait = newLockQueues()
 	s.lockKick = make(chan struct{}, 1)
+	s.maxTxOps, s.maxTxTTL = opts.MaxTxOps, opts.MaxTxTTL
+	if s.maxTxOps <= 0 {
+		s.maxTxOps = DefaultMaxTxOps
+	}
+	if s.maxTxTTL <= 0 {
+		s.maxTxTTL = DefaultMaxTxTTL
+	}
 	return s
 }
 

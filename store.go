@@ -84,6 +84,9 @@ type ReadTx interface {
 	// LocksByExpiry returns up to limit lock records whose ExpiresAt is
 	// not after until, earliest expiry first.
 	LocksByExpiry(until time.Time, limit int) ([]*Lock, error)
+	// Transaction returns an interactive transaction's staged state,
+	// expired or not (the caller checks ExpiresAt).
+	Transaction(id string) (*Transaction, error)
 }
 
 // Tx reads and writes records inside an Update.
@@ -135,6 +138,16 @@ type Tx interface {
 	// DeleteLock removes the lock record of a document; removing one that
 	// does not exist is not an error.
 	DeleteLock(collection, id string) error
+	// PutTransaction creates or replaces an interactive transaction's
+	// staged state.
+	PutTransaction(t *Transaction) error
+	// DeleteTransaction removes a transaction; removing one that does not
+	// exist is not an error.
+	DeleteTransaction(id string) error
+	// DeleteExpiredTransactions deletes up to limit transactions whose
+	// ExpiresAt is not after now, oldest first, and returns how many it
+	// deleted.
+	DeleteExpiredTransactions(now time.Time, limit int) (int, error)
 }
 
 // Reference is one edge of the reference index: the document From holds,

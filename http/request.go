@@ -132,13 +132,14 @@ func requireJSON(r *http.Request) error {
 
 // readBody reads the whole request body up to the handler's limit.
 func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	if r.ContentLength > h.maxBody {
-		return nil, truce.Errorf(truce.CodeTooLarge, "the body is %d bytes; the limit is %d", r.ContentLength, h.maxBody)
+	limit := h.bodyLimit(r)
+	if r.ContentLength > limit {
+		return nil, truce.Errorf(truce.CodeTooLarge, "the body is %d bytes; the limit is %d", r.ContentLength, limit)
 	}
-	body, err := readAll(http.MaxBytesReader(w, r.Body, h.maxBody), r.ContentLength)
+	body, err := readAll(http.MaxBytesReader(w, r.Body, limit), r.ContentLength)
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
-		return nil, truce.Errorf(truce.CodeTooLarge, "the body is over the limit of %d bytes", h.maxBody)
+		return nil, truce.Errorf(truce.CodeTooLarge, "the body is over the limit of %d bytes", limit)
 	}
 	if err != nil {
 		return nil, truce.Errorf(truce.CodeInvalidJSON, "reading the body failed: %v", err)

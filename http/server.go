@@ -26,6 +26,9 @@ type Options struct {
 	// MaxBodyBytes limits request bodies; 0 means the service's document
 	// limit plus 64 KiB for whitespace and reserved fields.
 	MaxBodyBytes int64
+	// MaxTxBodyBytes limits the body of POST /v1/tx; 0 means
+	// DefaultMaxTxBodyBytes, or MaxBodyBytes if that is larger.
+	MaxTxBodyBytes int64
 }
 
 // Handler serves the truce HTTP API (API.md). Mount it at the root of a
@@ -39,6 +42,11 @@ type Handler struct {
 	idSeq   atomic.Uint64
 	// inflight holds the caller+key of Idempotency-Key requests running now.
 	inflight sync.Map
+
+	// maxTxBody limits the body of a batch transaction.
+	maxTxBody int64
+	// txmux routes the document requests of an interactive transaction.
+	txmux *http.ServeMux
 }
 
 // NewHandler returns the HTTP handler of svc.
@@ -53,7 +61,12 @@ func NewHandler(svc *truce.Service, opts Options) *Handler {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	h.idBase = hex.EncodeToString(b[:]) + "-"
+	h.maxTxBody = max(opts.MaxTxBodyBytes, h.maxBody)
+	if opts.MaxTxBodyBytes <= 0 {
+		h.maxTxBody = max(DefaultMaxTxBodyBytes, h.maxBody)
+	}
 	h.routes()
+	h.txRoutes()
 	return h
 }
 
@@ -119,7 +132,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.problem(rw, r, truce.Errorf(truce.CodeInvalidID, "the path %.100q has a . or .. segment; ids and names cannot be . or ..", r.URL.EscapedPath()))
 		return
 	}
-	h.idempotent(rw, r, h.mux)
+	h.idempotent(rw, r, h.handlerFor(r))
 }
 
 func hasDotSegment(p string) bool {

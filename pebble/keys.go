@@ -26,6 +26,7 @@ import (
 //	k\x00<id>                                              recorded conflict (conflict.go)
 //	i\x00…, x\x00…                                         idempotency answers (idempotency.go)
 //	l\x00…, o\x00…                                         document locks (locks.go)
+//	T\x00…, Y\x00…                                         interactive transactions (txn.go)
 //
 // The unique index length-prefixes the field because field names are JSON
 // keys and may contain \x00; the reference index needs no prefix because the

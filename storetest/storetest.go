@@ -63,6 +63,7 @@ var tests = concat(
 	idempotencyTests,
 	conflictTests,
 	lockTests,
+	txnTests,
 )
 
 func concat(lists ...[]test) []test {

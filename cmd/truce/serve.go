@@ -34,6 +34,9 @@ type serveOptions struct {
 	maxDocBytes    int
 	idempotencyTTL time.Duration
 	maxLockTTL     time.Duration
+	maxTxOps       int
+	maxTxBytes     int64
+	maxTxTTL       time.Duration
 	insecureNoAuth bool
 	logLevel       *enumValue
 	logFormat      *enumValue
@@ -67,6 +70,9 @@ signal stops it at once.`,
 	f.IntVar(&o.maxDocBytes, "max-doc-bytes", truce.DefaultMaxDocBytes, "largest document body accepted, in `bytes`")
 	f.DurationVar(&o.idempotencyTTL, "idempotency-ttl", truce.DefaultIdempotencyTTL, "how long answers to Idempotency-Key requests are kept (`duration`)")
 	f.DurationVar(&o.maxLockTTL, "max-lock-ttl", truce.DefaultMaxLockTTL, "cap on the ttl and the wait of lock requests (`duration`)")
+	f.IntVar(&o.maxTxOps, "max-tx-ops", truce.DefaultMaxTxOps, "most operations in one transaction (`n`)")
+	f.Int64Var(&o.maxTxBytes, "max-tx-bytes", trucehttp.DefaultMaxTxBodyBytes, "largest POST /v1/tx body accepted, in `bytes`")
+	f.DurationVar(&o.maxTxTTL, "max-tx-ttl", truce.DefaultMaxTxTTL, "longest TTL of an interactive transaction (`duration`); longer ones are capped")
 	f.BoolVar(&o.insecureNoAuth, "insecure-no-auth", false, "allow a non-loopback --addr without authentication")
 	f.Var(o.logLevel, "log-level", "least severe log `level`: debug, info, warn or error")
 	f.Var(o.logFormat, "log-format", "log `format`: text or json")
@@ -83,6 +89,9 @@ func (o *serveOptions) run(ctx context.Context, stderr io.Writer) error {
 	}
 	if o.maxLockTTL <= 0 {
 		return usageErrorf("--max-lock-ttl must be positive, not %s", o.maxLockTTL)
+	}
+	if o.maxTxOps <= 0 || o.maxTxBytes <= 0 || o.maxTxTTL <= 0 {
+		return usageErrorf("--max-tx-ops, --max-tx-bytes and --max-tx-ttl must be positive")
 	}
 	if o.dataDir == "" {
 		return usageErrorf("--data must name a directory")
@@ -116,7 +125,7 @@ func (o *serveOptions) run(ctx context.Context, stderr io.Writer) error {
 		return err
 	}
 	svc := truce.NewService(store, truce.Options{MaxDocBytes: o.maxDocBytes, IdempotencyTTL: o.idempotencyTTL,
-		MaxLockTTL: o.maxLockTTL})
+		MaxLockTTL: o.maxLockTTL, MaxTxOps: o.maxTxOps, MaxTxTTL: o.maxTxTTL})
 	sweepCtx, stopSweeper := context.WithCancel(context.Background())
 	sweeperDone := make(chan struct{})
 	go func() {
@@ -128,11 +137,16 @@ func (o *serveOptions) run(ctx context.Context, stderr io.Writer) error {
 		defer close(lockExpirerDone)
 		svc.RunLockExpirer(sweepCtx) // appends lock.expired for locks nobody touches again
 	}()
-	// The sweeper stops before the store closes, on every way out.
+	txSweeperDone := make(chan struct{})
+	go func() {
+		defer close(txSweeperDone)
+		svc.RunTransactionSweeper(sweepCtx, 10*time.Second)
+	}()
+	// The sweepers stop before the store closes, on every way out.
 	var once sync.Once
-	stopSweeping := func() { once.Do(func() { stopSweeper(); <-sweeperDone; <-lockExpirerDone }) }
+	stopSweeping := func() { once.Do(func() { stopSweeper(); <-sweeperDone; <-lockExpirerDone; <-txSweeperDone }) }
 	defer stopSweeping()
-	srv := trucehttp.NewServer(trucehttp.NewHandler(svc, trucehttp.Options{Logger: log}))
+	srv := trucehttp.NewServer(trucehttp.NewHandler(svc, trucehttp.Options{Logger: log, MaxTxBodyBytes: o.maxTxBytes}))
 	if srv.ErrorLog == nil {
 		srv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 	}

@@ -1,0 +1,154 @@
+package truce
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/oklog/ulid/v2"
+)
+
+// AnswerFunc encodes the results of a committed transaction as the answer
+// to store for the context's Idempotency-Key (WithIdempotency), in the
+// transaction's own commit, so that a retry replays it.
+type AnswerFunc func(results []TxResult) (status int, contentType string, body []byte)
+
+// Batch applies ops as one atomic, durable commit: every rule applies as if
+// the ops ran in order (a create may reference a document created by an
+// earlier op; a unique value freed by one op may be taken by a later one),
+// and either all of them are applied or none is. A committed batch appends
+// the per-document events and then one EventTransactionCommitted.
+//
+// On failure it returns a *TxOpError naming the op that failed and
+// wrapping its own error. Returns CodeTooManyOps (as a *TxOpError) for a
+// document named by more than one write op, and, unwrapped, for more ops
+// than Options.MaxTxOps; CodeInvalidParameter for no ops at all.
+//
+// A create without an ID gets a generated one, which Batch sets in ops.
+//
+// Within a batch the manual conflict policy behaves as merge: an
+// unmergeable write fails the batch with CodeMergeConflict, and no
+// conflict is recorded, because nothing of the batch is applied.
+func (s *Service) Batch(ctx context.Context, ops []TxOp, answer AnswerFunc) ([]TxResult, error) {
+	if len(ops) == 0 {
+		return nil, Errorf(CodeInvalidParameter, "the transaction has no ops; send {\"ops\": [...]} with at least one")
+	}
+	if len(ops) > s.maxTxOps {
+		return nil, Errorf(CodeTooManyOps, "the transaction has %d ops; the limit is %d (--max-tx-ops): split it", len(ops), s.maxTxOps)
+	}
+	ws, err := s.prepareOps(ops, true)
+	if err != nil {
+		return nil, err
+	}
+	txid := ulid.Make().String()
+	var results []TxResult
+	err = s.store.Update(ctx, func(tx Tx) error {
+		var err error
+		if results, err = s.applyOps(tx, txid, ops, ws); err != nil {
+			return err
+		}
+		return s.storeTxAnswer(ctx, tx, answer, results)
+	})
+	if k := idempotencyFrom(ctx); k != nil && err == nil && answer != nil {
+		k.Stored = true
+	}
+	return results, err
+}
+
+// prepareOps checks each op on its own and, if once, that no document is
+// written twice, and returns their writes (nil for a check).
+func (s *Service) prepareOps(ops []TxOp, once bool) ([]*writeRequest, error) {
+	ws := make([]*writeRequest, len(ops))
+	writer := make(map[DocRef]int, len(ops))
+	for i := range ops {
+		op := &ops[i]
+		w, err := s.prepareOp(op)
+		if err != nil {
+			return nil, opError(i, len(ops), op, err)
+		}
+		ws[i] = w
+		if w == nil || !once {
+			continue
+		}
+		ref := DocRef{Collection: op.Collection, ID: op.ID}
+		if j, dup := writer[ref]; dup {
+			return nil, opError(i, len(ops), op, Errorf(CodeTooManyOps, "op %d writes %s already; a document may appear in at most one write op of a transaction: combine the two changes into one op", j, refString(op.Collection, op.ID)))
+		}
+		writer[ref] = i
+	}
+	return ws, nil
+}
+
+// applyOps runs prepared ops in order inside tx and appends the
+// transaction's event.
+func (s *Service) applyOps(tx Tx, txid string, ops []TxOp, ws []*writeRequest) ([]TxResult, error) {
+	results := make([]TxResult, len(ops))
+	for i := range ops {
+		r, err := s.applyOp(tx, &ops[i], ws[i])
+		if err != nil {
+			return nil, opError(i, len(ops), &ops[i], err)
+		}
+		results[i] = r
+	}
+	return results, s.appendTxEvent(tx, txid, results)
+}
+
+// txEventInfo is the Info of an EventTransactionCommitted.
+type txEventInfo struct {
+	Transaction string       `json:"transaction"`
+	Ops         int          `json:"ops"`
+	FirstSeq    int64        `json:"firstSeq"`
+	LastSeq     int64        `json:"lastSeq"`
+	Writes      []txEventDoc `json:"writes"`
+}
+
+type txEventDoc struct {
+	Collection string `json:"collection"`
+	ID         string `json:"id"`
+	Version    int64  `json:"version"`
+	Deleted    bool   `json:"deleted,omitempty"`
+}
+
+// appendTxEvent appends the event that closes a committed transaction:
+// which transaction, how many ops, the seq range of its document events,
+// and the documents it wrote. A transaction that wrote nothing appends
+// nothing.
+func (s *Service) appendTxEvent(tx Tx, txid string, results []TxResult) error {
+	info := txEventInfo{Transaction: txid, Ops: len(results), Writes: []txEventDoc{}}
+	for _, r := range results {
+		if r.Kind == TxCheck {
+			continue
+		}
+		d := r.Document
+		if info.FirstSeq == 0 {
+			info.FirstSeq = d.Seq
+		}
+		info.LastSeq = d.Seq
+		info.Writes = append(info.Writes, txEventDoc{Collection: d.Collection, ID: d.ID, Version: d.Version, Deleted: d.Deleted})
+	}
+	if len(info.Writes) == 0 {
+		return nil
+	}
+	b, err := json.Marshal(info)
+	if err != nil {
+		return err
+	}
+	seq, err := tx.NextSeq()
+	if err != nil {
+		return err
+	}
+	return tx.AppendEvent(&Event{Seq: seq, Type: EventTransactionCommitted, Time: s.now().UTC(), Info: b})
+}
+
+// storeTxAnswer stores the encoded results as the answer to the context's
+// Idempotency-Key inside the transaction's commit.
+func (s *Service) storeTxAnswer(ctx context.Context, tx Tx, answer AnswerFunc, results []TxResult) error {
+	k := idempotencyFrom(ctx)
+	if k == nil || answer == nil {
+		return nil
+	}
+	status, ct, body := answer(results)
+	return s.putAnswer(tx, k, &IdempotencyRecord{Status: status, ContentType: ct, Body: body})
+}
+
+// MaxTxOps returns the limit on the operations of one transaction.
+func (s *Service) MaxTxOps() int { return s.maxTxOps }

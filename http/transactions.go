@@ -1,0 +1,229 @@
+package http
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/trucedb/truce"
+)
+
+// TxHeader names the interactive transaction a document request belongs
+// to.
+const TxHeader = "Truce-Transaction"
+
+// txRoutes registers the batch and interactive transaction routes, and the
+// document routes that serve a request carrying Truce-Transaction.
+func (h *Handler) txRoutes() {
+	m := h.mux
+	m.HandleFunc("POST /v1/tx", h.batchTx)
+	m.HandleFunc("POST /v1/transactions", h.beginTx)
+	m.HandleFunc("POST /v1/transactions/{tid}/commit", h.commitTx)
+	m.HandleFunc("DELETE /v1/transactions/{tid}", h.rollbackTx)
+
+	t := http.NewServeMux()
+	t.HandleFunc("GET /v1/collections/{c}/docs/{id}", h.txGetDoc)
+	t.HandleFunc("POST /v1/collections/{c}/docs", h.txCreateDoc)
+	t.HandleFunc("PUT /v1/collections/{c}/docs/{id}", h.txPutDoc)
+	t.HandleFunc("PATCH /v1/collections/{c}/docs/{id}", h.txPatchDoc)
+	t.HandleFunc("DELETE /v1/collections/{c}/docs/{id}", h.txDeleteDoc)
+	t.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		h.problem(w, r, truce.Errorf(truce.CodeInvalidParameter,
+			"%s applies to document reads and writes (GET, POST, PUT, PATCH, DELETE under /v1/collections/{c}/docs); send this request without it", TxHeader))
+	})
+	h.txmux = t
+}
+
+// handlerFor routes a document request that names a transaction to the
+// transaction's routes, and everything else to the main ones.
+func (h *Handler) handlerFor(r *http.Request) http.Handler {
+	if _, ok := r.Header[TxHeader]; ok && strings.HasPrefix(r.URL.Path, "/v1/collections/") {
+		return h.txmux
+	}
+	return h.mux
+}
+
+func (h *Handler) beginTx(w http.ResponseWriter, r *http.Request) {
+	if _, err := query(r); err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	if err := requireJSON(r); err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	body, err := h.readBody(w, r)
+	if err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	var req struct {
+		TTL string `json:"ttl"`
+	}
+	if len(strings.TrimSpace(string(body))) > 0 {
+		if err := strictJSON(body, &req); err != nil {
+			h.problem(w, r, truce.Errorf(truce.CodeInvalidJSON, "the body must be {\"ttl\": \"60s\"} or empty: %v", err))
+			return
+		}
+	}
+	var ttl time.Duration
+	if req.TTL != "" {
+		if ttl, err = time.ParseDuration(req.TTL); err != nil || ttl <= 0 {
+			h.problem(w, r, truce.Errorf(truce.CodeInvalidParameter, "ttl %.40q is not a positive duration such as \"60s\" or \"2m\"", req.TTL))
+			return
+		}
+	}
+	t, err := h.svc.BeginTransaction(r.Context(), ttl, encodeBegin)
+	if err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	_, _, b := encodeBegin(t)
+	w.Header().Set("Location", "/v1/transactions/"+t.ID)
+	writeJSON(w, http.StatusCreated, b)
+}
+
+// encodeBegin is the answer to POST /v1/transactions.
+func encodeBegin(t *truce.Transaction) (int, string, []byte) {
+	b := append([]byte(`{"id":"`), t.ID...)
+	b = append(b, `","expiresAt":"`...)
+	b = truce.AppendTime(b, t.ExpiresAt)
+	return http.StatusCreated, "application/json", append(b, `"}`...)
+}
+
+// encodeStaged is the answer to a staged write: 202 with the document it
+// would write.
+func encodeStaged(res []truce.TxResult) (int, string, []byte) {
+	return http.StatusAccepted, "application/json", res[0].Document.AppendJSON(nil)
+}
+
+func (h *Handler) commitTx(w http.ResponseWriter, r *http.Request) {
+	if _, err := query(r); err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	results, err := h.svc.CommitTransaction(r.Context(), r.PathValue("tid"), encodeTxAnswer)
+	if err != nil {
+		h.txProblem(w, r, -1, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, appendTxResults(nil, results))
+}
+
+func (h *Handler) rollbackTx(w http.ResponseWriter, r *http.Request) {
+	if _, err := query(r); err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	if err := h.svc.RollbackTransaction(r.Context(), r.PathValue("tid")); err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// txGetDoc serves a GET or HEAD in a transaction: the transaction's staged
+// version (200 without an ETag, which only a commit gives, and with
+// Truce-Staged: true), or the committed one as a plain GET answers it.
+func (h *Handler) txGetDoc(w http.ResponseWriter, r *http.Request) {
+	if _, err := query(r); err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	d, staged, err := h.svc.TxGet(r.Context(), r.Header.Get(TxHeader), r.PathValue("c"), r.PathValue("id"))
+	if err != nil {
+		h.txProblem(w, r, -1, err)
+		return
+	}
+	if staged {
+		w.Header().Set("Truce-Staged", "true")
+		writeJSON(w, http.StatusOK, d.AppendJSON(nil))
+		return
+	}
+	writeDocument(w, r, http.StatusOK, d)
+}
+
+func (h *Handler) txCreateDoc(w http.ResponseWriter, r *http.Request) {
+	if _, err := query(r); err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	if err := requireJSON(r); err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	body, err := h.readBody(w, r)
+	if err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	h.stage(w, r, truce.TxOp{Kind: truce.TxCreate, Collection: r.PathValue("c"), Document: body})
+}
+
+func (h *Handler) txPutDoc(w http.ResponseWriter, r *http.Request) {
+	pre, body, err := h.conditionalJSON(w, r, "version")
+	if err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	h.stage(w, r, truce.TxOp{Kind: truce.TxPut, Collection: r.PathValue("c"), ID: r.PathValue("id"), Pre: pre, Document: body})
+}
+
+func (h *Handler) txPatchDoc(w http.ResponseWriter, r *http.Request) {
+	q, err := query(r, "version")
+	if err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	pre, err := preconditions(r, q)
+	if err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	mt, err := mediaType(r)
+	if err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	body, err := h.readBody(w, r)
+	if err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	h.stage(w, r, truce.TxOp{Kind: truce.TxPatch, Collection: r.PathValue("c"), ID: r.PathValue("id"), Pre: pre,
+		PatchType: truce.PatchType(mt), Patch: body})
+}
+
+func (h *Handler) txDeleteDoc(w http.ResponseWriter, r *http.Request) {
+	q, err := query(r, "version")
+	if err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	pre, err := preconditions(r, q)
+	if err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	h.stage(w, r, truce.TxOp{Kind: truce.TxDelete, Collection: r.PathValue("c"), ID: r.PathValue("id"), Pre: pre})
+}
+
+// stage stages op in the request's transaction and answers 202 with the
+// document it would write (the tombstone of a delete), without an ETag:
+// the version only gets one when the transaction commits.
+func (h *Handler) stage(w http.ResponseWriter, r *http.Request, op truce.TxOp) {
+	op.Pre.LockToken, _ = headerValue(r, "Lock-Token")
+	res, err := h.svc.TxWrite(r.Context(), r.Header.Get(TxHeader), op, encodeStaged)
+	if err != nil {
+		h.txProblem(w, r, -1, err)
+		return
+	}
+	hd := w.Header()
+	hd.Set("Truce-Staged", "true")
+	if res.Merged != nil {
+		hd.Set("Truce-Merged", "base="+strconv.FormatInt(res.Merged.Base, 10)+", current="+strconv.FormatInt(res.Merged.Current, 10))
+	}
+	_, _, b := encodeStaged([]truce.TxResult{res})
+	writeJSON(w, http.StatusAccepted, b)
+}

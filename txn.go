@@ -1,0 +1,379 @@
+package truce
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+)
+
+// Transaction is the state of an interactive transaction, kept in the
+// Store so that it survives a restart and can be shared by nodes: what it
+// has seen and what it has staged. Nothing it stages is visible outside
+// it until Commit applies it all in one commit.
+type Transaction struct {
+	ID        string
+	CreatedAt time.Time
+	// ExpiresAt is when the transaction ends by itself, with everything it
+	// staged.
+	ExpiresAt time.Time
+	// Rev grows with every change to the record, so that a change made
+	// from a stale copy is detected.
+	Rev int64
+	// Seen lists every document the transaction read or wrote, with the
+	// committed version it saw; Commit refuses when any has changed.
+	Seen []TxSeen
+	// Ops are the staged writes, in order, and Staged[i] is the document
+	// Ops[i] produced when it was staged (a tombstone for a delete).
+	Ops    []TxOp
+	Staged []*Document
+}
+
+// TxSeen is a document an interactive transaction saw: the Seq of its
+// committed current version then, 0 when it had none. A Seq names one
+// version of one document for all time, so an unchanged Seq means an
+// unchanged document.
+type TxSeen struct {
+	Collection string `json:"collection"`
+	ID         string `json:"id"`
+	Seq        int64  `json:"seq"`
+}
+
+func (t *Transaction) seenIndex(collection, id string) int {
+	for i, r := range t.Seen {
+		if r.Collection == collection && r.ID == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// stagedDoc returns the latest document the transaction staged for
+// collection/id, or nil.
+func (t *Transaction) stagedDoc(collection, id string) *Document {
+	for i := len(t.Ops) - 1; i >= 0; i-- {
+		if t.Ops[i].Collection == collection && t.Ops[i].ID == id {
+			return t.Staged[i]
+		}
+	}
+	return nil
+}
+
+func seqOf(d *Document) int64 {
+	if d == nil {
+		return 0
+	}
+	return d.Seq
+}
+
+var (
+	errSimulated = errors.New("truce: simulated write rolled back")
+	errTxMoved   = errors.New("truce: transaction changed concurrently")
+)
+
+// BeginTransaction starts an interactive transaction that lives for ttl
+// (0 means DefaultTxTTL; more than Options.MaxTxTTL is capped to it).
+// answer, if not nil, encodes the answer to store for the context's
+// Idempotency-Key in the same commit.
+func (s *Service) BeginTransaction(ctx context.Context, ttl time.Duration, answer func(*Transaction) (int, string, []byte)) (*Transaction, error) {
+	switch {
+	case ttl < 0:
+		return nil, Errorf(CodeInvalidParameter, "ttl %s is negative; give a duration such as \"60s\"", ttl)
+	case ttl == 0:
+		ttl = DefaultTxTTL
+	case ttl > s.maxTxTTL:
+		ttl = s.maxTxTTL
+	}
+	now := s.now().UTC()
+	t := &Transaction{ID: ulid.Make().String(), CreatedAt: now, ExpiresAt: now.Add(ttl)}
+	k := idempotencyFrom(ctx)
+	err := s.store.Update(ctx, func(tx Tx) error {
+		if err := tx.PutTransaction(t); err != nil || k == nil || answer == nil {
+			return err
+		}
+		status, ct, body := answer(t)
+		return s.putAnswer(tx, k, &IdempotencyRecord{Status: status, ContentType: ct, Body: body})
+	})
+	if err != nil {
+		return nil, err
+	}
+	if k != nil && answer != nil {
+		k.Stored = true
+	}
+	return t, nil
+}
+
+// loadTx reads a live transaction, or CodeTransactionExpired.
+func (s *Service) loadTx(tx ReadTx, id string) (*Transaction, error) {
+	if id == "" || len(id) > 255 {
+		return nil, Errorf(CodeTransactionExpired, "%.80q is not a transaction id; begin one with POST /v1/transactions", id)
+	}
+	t, err := tx.Transaction(id)
+	if errors.Is(err, ErrNoRecord) {
+		return nil, Errorf(CodeTransactionExpired, "transaction %s is gone: it expired, was committed or rolled back (or never began); begin a new one and redo its reads and writes", id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !t.ExpiresAt.After(s.now()) {
+		return nil, Errorf(CodeTransactionExpired, "transaction %s expired at %s with everything it staged; begin a new one and redo its reads and writes", id, string(AppendTime(nil, t.ExpiresAt)))
+	}
+	return t, nil
+}
+
+// validateSeen refuses, with CodeTransactionConflict listing them, when a
+// document the transaction saw has changed since.
+func validateSeen(tx ReadTx, t *Transaction) error {
+	var changed []DocRef
+	for _, r := range t.Seen {
+		cur, err := getDocument(tx, r.Collection, r.ID)
+		if err != nil {
+			return err
+		}
+		if seqOf(cur) != r.Seq {
+			changed = append(changed, DocRef{Collection: r.Collection, ID: r.ID})
+		}
+	}
+	if len(changed) == 0 {
+		return nil
+	}
+	return &Error{Code: CodeTransactionConflict, Changed: changed,
+		Detail: "transaction " + t.ID + ": " + strconv.Itoa(len(changed)) + " document(s) it read or wrote changed since, first " +
+			refString(changed[0].Collection, changed[0].ID) + "; nothing was applied: run the transaction again from the start"}
+}
+
+// TxGet reads a document inside a transaction: the transaction's own
+// staged version if it wrote the document, else the committed one, whose
+// version joins the transaction's read set. staged reports the former.
+// When a document the transaction saw has changed since, the read is
+// CodeTransactionConflict at once.
+func (s *Service) TxGet(ctx context.Context, txid, collection, id string) (d *Document, staged bool, err error) {
+	if err := checkCollectionName(collection); err != nil {
+		return nil, false, err
+	}
+	if err := checkID(id); err != nil {
+		return nil, false, err
+	}
+	err = s.store.Update(ctx, func(tx Tx) error {
+		d, staged = nil, false
+		t, err := s.loadTx(tx, txid)
+		if err != nil {
+			return err
+		}
+		// A transaction that is bound to conflict learns it now, before
+		// it does more work.
+		if err := validateSeen(tx, t); err != nil {
+			return err
+		}
+		if sd := t.stagedDoc(collection, id); sd != nil {
+			d, staged = sd, true
+			return nil
+		}
+		cur, err := getDocument(tx, collection, id)
+		if err != nil {
+			return err
+		}
+		d = cur
+		if t.seenIndex(collection, id) >= 0 {
+			return nil // validated above
+		}
+		if len(t.Seen) >= s.maxTxOps {
+			return Errorf(CodeTooManyOps, "transaction %s has seen %d documents; the limit is %d (--max-tx-ops): split it", t.ID, len(t.Seen), s.maxTxOps)
+		}
+		t.Seen = append(t.Seen, TxSeen{Collection: collection, ID: id, Seq: seqOf(cur)})
+		t.Rev++
+		return tx.PutTransaction(t)
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	if d == nil || d.Deleted {
+		if staged {
+			return nil, true, Errorf(CodeNotFound, "%s is deleted in transaction %s", refString(collection, id), txid)
+		}
+		return nil, false, notFound(collection, id, d)
+	}
+	return d, staged, nil
+}
+
+// TxWrite stages a write (create, put, patch or delete) in a transaction.
+// It checks the write as if the transaction's staged writes had been
+// applied, with every rule, and returns the result it would have; nothing
+// is visible outside the transaction until Commit. A write that fails
+// stages nothing and returns the error the same request would get on its
+// own. The document joins the transaction's write set with the committed
+// version it had. answer, if not nil, encodes the answer to store for the
+// context's Idempotency-Key in the commit that stages the write.
+func (s *Service) TxWrite(ctx context.Context, txid string, op TxOp, answer AnswerFunc) (TxResult, error) {
+	if op.Kind == TxCheck {
+		return TxResult{}, Errorf(CodeInvalidParameter, "a check cannot be staged; read the document in the transaction instead")
+	}
+	w, err := s.prepareOp(&op)
+	if err != nil {
+		return TxResult{}, err
+	}
+	for range 32 {
+		var t *Transaction
+		var res TxResult
+		var baseSeq int64
+		err := s.store.Update(ctx, func(tx Tx) error {
+			var err error
+			if t, err = s.loadTx(tx, txid); err != nil {
+				return err
+			}
+			if len(t.Ops) >= s.maxTxOps {
+				return Errorf(CodeTooManyOps, "transaction %s has %d staged writes; the limit is %d (--max-tx-ops): commit and start another", t.ID, len(t.Ops), s.maxTxOps)
+			}
+			if err := validateSeen(tx, t); err != nil {
+				return err
+			}
+			cur, err := getDocument(tx, op.Collection, op.ID)
+			if err != nil {
+				return err
+			}
+			baseSeq = seqOf(cur)
+			if err := s.replay(tx, t); err != nil {
+				return err
+			}
+			if res, err = s.applyOp(tx, &op, w); err != nil {
+				return err
+			}
+			return errSimulated
+		})
+		if !errors.Is(err, errSimulated) {
+			return TxResult{}, err
+		}
+		err = s.store.Update(ctx, func(tx Tx) error {
+			t2, err := s.loadTx(tx, txid)
+			if err != nil {
+				return err
+			}
+			if t2.Rev != t.Rev {
+				return errTxMoved
+			}
+			t2.Ops = append(t2.Ops, op)
+			t2.Staged = append(t2.Staged, res.Document)
+			if t2.seenIndex(op.Collection, op.ID) < 0 {
+				t2.Seen = append(t2.Seen, TxSeen{Collection: op.Collection, ID: op.ID, Seq: baseSeq})
+			}
+			t2.Rev++
+			if err := tx.PutTransaction(t2); err != nil {
+				return err
+			}
+			return s.storeTxAnswer(ctx, tx, answer, []TxResult{res})
+		})
+		if errors.Is(err, errTxMoved) {
+			continue
+		}
+		if err != nil {
+			return TxResult{}, err
+		}
+		if k := idempotencyFrom(ctx); k != nil && answer != nil {
+			k.Stored = true
+		}
+		return res, nil
+	}
+	return TxResult{}, Errorf(CodeTransactionConflict, "transaction %s kept changing under concurrent requests; send its requests one at a time", txid)
+}
+
+// replay applies a transaction's staged writes inside tx.
+func (s *Service) replay(tx Tx, t *Transaction) error {
+	_, err := s.replayOps(tx, t)
+	return err
+}
+
+func (s *Service) replayOps(tx Tx, t *Transaction) ([]TxResult, error) {
+	ws, err := s.prepareOps(t.Ops, false)
+	if err != nil {
+		return nil, err
+	}
+	results := make([]TxResult, len(t.Ops))
+	for i := range t.Ops {
+		if results[i], err = s.applyOp(tx, &t.Ops[i], ws[i]); err != nil {
+			return nil, opError(i, len(t.Ops), &t.Ops[i], err)
+		}
+	}
+	return results, nil
+}
+
+// CommitTransaction validates that every document the transaction read or
+// wrote is still at the version it saw, and applies its staged writes in
+// one atomic, durable commit followed by one EventTransactionCommitted.
+// The transaction ends. Returns CodeTransactionConflict listing the
+// changed documents (nothing applied; the transaction stays until it is
+// rolled back or expires), a *TxOpError when a staged write no longer
+// applies (a unique value or a referenced document changed), or
+// CodeTransactionExpired. Of two concurrent commits of one transaction,
+// one applies and the other is CodeTransactionExpired.
+func (s *Service) CommitTransaction(ctx context.Context, txid string, answer AnswerFunc) ([]TxResult, error) {
+	var results []TxResult
+	err := s.store.Update(ctx, func(tx Tx) error {
+		t, err := s.loadTx(tx, txid)
+		if err != nil {
+			return err
+		}
+		if err := validateSeen(tx, t); err != nil {
+			return err
+		}
+		if results, err = s.replayOps(tx, t); err != nil {
+			return err
+		}
+		if err := s.appendTxEvent(tx, t.ID, results); err != nil {
+			return err
+		}
+		if err := tx.DeleteTransaction(t.ID); err != nil {
+			return err
+		}
+		return s.storeTxAnswer(ctx, tx, answer, results)
+	})
+	if k := idempotencyFrom(ctx); k != nil && err == nil && answer != nil {
+		k.Stored = true
+	}
+	return results, err
+}
+
+// RollbackTransaction ends a transaction and drops what it staged.
+// Returns CodeTransactionExpired when it is already gone.
+func (s *Service) RollbackTransaction(ctx context.Context, txid string) error {
+	return s.store.Update(ctx, func(tx Tx) error {
+		if _, err := s.loadTx(tx, txid); err != nil {
+			return err
+		}
+		return tx.DeleteTransaction(txid)
+	})
+}
+
+// SweepTransactions deletes expired transactions in small commits and
+// returns how many it deleted.
+func (s *Service) SweepTransactions(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		n := 0
+		err := s.store.Update(ctx, func(tx Tx) error {
+			var err error
+			n, err = tx.DeleteExpiredTransactions(s.now(), 256)
+			return err
+		})
+		total += n
+		if err != nil || n < 256 {
+			return total, err
+		}
+	}
+}
+
+// RunTransactionSweeper calls SweepTransactions every interval until ctx
+// ends.
+func (s *Service) RunTransactionSweeper(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			_, _ = s.SweepTransactions(ctx)
+		}
+	}
+}
