@@ -51,7 +51,9 @@ func mustServeHostile(t *testing.T) *hostile {
 		}
 	})
 	base := "http://" + ln.Addr().String()
-	return &hostile{client: client{tb: t, base: base, hc: &http.Client{Timeout: 30 * time.Second}}, addr: ln.Addr().String(), store: store}
+	return &hostile{client: client{tb: t, base: base, hc: &http.Client{Timeout: 30 * time.Second,
+		// A redirect is an answer too: the matrix sees it, not its target.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}, addr: ln.Addr().String(), store: store}
 }
 
 // snapshot is what must not change: the last seq and the collections
@@ -248,6 +250,9 @@ func badInputCases() []badCase {
 	add("DELETE all collections", "DELETE", "/v1/collections", "", 405, "method_not_allowed")
 	add("PATCH a collection", "PATCH", "/v1/collections/notes", `{}`, 405, "method_not_allowed", mp)
 	add("PUT on versions", "PUT", doc+"/versions/1", `{}`, 405, "method_not_allowed")
+	add("empty id segment", "PUT", "/v1/collections/notes/docs//n1", `{"a":1}`, 400, "invalid_id")
+	add("empty collection segment", "PUT", "/v1//collections/notes/docs/n1", `{"a":1}`, 400, "invalid_id")
+	add("encoded slash next to a slash", "DELETE", "/v1/collections/notes/docs/%2Fn1", "", 400, "invalid_id")
 	add("unknown path", "GET", "/v1/nope", "", 404, "not_found")
 	add("unknown version of the API", "PUT", "/v2/collections/notes/docs/n1", `{"a":1}`, 404, "not_found")
 
