@@ -206,8 +206,10 @@ func Run(t testing.TB, cfg Config) *Report {
 	rep.Ops = len(history)
 
 	model := cfg.Workload.Model()
+	checkStart := time.Now()
 	res, info := porcupine.CheckOperationsVerbose(model, history, cfg.CheckTimeout)
 	rep.Result = res
+	checkTook := time.Since(checkStart)
 	if res == porcupine.Illegal {
 		hist, html, err := writeArtifacts(cfg.Name, model, history, info, rep.Faults)
 		rep.History, rep.Visualization = hist, html
@@ -222,9 +224,9 @@ func Run(t testing.TB, cfg Config) *Report {
 			t.Errorf("%s: %v (seed %d)", cfg.Name, err, cfg.Seed)
 		}
 	}
-	t.Logf("%s: seed %d, %d clients, %v: %d ops checked (%d unknown, %d refused), faults %v, %d acknowledged writes read back, %d lost, porcupine: %s",
+	t.Logf("%s: seed %d, %d clients, %v: %d ops checked (%d unknown, %d refused), faults %v, %d acknowledged writes read back, %d lost, porcupine: %s in %v",
 		cfg.Name, cfg.Seed, cfg.Clients, cfg.Duration, rep.Ops, rep.Unknown, rep.NotSent, faultCounts(rep.Faults),
-		rep.AcksChecked, len(rep.AcksLost), res)
+		rep.AcksChecked, len(rep.AcksLost), res, checkTook.Round(time.Millisecond))
 	return rep
 }
 
