@@ -236,7 +236,7 @@ func (w *Documents) CheckHistory(history []porcupine.Operation) error {
 // CheckAcked implements AckChecker: every write acknowledged since the
 // last call is in the document's history with what it wrote, and no
 // document is older than its latest acknowledged write.
-func (w *Documents) CheckAcked(ctx context.Context, s *Session) (checked int, lost []string, err error) {
+func (w *Documents) CheckAcked(ctx context.Context, s *Session, _ bool) (checked int, lost []string, err error) {
 	w.mu.Lock()
 	acks := w.acked
 	w.acked = nil
@@ -244,30 +244,66 @@ func (w *Documents) CheckAcked(ctx context.Context, s *Session) (checked int, lo
 		acks = append(acks, a)
 	}
 	w.mu.Unlock()
-	rng := rand.New(rand.NewPCG(1, 2))
-	for _, a := range acks {
-		path := w.path(a.key) + "/versions/" + strconv.FormatInt(a.version, 10)
-		var r *Response
-		for try := 0; ; try++ {
-			var out Outcome
-			if r, out = s.Do(ctx, rng, "GET", path, nil); out == OK {
-				break
+	// Eight readers at once: a long run acknowledges tens of thousands.
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	var firstErr error
+	next := 0
+	for g := range 8 {
+		rng := rand.New(rand.NewPCG(1, uint64(g)))
+		wg.Go(func() {
+			for {
+				mu.Lock()
+				if next == len(acks) || firstErr != nil {
+					mu.Unlock()
+					return
+				}
+				a := acks[next]
+				next++
+				mu.Unlock()
+				bad, err := w.readBack(ctx, s, rng, a)
+				mu.Lock()
+				switch {
+				case err != nil:
+					firstErr = err
+				case bad != "":
+					lost = append(lost, bad)
+					checked++
+				default:
+					checked++
+				}
+				mu.Unlock()
 			}
-			if try == 20 || ctx.Err() != nil {
-				return checked, lost, fmt.Errorf("GET %s: no answer", path)
-			}
+		})
+	}
+	wg.Wait()
+	err = firstErr
+	return checked, lost, err
+}
+
+// readBack reads version a.version of a.key and says how it differs from
+// what was acknowledged ("" when it does not).
+func (w *Documents) readBack(ctx context.Context, s *Session, rng *rand.Rand, a ack) (string, error) {
+	path := w.path(a.key) + "/versions/" + strconv.FormatInt(a.version, 10)
+	var r *Response
+	for try := 0; ; try++ {
+		var out Outcome
+		if r, out = s.Do(ctx, rng, "GET", path, nil); out == OK {
+			break
 		}
-		checked++
-		var d struct {
-			Version int64  `json:"_version"`
-			Deleted bool   `json:"_deleted"`
-			V       string `json:"v"`
-		}
-		if r.Status != http.StatusOK || json.Unmarshal(r.Body, &d) != nil ||
-			d.Version != a.version || d.Deleted != a.deleted || (!a.deleted && d.V != a.value) {
-			lost = append(lost, fmt.Sprintf("%s version %d (deleted=%v, value %q): GET %s answered %d %s",
-				a.key, a.version, a.deleted, a.value, path, r.Status, r.Body))
+		if try == 20 || ctx.Err() != nil {
+			return "", fmt.Errorf("GET %s: no answer", path)
 		}
 	}
-	return checked, lost, nil
+	var d struct {
+		Version int64  `json:"_version"`
+		Deleted bool   `json:"_deleted"`
+		V       string `json:"v"`
+	}
+	if r.Status != http.StatusOK || json.Unmarshal(r.Body, &d) != nil ||
+		d.Version != a.version || d.Deleted != a.deleted || (!a.deleted && d.V != a.value) {
+		return fmt.Sprintf("%s version %d (deleted=%v, value %q): GET %s answered %d %s",
+			a.key, a.version, a.deleted, a.value, path, r.Status, r.Body), nil
+	}
+	return "", nil
 }

@@ -87,6 +87,49 @@ func TestCrashSafety(t *testing.T) {
 		len(rep.Faults), rep.Ops, rep.AcksChecked, len(rep.AcksLost))
 }
 
+// TestBankTransfers moves money between accounts with atomic batches
+// under every fault; it skips on a server without /v1/tx.
+func TestBankTransfers(t *testing.T) {
+	runFeature(t, "bank", func() Workload { return NewBank("bank", 4, 100) })
+}
+
+// TestLockFencing takes, uses and releases the lock of one document under
+// every fault; it skips on a server without locks.
+func TestLockFencing(t *testing.T) {
+	runFeature(t, "locks", func() Workload {
+		w := NewLocks("locks", 2*time.Second)
+		w.QueueRefusals = os.Getenv("TRUCE_LOCKS_QUEUE_REFUSALS") != ""
+		return w
+	})
+}
+
+// runFeature runs a workload once per fault (TRUCE_ROBUSTNESS_RUNS times
+// in the long mode, with TRUCE_ROBUSTNESS_FAULTS).
+func runFeature(t *testing.T, name string, workload func() Workload) {
+	runs := envInt(t, "TRUCE_ROBUSTNESS_RUNS", len(AllFaults))
+	dur := envDuration(t, "TRUCE_ROBUSTNESS_DURATION", 2*time.Second)
+	every := envDuration(t, "TRUCE_ROBUSTNESS_EVERY", 0)
+	seed := uint64(envInt(t, "TRUCE_ROBUSTNESS_SEED", int(rand.Uint32())))
+	faults, err := ParseFaults(os.Getenv("TRUCE_ROBUSTNESS_FAULTS"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total Report
+	for i := range runs {
+		fs := faults
+		if fs == nil {
+			fs = []Fault{AllFaults[i%len(AllFaults)]}
+		}
+		total.add(Run(t, Config{Name: name + "-" + strconv.Itoa(i), Workload: workload(), Duration: dur,
+			Faults: fs, FaultEvery: every, Seed: seed + uint64(i)}))
+		if t.Failed() {
+			break
+		}
+	}
+	t.Logf("TOTAL %s: %d runs, %d operations checked (%d unknown), faults %s, %d acknowledged operations read back, %d lost or half visible",
+		name, runs, total.Ops, total.Unknown, faultCounts(total.Faults), total.AcksChecked, len(total.AcksLost))
+}
+
 func envInt(t *testing.T, name string, def int) int {
 	t.Helper()
 	s := os.Getenv(name)

@@ -2,8 +2,10 @@ package robustness
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -90,23 +92,36 @@ func (t *Report) add(r *Report) {
 	}
 }
 
+// ErrNotServed is what Workload.Setup returns (wrapped, with the reason)
+// when the server does not serve the feature the workload exercises; Run
+// then skips the test with that reason.
+var ErrNotServed = errors.New("not served by this truce")
+
 // Run runs cfg against a new `truce serve` process in a temporary data
 // directory, checks the history, and fails t on a violation, a lost
 // acknowledged write or a server that does not exit cleanly at the end. It
 // must be called from the test's goroutine.
+//
+// The server is the truce binary built from this module (with -race when
+// the test is), or $TRUCE_ROBUSTNESS_BIN when set.
 func Run(t testing.TB, cfg Config) *Report {
 	t.Helper()
 	cfg.defaults()
 	rep := &Report{Name: cfg.Name}
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x7275636e))
 
-	bin := testserver.Build(t)
+	bin := os.Getenv("TRUCE_ROBUSTNESS_BIN")
+	if bin == "" {
+		bin = testserver.Build(t)
+	}
 	dir := t.TempDir()
 	srv := testserver.Start(t, bin, dir, cfg.ServerArgs...)
 	sess := NewSession(srv.URL, cfg.OpTimeout)
 	defer sess.Close()
 	ctx := context.Background()
-	if err := cfg.Workload.Setup(ctx, sess); err != nil {
+	if err := cfg.Workload.Setup(ctx, sess); errors.Is(err, ErrNotServed) {
+		t.Skipf("%s: %v", cfg.Name, err)
+	} else if err != nil {
 		t.Fatalf("%s: setup: %v", cfg.Name, err)
 	}
 
@@ -163,7 +178,7 @@ func Run(t testing.TB, cfg Config) *Report {
 			srv.Kill()
 			srv = testserver.Start(t, bin, dir, cfg.ServerArgs...)
 			sess.SetBase(srv.URL)
-			checkAcks(t, ctx, cfg, sess, rep)
+			checkAcks(t, ctx, cfg, sess, rep, false)
 		case Pause:
 			srv.Signal(syscall.SIGSTOP)
 			paused = true
@@ -185,7 +200,7 @@ func Run(t testing.TB, cfg Config) *Report {
 	time.Sleep(time.Until(end))
 	stop.Store(true)
 	wg.Wait()
-	checkAcks(t, ctx, cfg, sess, rep)
+	checkAcks(t, ctx, cfg, sess, rep, true)
 	srv.Stop()
 
 	var history []porcupine.Operation
@@ -193,13 +208,13 @@ func Run(t testing.TB, cfg Config) *Report {
 	for i, h := range histories {
 		rep.NotSent += notSent[i]
 		for _, op := range h {
-			maxRet = max(maxRet, op.Return)
+			maxRet = max(maxRet, op.Call, op.Return)
 		}
 		history = append(history, h...)
 	}
 	for i := range history {
 		if history[i].Return < 0 {
-			history[i].Return = maxRet + 1 // porcupine's infinity
+			history[i].Return = maxRet + 1 // porcupine's infinity: after every call and return
 			rep.Unknown++
 		}
 	}
@@ -252,13 +267,13 @@ func (cfg *Config) defaults() {
 }
 
 // checkAcks reads back the acknowledged writes, when the workload can.
-func checkAcks(t testing.TB, ctx context.Context, cfg Config, sess *Session, rep *Report) {
+func checkAcks(t testing.TB, ctx context.Context, cfg Config, sess *Session, rep *Report, quiescent bool) {
 	t.Helper()
 	ac, ok := cfg.Workload.(AckChecker)
 	if !ok {
 		return
 	}
-	n, lost, err := ac.CheckAcked(ctx, sess)
+	n, lost, err := ac.CheckAcked(ctx, sess, quiescent)
 	rep.AcksChecked += n
 	rep.AcksLost = append(rep.AcksLost, lost...)
 	if err != nil {

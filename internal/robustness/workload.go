@@ -88,7 +88,11 @@ type HistoryChecker interface {
 // AckChecker is implemented by workloads that can prove, after a restart,
 // that every write acknowledged so far is still there. CheckAcked checks
 // the acknowledgements recorded since its previous call, and the latest
-// one per key, and returns how many it checked and which are lost.
+// one per key, and returns how many it checked and which are lost (or, for
+// a transaction, half visible). quiescent says that no client is running,
+// so that invariants over several documents can be read without a
+// transaction: the runner calls it after every restart (clients running)
+// and once at the end (quiescent).
 type AckChecker interface {
-	CheckAcked(ctx context.Context, s *Session) (checked int, lost []string, err error)
+	CheckAcked(ctx context.Context, s *Session, quiescent bool) (checked int, lost []string, err error)
 }
