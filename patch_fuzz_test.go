@@ -14,7 +14,7 @@ import (
 // whole without changing the document.
 func FuzzPatch(f *testing.F) {
 	seeds := []struct {
-		merge     bool
+		merge      bool
 		doc, patch string
 	}{
 		{true, `{"a":1}`, `{"a":2}`},
