@@ -34,8 +34,10 @@ type Bank struct {
 	Accounts   int   // 2..8
 	Initial    int64 // each account's opening balance
 
-	mu      sync.Mutex
-	pending []transfer // acknowledged or unknown, not yet read back
+	mu       sync.Mutex
+	pending  []transfer      // acknowledged or unknown, not yet read back
+	unknowns []transfer      // every transfer whose answer was lost
+	applied  map[string]bool // by tag, what became of them (CheckAcked, quiescent)
 }
 
 // transfer is a transfer the workload sent, tagged so that its two halves
@@ -58,6 +60,7 @@ func NewBank(collection string, accounts int, initial int64) *Bank {
 // the versions it expects and the balances it writes.
 type BankInput struct {
 	Transfer           bool
+	Tag                string // a transfer's tag, written with both halves
 	A, B               int
 	AVersion, BVersion int64
 	ANew, BNew         int64
@@ -186,6 +189,7 @@ func (c *bankClient) Op(ctx context.Context, s *Session, rng *rand.Rand) Result 
 	in := BankInput{Transfer: true, A: a, B: b, AVersion: c.seen[a].version, BVersion: c.seen[b].version,
 		ANew: c.seen[a].balance - amount, BNew: c.seen[b].balance + amount}
 	tag := fmt.Sprintf("c%d-%d", c.id, c.n)
+	in.Tag = tag
 	patch := func(i int, etag string, balance int64) map[string]any {
 		return map[string]any{"op": "patch", "collection": c.w.Collection, "id": "a" + strconv.Itoa(i),
 			"ifMatch": etag, "mergePatch": map[string]any{"balance": balance, "tx": tag}}
@@ -246,7 +250,30 @@ func (c *bankClient) read(ctx context.Context, s *Session, rng *rand.Rand, a int
 func (w *Bank) note(t transfer) {
 	w.mu.Lock()
 	w.pending = append(w.pending, t)
+	if !t.acked {
+		w.unknowns = append(w.unknowns, t)
+	}
 	w.mu.Unlock()
+}
+
+// Resolve implements Resolver: a transfer whose answer was lost took
+// effect if both accounts' next versions carry its tag (CheckAcked found
+// out at the end of the run), and never did otherwise.
+func (w *Bank) Resolve(op porcupine.Operation) (porcupine.Operation, bool) {
+	in := op.Input.(BankInput)
+	w.mu.Lock()
+	applied, known := w.applied[in.Tag]
+	w.mu.Unlock()
+	switch {
+	case !in.Transfer:
+		return op, false // a read without an answer tells nothing
+	case !known:
+		return op, true
+	case !applied:
+		return op, false
+	}
+	op.Output = BankOutput{Status: http.StatusOK, AVersion: in.AVersion + 1, BVersion: in.BVersion + 1}
+	return op, true
 }
 
 // CheckAcked implements AckChecker: each acknowledged transfer since the
@@ -306,6 +333,31 @@ func (w *Bank) CheckAcked(ctx context.Context, s *Session, quiescent bool) (chec
 	if !quiescent {
 		return checked, lost, nil
 	}
+	// Every request has ended by now (the last one a second ago at the
+	// latest): what each lost transfer did is settled.
+	time.Sleep(time.Second)
+	w.mu.Lock()
+	unknowns := w.unknowns
+	w.mu.Unlock()
+	applied := map[string]bool{}
+	for _, t := range unknowns {
+		inA, err := wrote(t.in.A, t.in.AVersion+1, t.tag)
+		if err != nil {
+			return checked, lost, err
+		}
+		inB, err := wrote(t.in.B, t.in.BVersion+1, t.tag)
+		if err != nil {
+			return checked, lost, err
+		}
+		if inA != inB {
+			lost = append(lost, fmt.Sprintf("transfer %s is half visible at the end: in a%d: %v, in a%d: %v", t.tag, t.in.A, inA, t.in.B, inB))
+			continue
+		}
+		applied[t.tag] = inA
+	}
+	w.mu.Lock()
+	w.applied = applied
+	w.mu.Unlock()
 	var sum int64
 	for i := range w.Accounts {
 		r, out := s.Do(ctx, rng, "GET", w.path(i), nil)

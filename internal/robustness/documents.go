@@ -307,3 +307,9 @@ func (w *Documents) readBack(ctx context.Context, s *Session, rng *rand.Rand, a 
 	}
 	return "", nil
 }
+
+// Resolve implements Resolver: a read whose answer was lost tells
+// nothing and is left out; a write stays, as it may have taken effect.
+func (w *Documents) Resolve(op porcupine.Operation) (porcupine.Operation, bool) {
+	return op, op.Input.(DocInput).Op != OpRead
+}

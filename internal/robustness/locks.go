@@ -288,3 +288,8 @@ func (c *lockClient) Op(ctx context.Context, s *Session, rng *rand.Rand) Result 
 	}
 	return Result{Input: in, Output: out, Outcome: OK}
 }
+
+// Resolve implements Resolver: a read whose answer was lost is left out.
+func (w *Locks) Resolve(op porcupine.Operation) (porcupine.Operation, bool) {
+	return op, op.Input.(LockInput).Op != LockRead
+}

@@ -64,8 +64,11 @@ type Report struct {
 	Name    string
 	Ops     int // operations in the checked history
 	Unknown int // of them, with an unknown outcome
-	NotSent int // requests refused before they reached a server (left out)
-	Faults  []FaultRecord
+	// Resolved counts unknown operations a Resolver showed never took
+	// effect, left out of the check.
+	Resolved int
+	NotSent  int // requests refused before they reached a server (left out)
+	Faults   []FaultRecord
 	// AcksChecked counts acknowledged writes read back after restarts;
 	// AcksLost lists those that were not there.
 	AcksChecked int
@@ -83,6 +86,7 @@ type Report struct {
 func (t *Report) add(r *Report) {
 	t.Ops += r.Ops
 	t.Unknown += r.Unknown
+	t.Resolved += r.Resolved
 	t.NotSent += r.NotSent
 	t.Faults = append(t.Faults, r.Faults...)
 	t.AcksChecked += r.AcksChecked
@@ -212,12 +216,23 @@ func Run(t testing.TB, cfg Config) *Report {
 		}
 		history = append(history, h...)
 	}
-	for i := range history {
-		if history[i].Return < 0 {
-			history[i].Return = maxRet + 1 // porcupine's infinity: after every call and return
+	resolver, _ := cfg.Workload.(Resolver)
+	kept := history[:0]
+	for _, op := range history {
+		if op.Return < 0 {
+			op.Return = maxRet + 1 // porcupine's infinity: after every call and return
 			rep.Unknown++
+			if resolver != nil {
+				var keep bool
+				if op, keep = resolver.Resolve(op); !keep {
+					rep.Resolved++
+					continue
+				}
+			}
 		}
+		kept = append(kept, op)
 	}
+	history = kept
 	rep.Ops = len(history)
 
 	model := cfg.Workload.Model()
@@ -239,8 +254,8 @@ func Run(t testing.TB, cfg Config) *Report {
 			t.Errorf("%s: %v (seed %d)", cfg.Name, err, cfg.Seed)
 		}
 	}
-	t.Logf("%s: seed %d, %d clients, %v: %d ops checked (%d unknown, %d refused), faults %v, %d acknowledged writes read back, %d lost, porcupine: %s in %v",
-		cfg.Name, cfg.Seed, cfg.Clients, cfg.Duration, rep.Ops, rep.Unknown, rep.NotSent, faultCounts(rep.Faults),
+	t.Logf("%s: seed %d, %d clients, %v: %d ops checked (%d unknown, %d of them left out as reads or as never applied; %d refused), faults %v, %d acknowledged writes read back, %d lost, porcupine: %s in %v",
+		cfg.Name, cfg.Seed, cfg.Clients, cfg.Duration, rep.Ops, rep.Unknown, rep.Resolved, rep.NotSent, faultCounts(rep.Faults),
 		rep.AcksChecked, len(rep.AcksLost), res, checkTook.Round(time.Millisecond))
 	return rep
 }

@@ -96,3 +96,15 @@ type HistoryChecker interface {
 type AckChecker interface {
 	CheckAcked(ctx context.Context, s *Session, quiescent bool) (checked int, lost []string, err error)
 }
+
+// Resolver is implemented by workloads that can learn, once the run is
+// over and the server idle, what became of operations whose answer was
+// lost. Resolve gets each such operation (its return time is porcupine's
+// infinity) and returns it with the output it turned out to have, or
+// keep=false when it certainly never took effect and can be left out.
+// Unresolved unknown operations make porcupine try every point at which
+// they might have taken effect; in one partition with many of them (the
+// bank) that search can run out of time.
+type Resolver interface {
+	Resolve(op porcupine.Operation) (resolved porcupine.Operation, keep bool)
+}
