@@ -62,7 +62,7 @@ func TestLinearizable(t *testing.T) {
 		}
 	}
 	t.Logf("TOTAL linearizability: %d runs, %d operations checked (%d unknown), faults %s, %d acknowledged writes read back, %d lost, %d inconclusive checks",
-		runs, total.Ops, total.Unknown, faultCounts(total.Faults), total.AcksChecked, len(total.AcksLost), total.inconclusive)
+		total.runs, total.Ops, total.Unknown, faultCounts(total.Faults), total.AcksChecked, len(total.AcksLost), total.inconclusive)
 }
 
 // TestCrashSafety kills the server with SIGKILL again and again under
@@ -127,7 +127,7 @@ func runFeature(t *testing.T, name string, workload func() Workload) {
 		}
 	}
 	t.Logf("TOTAL %s: %d runs, %d operations checked (%d unknown), faults %s, %d acknowledged operations read back, %d lost or half visible",
-		name, runs, total.Ops, total.Unknown, faultCounts(total.Faults), total.AcksChecked, len(total.AcksLost))
+		name, total.runs, total.Ops, total.Unknown, faultCounts(total.Faults), total.AcksChecked, len(total.AcksLost))
 }
 
 func envInt(t *testing.T, name string, def int) int {

@@ -80,10 +80,12 @@ type Report struct {
 	History, Visualization string
 
 	inconclusive int // runs whose check ran out of time, in a sum
+	runs         int // runs in a sum
 }
 
 // add sums r into a total.
 func (t *Report) add(r *Report) {
+	t.runs++
 	t.Ops += r.Ops
 	t.Unknown += r.Unknown
 	t.Resolved += r.Resolved
