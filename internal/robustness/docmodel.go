@@ -33,6 +33,7 @@ type DocState struct {
 	Value   string
 }
 
+// String describes the state: "absent", "deleted@3" or "value@3".
 func (s DocState) String() string {
 	if !s.Exists {
 		if s.Version == 0 {

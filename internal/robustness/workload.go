@@ -54,6 +54,7 @@ type Result struct {
 // Outcome is what a client knows about an operation's effect.
 type Outcome int
 
+// The outcomes.
 const (
 	// OK: the server answered, success or failure; Output is that answer.
 	OK Outcome = iota
@@ -66,6 +67,7 @@ const (
 	NotSent
 )
 
+// String names the outcome: ok, unknown or not-sent.
 func (o Outcome) String() string {
 	switch o {
 	case OK:
