@@ -12,15 +12,16 @@ type DocOp string
 
 // The document operations, each with the request it sends (API.md §2).
 const (
-	OpRead          DocOp = "read"            // GET
-	OpCreate        DocOp = "create"          // PUT with If-None-Match: *
-	OpPost          DocOp = "post"            // POST .../docs with _id
-	OpPutIfMatch    DocOp = "put-if-match"    // PUT with If-Match: the ETag of (IfVersion, IfValue)
-	OpPutVersion    DocOp = "put-version"     // PUT with "_version": Version in the body
-	OpPutBlind      DocOp = "put"             // PUT without a precondition
-	OpPatchVersion  DocOp = "patch-version"   // PATCH merge patch with ?version=Version
-	OpDeleteIfMatch DocOp = "delete-if-match" // DELETE with If-Match
-	OpDeleteVersion DocOp = "delete-version"  // DELETE with ?version=Version
+	OpRead          DocOp = "read"               // GET
+	OpReadIfNone    DocOp = "read-if-none-match" // GET with If-None-Match: the ETag of (IfVersion, IfValue)
+	OpCreate        DocOp = "create"             // PUT with If-None-Match: *
+	OpPost          DocOp = "post"               // POST .../docs with _id
+	OpPutIfMatch    DocOp = "put-if-match"       // PUT with If-Match: the ETag of (IfVersion, IfValue)
+	OpPutVersion    DocOp = "put-version"        // PUT with "_version": Version in the body
+	OpPutBlind      DocOp = "put"                // PUT without a precondition
+	OpPatchVersion  DocOp = "patch-version"      // PATCH merge patch with ?version=Version
+	OpDeleteIfMatch DocOp = "delete-if-match"    // DELETE with If-Match
+	OpDeleteVersion DocOp = "delete-version"     // DELETE with ?version=Version
 )
 
 // DocState is the model's state of one document: whether a live document
@@ -81,6 +82,14 @@ func expect(s DocState, in DocInput) (status int, code string, next DocState) {
 	case OpRead:
 		if !s.Exists {
 			return http.StatusNotFound, "not_found", s
+		}
+		return http.StatusOK, "", s
+	case OpReadIfNone:
+		switch {
+		case !s.Exists:
+			return http.StatusNotFound, "not_found", s
+		case matches:
+			return http.StatusNotModified, "", s
 		}
 		return http.StatusOK, "", s
 	case OpCreate:
@@ -183,7 +192,7 @@ func DocModel() porcupine.Model {
 func describeDocOp(in DocInput, out DocOutput) string {
 	req := string(in.Op)
 	switch in.Op {
-	case OpPutIfMatch, OpDeleteIfMatch:
+	case OpPutIfMatch, OpDeleteIfMatch, OpReadIfNone:
 		req += fmt.Sprintf("(if %s@%d", in.IfValue, in.IfVersion)
 	case OpPutVersion, OpPatchVersion, OpDeleteVersion:
 		req += fmt.Sprintf("(v%d", in.Version)

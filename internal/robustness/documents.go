@@ -106,13 +106,13 @@ func (c *docClient) Op(ctx context.Context, s *Session, rng *rand.Rand) Result {
 	in := DocInput{Key: key, Value: fmt.Sprintf("c%d-%d", c.id, c.n)}
 	ops := []DocOp{OpRead, OpRead, OpCreate, OpPost, OpPutBlind}
 	if known && seen.state.Exists {
-		ops = append(ops, OpPutIfMatch, OpPutIfMatch, OpPutVersion, OpPutVersion, OpPatchVersion, OpDeleteIfMatch, OpDeleteVersion)
+		ops = append(ops, OpPutIfMatch, OpPutIfMatch, OpPutVersion, OpPutVersion, OpPatchVersion, OpDeleteIfMatch, OpDeleteVersion, OpReadIfNone)
 	}
 	in.Op = ops[rng.IntN(len(ops))]
-	if in.Op == OpRead {
+	if in.Op == OpRead || in.Op == OpReadIfNone {
 		in.Value = ""
 	}
-	if in.Op == OpPutIfMatch || in.Op == OpDeleteIfMatch {
+	if in.Op == OpPutIfMatch || in.Op == OpDeleteIfMatch || in.Op == OpReadIfNone {
 		in.IfVersion, in.IfValue = seen.state.Version, seen.state.Value
 	}
 	if in.Op == OpPutVersion || in.Op == OpPatchVersion || in.Op == OpDeleteVersion {
@@ -126,6 +126,8 @@ func (c *docClient) Op(ctx context.Context, s *Session, rng *rand.Rand) Result {
 	switch in.Op {
 	case OpRead:
 		r, outcome = s.Do(ctx, rng, "GET", path, nil)
+	case OpReadIfNone:
+		r, outcome = s.Do(ctx, rng, "GET", path, nil, "If-None-Match: "+seen.etag)
 	case OpCreate:
 		r, outcome = s.Do(ctx, rng, "PUT", path, []byte(`{"v":`+string(value)+`}`), "If-None-Match: *")
 	case OpPost:
@@ -169,9 +171,11 @@ func (c *docClient) parse(in DocInput, r *Response) DocOutput {
 		out.Version, out.Value, out.ETag = d.Version, d.V, r.Header.Get("ETag")
 		st := DocState{Exists: true, Version: d.Version, Value: d.V}
 		c.seen[in.Key] = seenDoc{state: st, etag: out.ETag}
-		if in.Op != OpRead {
+		if in.Op != OpRead && in.Op != OpReadIfNone {
 			c.w.recordAck(ack{key: in.Key, version: d.Version, value: d.V})
 		}
+	case http.StatusNotModified:
+		// The state it named is current: nothing to learn.
 	case http.StatusNoContent:
 		// A delete: the tombstone is the version after the one it named.
 		v := in.Version
@@ -311,5 +315,6 @@ func (w *Documents) readBack(ctx context.Context, s *Session, rng *rand.Rand, a 
 // Resolve implements Resolver: a read whose answer was lost tells
 // nothing and is left out; a write stays, as it may have taken effect.
 func (w *Documents) Resolve(op porcupine.Operation) (porcupine.Operation, bool) {
-	return op, op.Input.(DocInput).Op != OpRead
+	k := op.Input.(DocInput).Op
+	return op, k != OpRead && k != OpReadIfNone
 }

@@ -81,6 +81,15 @@ func TestDocModel(t *testing.T) {
 			op(1, 10, 11, read, ok(2, "b")),
 			op(1, 12, 13, read, ok(1, "a")),
 		}, porcupine.Illegal},
+		{"304 for the current state", []porcupine.Operation{
+			op(0, 0, 1, create, created(1, "a")),
+			op(1, 2, 3, DocInput{Key: k, Op: OpReadIfNone, IfVersion: 1, IfValue: "a"}, DocOutput{Status: 304}),
+		}, porcupine.Ok},
+		{"304 for a stale state", []porcupine.Operation{
+			op(0, 0, 1, create, created(1, "a")),
+			op(0, 2, 3, update, ok(2, "b")),
+			op(1, 4, 5, DocInput{Key: k, Op: OpReadIfNone, IfVersion: 1, IfValue: "a"}, DocOutput{Status: 304}),
+		}, porcupine.Illegal},
 		{"keys are independent", []porcupine.Operation{
 			op(0, 0, 1, create, created(1, "a")),
 			op(1, 2, 3, DocInput{Key: "k1", Op: OpRead}, DocOutput{Status: 404, Code: "not_found"}),
