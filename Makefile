@@ -15,3 +15,35 @@ bench:
 
 serve:
 	$(GO) run ./cmd/truce serve
+
+# The long mode of the correctness harness (internal/robustness, README "How
+# we test correctness"): many linearizability runs with many faults, kill -9
+# cycles, and every fuzz target for a while. Each knob can be set on the
+# command line, e.g. make verify VERIFY_RUNS=3 FUZZTIME=10s.
+VERIFY_RUNS ?= 10
+VERIFY_DURATION ?= 10s
+VERIFY_EVERY ?= 1500ms
+VERIFY_FAULTS ?= kill,pause,timeouts
+VERIFY_CYCLES ?= 25
+FUZZTIME ?= 30s
+FUZZ_TARGETS = .:FuzzParseBody .:FuzzParseETagList .:FuzzPatch ./merge/:FuzzMerge3 ./merge/:FuzzDiff \
+	./http/:FuzzDocumentPath ./http/:FuzzWriteBody
+
+.PHONY: verify verify-robustness verify-fuzz
+verify: verify-robustness verify-fuzz
+
+verify-robustness:
+	TRUCE_ROBUSTNESS_RUNS=$(VERIFY_RUNS) TRUCE_ROBUSTNESS_DURATION=$(VERIFY_DURATION) \
+	TRUCE_ROBUSTNESS_EVERY=$(VERIFY_EVERY) TRUCE_ROBUSTNESS_FAULTS=$(VERIFY_FAULTS) \
+	TRUCE_CRASH_CYCLES=$(VERIFY_CYCLES) \
+	$(GO) test -count=1 -timeout 60m -v -run 'TestLinearizable|TestCrashSafety|TestBankTransfers|TestLockFencing' ./internal/robustness/
+
+verify-fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$name in $$pkg for $(FUZZTIME)"; \
+		log=$$(mktemp); \
+		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg >$$log 2>&1; rc=$$?; \
+		grep -v '^fuzz: elapsed' $$log; grep '^fuzz: elapsed' $$log | tail -n 1; rm -f $$log; \
+		[ $$rc -eq 0 ] || exit 1; \
+	done

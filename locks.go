@@ -60,6 +60,7 @@ func (s *Service) Lock(ctx context.Context, r LockRequest) (*Lock, error) {
 		}
 	}()
 	var holder *Lock
+	var handoff *time.Timer
 	for {
 		var expired <-chan time.Time
 		if s.lockWait.isHead(w) {
@@ -77,6 +78,29 @@ func (s *Service) Lock(ctx context.Context, r LockRequest) (*Lock, error) {
 				expiry.Reset(d)
 			}
 			expired = expiry.C
+		}
+		if wait == 0 && holder == nil {
+			// Not at the head: earlier requests wait for this lock. If
+			// it is free, the head is about to take it, and a request
+			// that does not wait must neither overtake it nor be refused
+			// by a lock nobody holds, so it waits for that handoff
+			// (one commit) and is refused naming the new holder.
+			if l, err := s.GetLock(ctx, r.Collection, r.ID); err == nil && l.LiveAt(s.now()) {
+				return nil, s.lockedError(ctx, key, r.Collection, r.ID, l)
+			}
+			if handoff == nil {
+				handoff = time.NewTimer(time.Second)
+				defer handoff.Stop()
+			}
+			select {
+			case <-w.kick:
+			case <-time.After(2 * time.Millisecond):
+			case <-handoff.C:
+				return nil, s.lockedError(ctx, key, r.Collection, r.ID, nil)
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			continue
 		}
 		if wait == 0 {
 			return nil, s.lockedError(ctx, key, r.Collection, r.ID, holder)

@@ -2,6 +2,7 @@ package truce
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -55,6 +56,17 @@ func FuzzParseETagList(f *testing.F) {
 		for _, tg := range tags {
 			if tg != "*" && tg[len(tg)-1] != '"' {
 				t.Fatalf("tag %q", tg)
+			}
+		}
+		// The tags, listed again as a client would send them, parse to
+		// the same list, and every tag matches itself.
+		again, err := ParseETagList(strings.Join(tags, ", "))
+		if err != nil || !reflect.DeepEqual(again, tags) {
+			t.Fatalf("ParseETagList(%q) = %q; its own list parses to %q, %v", s, tags, again, err)
+		}
+		for _, tg := range tags {
+			if !MatchWeak(tags, strings.TrimPrefix(tg, "W/")) {
+				t.Fatalf("%q does not weak-match its own list %q", tg, tags)
 			}
 		}
 	})

@@ -132,6 +132,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.problem(rw, r, truce.Errorf(truce.CodeInvalidID, "the path %.100q has a . or .. segment; ids and names cannot be . or ..", r.URL.EscapedPath()))
 		return
 	}
+	if strings.Contains(r.URL.Path, "//") {
+		// The mux would answer 307 with the cleaned path, turning a write
+		// to a malformed id (say "/x" sent as %2Fx) into one to another.
+		h.problem(rw, r, truce.Errorf(truce.CodeInvalidID, "the path %.100q has an empty segment (or an encoded / next to a /); ids and names are never empty and never contain /", r.URL.EscapedPath()))
+		return
+	}
 	h.idempotent(rw, r, h.handlerFor(r))
 }
 

@@ -1,0 +1,157 @@
+package robustness
+
+import (
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/trucedb/truce/internal/testserver"
+)
+
+// The knobs of the long mode (make verify); every one has a short default
+// for go test:
+//
+//	TRUCE_ROBUSTNESS_RUNS      runs of TestLinearizable (default: one per fault)
+//	TRUCE_ROBUSTNESS_DURATION  length of each run (default 2s)
+//	TRUCE_ROBUSTNESS_FAULTS    faults to pick from (default: each run one kind)
+//	TRUCE_ROBUSTNESS_EVERY     mean time between faults (default: one per run)
+//	TRUCE_ROBUSTNESS_CLIENTS   concurrent clients (default 6)
+//	TRUCE_ROBUSTNESS_SEED      seed of the first run (default random, logged)
+//	TRUCE_ROBUSTNESS_OUT       where a violation's history and HTML go
+//	TRUCE_CRASH_CYCLES         kill -9 cycles of TestCrashSafety (default 2)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testserver.Cleanup()
+	os.Exit(code)
+}
+
+func TestLinearizable(t *testing.T) {
+	runs := envInt(t, "TRUCE_ROBUSTNESS_RUNS", len(AllFaults))
+	dur := envDuration(t, "TRUCE_ROBUSTNESS_DURATION", 2*time.Second)
+	every := envDuration(t, "TRUCE_ROBUSTNESS_EVERY", 0)
+	clients := envInt(t, "TRUCE_ROBUSTNESS_CLIENTS", 6)
+	seed := uint64(envInt(t, "TRUCE_ROBUSTNESS_SEED", int(rand.Uint32())))
+	var faults []Fault
+	if s := os.Getenv("TRUCE_ROBUSTNESS_FAULTS"); s != "" {
+		var err error
+		if faults, err = ParseFaults(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var total Report
+	for i := range runs {
+		fs := faults
+		if fs == nil {
+			fs = []Fault{AllFaults[i%len(AllFaults)]}
+		}
+		rep := Run(t, Config{
+			Name:       "documents-" + strconv.Itoa(i),
+			Workload:   NewDocuments("lin", 4),
+			Clients:    clients,
+			Duration:   dur,
+			Faults:     fs,
+			FaultEvery: every,
+			Seed:       seed + uint64(i),
+		})
+		total.add(rep)
+		if t.Failed() {
+			break
+		}
+	}
+	t.Logf("TOTAL linearizability: %d runs, %d operations checked (%d unknown), faults %s, %d acknowledged writes read back, %d lost, %d inconclusive checks",
+		total.runs, total.Ops, total.Unknown, faultCounts(total.Faults), total.AcksChecked, len(total.AcksLost), total.inconclusive)
+}
+
+// TestCrashSafety kills the server with SIGKILL again and again under
+// load; after each restart every write acknowledged so far must be in the
+// history with what it wrote, and the whole history must be linearizable.
+func TestCrashSafety(t *testing.T) {
+	cycles := envInt(t, "TRUCE_CRASH_CYCLES", 2)
+	seed := uint64(envInt(t, "TRUCE_ROBUSTNESS_SEED", int(rand.Uint32())))
+	rep := Run(t, Config{
+		Name:       "crash",
+		Workload:   NewDocuments("crash", 8),
+		Clients:    8,
+		Faults:     []Fault{Kill},
+		FaultCount: cycles,
+		FaultEvery: 700 * time.Millisecond,
+		Seed:       seed,
+	})
+	if len(rep.Faults) != cycles {
+		t.Errorf("%d kill cycles, want %d", len(rep.Faults), cycles)
+	}
+	t.Logf("TOTAL crash safety: %d kill -9 cycles, %d operations checked, %d acknowledged writes read back, %d lost",
+		len(rep.Faults), rep.Ops, rep.AcksChecked, len(rep.AcksLost))
+}
+
+// TestBankTransfers moves money between accounts with atomic batches
+// under every fault; it skips on a server without /v1/tx.
+func TestBankTransfers(t *testing.T) {
+	runFeature(t, "bank", func() Workload { return NewBank("bank", 4, 100) })
+}
+
+// TestLockFencing takes, uses and releases the lock of one document under
+// every fault; it skips on a server without locks.
+func TestLockFencing(t *testing.T) {
+	runFeature(t, "locks", func() Workload {
+		w := NewLocks("locks", 2*time.Second)
+		w.QueueRefusals = os.Getenv("TRUCE_LOCKS_QUEUE_REFUSALS") != ""
+		return w
+	})
+}
+
+// runFeature runs a workload once per fault (TRUCE_ROBUSTNESS_RUNS times
+// in the long mode, with TRUCE_ROBUSTNESS_FAULTS).
+func runFeature(t *testing.T, name string, workload func() Workload) {
+	runs := envInt(t, "TRUCE_ROBUSTNESS_RUNS", len(AllFaults))
+	dur := envDuration(t, "TRUCE_ROBUSTNESS_DURATION", 2*time.Second)
+	every := envDuration(t, "TRUCE_ROBUSTNESS_EVERY", 0)
+	seed := uint64(envInt(t, "TRUCE_ROBUSTNESS_SEED", int(rand.Uint32())))
+	faults, err := ParseFaults(os.Getenv("TRUCE_ROBUSTNESS_FAULTS"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total Report
+	for i := range runs {
+		fs := faults
+		if fs == nil {
+			fs = []Fault{AllFaults[i%len(AllFaults)]}
+		}
+		total.add(Run(t, Config{Name: name + "-" + strconv.Itoa(i), Workload: workload(), Duration: dur,
+			Faults: fs, FaultEvery: every, Seed: seed + uint64(i)}))
+		if t.Failed() {
+			break
+		}
+	}
+	t.Logf("TOTAL %s: %d runs, %d operations checked (%d unknown), faults %s, %d acknowledged operations read back, %d lost or half visible",
+		name, total.runs, total.Ops, total.Unknown, faultCounts(total.Faults), total.AcksChecked, len(total.AcksLost))
+}
+
+func envInt(t *testing.T, name string, def int) int {
+	t.Helper()
+	s := os.Getenv(name)
+	if s == "" {
+		return def
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		t.Fatalf("%s=%q: want a non-negative integer", name, s)
+	}
+	return n
+}
+
+func envDuration(t *testing.T, name string, def time.Duration) time.Duration {
+	t.Helper()
+	s := os.Getenv(name)
+	if s == "" {
+		return def
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		t.Fatalf("%s=%q: %v", name, s, err)
+	}
+	return d
+}
