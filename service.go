@@ -39,11 +39,13 @@ type Service struct {
 	now         func() time.Time
 	newID       func() string
 	idemTTL     time.Duration
+	feed        *Feed
 }
 
 // NewService returns a Service over store.
 func NewService(store Store, opts Options) *Service {
 	s := &Service{store: store, maxDocBytes: opts.MaxDocBytes, now: opts.Now, newID: opts.NewID}
+	s.feed = newFeed(store)
 	if s.maxDocBytes <= 0 {
 		s.maxDocBytes = DefaultMaxDocBytes
 	}
