@@ -26,6 +26,9 @@ type Options struct {
 	// MaxBodyBytes limits request bodies; 0 means the service's document
 	// limit plus 64 KiB for whitespace and reserved fields.
 	MaxBodyBytes int64
+	// Heartbeat is the longest silence on an event stream before a
+	// heartbeat; 0 means DefaultHeartbeat.
+	Heartbeat time.Duration
 }
 
 // Handler serves the truce HTTP API (API.md). Mount it at the root of a
@@ -39,6 +42,9 @@ type Handler struct {
 	idSeq   atomic.Uint64
 	// inflight holds the caller+key of Idempotency-Key requests running now.
 	inflight sync.Map
+	// heartbeat and streams serve the change feed (events.go).
+	heartbeat time.Duration
+	streams   streams
 }
 
 // NewHandler returns the HTTP handler of svc.
@@ -53,6 +59,10 @@ func NewHandler(svc *truce.Service, opts Options) *Handler {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	h.idBase = hex.EncodeToString(b[:]) + "-"
+	h.heartbeat, h.streams = opts.Heartbeat, newStreams()
+	if h.heartbeat <= 0 {
+		h.heartbeat = DefaultHeartbeat
+	}
 	h.routes()
 	return h
 }
@@ -84,6 +94,9 @@ func (h *Handler) routes() {
 	m.HandleFunc("GET /v1/conflicts/{cid}", h.getConflict)
 	m.HandleFunc("POST /v1/conflicts/{cid}/resolve", h.resolveConflict)
 	m.HandleFunc("POST /v1/conflicts/{cid}/dismiss", h.dismissConflict)
+
+	m.HandleFunc("GET /v1/events", h.events)
+	m.HandleFunc("GET /v1/changes", h.changes)
 }
 
 // ServeHTTP tags the request with an id, refuses dot segments, recovers

@@ -33,6 +33,7 @@ type serveOptions struct {
 	dataDir        string
 	maxDocBytes    int
 	idempotencyTTL time.Duration
+	eventRetention string
 	insecureNoAuth bool
 	logLevel       *enumValue
 	logFormat      *enumValue
@@ -65,6 +66,7 @@ signal stops it at once.`,
 	f.StringVar(&o.dataDir, "data", "./truce-data", "`directory` of the embedded store; created if missing")
 	f.IntVar(&o.maxDocBytes, "max-doc-bytes", truce.DefaultMaxDocBytes, "largest document body accepted, in `bytes`")
 	f.DurationVar(&o.idempotencyTTL, "idempotency-ttl", truce.DefaultIdempotencyTTL, "how long answers to Idempotency-Key requests are kept (`duration`)")
+	f.StringVar(&o.eventRetention, "event-retention", truce.DefaultEventRetention.String(), "how much of the change feed to keep: an `age` (168h), a count of events (1000000), both (168h,1000000) or 0 for all; older resumes are 410 events_expired")
 	f.BoolVar(&o.insecureNoAuth, "insecure-no-auth", false, "allow a non-loopback --addr without authentication")
 	f.Var(o.logLevel, "log-level", "least severe log `level`: debug, info, warn or error")
 	f.Var(o.logFormat, "log-format", "log `format`: text or json")
@@ -78,6 +80,10 @@ func (o *serveOptions) run(ctx context.Context, stderr io.Writer) error {
 	}
 	if o.idempotencyTTL <= 0 {
 		return usageErrorf("--idempotency-ttl must be positive, not %s", o.idempotencyTTL)
+	}
+	retention, err := truce.ParseEventRetention(o.eventRetention)
+	if err != nil {
+		return usageErrorf("--event-retention: %v", err)
 	}
 	if o.dataDir == "" {
 		return usageErrorf("--data must name a directory")
@@ -117,11 +123,19 @@ func (o *serveOptions) run(ctx context.Context, stderr io.Writer) error {
 		defer close(sweeperDone)
 		svc.RunSweeper(sweepCtx, min(time.Minute, o.idempotencyTTL))
 	}()
+	trimmerDone := make(chan struct{})
+	go func() {
+		defer close(trimmerDone)
+		svc.RunEventTrimmer(sweepCtx, retention, eventTrimInterval(retention))
+	}()
 	// The sweeper stops before the store closes, on every way out.
 	var once sync.Once
-	stopSweeping := func() { once.Do(func() { stopSweeper(); <-sweeperDone }) }
+	stopSweeping := func() { once.Do(func() { stopSweeper(); <-sweeperDone; <-trimmerDone }) }
 	defer stopSweeping()
-	srv := trucehttp.NewServer(trucehttp.NewHandler(svc, trucehttp.Options{Logger: log}))
+	handler := trucehttp.NewHandler(svc, trucehttp.Options{Logger: log})
+	srv := trucehttp.NewServer(handler)
+	// Shutdown waits for requests to end; event streams end only when told.
+	srv.RegisterOnShutdown(handler.CloseStreams)
 	if srv.ErrorLog == nil {
 		srv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 	}
@@ -233,4 +247,14 @@ func newLogger(w io.Writer, level, format string) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// eventTrimInterval is how often the change log is trimmed: every minute,
+// or sooner for a short retention age, so that events do not outlive it by
+// much.
+func eventTrimInterval(r truce.EventRetention) time.Duration {
+	if r.MaxAge > 0 {
+		return min(time.Minute, max(r.MaxAge/4, 100*time.Millisecond))
+	}
+	return time.Minute
 }
