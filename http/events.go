@@ -142,7 +142,11 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 	hd.Set("Cache-Control", "no-cache")
 	hd.Set("X-Accel-Buffering", "no") // tell proxies not to buffer the stream
 	w.WriteHeader(http.StatusOK)
-	buf := []byte(": connected\n\n")
+	// The stream opens with its position as an id-only message, and each
+	// heartbeat repeats it: a client that resumes from the last id it saw
+	// then neither misses events committed before its first one nor
+	// rescans events its filter skipped.
+	buf := appendPosition([]byte(": connected\n"), sub.Pos())
 	for {
 		if len(buf) > 0 {
 			_ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
@@ -161,7 +165,7 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 		case ctx.Err() != nil:
 			return
 		case errors.Is(err, context.DeadlineExceeded):
-			buf = append(buf, ": heartbeat\n\n"...)
+			buf = appendPosition(append(buf, ": heartbeat\n"...), sub.Pos())
 		case err != nil:
 			// Trimmed under a subscriber that fell too far behind, or the
 			// store failed: end the stream; a resume from the last id says
@@ -175,6 +179,14 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 			buf = appendSSE(buf, e, fq.document)
 		}
 	}
+}
+
+// appendPosition appends an id-only message: it moves a client's
+// Last-Event-ID without dispatching an event.
+func appendPosition(b []byte, pos int64) []byte {
+	b = append(b, "id: "...)
+	b = strconv.AppendInt(b, pos, 10)
+	return append(b, "\n\n"...)
 }
 
 // appendSSE appends one event in the WHATWG event-stream format. The JSON

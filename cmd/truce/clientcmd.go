@@ -37,7 +37,7 @@ func addClientCommands(root *cobra.Command) {
 	for _, newCmd := range []func(*clientOptions) *cobra.Command{
 		newGetCmd, newPutCmd, newPatchCmd, newDeleteCmd, newHistoryCmd, newDiffCmd,
 		newListCmd, newVersionCmd, newRestoreCmd, newCollectionsCmd, newCollectionCmd,
-		newConflictsCmd, newResolveCmd, newDismissCmd,
+		newConflictsCmd, newResolveCmd, newDismissCmd, newWatchCmd,
 	} {
 		o := &clientOptions{}
 		cmd := newCmd(o)
