@@ -42,7 +42,10 @@ func (h *Handler) eventsWebSocket(w http.ResponseWriter, r *http.Request, sub *t
 	defer c.CloseNow()
 	ctx, cancel := h.streamContext(r)
 	defer cancel()
-	ctx = c.CloseRead(ctx)
+	// CloseRead's context must not end with the stream's: a read whose
+	// context ends closes the connection at once, without a close frame.
+	peerGone := c.CloseRead(context.Background())
+	defer context.AfterFunc(peerGone, cancel)()
 	var buf []byte
 	for {
 		hctx, hcancel := context.WithTimeout(ctx, h.heartbeat)
