@@ -52,12 +52,15 @@ type Feed struct {
 	last   int64
 	ring   []*Event
 	bytes  int
+	// ringEvents is the ring's capacity in events (feedRingEvents; tests
+	// make it small).
+	ringEvents int
 	// wake is closed and replaced whenever the ring grows or (un)loads.
 	wake chan struct{}
 }
 
 func newFeed(store Store) *Feed {
-	return &Feed{store: store, wake: make(chan struct{})}
+	return &Feed{store: store, wake: make(chan struct{}), ringEvents: feedRingEvents}
 }
 
 // Feed returns the service's change feed.
@@ -388,13 +391,13 @@ func (f *Feed) pull(ctx context.Context, last int64) error {
 
 // shrinkLocked drops the oldest events beyond the ring's limits.
 func (f *Feed) shrinkLocked() {
-	if len(f.ring) <= feedRingEvents && f.bytes <= feedRingBytes {
+	if len(f.ring) <= f.ringEvents && f.bytes <= feedRingBytes {
 		return
 	}
 	// Drop a quarter at a time, so that a full ring is not copied on
 	// every commit.
 	n := 0
-	for n < len(f.ring) && (len(f.ring)-n > feedRingEvents*3/4 || f.bytes > feedRingBytes*3/4) {
+	for n < len(f.ring) && (len(f.ring)-n > f.ringEvents*3/4 || f.bytes > feedRingBytes*3/4) {
 		f.bytes -= eventSize(f.ring[n])
 		n++
 	}

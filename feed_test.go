@@ -1,0 +1,139 @@
+package truce_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/trucedb/truce"
+)
+
+// collect reads n events from sub, failing the test on an error.
+func collect(t *testing.T, sub *truce.Subscription, n int) []int64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	var seqs []int64
+	for len(seqs) < n {
+		evs, err := sub.Next(ctx, 7)
+		if err != nil {
+			t.Fatalf("Next after %d events: %v", len(seqs), err)
+		}
+		for _, e := range evs {
+			seqs = append(seqs, e.Seq)
+		}
+	}
+	return seqs
+}
+
+func writeConcurrently(t *testing.T, svc *truce.Service, writers, each int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for i := range each {
+				if _, err := svc.Put(context.Background(), "c", fmt.Sprintf("w%d-%d", w, i%3), []byte(`{}`), truce.Precondition{}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// TestFeedSlowSubscriberCatchesUp: a subscriber that reads nothing while the
+// ring moves past its position reads the log itself afterwards, and gets
+// every event once, in order, as does one that keeps up.
+func TestFeedSlowSubscriberCatchesUp(t *testing.T) {
+	svc, _ := mustService(t)
+	feed := svc.Feed()
+	truce.SetFeedRing(feed, 16)
+	slow, err := feed.Subscribe(t.Context(), 0, truce.FeedFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	live, err := feed.Subscribe(t.Context(), 0, truce.FeedFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Close()
+	const total = 8 * 25
+	var liveSeqs []int64
+	done := make(chan struct{})
+	go func() { defer close(done); liveSeqs = collect(t, live, total) }()
+	writeConcurrently(t, svc, 8, 25)
+	<-done
+	if first := truce.FeedRingFirst(feed); first <= 1 {
+		t.Fatalf("the ring still starts at %d: the test did not make the subscriber fall behind it", first)
+	}
+	for name, got := range map[string][]int64{"live": liveSeqs, "slow": collect(t, slow, total)} {
+		for i, seq := range got {
+			if seq != int64(i+1) {
+				t.Fatalf("%s subscriber: event %d has seq %d", name, i, seq)
+			}
+		}
+	}
+}
+
+// TestFeedExpiredUnderSubscriber: a subscriber that fell behind both the
+// ring and the retained log gets events_expired, not a gap.
+func TestFeedExpiredUnderSubscriber(t *testing.T) {
+	svc, _ := mustService(t)
+	feed := svc.Feed()
+	truce.SetFeedRing(feed, 8)
+	slow, err := feed.Subscribe(t.Context(), 0, truce.FeedFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	live, err := feed.Subscribe(t.Context(), -1, truce.FeedFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Close()
+	done := make(chan struct{})
+	go func() { defer close(done); collect(t, live, 40) }()
+	writeConcurrently(t, svc, 4, 10)
+	<-done
+	if _, err := svc.TrimEvents(t.Context(), truce.EventRetention{MaxCount: 5}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := slow.Next(t.Context(), 10); truce.ErrorCode(err) != truce.CodeEventsExpired {
+		t.Fatalf("Next behind the trimmed log = %v, want events_expired", err)
+	}
+	if _, err := feed.Subscribe(t.Context(), 34, truce.FeedFilter{}); truce.ErrorCode(err) != truce.CodeEventsExpired {
+		t.Fatalf("Subscribe behind the trimmed log = %v, want events_expired", err)
+	}
+}
+
+func TestParseEventRetention(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want truce.EventRetention
+		err  bool
+	}{
+		{"168h", truce.EventRetention{MaxAge: 168 * time.Hour}, false},
+		{"1000000", truce.EventRetention{MaxCount: 1000000}, false},
+		{"168h,1000000", truce.EventRetention{MaxAge: 168 * time.Hour, MaxCount: 1000000}, false},
+		{"1000, 2h", truce.EventRetention{MaxAge: 2 * time.Hour, MaxCount: 1000}, false},
+		{"0", truce.EventRetention{}, false},
+		{"", truce.EventRetention{}, true},
+		{"-1", truce.EventRetention{}, true},
+		{"1h,2h", truce.EventRetention{}, true},
+		{"week", truce.EventRetention{}, true},
+	} {
+		got, err := truce.ParseEventRetention(c.in)
+		if (err != nil) != c.err || (!c.err && got != c.want) {
+			t.Errorf("ParseEventRetention(%q) = %+v, %v", c.in, got, err)
+		}
+		if !c.err {
+			if back, _ := truce.ParseEventRetention(got.String()); back != got {
+				t.Errorf("String of %+v does not parse back: %q", got, got.String())
+			}
+		}
+	}
+}
