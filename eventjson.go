@@ -80,7 +80,48 @@ func appendInfo(b []byte, info []byte) []byte {
 	return b
 }
 
+// appendJSONString appends s as a JSON string. Names, ids, types and
+// ETags are plain ASCII, which needs no escaping but for quotes and
+// backslashes; anything else goes through encoding/json.
 func appendJSONString(b []byte, s string) []byte {
-	j, _ := json.Marshal(s)
-	return append(b, j...)
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '<' || c == '>' || c == '&' {
+			j, _ := json.Marshal(s)
+			return append(b, j...)
+		}
+	}
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == '"' || c == '\\' {
+			b = append(b, '\\')
+		}
+		b = append(b, s[i])
+	}
+	return append(b, '"')
+}
+
+// FeedEvent is an event as the feed delivers it: the Event, and its JSON
+// (AppendJSON) with and without the document, encoded once and shared by
+// every subscriber. It must not be modified.
+type FeedEvent struct {
+	*Event
+	json      []byte
+	jsonNoDoc []byte
+}
+
+func newFeedEvent(e *Event) *FeedEvent {
+	fe := &FeedEvent{Event: e, json: e.AppendJSON(nil, true)}
+	fe.jsonNoDoc = fe.json
+	if len(e.Document) > 0 {
+		fe.jsonNoDoc = e.AppendJSON(nil, false)
+	}
+	return fe
+}
+
+// JSON returns the event's JSON, with the document or without.
+func (e *FeedEvent) JSON(withDocument bool) []byte {
+	if withDocument {
+		return e.json
+	}
+	return e.jsonNoDoc
 }

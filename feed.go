@@ -50,7 +50,7 @@ type Feed struct {
 	loaded bool
 	first  int64
 	last   int64
-	ring   []*Event
+	ring   []*FeedEvent
 	bytes  int
 	// ringEvents is the ring's capacity in events (feedRingEvents; tests
 	// make it small).
@@ -173,7 +173,7 @@ func (s *Subscription) Close() {
 // until there is at least one, or returns ctx's error. It returns
 // CodeEventsExpired when the events it must read from the log were trimmed
 // before it got to them.
-func (s *Subscription) Next(ctx context.Context, limit int) ([]*Event, error) {
+func (s *Subscription) Next(ctx context.Context, limit int) ([]*FeedEvent, error) {
 	for {
 		wake := s.feed.wakeup()
 		evs, caughtUp, err := s.read(ctx, limit)
@@ -197,7 +197,7 @@ func (s *Subscription) Next(ctx context.Context, limit int) ([]*Event, error) {
 
 // Read is Next without waiting: it returns what is there now, possibly
 // nothing.
-func (s *Subscription) Read(ctx context.Context, limit int) ([]*Event, error) {
+func (s *Subscription) Read(ctx context.Context, limit int) ([]*FeedEvent, error) {
 	for {
 		evs, caughtUp, err := s.read(ctx, limit)
 		if err != nil || len(evs) > 0 || caughtUp {
@@ -209,7 +209,7 @@ func (s *Subscription) Read(ctx context.Context, limit int) ([]*Event, error) {
 // read returns the matching events of one step: from the ring if it
 // covers the position, else one batch of the log. caughtUp says that the
 // position reached the newest event known.
-func (s *Subscription) read(ctx context.Context, limit int) (evs []*Event, caughtUp bool, err error) {
+func (s *Subscription) read(ctx context.Context, limit int) (evs []*FeedEvent, caughtUp bool, err error) {
 	limit = max(limit, 1)
 	f := s.feed
 	f.mu.RLock()
@@ -218,7 +218,7 @@ func (s *Subscription) read(ctx context.Context, limit int) (evs []*Event, caugh
 		for ; i < len(f.ring) && len(evs) < limit; i++ {
 			e := f.ring[i]
 			s.pos = e.Seq
-			if s.filter.match(e) {
+			if s.filter.match(e.Event) {
 				evs = append(evs, e)
 			}
 		}
@@ -253,7 +253,7 @@ func (s *Subscription) read(ctx context.Context, limit int) (evs []*Event, caugh
 		}
 		s.pos = e.Seq
 		if s.filter.match(e) {
-			evs = append(evs, e)
+			evs = append(evs, newFeedEvent(e))
 		}
 	}
 	return evs, len(batch) < feedReadBatch, nil
@@ -373,9 +373,14 @@ func (f *Feed) pull(ctx context.Context, last int64) error {
 		if end <= last {
 			return nil
 		}
+		// Encode outside the lock, once for every subscriber.
+		fevs := make([]*FeedEvent, len(evs))
+		for i, e := range evs {
+			fevs[i] = newFeedEvent(e)
+		}
 		f.mu.Lock()
-		f.ring = append(f.ring, evs...)
-		for _, e := range evs {
+		f.ring = append(f.ring, fevs...)
+		for _, e := range fevs {
 			f.bytes += eventSize(e)
 		}
 		f.last = end
@@ -406,6 +411,6 @@ func (f *Feed) shrinkLocked() {
 	f.ring = slices.Clone(f.ring[n:])
 }
 
-func eventSize(e *Event) int {
-	return 128 + len(e.Document) + len(e.Info) + len(e.Collection) + len(e.ID)
+func eventSize(e *FeedEvent) int {
+	return 128 + len(e.Document) + len(e.Info) + len(e.json) + len(e.jsonNoDoc)
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/trucedb/truce"
+	"github.com/trucedb/truce/pebble"
 )
 
 // collect reads n events from sub, failing the test on an error.
@@ -135,5 +136,36 @@ func TestParseEventRetention(t *testing.T) {
 				t.Errorf("String of %+v does not parse back: %q", got, got.String())
 			}
 		}
+	}
+}
+
+// TestTrimEventsByAge: with a clock the test moves, events older than MaxAge
+// go and younger ones stay.
+func TestTrimEventsByAge(t *testing.T) {
+	store, err := pebble.Open(t.TempDir(), pebble.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	var mu sync.Mutex
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	svc := truce.NewService(store, truce.Options{Now: clock})
+	for i := range 6 {
+		if _, err := svc.Put(t.Context(), "c", fmt.Sprint("d", i), []byte(`{}`), truce.Precondition{}); err != nil {
+			t.Fatal(err)
+		}
+		advance(time.Minute) // event i+1 is written at minute i
+	}
+	// Now is minute 6: events of minutes 0-2 are older than 3m30s.
+	trimmed, err := svc.TrimEvents(t.Context(), truce.EventRetention{MaxAge: 3*time.Minute + 30*time.Second})
+	if err != nil || trimmed != 3 {
+		t.Fatalf("TrimEvents by age = %d, %v; want 3", trimmed, err)
+	}
+	// Count and age together: the stricter wins.
+	trimmed, err = svc.TrimEvents(t.Context(), truce.EventRetention{MaxAge: time.Hour, MaxCount: 1})
+	if err != nil || trimmed != 5 {
+		t.Fatalf("TrimEvents by count = %d, %v; want 5", trimmed, err)
 	}
 }

@@ -191,13 +191,13 @@ func appendPosition(b []byte, pos int64) []byte {
 
 // appendSSE appends one event in the WHATWG event-stream format. The JSON
 // has no line breaks, so it is one data line.
-func appendSSE(b []byte, e *truce.Event, document bool) []byte {
+func appendSSE(b []byte, e *truce.FeedEvent, document bool) []byte {
 	b = append(b, "id: "...)
 	b = strconv.AppendInt(b, e.Seq, 10)
 	b = append(b, "\nevent: "...)
 	b = append(b, e.Type...)
 	b = append(b, "\ndata: "...)
-	b = e.AppendJSON(b, document)
+	b = append(b, e.JSON(document)...)
 	return append(b, "\n\n"...)
 }
 
@@ -268,7 +268,7 @@ func (h *Handler) changes(w http.ResponseWriter, r *http.Request) {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = e.AppendJSON(b, fq.document)
+		b = append(b, e.JSON(fq.document)...)
 	}
 	b = append(b, `],"last":`...)
 	b = strconv.AppendInt(b, sub.Pos(), 10)

@@ -196,13 +196,6 @@ func TestEventsExpired(t *testing.T) {
 	s = mustServeFeed(t, dir, trucehttp.Options{}, nil)
 	s.do("GET", "/v1/events?since=6", nil).want(t, 410, "events_expired")
 
-	// By age: an event older than MaxAge goes.
-	time.Sleep(20 * time.Millisecond)
-	s.put("c", "new", map[string]any{})
-	trimmed, err = s.svc.TrimEvents(t.Context(), truce.EventRetention{MaxAge: 10 * time.Millisecond})
-	if err != nil || trimmed != 10 {
-		t.Fatalf("TrimEvents by age = %d, %v; want 10", trimmed, err)
-	}
 }
 
 // TestChangesLongPollParity: paging /v1/changes gives exactly the SSE events,

@@ -46,7 +46,6 @@ func (h *Handler) eventsWebSocket(w http.ResponseWriter, r *http.Request, sub *t
 	// context ends closes the connection at once, without a close frame.
 	peerGone := c.CloseRead(context.Background())
 	defer context.AfterFunc(peerGone, cancel)()
-	var buf []byte
 	for {
 		hctx, hcancel := context.WithTimeout(ctx, h.heartbeat)
 		evs, err := sub.Next(hctx, streamBatch)
@@ -74,9 +73,8 @@ func (h *Handler) eventsWebSocket(w http.ResponseWriter, r *http.Request, sub *t
 			return
 		}
 		for _, e := range evs {
-			buf = e.AppendJSON(buf[:0], fq.document)
 			wctx, wcancel := context.WithTimeout(ctx, streamWriteTimeout)
-			err := c.Write(wctx, websocket.MessageText, buf)
+			err := c.Write(wctx, websocket.MessageText, e.JSON(fq.document))
 			wcancel()
 			if err != nil {
 				return
