@@ -26,6 +26,10 @@ import (
 // its event, p50 and p99. TRUCE_BENCH_SUBS lists the subscriber counts
 // (default "0,1000"); writers, server and subscribers share the machine.
 //
+// The writers write as fast as they can ("saturated": the throughput, and
+// the delay when deliveries compete with writes for the CPU), and then at
+// a steady 100 writes/s ("paced": the delay of the fan-out itself).
+//
 //	go test -run '^$' -bench FeedFanout -benchtime 2000x ./http/
 func BenchmarkFeedFanout(b *testing.B) {
 	counts := []int{0, 1000}
@@ -39,8 +43,14 @@ func BenchmarkFeedFanout(b *testing.B) {
 			counts = append(counts, n)
 		}
 	}
-	for _, n := range counts {
-		b.Run(fmt.Sprintf("subscribers=%d", n), func(b *testing.B) { benchFanout(b, n) })
+	for _, rate := range []int{0, 100} {
+		mode := "saturated"
+		if rate > 0 {
+			mode = fmt.Sprintf("paced=%d/s", rate)
+		}
+		for _, n := range counts {
+			b.Run(fmt.Sprintf("%s/subscribers=%d", mode, n), func(b *testing.B) { benchFanout(b, n, rate) })
+		}
 	}
 }
 
@@ -52,7 +62,7 @@ type fanoutSub struct {
 	done chan struct{}
 }
 
-func benchFanout(b *testing.B, subs int) {
+func benchFanout(b *testing.B, subs, rate int) {
 	s := mustServeFeed(b, "", trucehttp.Options{}, nil)
 	addr := strings.TrimPrefix(s.base, "http://")
 	// Subscribers: raw connections that note when each event arrives.
@@ -109,12 +119,21 @@ func benchFanout(b *testing.B, subs int) {
 	acks := make([]map[int64]time.Time, writers)
 	var next atomic.Int64
 	var wg sync.WaitGroup
+	var pace <-chan time.Time
+	if rate > 0 {
+		t := time.NewTicker(time.Second / time.Duration(rate))
+		defer t.Stop()
+		pace = t.C
+	}
 	b.ResetTimer()
 	start := time.Now()
 	for w := range writers {
 		acks[w] = map[int64]time.Time{}
 		wg.Go(func() {
 			for i := next.Add(1); i <= int64(b.N); i = next.Add(1) {
+				if pace != nil {
+					<-pace
+				}
 				req, _ := http.NewRequest("PUT", s.base+docPath("bench", fmt.Sprint("d", i%512)), strings.NewReader(doc1K))
 				req.Header.Set("Content-Type", "application/json")
 				resp, err := hc.Do(req)
