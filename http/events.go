@@ -249,7 +249,10 @@ func (h *Handler) changes(w http.ResponseWriter, r *http.Request) {
 	defer sub.Close()
 	evs, err := sub.Read(r.Context(), int(limit))
 	if err == nil && len(evs) == 0 && wait > 0 {
-		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(wait + streamWriteTimeout))
+		// The server's timeouts would cut a long wait short.
+		rc := http.NewResponseController(w)
+		_ = rc.SetReadDeadline(time.Time{})
+		_ = rc.SetWriteDeadline(time.Now().Add(wait + streamWriteTimeout))
 		ctx, cancel := h.streamContext(r)
 		wctx, wcancel := context.WithTimeout(ctx, wait)
 		evs, err = sub.Next(wctx, int(limit))

@@ -306,11 +306,16 @@ func TestEventsOutliveServerTimeouts(t *testing.T) {
 		srv.ReadTimeout, srv.WriteTimeout = 300*time.Millisecond, 300*time.Millisecond
 	})
 	st := s.openSSE("/v1/events")
+	poll := make(chan *response, 1)
+	go func() { poll <- s.do("GET", "/v1/changes?wait=20s", nil) }()
 	time.Sleep(time.Second)
 	s.put("c", "x", map[string]any{})
 	e := st.take(t, 1)[0]
 	if e.ID != 1 || st.heartbeats < 3 {
 		t.Fatalf("after 1 s: event %d, %d heartbeats", e.ID, st.heartbeats)
+	}
+	if r := <-poll; r.Status != 200 || !strings.Contains(string(r.Body), `"seq":1`) {
+		t.Fatalf("a long poll past the timeouts: %d %s", r.Status, r.Body)
 	}
 }
 
