@@ -240,6 +240,7 @@ func (s *Subscription) read(ctx context.Context, limit int) (evs []*FeedEvent, c
 	// Catch up from the log. The position moves only over events read,
 	// and a View sees a contiguous prefix of the log, so nothing is skipped.
 	var batch []*Event
+	var end int64
 	err = f.store.View(ctx, func(tx ReadTx) error {
 		trimmed, err := tx.EventsTrimmed()
 		if err != nil {
@@ -248,7 +249,12 @@ func (s *Subscription) read(ctx context.Context, limit int) (evs []*FeedEvent, c
 		if s.pos < trimmed {
 			return expired(s.pos, trimmed)
 		}
-		batch, err = tx.Events(s.pos, feedReadBatch)
+		if batch, err = tx.Events(s.pos, feedReadBatch); err != nil || len(batch) == feedReadBatch {
+			return err
+		}
+		// The whole rest of the log: seqs up to the end that carry no
+		// event (a collection's settings) need no reading again.
+		end, err = tx.LastSeq()
 		return err
 	})
 	if err != nil {
@@ -263,6 +269,7 @@ func (s *Subscription) read(ctx context.Context, limit int) (evs []*FeedEvent, c
 			evs = append(evs, newFeedEvent(e))
 		}
 	}
+	s.pos = max(s.pos, end)
 	return evs, len(batch) < feedReadBatch, nil
 }
 

@@ -169,3 +169,46 @@ func TestTrimEventsByAge(t *testing.T) {
 		t.Fatalf("TrimEvents by count = %d, %v; want 5", trimmed, err)
 	}
 }
+
+// TestFeedSeqsWithoutEvents: seqs that carry no event (a commit may allocate
+// one for a record that is not in the feed) are passed over, by the ring and
+// by the log alike, and the position moves past them.
+func TestFeedSeqsWithoutEvents(t *testing.T) {
+	svc, store := mustService(t)
+	feed := svc.Feed()
+	put := func(id string) {
+		if _, err := svc.Put(t.Context(), "c", id, []byte(`{}`), truce.Precondition{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gap := func() {
+		if err := store.Update(t.Context(), func(tx truce.Tx) error { _, err := tx.NextSeq(); return err }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fromLog, err := feed.Subscribe(t.Context(), 0, truce.FeedFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fromLog.Close()
+	put("a")
+	gap()
+	put("b")
+	gap()
+	if got := collect(t, fromLog, 2); got[0] != 1 || got[1] != 3 || fromLog.Pos() != 4 {
+		t.Fatalf("from the log: %v, position %d; want [1 3], 4", got, fromLog.Pos())
+	}
+	live, err := feed.Subscribe(t.Context(), -1, truce.FeedFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Close()
+	done := make(chan []int64)
+	go func() { done <- collect(t, live, 1) }()
+	time.Sleep(50 * time.Millisecond) // the hub runs
+	gap()
+	put("c")
+	if got := <-done; got[0] != 6 || live.Pos() != 6 {
+		t.Fatalf("live: %v, position %d; want [6], 6", got, live.Pos())
+	}
+}
