@@ -159,6 +159,13 @@ func expired(since, trimmed int64) error {
 	return Errorf(CodeEventsExpired, "since=%d is older than the change feed keeps (trimmed through seq %d); re-read the documents you follow, then subscribe again without since", since, trimmed)
 }
 
+// Subscribers returns the number of open subscriptions (for metrics).
+func (f *Feed) Subscribers() int {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.subs
+}
+
 // Pos returns the seq the subscription has read through: every event up to
 // it that passes the filter has been returned. Resuming from Pos loses and
 // repeats nothing.

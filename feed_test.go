@@ -68,6 +68,9 @@ func TestFeedSlowSubscriberCatchesUp(t *testing.T) {
 	go func() { defer close(done); liveSeqs = collect(t, live, total) }()
 	writeConcurrently(t, svc, 8, 25)
 	<-done
+	if n := feed.Subscribers(); n != 2 {
+		t.Errorf("Subscribers = %d, want 2", n)
+	}
 	if first := truce.FeedRingFirst(feed); first <= 1 {
 		t.Fatalf("the ring still starts at %d: the test did not make the subscriber fall behind it", first)
 	}
