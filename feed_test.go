@@ -62,6 +62,15 @@ func TestFeedSlowSubscriberCatchesUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer live.Close()
+	// Start the hub: a wait that times out.
+	wctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	if _, err := live.Next(wctx, 1); err != context.DeadlineExceeded {
+		t.Fatalf("Next on an empty feed = %v, want a timeout", err)
+	}
+	cancel()
+	for truce.FeedRingFirst(feed) == 0 {
+		time.Sleep(time.Millisecond) // the hub loads
+	}
 	const total = 8 * 25
 	var liveSeqs []int64
 	done := make(chan struct{})
