@@ -189,7 +189,7 @@ func (s *Subscription) Close() {
 // before it got to them.
 func (s *Subscription) Next(ctx context.Context, limit int) ([]*FeedEvent, error) {
 	for {
-		wake := s.feed.wakeup()
+		wake, running := s.feed.wakeup()
 		evs, caughtUp, err := s.read(ctx, limit)
 		if err != nil || len(evs) > 0 {
 			return evs, err
@@ -200,7 +200,9 @@ func (s *Subscription) Next(ctx context.Context, limit int) ([]*FeedEvent, error
 			}
 			continue
 		}
-		s.feed.ensureHub()
+		if !running {
+			s.feed.ensureHub()
+		}
 		select {
 		case <-wake:
 		case <-ctx.Done():
@@ -280,11 +282,13 @@ func (s *Subscription) read(ctx context.Context, limit int) (evs []*FeedEvent, c
 	return evs, len(batch) < feedReadBatch, nil
 }
 
-// wakeup returns the channel that the hub closes when it next publishes.
-func (f *Feed) wakeup() <-chan struct{} {
+// wakeup returns the channel that the hub closes when it next publishes,
+// and whether the hub runs. Many subscribers call it at once, so it takes
+// the lock only for reading.
+func (f *Feed) wakeup() (<-chan struct{}, bool) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	return f.wake
+	return f.wake, f.running
 }
 
 // publishLocked wakes every waiting subscriber; f.mu is held for writing.
