@@ -141,3 +141,59 @@ func TestWatchEventsExpired(t *testing.T) {
 		break
 	}
 }
+
+// TestChangesParity: paging with Changes gives the events Watch gives, and
+// a long poll returns the event that comes while it waits.
+func TestChangesParity(t *testing.T) {
+	srv, _, _ := mustServeService(t)
+	c := mustClient(t, srv.URL)
+	ctx := testCtx(t)
+	for i := range 12 {
+		if _, err := c.Put(ctx, fmt.Sprint("c", i%2), fmt.Sprint("d", i%5), map[string]any{"i": i}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var watched []string
+	for e, err := range c.Watch(ctx, client.WatchFilter{FromStart: true, Collection: "c1"}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		watched = append(watched, string(e.Raw))
+		if len(watched) == 6 {
+			break
+		}
+	}
+	var paged []string
+	f := client.WatchFilter{Collection: "c1"}
+	for {
+		page, err := c.Changes(ctx, f, 4, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range page.Items {
+			paged = append(paged, string(e.Raw))
+		}
+		if len(page.Items) == 0 {
+			break
+		}
+		f.Since = page.Last
+	}
+	if fmt.Sprint(paged) != fmt.Sprint(watched) {
+		t.Fatalf("Changes gave\n%v\nWatch gave\n%v", paged, watched)
+	}
+	got := make(chan *client.ChangesPage, 1)
+	go func() {
+		page, err := c.Changes(ctx, client.WatchFilter{Since: 12}, 0, 30*time.Second)
+		if err != nil {
+			t.Error(err)
+		}
+		got <- page
+	}()
+	time.Sleep(100 * time.Millisecond)
+	if _, err := c.Put(ctx, "c0", "late", map[string]any{}); err != nil {
+		t.Fatal(err)
+	}
+	if page := <-got; page == nil || len(page.Items) != 1 || page.Items[0].ID != "late" || page.Last != 13 {
+		t.Fatalf("long poll: %+v", page)
+	}
+}
