@@ -334,10 +334,11 @@ func TestEventsStalledSubscriber(t *testing.T) {
 	fmt.Fprintf(stalled, "GET /v1/events?since=0 HTTP/1.1\r\nHost: x\r\n\r\n")
 	live := s.openSSE("/v1/events?since=0")
 
-	// 600 events of 8 KiB: several MiB, far more than the socket buffers
-	// of the stalled connection hold.
-	big := strings.Repeat("x", 8<<10)
-	const writers, perWriter = 6, 100
+	// 400 events of 24 KiB: about 10 MiB, more than twice what the socket
+	// buffers of the stalled connection hold (4 MiB at most to send here),
+	// so its stream surely blocks.
+	big := strings.Repeat("x", 24<<10)
+	const writers, perWriter = 4, 100
 	var wg sync.WaitGroup
 	for w := range writers {
 		wg.Go(func() {
