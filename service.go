@@ -55,11 +55,13 @@ type Service struct {
 	lockKick chan struct{}
 	maxTxOps int
 	maxTxTTL time.Duration
+	feed     *Feed
 }
 
 // NewService returns a Service over store.
 func NewService(store Store, opts Options) *Service {
 	s := &Service{store: store, maxDocBytes: opts.MaxDocBytes, now: opts.Now, newID: opts.NewID}
+	s.feed = newFeed(store)
 	if s.maxDocBytes <= 0 {
 		s.maxDocBytes = DefaultMaxDocBytes
 	}

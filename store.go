@@ -67,6 +67,10 @@ type ReadTx interface {
 	Events(after int64, limit int) ([]*Event, error)
 	// LastSeq returns the highest seq committed so far.
 	LastSeq() (int64, error)
+	// EventsTrimmed returns the seq through which the change log has been
+	// trimmed (TrimEvents): events up to it may be gone, events after it
+	// are all kept. 0 when nothing was ever trimmed.
+	EventsTrimmed() (int64, error)
 
 	// Idempotency returns the stored answer for a caller's key, expired or
 	// not (the caller checks ExpiresAt).
@@ -123,6 +127,10 @@ type Tx interface {
 	// AppendEvent appends e to the change log under e.Seq, which the caller
 	// allocated with NextSeq.
 	AppendEvent(e *Event) error
+	// TrimEvents removes every change-log event with seq up to through and
+	// records through as EventsTrimmed, durably. A through at or below
+	// EventsTrimmed changes nothing; one above LastSeq is an error.
+	TrimEvents(through int64) error
 
 	// PutIdempotency stores (or replaces) the answer for r's caller and key.
 	PutIdempotency(r *IdempotencyRecord) error

@@ -29,6 +29,9 @@ type Options struct {
 	// MaxTxBodyBytes limits the body of POST /v1/tx; 0 means
 	// DefaultMaxTxBodyBytes, or MaxBodyBytes if that is larger.
 	MaxTxBodyBytes int64
+	// Heartbeat is the longest silence on an event stream before a
+	// heartbeat; 0 means DefaultHeartbeat.
+	Heartbeat time.Duration
 }
 
 // Handler serves the truce HTTP API (API.md). Mount it at the root of a
@@ -47,6 +50,9 @@ type Handler struct {
 	maxTxBody int64
 	// txmux routes the document requests of an interactive transaction.
 	txmux *http.ServeMux
+	// heartbeat and streams serve the change feed (events.go).
+	heartbeat time.Duration
+	streams   streams
 }
 
 // NewHandler returns the HTTP handler of svc.
@@ -64,6 +70,10 @@ func NewHandler(svc *truce.Service, opts Options) *Handler {
 	h.maxTxBody = max(opts.MaxTxBodyBytes, h.maxBody)
 	if opts.MaxTxBodyBytes <= 0 {
 		h.maxTxBody = max(DefaultMaxTxBodyBytes, h.maxBody)
+	}
+	h.heartbeat, h.streams = opts.Heartbeat, newStreams()
+	if h.heartbeat <= 0 {
+		h.heartbeat = DefaultHeartbeat
 	}
 	h.routes()
 	h.txRoutes()
@@ -101,6 +111,9 @@ func (h *Handler) routes() {
 	m.HandleFunc("GET /v1/conflicts/{cid}", h.getConflict)
 	m.HandleFunc("POST /v1/conflicts/{cid}/resolve", h.resolveConflict)
 	m.HandleFunc("POST /v1/conflicts/{cid}/dismiss", h.dismissConflict)
+
+	m.HandleFunc("GET /v1/events", h.events)
+	m.HandleFunc("GET /v1/changes", h.changes)
 }
 
 // ServeHTTP tags the request with an id, refuses dot segments, recovers

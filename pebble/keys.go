@@ -17,6 +17,7 @@ import (
 // order.
 //
 //	m\x00seq                                               last committed seq (BE8)
+//	m\x00evtrim                                            change log trimmed through seq (BE8; events.go)
 //	c\x00<col>                                             collection record
 //	d\x00<col>\x00<id>                                     current document
 //	v\x00<col>\x00<id>\x00<version BE8>                    stored version

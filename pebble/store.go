@@ -82,6 +82,8 @@ type Store struct {
 	visibleSeq    atomic.Int64
 	visibleCommit atomic.Uint64
 	durable       watermark
+	// changes wakes change-feed readers after commits; see events.go.
+	changes notifier
 
 	// writers counts the Updates in progress; see walSyncDelay.
 	writers atomic.Int32
@@ -302,6 +304,9 @@ func (s *Store) Update(ctx context.Context, fn func(truce.Tx) error) (err error)
 	// The WAL is synced up to and including b, and every earlier commit
 	// precedes b in the WAL.
 	s.durable.advance(commit, t.last)
+	if t.last > t.seqBound {
+		s.changes.signal()
+	}
 	return nil
 }
 

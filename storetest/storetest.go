@@ -58,6 +58,7 @@ var tests = concat(
 	documentTests,
 	indexTests,
 	eventTests,
+	eventTrimTests,
 	transactionTests,
 	concurrencyTests,
 	idempotencyTests,

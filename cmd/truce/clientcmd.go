@@ -38,6 +38,7 @@ func addClientCommands(root *cobra.Command) {
 		newGetCmd, newPutCmd, newPatchCmd, newDeleteCmd, newHistoryCmd, newDiffCmd,
 		newListCmd, newVersionCmd, newRestoreCmd, newCollectionsCmd, newCollectionCmd,
 		newConflictsCmd, newResolveCmd, newDismissCmd, newLockCmd, newUnlockCmd, newTxCmd,
+		newWatchCmd,
 	} {
 		o := &clientOptions{}
 		cmd := newCmd(o)

@@ -37,6 +37,7 @@ type serveOptions struct {
 	maxTxOps       int
 	maxTxBytes     int64
 	maxTxTTL       time.Duration
+	eventRetention string
 	insecureNoAuth bool
 	logLevel       *enumValue
 	logFormat      *enumValue
@@ -73,6 +74,7 @@ signal stops it at once.`,
 	f.IntVar(&o.maxTxOps, "max-tx-ops", truce.DefaultMaxTxOps, "most operations in one transaction (`n`)")
 	f.Int64Var(&o.maxTxBytes, "max-tx-bytes", trucehttp.DefaultMaxTxBodyBytes, "largest POST /v1/tx body accepted, in `bytes`")
 	f.DurationVar(&o.maxTxTTL, "max-tx-ttl", truce.DefaultMaxTxTTL, "longest TTL of an interactive transaction (`duration`); longer ones are capped")
+	f.StringVar(&o.eventRetention, "event-retention", truce.DefaultEventRetention.String(), "how much of the change feed to keep: an `age` (168h), a count of events (1000000), both (168h,1000000) or 0 for all; older resumes are 410 events_expired")
 	f.BoolVar(&o.insecureNoAuth, "insecure-no-auth", false, "allow a non-loopback --addr without authentication")
 	f.Var(o.logLevel, "log-level", "least severe log `level`: debug, info, warn or error")
 	f.Var(o.logFormat, "log-format", "log `format`: text or json")
@@ -92,6 +94,10 @@ func (o *serveOptions) run(ctx context.Context, stderr io.Writer) error {
 	}
 	if o.maxTxOps <= 0 || o.maxTxBytes <= 0 || o.maxTxTTL <= 0 {
 		return usageErrorf("--max-tx-ops, --max-tx-bytes and --max-tx-ttl must be positive")
+	}
+	retention, err := truce.ParseEventRetention(o.eventRetention)
+	if err != nil {
+		return usageErrorf("--event-retention: %v", err)
 	}
 	if o.dataDir == "" {
 		return usageErrorf("--data must name a directory")
@@ -142,11 +148,21 @@ func (o *serveOptions) run(ctx context.Context, stderr io.Writer) error {
 		defer close(txSweeperDone)
 		svc.RunTransactionSweeper(sweepCtx, 10*time.Second)
 	}()
+	trimmerDone := make(chan struct{})
+	go func() {
+		defer close(trimmerDone)
+		svc.RunEventTrimmer(sweepCtx, retention, eventTrimInterval(retention))
+	}()
 	// The sweepers stop before the store closes, on every way out.
 	var once sync.Once
-	stopSweeping := func() { once.Do(func() { stopSweeper(); <-sweeperDone; <-lockExpirerDone; <-txSweeperDone }) }
+	stopSweeping := func() {
+		once.Do(func() { stopSweeper(); <-sweeperDone; <-lockExpirerDone; <-txSweeperDone; <-trimmerDone })
+	}
 	defer stopSweeping()
-	srv := trucehttp.NewServer(trucehttp.NewHandler(svc, trucehttp.Options{Logger: log, MaxTxBodyBytes: o.maxTxBytes}))
+	handler := trucehttp.NewHandler(svc, trucehttp.Options{Logger: log, MaxTxBodyBytes: o.maxTxBytes})
+	srv := trucehttp.NewServer(handler)
+	// Shutdown waits for requests to end; event streams end only when told.
+	srv.RegisterOnShutdown(handler.CloseStreams)
 	if srv.ErrorLog == nil {
 		srv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 	}
@@ -258,4 +274,14 @@ func newLogger(w io.Writer, level, format string) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// eventTrimInterval is how often the change log is trimmed: every minute,
+// or sooner for a short retention age, so that events do not outlive it by
+// much.
+func eventTrimInterval(r truce.EventRetention) time.Duration {
+	if r.MaxAge > 0 {
+		return min(time.Minute, max(r.MaxAge/4, 100*time.Millisecond))
+	}
+	return time.Minute
 }

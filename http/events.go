@@ -1,0 +1,280 @@
+package http
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/trucedb/truce"
+)
+
+// Stream timing. DefaultHeartbeat is the longest silence on an event
+// stream (API.md: at least every 15 s); streamWriteTimeout bounds each
+// write to a stream, so a client that stops reading is cut off (it resumes
+// from its last id) instead of holding its connection for ever.
+const (
+	DefaultHeartbeat   = 15 * time.Second
+	streamWriteTimeout = 30 * time.Second
+	// maxWait bounds ?wait= of a long poll.
+	maxWait = 5 * time.Minute
+	// streamBatch is how many events a stream takes from the feed at once.
+	streamBatch = 256
+)
+
+// streams ends the handler's event streams and long polls when the server
+// shuts down, which http.Server.Shutdown cannot do: it waits for them.
+type streams struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+func newStreams() streams {
+	ctx, cancel := context.WithCancel(context.Background())
+	return streams{ctx: ctx, cancel: cancel}
+}
+
+// CloseStreams ends every open event stream and long poll, now and later:
+// SSE and WebSocket subscribers see their stream end and resume elsewhere
+// or after a restart from their last id; long polls answer at once. Call it
+// when the server shuts down, e.g. with http.Server.RegisterOnShutdown.
+func (h *Handler) CloseStreams() { h.streams.cancel() }
+
+// streamContext is r's context, also ended by CloseStreams.
+func (h *Handler) streamContext(r *http.Request) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(r.Context())
+	stop := context.AfterFunc(h.streams.ctx, cancel)
+	return ctx, func() { stop(); cancel() }
+}
+
+// feedQuery is what a feed request asks for.
+type feedQuery struct {
+	since    int64 // -1: from now (or the oldest event, for /v1/changes)
+	filter   truce.FeedFilter
+	document bool
+}
+
+// parseFeedQuery reads collection, id, types, document and since (or the
+// Last-Event-ID header, which wins: a browser's EventSource reconnects to
+// the same URL with it).
+func parseFeedQuery(r *http.Request, q url.Values) (*feedQuery, error) {
+	fq := &feedQuery{since: -1, document: true}
+	fq.filter.Collection = q.Get("collection")
+	if q.Has("collection") && !truce.ValidCollectionName(fq.filter.Collection) {
+		return nil, truce.Errorf(truce.CodeInvalidCollection, "collection=%.80q is not a collection name", fq.filter.Collection)
+	}
+	fq.filter.ID = q.Get("id")
+	if q.Has("id") {
+		if !truce.ValidID(fq.filter.ID) {
+			return nil, truce.Errorf(truce.CodeInvalidID, "id=%.80q is not a document id", fq.filter.ID)
+		}
+		if fq.filter.Collection == "" {
+			return nil, truce.Errorf(truce.CodeInvalidParameter, "id=%s needs collection= too: ids are unique within a collection", fq.filter.ID)
+		}
+	}
+	if q.Has("types") {
+		for t := range strings.SplitSeq(q.Get("types"), ",") {
+			fq.filter.Types = append(fq.filter.Types, truce.EventType(strings.TrimSpace(t)))
+		}
+		if err := truce.ValidateEventTypes(fq.filter.Types); err != nil {
+			return nil, err
+		}
+	}
+	if q.Has("document") {
+		b, err := strconv.ParseBool(q.Get("document"))
+		if err != nil {
+			return nil, truce.Errorf(truce.CodeInvalidParameter, "document=%.20q: use document=false to leave documents out of events, or true", q.Get("document"))
+		}
+		fq.document = b
+	}
+	if q.Has("since") {
+		n, err := intParam(q, "since")
+		if err != nil {
+			return nil, err
+		}
+		fq.since = n
+	}
+	if v, ok := headerValue(r, "Last-Event-ID"); ok && v != "" {
+		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if err != nil || n < 0 {
+			return nil, truce.Errorf(truce.CodeInvalidParameter, "Last-Event-ID %.40q is not an event id (a seq) this server gave out", v)
+		}
+		fq.since = n
+	}
+	return fq, nil
+}
+
+var feedParams = []string{"collection", "id", "types", "since", "document"}
+
+// events serves GET /v1/events: server-sent events, or a WebSocket when the
+// request asks to upgrade.
+func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
+	q, err := query(r, feedParams...)
+	if err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	fq, err := parseFeedQuery(r, q)
+	if err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	sub, err := h.svc.Feed().Subscribe(r.Context(), fq.since, fq.filter)
+	if err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	defer sub.Close()
+	if isWebSocket(r) {
+		h.eventsWebSocket(w, r, sub, fq)
+		return
+	}
+	ctx, cancel := h.streamContext(r)
+	defer cancel()
+	rc := http.NewResponseController(w)
+	// The server's read timeout would end the request's context mid-stream.
+	_ = rc.SetReadDeadline(time.Time{})
+	hd := w.Header()
+	hd.Set("Content-Type", "text/event-stream")
+	hd.Set("Cache-Control", "no-cache")
+	hd.Set("X-Accel-Buffering", "no") // tell proxies not to buffer the stream
+	w.WriteHeader(http.StatusOK)
+	// The stream opens with its position as an id-only message, and each
+	// heartbeat repeats it: a client that resumes from the last id it saw
+	// then neither misses events committed before its first one nor
+	// rescans events its filter skipped.
+	buf := appendPosition([]byte(": connected\n"), sub.Pos())
+	for {
+		if len(buf) > 0 {
+			_ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
+			if _, err := w.Write(buf); err != nil {
+				return
+			}
+			if err := rc.Flush(); err != nil {
+				return
+			}
+		}
+		buf = buf[:0]
+		hctx, hcancel := context.WithTimeout(ctx, h.heartbeat)
+		evs, err := sub.Next(hctx, streamBatch)
+		hcancel()
+		switch {
+		case ctx.Err() != nil:
+			return
+		case errors.Is(err, context.DeadlineExceeded):
+			buf = appendPosition(append(buf, ": heartbeat\n"...), sub.Pos())
+		case err != nil:
+			// Trimmed under a subscriber that fell too far behind, or the
+			// store failed: end the stream; a resume from the last id says
+			// which (410 events_expired, or it goes on).
+			if truce.ErrorCode(err) != truce.CodeEventsExpired {
+				h.log.Warn("event stream ended", "requestId", w.Header().Get("X-Request-Id"), "err", err)
+			}
+			return
+		}
+		for _, e := range evs {
+			buf = appendSSE(buf, e, fq.document)
+		}
+	}
+}
+
+// appendPosition appends an id-only message: it moves a client's
+// Last-Event-ID without dispatching an event.
+func appendPosition(b []byte, pos int64) []byte {
+	b = append(b, "id: "...)
+	b = strconv.AppendInt(b, pos, 10)
+	return append(b, "\n\n"...)
+}
+
+// appendSSE appends one event in the WHATWG event-stream format. The JSON
+// has no line breaks, so it is one data line.
+func appendSSE(b []byte, e *truce.FeedEvent, document bool) []byte {
+	b = append(b, "id: "...)
+	b = strconv.AppendInt(b, e.Seq, 10)
+	b = append(b, "\nevent: "...)
+	b = append(b, e.Type...)
+	b = append(b, "\ndata: "...)
+	b = append(b, e.JSON(document)...)
+	return append(b, "\n\n"...)
+}
+
+// changes serves GET /v1/changes: the events after since as a JSON page,
+// waiting up to ?wait= for one when there is none.
+func (h *Handler) changes(w http.ResponseWriter, r *http.Request) {
+	q, err := query(r, append([]string{"limit", "wait"}, feedParams...)...)
+	if err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	fq, err := parseFeedQuery(r, q)
+	if err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	limit := int64(100)
+	if q.Has("limit") {
+		if limit, err = intParam(q, "limit"); err != nil {
+			h.problem(w, r, err)
+			return
+		}
+		if limit < 1 || limit > truce.MaxPageSize {
+			h.problem(w, r, truce.Errorf(truce.CodeInvalidParameter, "limit must be between 1 and %d, not %d", truce.MaxPageSize, limit))
+			return
+		}
+	}
+	var wait time.Duration
+	if q.Has("wait") {
+		wait, err = time.ParseDuration(q.Get("wait"))
+		if err != nil || wait < 0 || wait > maxWait {
+			h.problem(w, r, truce.Errorf(truce.CodeInvalidParameter, "wait=%.40q: give a duration from 0s to %s, e.g. wait=30s", q.Get("wait"), maxWait))
+			return
+		}
+	}
+	feed := h.svc.Feed()
+	if fq.since < 0 {
+		// A page without since starts at the oldest event the feed keeps.
+		if fq.since, err = feed.OldestSeq(r.Context()); err != nil {
+			h.problem(w, r, err)
+			return
+		}
+	}
+	sub, err := feed.Subscribe(r.Context(), fq.since, fq.filter)
+	if err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	defer sub.Close()
+	evs, err := sub.Read(r.Context(), int(limit))
+	if err == nil && len(evs) == 0 && wait > 0 {
+		// The server's timeouts would cut a long wait short.
+		rc := http.NewResponseController(w)
+		_ = rc.SetReadDeadline(time.Time{})
+		_ = rc.SetWriteDeadline(time.Now().Add(wait + streamWriteTimeout))
+		ctx, cancel := h.streamContext(r)
+		wctx, wcancel := context.WithTimeout(ctx, wait)
+		evs, err = sub.Next(wctx, int(limit))
+		wcancel()
+		cancel()
+		if err != nil && wctx.Err() != nil && r.Context().Err() == nil {
+			err = nil // waited in vain (or the server stops): an empty page
+		}
+	}
+	if err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	b := append(make([]byte, 0, 256), `{"items":[`...)
+	for i, e := range evs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, e.JSON(fq.document)...)
+	}
+	b = append(b, `],"last":`...)
+	b = strconv.AppendInt(b, sub.Pos(), 10)
+	b = append(b, '}')
+	writeJSON(w, http.StatusOK, b)
+}

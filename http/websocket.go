@@ -1,0 +1,84 @@
+package http
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/trucedb/truce"
+)
+
+// StatusEventsExpired is the WebSocket close code (in the range for
+// applications) of a stream whose subscriber fell behind the retained log:
+// a resume from its last seq would be 410 events_expired.
+const StatusEventsExpired websocket.StatusCode = 4410
+
+// isWebSocket reports whether r asks to upgrade to a WebSocket.
+func isWebSocket(r *http.Request) bool {
+	for v := range strings.SplitSeq(r.Header.Get("Connection"), ",") {
+		if strings.EqualFold(strings.TrimSpace(v), "upgrade") {
+			return strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+		}
+	}
+	return false
+}
+
+// eventsWebSocket serves the feed over a WebSocket: one text message per
+// event, the same JSON as an SSE event's data; pings as heartbeats.
+// Messages from the client are read and ignored.
+func (h *Handler) eventsWebSocket(w http.ResponseWriter, r *http.Request, sub *truce.Subscription, fq *feedQuery) {
+	// The connection outlives the server's timeouts; clear them before the
+	// handshake takes it over.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Time{})
+	_ = rc.SetWriteDeadline(time.Time{})
+	c, err := websocket.Accept(w, r, nil)
+	if err != nil {
+		return // Accept has answered
+	}
+	defer c.CloseNow()
+	ctx, cancel := h.streamContext(r)
+	defer cancel()
+	// CloseRead's context must not end with the stream's: a read whose
+	// context ends closes the connection at once, without a close frame.
+	peerGone := c.CloseRead(context.Background())
+	defer context.AfterFunc(peerGone, cancel)()
+	for {
+		hctx, hcancel := context.WithTimeout(ctx, h.heartbeat)
+		evs, err := sub.Next(hctx, streamBatch)
+		hcancel()
+		switch {
+		case h.streams.ctx.Err() != nil:
+			c.Close(websocket.StatusGoingAway, "the server is shutting down; resume from your last seq")
+			return
+		case ctx.Err() != nil:
+			return
+		case errors.Is(err, context.DeadlineExceeded):
+			pctx, pcancel := context.WithTimeout(ctx, streamWriteTimeout)
+			err := c.Ping(pctx)
+			pcancel()
+			if err != nil {
+				return
+			}
+			continue
+		case truce.ErrorCode(err) == truce.CodeEventsExpired:
+			c.Close(StatusEventsExpired, "events_expired")
+			return
+		case err != nil:
+			h.log.Warn("event stream ended", "requestId", w.Header().Get("X-Request-Id"), "err", err)
+			c.Close(websocket.StatusTryAgainLater, "the store failed; resume from your last seq")
+			return
+		}
+		for _, e := range evs {
+			wctx, wcancel := context.WithTimeout(ctx, streamWriteTimeout)
+			err := c.Write(wctx, websocket.MessageText, e.JSON(fq.document))
+			wcancel()
+			if err != nil {
+				return
+			}
+		}
+	}
+}
