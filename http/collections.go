@@ -12,11 +12,7 @@ func (h *Handler) putCollection(w http.ResponseWriter, r *http.Request) {
 		h.problem(w, r, err)
 		return
 	}
-	if err := requireJSON(r); err != nil {
-		h.problem(w, r, err)
-		return
-	}
-	body, err := h.readBody(w, r)
+	body, err := h.jsonBody(w, r)
 	if err != nil {
 		h.problem(w, r, err)
 		return

@@ -31,11 +31,7 @@ func (h *Handler) createDoc(w http.ResponseWriter, r *http.Request) {
 		h.problem(w, r, err)
 		return
 	}
-	if err := requireJSON(r); err != nil {
-		h.problem(w, r, err)
-		return
-	}
-	body, err := h.readBody(w, r)
+	body, err := h.jsonBody(w, r)
 	if err != nil {
 		h.problem(w, r, err)
 		return
@@ -128,31 +124,7 @@ func (h *Handler) writeResult(w http.ResponseWriter, r *http.Request, res truce.
 }
 
 func (h *Handler) patchDoc(w http.ResponseWriter, r *http.Request) {
-	q, err := query(r, "version")
-	if err != nil {
-		h.problem(w, r, err)
-		return
-	}
-	pre, err := preconditions(r, q)
-	if err != nil {
-		h.problem(w, r, err)
-		return
-	}
-	mt, err := mediaType(r)
-	if err != nil {
-		h.problem(w, r, err)
-		return
-	}
-	typ := truce.PatchType(mt)
-	if typ != truce.MergePatch && typ != truce.JSONPatch {
-		if mt == "" {
-			mt = "none"
-		}
-		h.problem(w, r, truce.Errorf(truce.CodeUnsupportedMediaType,
-			"PATCH takes Content-Type %s (RFC 7396) or %s (RFC 6902), not %s", truce.MergePatch, truce.JSONPatch, mt))
-		return
-	}
-	body, err := h.readBody(w, r)
+	pre, typ, body, err := h.patchRequest(w, r)
 	if err != nil {
 		h.problem(w, r, err)
 		return

@@ -108,11 +108,7 @@ func (h *Handler) lock(w http.ResponseWriter, r *http.Request) {
 		h.problem(w, r, err)
 		return
 	}
-	if err := requireJSON(r); err != nil {
-		h.problem(w, r, err)
-		return
-	}
-	body, err := h.readBody(w, r)
+	body, err := h.jsonBody(w, r)
 	if err != nil {
 		h.problem(w, r, err)
 		return

@@ -182,3 +182,38 @@ func limitParam(q url.Values) (int, error) {
 	}
 	return int(min(limit, truce.MaxPageSize+1)), nil
 }
+
+// jsonBody reads a body that must be application/json (415 otherwise).
+func (h *Handler) jsonBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if err := requireJSON(r); err != nil {
+		return nil, err
+	}
+	return h.readBody(w, r)
+}
+
+// patchRequest reads a PATCH: ?version=, the preconditions, a patch media
+// type (RFC 7396 or RFC 6902; 415 otherwise) and the body.
+func (h *Handler) patchRequest(w http.ResponseWriter, r *http.Request) (truce.Precondition, truce.PatchType, []byte, error) {
+	q, err := query(r, "version")
+	if err != nil {
+		return truce.Precondition{}, "", nil, err
+	}
+	pre, err := preconditions(r, q)
+	if err != nil {
+		return truce.Precondition{}, "", nil, err
+	}
+	mt, err := mediaType(r)
+	if err != nil {
+		return truce.Precondition{}, "", nil, err
+	}
+	typ := truce.PatchType(mt)
+	if typ != truce.MergePatch && typ != truce.JSONPatch {
+		if mt == "" {
+			mt = "none"
+		}
+		return truce.Precondition{}, "", nil, truce.Errorf(truce.CodeUnsupportedMediaType,
+			"PATCH takes Content-Type %s (RFC 7396) or %s (RFC 6902), not %s", truce.MergePatch, truce.JSONPatch, mt)
+	}
+	body, err := h.readBody(w, r)
+	return pre, typ, body, err
+}

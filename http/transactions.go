@@ -49,11 +49,7 @@ func (h *Handler) beginTx(w http.ResponseWriter, r *http.Request) {
 		h.problem(w, r, err)
 		return
 	}
-	if err := requireJSON(r); err != nil {
-		h.problem(w, r, err)
-		return
-	}
-	body, err := h.readBody(w, r)
+	body, err := h.jsonBody(w, r)
 	if err != nil {
 		h.problem(w, r, err)
 		return
@@ -149,11 +145,7 @@ func (h *Handler) txCreateDoc(w http.ResponseWriter, r *http.Request) {
 		h.problem(w, r, err)
 		return
 	}
-	if err := requireJSON(r); err != nil {
-		h.problem(w, r, err)
-		return
-	}
-	body, err := h.readBody(w, r)
+	body, err := h.jsonBody(w, r)
 	if err != nil {
 		h.problem(w, r, err)
 		return
@@ -171,28 +163,13 @@ func (h *Handler) txPutDoc(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) txPatchDoc(w http.ResponseWriter, r *http.Request) {
-	q, err := query(r, "version")
-	if err != nil {
-		h.problem(w, r, err)
-		return
-	}
-	pre, err := preconditions(r, q)
-	if err != nil {
-		h.problem(w, r, err)
-		return
-	}
-	mt, err := mediaType(r)
-	if err != nil {
-		h.problem(w, r, err)
-		return
-	}
-	body, err := h.readBody(w, r)
+	pre, typ, body, err := h.patchRequest(w, r)
 	if err != nil {
 		h.problem(w, r, err)
 		return
 	}
 	h.stage(w, r, truce.TxOp{Kind: truce.TxPatch, Collection: r.PathValue("c"), ID: r.PathValue("id"), Pre: pre,
-		PatchType: truce.PatchType(mt), Patch: body})
+		PatchType: typ, Patch: body})
 }
 
 func (h *Handler) txDeleteDoc(w http.ResponseWriter, r *http.Request) {
