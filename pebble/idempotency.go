@@ -129,12 +129,7 @@ func (t *tx) DeleteExpiredIdempotency(now time.Time, limit int) (int, error) {
 		return 0, err
 	}
 	lower := appendTag(nil, tagIdemExpiry)
-	upper := binary.BigEndian.AppendUint64(appendTag(nil, tagIdemExpiry), uint64(now.UnixNano())+1)
-	var expired [][]byte
-	err := t.scan(lower, upper, nil, false, func(k, _ []byte) (bool, error) {
-		expired = append(expired, append([]byte(nil), k...))
-		return len(expired) < limit, nil
-	})
+	expired, err := t.expiredKeys(lower, now, limit)
 	if err != nil || len(expired) == 0 {
 		return 0, err
 	}
@@ -157,4 +152,17 @@ func (t *tx) DeleteExpiredIdempotency(now time.Time, limit int) (int, error) {
 		}
 	}
 	return len(expired), nil
+}
+
+// expiredKeys returns up to limit keys of the expiry index whose keys start
+// with prefix and continue with a big-endian UnixNano time, for the times
+// not after now, earliest first.
+func (t *tx) expiredKeys(prefix []byte, now time.Time, limit int) ([][]byte, error) {
+	upper := binary.BigEndian.AppendUint64(append([]byte(nil), prefix...), uint64(now.UnixNano())+1)
+	var keys [][]byte
+	err := t.scan(prefix, upper, nil, false, func(k, _ []byte) (bool, error) {
+		keys = append(keys, append([]byte(nil), k...))
+		return len(keys) < limit, nil
+	})
+	return keys, err
 }

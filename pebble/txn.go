@@ -135,12 +135,7 @@ func (t *tx) DeleteExpiredTransactions(now time.Time, limit int) (int, error) {
 		return 0, err
 	}
 	lower := appendTag(nil, tagTxnExpiry)
-	upper := binary.BigEndian.AppendUint64(appendTag(nil, tagTxnExpiry), uint64(now.UnixNano())+1)
-	var expired [][]byte
-	err := t.scan(lower, upper, nil, false, func(k, _ []byte) (bool, error) {
-		expired = append(expired, append([]byte(nil), k...))
-		return len(expired) < limit, nil
-	})
+	expired, err := t.expiredKeys(lower, now, limit)
 	if err != nil || len(expired) == 0 {
 		return 0, err
 	}
