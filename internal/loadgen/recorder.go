@@ -108,16 +108,6 @@ func (r *recorder) drain() counts {
 	return c
 }
 
-// discard drops everything recorded so far (the end of the warm-up).
-func (r *recorder) discard() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.drain()
-	r.total.Reset()
-	r.sum = counts{}
-	r.intervals = nil
-}
-
 // cut closes the interval that ends at elapsed (time since the measured
 // run began) and returns it.
 func (r *recorder) cut(elapsed, length time.Duration) Interval {

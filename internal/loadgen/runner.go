@@ -103,11 +103,15 @@ func Run(ctx context.Context, op Op, o RunOptions) (*Stats, error) {
 		errOnce.Do(func() { firstErr = err })
 		stop.Store(true)
 	}
+	warming := o.Warmup > 0
+	measuring.Store(!warming)
 	for id := range o.Clients {
 		wg.Go(func() {
 			c := &Client{ID: id, Rand: rand.New(rand.NewPCG(uint64(id)+1, uint64(time.Now().UnixNano())))}
 			for !stop.Load() {
-				if o.Count > 0 && measuring.Load() && next.Add(1) > o.Count {
+				// Operations that start in the warm-up are not recorded.
+				measured := measuring.Load()
+				if o.Count > 0 && measured && next.Add(1) > o.Count {
 					return
 				}
 				t0 := time.Now()
@@ -118,7 +122,9 @@ func Run(ctx context.Context, op Op, o RunOptions) (*Stats, error) {
 					fail(fmt.Errorf("client %d: %w", id, err))
 					return
 				}
-				rec.record(id, d, res)
+				if measured {
+					rec.record(id, d, res)
+				}
 			}
 		})
 	}
@@ -127,10 +133,6 @@ func Run(ctx context.Context, op Op, o RunOptions) (*Stats, error) {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	phaseStart := time.Now()
-	warming := o.Warmup > 0
-	if !warming {
-		measuring.Store(true)
-	}
 	lastCut := phaseStart
 	var progress Progress
 	report := func(iv Interval) {
@@ -168,7 +170,6 @@ loop:
 			break loop
 		case <-timer:
 			if warming {
-				rec.discard()
 				warming = false
 				phaseStart, lastCut = time.Now(), time.Now()
 				measuring.Store(true)
@@ -192,7 +193,6 @@ loop:
 	}
 	end := time.Now()
 	if warming { // stopped before measuring began
-		rec.discard()
 		phaseStart = end
 	}
 	rec.cut(end.Sub(phaseStart), end.Sub(lastCut))
