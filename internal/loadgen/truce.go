@@ -195,3 +195,6 @@ func (t *Truce) Close() error {
 	t.hc.CloseIdleConnections()
 	return nil
 }
+
+// URL returns the server's base URL.
+func (t *Truce) URL() string { return t.base }
