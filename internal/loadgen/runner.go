@@ -55,7 +55,9 @@ type Stats struct {
 	Merged    int64
 	// Latency holds every measured operation's latency in microseconds.
 	Latency *hdrhistogram.Histogram
-	// Intervals is the time series, one entry per interval.
+	// Intervals is the time series, one entry per interval; a final
+	// sliver shorter than half an interval is left out of it (not out of
+	// the totals).
 	Intervals []Interval
 }
 
@@ -209,9 +211,10 @@ loop:
 		Latency:   rec.total,
 		Intervals: rec.intervals,
 	}
-	// The last interval is often a sliver; drop it from the series when it
-	// holds nothing.
-	if n := len(s.Intervals); n > 0 && s.Intervals[n-1].Ops == 0 {
+	// The last interval is often a sliver, whose few operations make a
+	// misleading point: its operations count in the totals, but it is
+	// dropped from the series when it is shorter than half an interval.
+	if n := len(s.Intervals); n > 1 && end.Sub(lastCut) < interval/2 {
 		s.Intervals = s.Intervals[:n-1]
 	}
 	return s, firstErr
