@@ -31,6 +31,7 @@ if [ -z "$pgbin" ] || [ ! -x "$pgbin/postgres" ]; then
 fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/truce-bench.XXXXXX")
+chmod 755 "$tmp" # PostgreSQL runs as the postgres user when this is root
 pid=""
 cleanup() {
 	status=$?

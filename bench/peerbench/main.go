@@ -38,6 +38,7 @@ type options struct {
 	duration, warmup, pause  time.Duration
 	workDir, outDir          string
 	truceArgs                string
+	rounds                   int
 	command                  string
 }
 
@@ -46,6 +47,7 @@ type result struct {
 	System     string          `json:"system"`
 	Label      string          `json:"label"`
 	Workload   string          `json:"workload"`
+	Round      int             `json:"round"`
 	LoadBefore string          `json:"loadBefore"`
 	Report     *loadgen.Report `json:"report"`
 }
@@ -78,6 +80,7 @@ func main() {
 	flag.StringVar(&o.workDir, "workdir", "", "where the servers keep their data (default: a new temporary directory)")
 	flag.StringVar(&o.outDir, "out", "", "directory to write benchmarks.md, benchmarks.json and the charts into (default: print only)")
 	flag.StringVar(&o.truceArgs, "truce-args", "", "extra arguments for truce serve, space-separated")
+	flag.IntVar(&o.rounds, "rounds", 1, "measure every system this many times, in turn; the report takes each figure's median run")
 	flag.StringVar(&o.command, "command", "", "the command line to quote in the report (run.sh passes its own)")
 	flag.Parse()
 	if o.command == "" {
@@ -129,50 +132,65 @@ func run(o options) error {
 
 	var results []result
 	var infos []systemInfo
-	for _, name := range strings.Split(o.systems, ",") {
-		sys, ok := all[name]
-		if !ok {
-			if name == "truce" {
-				return fmt.Errorf("-truce must name the truce binary")
+	for round := 1; round <= max(o.rounds, 1); round++ {
+		for _, name := range strings.Split(o.systems, ",") {
+			if err := runSystem(ctx, o, all, name, root, round, wanted, &results, &infos, &noopBody); err != nil {
+				return err
 			}
-			return fmt.Errorf("unknown system %q; want truce, etcd, postgres or noop", name)
-		}
-		dir := filepath.Join(root, name)
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return err
-		}
-		fmt.Fprintf(os.Stderr, "== %s: starting in %s\n", sys.label, dir)
-		srv, err := sys.start(ctx, dir)
-		if err != nil {
-			return fmt.Errorf("start %s: %w", sys.label, err)
-		}
-		infos = append(infos, systemInfo{Name: name, Label: sys.label, Version: srv.version, Settings: srv.settings})
-		for _, w := range sys.workloads {
-			if !slices.Contains(wanted, w) {
-				continue
-			}
-			if ctx.Err() != nil {
-				break
-			}
-			r, err := runOne(ctx, o, sys, srv, w)
-			if err != nil {
-				srv.stop()
-				return fmt.Errorf("%s on %s: %w", w, sys.label, err)
-			}
-			results = append(results, *r)
-			if name == "truce" && w == "read" {
-				noopBody = fetchDoc(r.Report.Target)
-			}
-			time.Sleep(o.pause)
-		}
-		if err := srv.stop(); err != nil {
-			return err
-		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("interrupted")
 		}
 	}
 	return writeOutputs(o, root, infos, results)
+}
+
+// runSystem starts one system, runs the wanted workloads on it, and stops
+// it.
+func runSystem(ctx context.Context, o options, all map[string]system, name, root string, round int, wanted []string,
+	results *[]result, infos *[]systemInfo, noopBody *[]byte) error {
+	sys, ok := all[name]
+	if !ok {
+		if name == "truce" {
+			return fmt.Errorf("-truce must name the truce binary")
+		}
+		return fmt.Errorf("unknown system %q; want truce, etcd, postgres or noop", name)
+	}
+	dir := filepath.Join(root, fmt.Sprintf("%s-%d", name, round))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "== %s (round %d): starting in %s\n", sys.label, round, dir)
+	srv, err := sys.start(ctx, dir)
+	if err != nil {
+		return fmt.Errorf("start %s: %w", sys.label, err)
+	}
+	if round == 1 {
+		*infos = append(*infos, systemInfo{Name: name, Label: sys.label, Version: srv.version, Settings: srv.settings})
+	}
+	for _, w := range sys.workloads {
+		if !slices.Contains(wanted, w) {
+			continue
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		r, err := runOne(ctx, o, sys, srv, w)
+		if err != nil {
+			srv.stop()
+			return fmt.Errorf("%s on %s: %w", w, sys.label, err)
+		}
+		r.Round = round
+		*results = append(*results, *r)
+		if name == "truce" && w == "read" && *noopBody == nil {
+			*noopBody = fetchDoc(r.Report.Target)
+		}
+		time.Sleep(o.pause)
+	}
+	if err := srv.stop(); err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("interrupted")
+	}
+	return os.RemoveAll(dir) // kept only when something failed, for its logs
 }
 
 // runOne runs workload w on a started system.
@@ -235,7 +253,8 @@ func fetchDoc(base string) []byte {
 
 // writeOutputs prints the summary and, with -out, writes the report files.
 func writeOutputs(o options, root string, infos []systemInfo, results []result) error {
-	md := markdown(o, root, infos, results)
+	chosen := medians(results)
+	md := markdown(o, root, infos, chosen, results)
 	if o.outDir == "" {
 		fmt.Print(md)
 		return nil
@@ -245,7 +264,7 @@ func writeOutputs(o options, root string, infos []systemInfo, results []result) 
 	}
 	for _, w := range workloadsIn(results) {
 		var series []loadgen.Series
-		for _, r := range results {
+		for _, r := range chosen {
 			if r.Workload == w {
 				series = append(series, loadgen.Series{Label: r.Label, Report: r.Report})
 			}
@@ -275,6 +294,37 @@ func writeOutputs(o options, root string, infos []systemInfo, results []result) 
 	}
 	fmt.Fprintf(os.Stderr, "wrote %s\n", filepath.Join(o.outDir, "benchmarks.md"))
 	return nil
+}
+
+// medians keeps, for each system and workload, the run with the median
+// throughput (the lower middle one of an even count), in the order the
+// runs were made.
+func medians(results []result) []result {
+	type key struct{ system, workload string }
+	groups := map[key][]result{}
+	var order []key
+	for _, r := range results {
+		k := key{r.System, r.Workload}
+		if _, ok := groups[k]; !ok {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], r)
+	}
+	var out []result
+	for _, k := range order {
+		g := slices.Clone(groups[k])
+		slices.SortFunc(g, func(a, b result) int {
+			switch {
+			case a.Report.Throughput < b.Report.Throughput:
+				return -1
+			case a.Report.Throughput > b.Report.Throughput:
+				return 1
+			}
+			return 0
+		})
+		out = append(out, g[(len(g)-1)/2])
+	}
+	return out
 }
 
 // workloadsIn lists the workloads of results in the order they ran.

@@ -12,7 +12,9 @@ import (
 var systemOrder = []string{"truce", "etcd", "postgres", "noop"}
 
 // markdown renders the results as docs/benchmarks.md.
-func markdown(o options, root string, infos []systemInfo, results []result) string {
+// results are the runs the figures come from (one per system and
+// workload), all every run made.
+func markdown(o options, root string, infos []systemInfo, results, all []result) string {
 	var b strings.Builder
 	find := func(system, workload string) *loadgen.Report {
 		for _, r := range results {
@@ -39,7 +41,12 @@ func markdown(o options, root string, infos []systemInfo, results []result) stri
 	fmt.Fprintf(&b, "durable settings, driven by the same load generator (`internal/loadgen`, the one behind `truce bench`) in\n")
 	fmt.Fprintf(&b, "the same process: **%d concurrent clients, %d-byte documents, %s measured after a %s warm-up**, read and\n", o.clients, o.docSize, o.duration, o.warmup)
 	fmt.Fprintf(&b, "update spread over %d documents. The load generator shares the machine's cores with the server, as it\n", o.docs)
-	fmt.Fprintf(&b, "does for every system.\n\n")
+	fmt.Fprintf(&b, "does for every system.")
+	if o.rounds > 1 {
+		fmt.Fprintf(&b, " Each system was measured %d times, in turn; each figure below comes from the run with the\n", o.rounds)
+		fmt.Fprintf(&b, "median throughput, and every run is listed at the end.")
+	}
+	fmt.Fprintf(&b, "\n\n")
 
 	fmt.Fprintf(&b, "## Results\n\n")
 	fmt.Fprintf(&b, "Throughput is operations per second; for the write workloads it equals goodput (successful writes per\n")
@@ -131,11 +138,11 @@ func markdown(o options, root string, infos []systemInfo, results []result) stri
 	}
 
 	fmt.Fprintf(&b, "\n## Every run\n\n")
-	fmt.Fprintf(&b, "| system | workload | ops/s | writes/s | conflicts | retries | p50 | p90 | p99 | p999 | max | load before → after |\n")
-	fmt.Fprintf(&b, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
-	for _, r := range results {
+	fmt.Fprintf(&b, "| system | workload | round | ops/s | writes/s | conflicts | retries | p50 | p90 | p99 | p999 | max | load before → after |\n")
+	fmt.Fprintf(&b, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	for _, r := range all {
 		p := r.Report
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s → %s |\n", r.Label, r.Workload,
+		fmt.Fprintf(&b, "| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s → %s |\n", r.Label, r.Workload, r.Round,
 			loadgen.Group(p.Throughput), loadgen.Group(p.Goodput), loadgen.Group(float64(p.Conflicts)), loadgen.Group(float64(p.Retries)),
 			msCell(p.Latency.P50), msCell(p.Latency.P90), msCell(p.Latency.P99), msCell(p.Latency.P999), msCell(p.Latency.Max),
 			r.LoadBefore, p.Load)
