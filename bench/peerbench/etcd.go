@@ -66,6 +66,7 @@ func etcdSystem(bin string) system {
 					return newEtcdStore(client, min(clients, etcdConns))
 				},
 				stop: p.stop,
+				pid:  p.cmd.Process.Pid,
 			}, nil
 		},
 	}

@@ -44,12 +44,17 @@ type options struct {
 
 // result is one workload on one system.
 type result struct {
-	System     string          `json:"system"`
-	Label      string          `json:"label"`
-	Workload   string          `json:"workload"`
-	Round      int             `json:"round"`
-	LoadBefore string          `json:"loadBefore"`
-	Report     *loadgen.Report `json:"report"`
+	System   string `json:"system"`
+	Label    string `json:"label"`
+	Workload string `json:"workload"`
+	Round    int    `json:"round"`
+	// CPU time per measured operation, in microseconds: the server's
+	// processes and the load generator's. Unlike throughput, these hardly
+	// depend on what else the machine is doing.
+	ServerCPUMicros float64         `json:"serverCpuMicrosPerOp"`
+	ClientCPUMicros float64         `json:"clientCpuMicrosPerOp"`
+	LoadBefore      string          `json:"loadBefore"`
+	Report          *loadgen.Report `json:"report"`
 }
 
 // systemInfo is what the report says about a system.
@@ -214,18 +219,27 @@ func runOne(ctx context.Context, o options, sys system, srv *server, w string) (
 	}
 	loadBefore := loadgen.LoadAverage()
 	fmt.Fprintf(os.Stderr, "   %s: %d clients, %s after %s warm-up (load %s) ... ", w, o.clients, o.duration, o.warmup, loadBefore)
-	stats, err := loadgen.Run(ctx, op, loadgen.RunOptions{Clients: o.clients, Duration: o.duration, Warmup: o.warmup})
+	var server0, client0 time.Duration
+	stats, err := loadgen.Run(ctx, op, loadgen.RunOptions{Clients: o.clients, Duration: o.duration, Warmup: o.warmup,
+		Measuring: func() { server0, client0 = treeCPU(srv.pid), selfCPU() }})
 	if err != nil {
 		return nil, err
 	}
+	serverCPU, clientCPU := treeCPU(srv.pid)-server0, selfCPU()-client0
 	rep := loadgen.NewReport(stats)
 	rep.Target, rep.Workload, rep.Clients, rep.DocSize = targetOf(store), w, o.clients, o.docSize
 	if w == "read" || w == "update" {
 		rep.Docs = o.docs
 	}
 	rep.Load = loadgen.LoadAverage()
-	fmt.Fprintf(os.Stderr, "%s ops/s, %s writes/s, p99 %s\n", loadgen.Group(rep.Throughput), loadgen.Group(rep.Goodput), loadgen.Millis(rep.Latency.P99))
-	return &result{System: sys.name, Label: sys.label, Workload: w, LoadBefore: loadBefore, Report: rep}, nil
+	fmt.Fprintf(os.Stderr, "%s ops/s, %s writes/s, p99 %s, server CPU %.0f µs/op\n", loadgen.Group(rep.Throughput), loadgen.Group(rep.Goodput),
+		loadgen.Millis(rep.Latency.P99), float64(serverCPU.Microseconds())/float64(max(stats.Ops, 1)))
+	res := &result{System: sys.name, Label: sys.label, Workload: w, LoadBefore: loadBefore, Report: rep}
+	if stats.Ops > 0 {
+		res.ServerCPUMicros = float64(serverCPU.Microseconds()) / float64(stats.Ops)
+		res.ClientCPUMicros = float64(clientCPU.Microseconds()) / float64(stats.Ops)
+	}
+	return res, nil
 }
 
 // targetOf names what a store talks to.

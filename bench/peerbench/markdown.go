@@ -16,11 +16,17 @@ var systemOrder = []string{"truce", "etcd", "postgres", "noop"}
 // workload), all every run made.
 func markdown(o options, root string, infos []systemInfo, results, all []result) string {
 	var b strings.Builder
-	find := func(system, workload string) *loadgen.Report {
-		for _, r := range results {
+	findRun := func(system, workload string) *result {
+		for i, r := range results {
 			if r.System == system && r.Workload == workload {
-				return r.Report
+				return &results[i]
 			}
+		}
+		return nil
+	}
+	find := func(system, workload string) *loadgen.Report {
+		if r := findRun(system, workload); r != nil {
+			return r.Report
 		}
 		return nil
 	}
@@ -51,7 +57,10 @@ func markdown(o options, root string, infos []systemInfo, results, all []result)
 	fmt.Fprintf(&b, "## Results\n\n")
 	fmt.Fprintf(&b, "Throughput is operations per second; for the write workloads it equals goodput (successful writes per\n")
 	fmt.Fprintf(&b, "second), since an operation ends with one successful write, however many conflicts it retried. Latency is\n")
-	fmt.Fprintf(&b, "per operation, retries included.\n\n")
+	fmt.Fprintf(&b, "per operation, retries included. Server CPU is the CPU time (user and system) that the server's processes\n")
+	fmt.Fprintf(&b, "used per operation while measured: unlike throughput and latency it hardly depends on what else the\n")
+	fmt.Fprintf(&b, "machine is doing, so it compares systems fairly even on a busy machine (for latency and CPU rows a ratio\n")
+	fmt.Fprintf(&b, "below 1 means truce needs less).\n\n")
 	fmt.Fprintf(&b, "| workload | figure |")
 	for _, s := range present {
 		fmt.Fprintf(&b, " %s |", label[s])
@@ -67,19 +76,19 @@ func markdown(o options, root string, infos []systemInfo, results, all []result)
 	for _, w := range workloadsIn(results) {
 		rows := []struct {
 			name   string
-			value  func(*loadgen.Report) float64
+			value  func(*result) float64
 			format func(float64) string
-			higher bool
 		}{
-			{"ops/s", func(r *loadgen.Report) float64 { return r.Throughput }, loadgen.Group, true},
-			{"p50 ms", func(r *loadgen.Report) float64 { return r.Latency.P50 }, msCell, false},
-			{"p99 ms", func(r *loadgen.Report) float64 { return r.Latency.P99 }, msCell, false},
-			{"conflicts/s", func(r *loadgen.Report) float64 {
-				if r.Seconds == 0 {
+			{"ops/s", func(r *result) float64 { return r.Report.Throughput }, loadgen.Group},
+			{"p50 ms", func(r *result) float64 { return r.Report.Latency.P50 }, msCell},
+			{"p99 ms", func(r *result) float64 { return r.Report.Latency.P99 }, msCell},
+			{"conflicts/s", func(r *result) float64 {
+				if r.Report.Seconds == 0 {
 					return 0
 				}
-				return float64(r.Conflicts) / r.Seconds
-			}, loadgen.Group, false},
+				return float64(r.Report.Conflicts) / r.Report.Seconds
+			}, loadgen.Group},
+			{"server CPU µs/op", func(r *result) float64 { return r.ServerCPUMicros }, loadgen.Group},
 		}
 		for _, row := range rows {
 			if row.name == "conflicts/s" && w != "update-hot" && w != "merge-hot" && w != "update" {
@@ -87,14 +96,14 @@ func markdown(o options, root string, infos []systemInfo, results, all []result)
 			}
 			fmt.Fprintf(&b, "| %s | %s |", w, row.name)
 			for _, s := range present {
-				if r := find(s, w); r != nil {
+				if r := findRun(s, w); r != nil {
 					fmt.Fprintf(&b, " %s |", row.format(row.value(r)))
 				} else {
 					fmt.Fprintf(&b, " n/a |")
 				}
 			}
 			for _, s := range ratios {
-				t, p := find("truce", w), find(s, w)
+				t, p := findRun("truce", w), findRun(s, w)
 				if t == nil || p == nil || row.name == "conflicts/s" || row.value(p) == 0 {
 					fmt.Fprintf(&b, " |")
 					continue
@@ -105,7 +114,7 @@ func markdown(o options, root string, infos []systemInfo, results, all []result)
 		}
 	}
 	fmt.Fprintf(&b, "\n`n/a`: the workload does not apply (merge-hot needs truce's merge policy; update-hot on the no-op\n")
-	fmt.Fprintf(&b, "handler would never conflict). For latency rows a ratio below 1 means truce is faster.\n\n")
+	fmt.Fprintf(&b, "handler would never conflict).\n\n")
 
 	fmt.Fprintf(&b, "## Targets (issue 9, and issue 2's floors)\n\n")
 	fmt.Fprintf(&b, "| target | measured | met |\n|---|---:|:---:|\n")
@@ -138,14 +147,14 @@ func markdown(o options, root string, infos []systemInfo, results, all []result)
 	}
 
 	fmt.Fprintf(&b, "\n## Every run\n\n")
-	fmt.Fprintf(&b, "| system | workload | round | ops/s | writes/s | conflicts | retries | p50 | p90 | p99 | p999 | max | load before → after |\n")
-	fmt.Fprintf(&b, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	fmt.Fprintf(&b, "| system | workload | round | ops/s | writes/s | conflicts | retries | p50 | p90 | p99 | p999 | max | server CPU µs/op | client CPU µs/op | load before → after |\n")
+	fmt.Fprintf(&b, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, r := range all {
 		p := r.Report
-		fmt.Fprintf(&b, "| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s → %s |\n", r.Label, r.Workload, r.Round,
+		fmt.Fprintf(&b, "| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.0f | %.0f | %s → %s |\n", r.Label, r.Workload, r.Round,
 			loadgen.Group(p.Throughput), loadgen.Group(p.Goodput), loadgen.Group(float64(p.Conflicts)), loadgen.Group(float64(p.Retries)),
 			msCell(p.Latency.P50), msCell(p.Latency.P90), msCell(p.Latency.P99), msCell(p.Latency.P999), msCell(p.Latency.Max),
-			r.LoadBefore, p.Load)
+			r.ServerCPUMicros, r.ClientCPUMicros, r.LoadBefore, p.Load)
 	}
 	fmt.Fprintf(&b, "\nLatencies in milliseconds. The load averages (1, 5 and 15 minutes, as `uptime` prints them) show how\n")
 	fmt.Fprintf(&b, "busy the machine was: on a shared machine, compare runs made under similar load only.\n\n")

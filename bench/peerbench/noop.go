@@ -61,6 +61,7 @@ func noopSystem(self string, body func() []byte) system {
 					return loadgen.NewTruce(base, "bench", "", clients)
 				},
 				stop: p.stop,
+				pid:  p.cmd.Process.Pid,
 			}, nil
 		},
 	}

@@ -66,6 +66,7 @@ func postgresSystem(binDir string) system {
 					return newPostgresStore(ctx, url, clients)
 				},
 				stop: p.stop,
+				pid:  p.cmd.Process.Pid,
 			}, nil
 		},
 	}

@@ -26,4 +26,7 @@ type server struct {
 	newStore func(ctx context.Context, clients int) (loadgen.Store, error)
 	// stop stops it.
 	stop func() error
+	// pid is its main process, whose CPU time, with its descendants', is
+	// measured.
+	pid int
 }

@@ -53,6 +53,7 @@ func truceSystem(bin string, extraArgs []string) system {
 					return loadgen.NewTruce(base, "bench", "", clients)
 				},
 				stop: p.stop,
+				pid:  p.cmd.Process.Pid,
 			}, nil
 		},
 	}

@@ -30,6 +30,9 @@ type RunOptions struct {
 	// Progress, if not nil, is called after each interval, from one
 	// goroutine.
 	Progress func(Progress)
+	// Measuring, if not nil, is called when the measured part begins (at
+	// the end of the warm-up), e.g. to sample CPU counters.
+	Measuring func()
 }
 
 // Progress is a report on a run in flight.
@@ -106,6 +109,9 @@ func Run(ctx context.Context, op Op, o RunOptions) (*Stats, error) {
 		stop.Store(true)
 	}
 	warming := o.Warmup > 0
+	if !warming && o.Measuring != nil {
+		o.Measuring()
+	}
 	measuring.Store(!warming)
 	for id := range o.Clients {
 		wg.Go(func() {
@@ -173,6 +179,9 @@ loop:
 		case <-timer:
 			if warming {
 				warming = false
+				if o.Measuring != nil {
+					o.Measuring()
+				}
 				phaseStart, lastCut = time.Now(), time.Now()
 				measuring.Store(true)
 				continue

@@ -77,9 +77,14 @@ func TestRunCountsExactly(t *testing.T) {
 		}
 		return loadgen.Result{Reads: 1}, nil
 	}
-	s, err := loadgen.Run(context.Background(), op, loadgen.RunOptions{Clients: 8, Count: 1000, Warmup: 50 * time.Millisecond})
+	var callsAtStart int64 = -1
+	s, err := loadgen.Run(context.Background(), op, loadgen.RunOptions{Clients: 8, Count: 1000, Warmup: 50 * time.Millisecond,
+		Measuring: func() { callsAtStart = calls.Load() }})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if callsAtStart <= 0 {
+		t.Errorf("Measuring was called after %d calls, want after the warm-up's", callsAtStart)
 	}
 	if s.Ops != 1000 || s.Latency.TotalCount() != 1000 {
 		t.Errorf("measured %d ops, %d latencies; want 1000", s.Ops, s.Latency.TotalCount())
