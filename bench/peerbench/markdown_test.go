@@ -35,10 +35,12 @@ func TestMarkdownRatiosAndTargets(t *testing.T) {
 		fake("noop", "read", 1, 10000, 4),
 	}
 	infos := []systemInfo{{Name: "truce", Label: "truce"}, {Name: "etcd", Label: "etcd"}, {Name: "postgres", Label: "postgres"}, {Name: "noop", Label: "noop"}}
+	results[1].ServerCPUMicros, results[1].ClientCPUMicros = 100, 100 // truce update
+	results[4].ServerCPUMicros, results[4].ClientCPUMicros = 300, 100 // etcd update
 	md := markdown(o, t.TempDir(), infos, results, results)
 	for _, want := range []string{
 		"| update | ops/s | 6,000 | 3,000 | 4,000 | n/a | 2.00× | 1.50× |",
-		"| durable conditional updates ≥ 1.5× etcd | 2.00× | yes |",
+		"| durable conditional updates ≥ 1.5× etcd | 2.00× | yes | 2.00× | yes |",
 		"| durable conditional updates ≥ 2× the PostgreSQL pattern | 1.50× | no |",
 		"| reads ≥ 70% of the no-op handler | 70% | yes |",
 		"| merge-hot goodput ≥ 5× update-hot | 10.0× | yes |",
