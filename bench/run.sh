@@ -37,11 +37,19 @@ cleanup() {
 	status=$?
 	trap - EXIT INT TERM
 	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-		# peerbench stops every server it started on SIGTERM; its servers
-		# also die with it (PR_SET_PDEATHSIG) if it has to be killed.
+		# peerbench stops every server it started on SIGTERM.
 		kill -TERM "$pid" 2>/dev/null || true
 		for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
 		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	# Servers that peerbench could not stop (it was killed): their process
+	# groups, as it recorded them.
+	if [ -f "$tmp/pids" ]; then
+		while read -r pg; do
+			kill -0 -- "-$pg" 2>/dev/null && kill -TERM -- "-$pg" 2>/dev/null || true
+		done < "$tmp/pids"
+		sleep 2
+		while read -r pg; do kill -0 -- "-$pg" 2>/dev/null && kill -KILL -- "-$pg" 2>/dev/null || true; done < "$tmp/pids"
 	fi
 	rm -rf "$tmp"
 	exit "$status"
@@ -55,7 +63,7 @@ echo "building truce and peerbench" >&2
 
 echo "load before: $(uptime)" >&2
 "$tmp/peerbench" -truce "$tmp/truce" -etcd "$(command -v etcd)" -pg-bin "$pgbin" \
-	-workdir "$tmp/data" -out "$repo/docs" -command "bench/run.sh $*" "$@" &
+	-workdir "$tmp/data" -pidfile "$tmp/pids" -out "$repo/docs" -command "bench/run.sh $*" "$@" &
 pid=$!
 wait "$pid"
 pid=""

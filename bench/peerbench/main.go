@@ -86,6 +86,7 @@ func main() {
 	flag.StringVar(&o.outDir, "out", "", "directory to write benchmarks.md, benchmarks.json and the charts into (default: print only)")
 	flag.StringVar(&o.truceArgs, "truce-args", "", "extra arguments for truce serve, space-separated")
 	flag.IntVar(&o.rounds, "rounds", 1, "measure every system this many times, in turn; the report takes each figure's median run")
+	flag.StringVar(&pidFile, "pidfile", "", "append the process group id of every server started to this `file` (for a wrapper's cleanup)")
 	flag.StringVar(&o.command, "command", "", "the command line to quote in the report (run.sh passes its own)")
 	flag.Parse()
 	if o.command == "" {
@@ -179,8 +180,9 @@ func runSystem(ctx context.Context, o options, all map[string]system, name, root
 		}
 		r, err := runOne(ctx, o, sys, srv, w)
 		if err != nil {
+			status := srv.status()
 			srv.stop()
-			return fmt.Errorf("%s on %s: %w", w, sys.label, err)
+			return fmt.Errorf("%s on %s: %w\n%s", w, sys.label, err, status)
 		}
 		r.Round = round
 		*results = append(*results, *r)

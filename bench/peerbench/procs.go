@@ -28,9 +28,15 @@ var (
 	procs   []*proc // every process started and not yet stopped
 )
 
+// pidFile, if not empty, is a file to which startProc appends the process
+// group id of every server, so that a wrapper script can stop them even if
+// this process is killed before it can. (Pdeathsig would kill a server
+// whenever the OS thread that started it exits, not only this process:
+// https://go.dev/issue/27505.)
+var pidFile string
+
 // startProc starts bin with args, its output in logPath. cred, if not
-// nil, runs it as another user. The process is killed if this one dies
-// (Pdeathsig), and stopped with stopSig by stop and stopAll.
+// nil, runs it as another user. stop and stopAll stop it with stopSig.
 func startProc(name, logPath string, cred *syscall.Credential, stopSig syscall.Signal, bin string, args ...string) (*proc, error) {
 	logFile, err := os.Create(logPath)
 	if err != nil {
@@ -38,10 +44,16 @@ func startProc(name, logPath string, cred *syscall.Credential, stopSig syscall.S
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, Credential: cred}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: cred}
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
 		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	if pidFile != "" {
+		if f, err := os.OpenFile(pidFile, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
+			fmt.Fprintln(f, cmd.Process.Pid)
+			f.Close()
+		}
 	}
 	p := &proc{name: name, cmd: cmd, logPath: logPath, stopSig: stopSig, done: make(chan struct{})}
 	go func() {
@@ -73,6 +85,16 @@ func (p *proc) logTail() string {
 		lines = lines[len(lines)-15:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// status says whether the process is running, and ends with its log's
+// last lines.
+func (p *proc) status() string {
+	state := "still running"
+	if p.exited() {
+		state = fmt.Sprintf("exited: %v", p.waitErr)
+	}
+	return fmt.Sprintf("%s (pid %d) %s; the end of its log %s:\n%s", p.name, p.cmd.Process.Pid, state, p.logPath, p.logTail())
 }
 
 // stop signals the process group and waits for it, killing it after 20 s.

@@ -26,6 +26,9 @@ type server struct {
 	newStore func(ctx context.Context, clients int) (loadgen.Store, error)
 	// stop stops it.
 	stop func() error
+	// status says whether its process is still running, with the end of
+	// its log: what an error report needs.
+	status func() string
 	// pid is its main process, whose CPU time, with its descendants', is
 	// measured.
 	pid int
