@@ -183,6 +183,7 @@ loop:
 					o.Measuring()
 				}
 				phaseStart, lastCut = time.Now(), time.Now()
+				tick.Reset(interval) // intervals count from here
 				measuring.Store(true)
 				continue
 			}

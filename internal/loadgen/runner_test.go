@@ -137,7 +137,7 @@ func TestRunIntervals(t *testing.T) {
 	}
 	var progress []loadgen.Progress
 	s, err := loadgen.Run(context.Background(), op, loadgen.RunOptions{
-		Clients: 4, Duration: 600 * time.Millisecond, Interval: 100 * time.Millisecond,
+		Clients: 4, Duration: 600 * time.Millisecond, Interval: 100 * time.Millisecond, Warmup: 150 * time.Millisecond,
 		Progress: func(p loadgen.Progress) { progress = append(progress, p) },
 	})
 	if err != nil {
@@ -145,6 +145,9 @@ func TestRunIntervals(t *testing.T) {
 	}
 	if len(s.Intervals) < 3 {
 		t.Fatalf("%d intervals in 600 ms of 100 ms", len(s.Intervals))
+	}
+	if first := s.Intervals[0].EndSeconds; first < 0.05 {
+		t.Errorf("the first interval ends %v s into the measured part: intervals must count from its start", first)
 	}
 	var sum int64
 	last := 0.0
