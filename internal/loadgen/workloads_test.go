@@ -112,20 +112,20 @@ func TestWorkloadsAgainstTruce(t *testing.T) {
 	})
 	t.Run("update", func(t *testing.T) {
 		base := mustServe(t)
-		s := runWorkload(t, base, "update", cfg, 300)
-		if s.Writes != 300 || s.Conflicts != s.Retries {
+		s := runWorkload(t, base, "update", cfg, 150)
+		if s.Writes != 150 || s.Conflicts != s.Retries {
 			t.Errorf("writes %d conflicts %d retries %d", s.Writes, s.Conflicts, s.Retries)
 		}
-		if got := versionsWritten(t, base, cfg.Docs); got != 300 {
-			t.Errorf("the documents went through %d versions, the workload counted 300 writes", got)
+		if got := versionsWritten(t, base, cfg.Docs); got != 150 {
+			t.Errorf("the documents went through %d versions, the workload counted 150 writes", got)
 		}
 	})
 	t.Run("update-hot", func(t *testing.T) {
 		base := mustServe(t)
-		s := runWorkload(t, base, "update-hot", cfg, 200)
+		s := runWorkload(t, base, "update-hot", cfg, 100)
 		doc := getJSON(t, base+"/v1/collections/bench/docs/hot")
-		if v := doc["_version"].(float64); v != 201 || s.Writes != 200 {
-			t.Errorf("hot document at version %v after %d writes, want 201", v, s.Writes)
+		if v := doc["_version"].(float64); v != 101 || s.Writes != 100 {
+			t.Errorf("hot document at version %v after %d writes, want 101", v, s.Writes)
 		}
 		if s.Conflicts == 0 || s.Conflicts != s.Retries {
 			t.Errorf("conflicts %d retries %d: 8 clients on one document should conflict, and retry each", s.Conflicts, s.Retries)
@@ -161,9 +161,9 @@ func TestWorkloadsAgainstTruce(t *testing.T) {
 	})
 	t.Run("mixed", func(t *testing.T) {
 		base := mustServe(t)
-		s := runWorkload(t, base, "mixed", cfg, 400)
-		if s.Reads == 0 || s.Writes == 0 || s.Reads+s.Writes != 400 {
-			t.Errorf("reads %d writes %d, want both and 400 in all", s.Reads, s.Writes)
+		s := runWorkload(t, base, "mixed", cfg, 200)
+		if s.Reads == 0 || s.Writes == 0 || s.Reads+s.Writes != 200 {
+			t.Errorf("reads %d writes %d, want both and 200 in all", s.Reads, s.Writes)
 		}
 		if got := versionsWritten(t, base, cfg.Docs); got != s.Writes {
 			t.Errorf("the documents went through %d versions, the workload counted %d writes", got, s.Writes)
