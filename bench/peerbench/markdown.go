@@ -150,6 +150,7 @@ func markdown(o options, root string, infos []systemInfo, results, all []result)
 			yes(t.Report.Throughput >= 5000), loadgen.Group(cpuBound(t)), yes(cpuBound(t) >= 5000))
 	}
 
+	b.WriteString(readingGuide)
 	fmt.Fprintf(&b, "\n## Every run\n\n")
 	fmt.Fprintf(&b, "| system | workload | round | ops/s | writes/s | conflicts | retries | p50 | p90 | p99 | p999 | max | server CPU µs/op | client CPU µs/op | load before → after |\n")
 	fmt.Fprintf(&b, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
@@ -202,3 +203,23 @@ func cpuBound(r *result) float64 {
 }
 
 func msCell(v float64) string { return strings.TrimSuffix(loadgen.Millis(v), " ms") }
+
+// readingGuide explains what shapes the figures, whatever they are.
+const readingGuide = `
+## Reading these figures
+
+- The load generator runs on the same cores as the servers, as issue 2's floors require, so every
+  figure includes its cost. HTTP costs the generator more CPU per operation than pgx or etcd's gRPC
+  client (the client CPU column), which favours the peers; the no-op handler shows the HTTP path's
+  own ceiling.
+- On a machine that other work keeps busy, the kernel shares the CPU among runnable threads.
+  PostgreSQL serves each connection in its own process (one per client here), while truce, etcd and
+  the no-op handler are Go processes that run Go code on at most one thread per core (GOMAXPROCS),
+  so PostgreSQL gets a larger share of a busy machine: that is how its reads can outrun the no-op handler. When the load
+  average is above the number of cores, trust the CPU rows (server CPU per operation, CPU-bound
+  ops/s) over the measured rates, and re-run on an idle machine.
+- An update is two round trips on every system: a read, then a conditional write; update-hot repeats
+  both after each conflict. truce's 412 carries the current document and ETag, so a client can retry
+  without the read (the Go SDK's Update does); the workload does not, to run the same loop
+  everywhere.
+`
