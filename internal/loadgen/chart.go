@@ -48,8 +48,9 @@ func WriteSVG(w io.Writer, title string, series []Series) error {
 		}
 	}
 	top := float64(marginTop)
-	p1 := newPanel(top, niceCeil(maxT), niceCeil(maxY*1.05))
-	p1.frame(&b, "latency over time (p50 dashed, p99 solid)", "seconds", "ms", linearTicks(p1.xMax), nil)
+	tTop, tTicks := timeTicks(maxT)
+	p1 := newPanel(top, tTop, niceCeil(maxY*1.05))
+	p1.frame(&b, "latency over time (p50 dashed, p99 solid)", "seconds", "ms", tTicks, nil)
 	for i, s := range series {
 		color := chartColors[i%len(chartColors)]
 		var p50, p99 []point
@@ -171,6 +172,24 @@ func niceCeil(v float64) float64 {
 		}
 	}
 	return 10 * e
+}
+
+// timeTicks returns the end of a time axis that holds max seconds and its
+// ticks, a round number of seconds apart, at most ten of them.
+func timeTicks(max float64) (float64, []float64) {
+	step := 1.0
+	for _, st := range []float64{1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600} {
+		step = st
+		if max/st <= 10 {
+			break
+		}
+	}
+	top := math.Max(step, math.Ceil(max/step-1e-9)*step)
+	var ticks []float64
+	for t := 0.0; t <= top+1e-9; t += step {
+		ticks = append(ticks, t)
+	}
+	return top, ticks
 }
 
 // linearTicks returns five evenly spaced ticks from 0 to max.
