@@ -80,6 +80,7 @@ Run the server with 'truce serve'.`,
 		return &usageError{err: err}
 	})
 	root.AddCommand(newServeCmd(stderr))
+	root.AddCommand(newBenchCmd())
 	addClientCommands(root)
 	return root, started
 }

@@ -41,6 +41,7 @@ type serveOptions struct {
 	insecureNoAuth bool
 	logLevel       *enumValue
 	logFormat      *enumValue
+	cpuProfile     string
 }
 
 func newServeCmd(stderr io.Writer) *cobra.Command {
@@ -78,6 +79,7 @@ signal stops it at once.`,
 	f.BoolVar(&o.insecureNoAuth, "insecure-no-auth", false, "allow a non-loopback --addr without authentication")
 	f.Var(o.logLevel, "log-level", "least severe log `level`: debug, info, warn or error")
 	f.Var(o.logFormat, "log-format", "log `format`: text or json")
+	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the server to `file` until it stops (for go tool pprof)")
 	return cmd
 }
 
@@ -111,6 +113,11 @@ func (o *serveOptions) run(ctx context.Context, stderr io.Writer) error {
 		}
 	}
 	log := newLogger(stderr, o.logLevel.value, o.logFormat.value)
+	stopProfile, err := startCPUProfile(o.cpuProfile)
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()

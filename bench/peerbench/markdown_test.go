@@ -1,0 +1,55 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trucedb/truce/internal/loadgen"
+)
+
+func fake(system, workload string, round int, throughput, p99 float64) result {
+	return result{System: system, Label: system, Workload: workload, Round: round,
+		Report: &loadgen.Report{Workload: workload, Throughput: throughput, Goodput: throughput, Seconds: 10,
+			Latency: loadgen.Latency{P50: p99 / 2, P99: p99}}}
+}
+
+func TestMediansPickTheMiddleRun(t *testing.T) {
+	all := []result{
+		fake("truce", "update", 1, 300, 1), fake("etcd", "update", 1, 50, 1),
+		fake("truce", "update", 2, 100, 2), fake("etcd", "update", 2, 60, 1),
+		fake("truce", "update", 3, 200, 3),
+	}
+	got := medians(all)
+	if len(got) != 2 || got[0].Round != 3 || got[1].Report.Throughput != 50 {
+		t.Errorf("medians: %+v", got)
+	}
+}
+
+func TestMarkdownRatiosAndTargets(t *testing.T) {
+	o := options{clients: 64, docSize: 1024, docs: 1000, duration: 10 * time.Second, warmup: 3 * time.Second, rounds: 1, command: "bench/run.sh"}
+	results := []result{
+		fake("truce", "read", 1, 7000, 5), fake("truce", "update", 1, 6000, 20),
+		fake("truce", "update-hot", 1, 100, 500), fake("truce", "merge-hot", 1, 1000, 50),
+		fake("etcd", "update", 1, 3000, 30), fake("postgres", "update", 1, 4000, 30),
+		fake("noop", "read", 1, 10000, 4),
+	}
+	infos := []systemInfo{{Name: "truce", Label: "truce"}, {Name: "etcd", Label: "etcd"}, {Name: "postgres", Label: "postgres"}, {Name: "noop", Label: "noop"}}
+	results[1].ServerCPUMicros, results[1].ClientCPUMicros = 100, 100 // truce update
+	results[4].ServerCPUMicros, results[4].ClientCPUMicros = 300, 100 // etcd update
+	md := markdown(o, t.TempDir(), infos, results, results)
+	for _, want := range []string{
+		"| update | ops/s | 6,000 | 3,000 | 4,000 | n/a | 2.00× | 1.50× |",
+		"| durable conditional updates ≥ 1.5× etcd | 2.00× | yes | 2.00× | yes |",
+		"| durable conditional updates ≥ 2× the PostgreSQL pattern | 1.50× | no |",
+		"| reads ≥ 70% of the no-op handler | 70% | yes |",
+		"| merge-hot goodput ≥ 5× update-hot | 10.0× | yes |",
+		"| update p99 < 25 ms at 64 clients (issue 2) | 20.0 ms | yes |",
+		"![merge-hot](benchmarks-merge-hot.svg)",
+		"bench/run.sh",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("the report lacks %q:\n%s", want, md)
+		}
+	}
+}

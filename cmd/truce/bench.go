@@ -1,0 +1,279 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/trucedb/truce/internal/loadgen"
+)
+
+// benchOptions holds the flags of `truce bench`.
+type benchOptions struct {
+	server     string
+	token      string
+	workload   string
+	clients    int
+	duration   time.Duration
+	count      int64
+	docSize    int
+	docs       int
+	ratio      string
+	warmup     time.Duration
+	collection string
+	json       bool
+	chart      string
+}
+
+func newBenchCmd() *cobra.Command {
+	o := &benchOptions{}
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Run a load generator against a truce server and report its figures",
+		Long: `Run a load generator against a truce server: --clients concurrent clients
+repeat a workload for --duration (or --count operations in all) after a
+--warmup, with a progress line on a terminal. At the end it prints
+throughput (operations/s), goodput (successful writes/s), conflicts and
+retries, and latency percentiles from an HDR histogram; --json prints the
+same as JSON, with the time series and the percentile curve, and --chart
+writes them as an SVG image.
+
+An operation is what a client repeats: one read, or one write with the
+reads and retries it took to succeed; its latency covers all of them.
+
+Workloads:
+` + workloadHelp() + `
+The documents live in --collection (default "bench"; merge-hot uses
+"<collection>-merge"), whose conflict policy the bench sets: do not point
+it at a collection you care about. Durations are measured on this machine:
+run it where the server runs only if you mean to measure both together.`,
+		Example: `  truce bench --workload update --clients 64 --duration 10s
+  truce bench --workload read --clients 64 --json > read.json
+  truce bench --workload mixed --ratio 9:1 --chart mixed.svg
+  truce bench --workload merge-hot --clients 64 --count 20000`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return o.run(cmd)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.server, "server", "", "`URL` of the truce server (default $TRUCE_URL, else "+defaultServer+")")
+	f.StringVar(&o.token, "token", "", "bearer `TOKEN` for the server (default $TRUCE_TOKEN)")
+	f.StringVarP(&o.workload, "workload", "w", "update", "`name` of the workload (see above)")
+	f.IntVarP(&o.clients, "clients", "c", 64, "concurrent clients, each with its own connection")
+	f.DurationVarP(&o.duration, "duration", "d", 10*time.Second, "how long to measure, after the warm-up")
+	f.Int64VarP(&o.count, "count", "n", 0, "measure this many operations in all instead of a --duration")
+	f.IntVar(&o.docSize, "doc-size", 1024, "document body size in `bytes`")
+	f.IntVar(&o.docs, "docs", 1000, "documents that read, update and mixed spread over")
+	f.StringVar(&o.ratio, "ratio", "0.9", "mixed: the share of reads, as a fraction (0.9) or reads:writes (9:1)")
+	f.DurationVar(&o.warmup, "warmup", 2*time.Second, "how long to run before measuring (discarded)")
+	f.StringVar(&o.collection, "collection", "bench", "collection the workloads write into")
+	f.BoolVar(&o.json, "json", false, "print the report as JSON for scripts")
+	f.StringVar(&o.chart, "chart", "", "also write latency over time and the percentile curve to this SVG `file`")
+	return cmd
+}
+
+// workloadHelp lists the workloads for --help.
+func workloadHelp() string {
+	var b strings.Builder
+	for _, s := range loadgen.Specs() {
+		line := s.Summary
+		if s.Missing != "" {
+			line = "not yet available: " + s.Missing
+		}
+		fmt.Fprintf(&b, "  %-13s %s\n", s.Name, line)
+	}
+	return b.String()
+}
+
+// parseRatio reads --ratio: a fraction of reads, or reads:writes.
+func parseRatio(s string) (float64, error) {
+	if r, w, ok := strings.Cut(s, ":"); ok {
+		reads, err1 := strconv.ParseFloat(r, 64)
+		writes, err2 := strconv.ParseFloat(w, 64)
+		if err1 != nil || err2 != nil || reads < 0 || writes < 0 || reads+writes == 0 {
+			return 0, fmt.Errorf("--ratio %q: want reads:writes with numbers not both zero, like 9:1", s)
+		}
+		return reads / (reads + writes), nil
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f < 0 || f > 1 {
+		return 0, fmt.Errorf("--ratio %q: want a fraction of reads from 0 to 1 (0.9) or reads:writes (9:1)", s)
+	}
+	return f, nil
+}
+
+// check validates the flags; every error is bad usage.
+func (o *benchOptions) check(cmd *cobra.Command) (loadgen.Spec, float64, error) {
+	spec, ok := loadgen.Lookup(o.workload)
+	if !ok {
+		var names []string
+		for _, s := range loadgen.Specs() {
+			if s.Missing == "" {
+				names = append(names, s.Name)
+			}
+		}
+		return spec, 0, usageErrorf("--workload %q: no such workload; choose one of %s", o.workload, strings.Join(names, ", "))
+	}
+	if spec.Missing != "" {
+		return spec, 0, usageErrorf("--workload %s is not available yet: it %s", spec.Name, spec.Missing)
+	}
+	switch {
+	case o.clients < 1:
+		return spec, 0, usageErrorf("--clients must be at least 1, not %d", o.clients)
+	case cmd.Flags().Changed("duration") && cmd.Flags().Changed("count"):
+		return spec, 0, usageErrorf("give --duration or --count, not both")
+	case o.count < 0:
+		return spec, 0, usageErrorf("--count must be positive, not %d", o.count)
+	case o.count == 0 && o.duration <= 0:
+		return spec, 0, usageErrorf("--duration must be positive, not %s", o.duration)
+	case o.warmup < 0:
+		return spec, 0, usageErrorf("--warmup must not be negative, not %s", o.warmup)
+	case o.docSize < 1:
+		return spec, 0, usageErrorf("--doc-size must be at least 1 byte, not %d", o.docSize)
+	case o.docs < 1:
+		return spec, 0, usageErrorf("--docs must be at least 1, not %d", o.docs)
+	case o.collection == "":
+		return spec, 0, usageErrorf("--collection must name a collection")
+	}
+	ratio, err := parseRatio(o.ratio)
+	if err != nil {
+		return spec, 0, &usageError{err: err}
+	}
+	return spec, ratio, nil
+}
+
+// run checks the flags, prepares the workload, runs it and reports.
+func (o *benchOptions) run(cmd *cobra.Command) error {
+	spec, ratio, err := o.check(cmd)
+	if err != nil {
+		return err
+	}
+	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	server, token := o.server, o.token
+	if server == "" {
+		server = os.Getenv("TRUCE_URL")
+	}
+	if server == "" {
+		server = defaultServer
+	}
+	if token == "" {
+		token = os.Getenv("TRUCE_TOKEN")
+	}
+	target, err := loadgen.NewTruce(server, o.collection, token, o.clients)
+	if err != nil {
+		return &usageError{err: fmt.Errorf("--server: %w", err)}
+	}
+	defer target.Close()
+	workload, err := spec.New(target)
+	if err != nil {
+		return err
+	}
+
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cfg := loadgen.Config{Clients: o.clients, Docs: o.docs, DocSize: o.docSize, ReadRatio: ratio}
+	op, err := workload.Prepare(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("prepare %s on %s: %w", spec.Name, server, err)
+	}
+	ro := loadgen.RunOptions{Clients: o.clients, Duration: o.duration, Count: o.count, Warmup: o.warmup}
+	if o.count > 0 {
+		ro.Duration = 0
+	}
+	progress := progressWriter(stderr)
+	if progress != nil {
+		ro.Progress = progress
+	}
+	stats, runErr := loadgen.Run(ctx, op, ro)
+	if progress != nil {
+		fmt.Fprint(stderr, "\r\x1b[K")
+	}
+	if runErr != nil {
+		return fmt.Errorf("%s on %s stopped: %w", spec.Name, server, runErr)
+	}
+	rep := loadgen.NewReport(stats)
+	rep.Target, rep.Workload, rep.Clients, rep.DocSize = server, spec.Name, o.clients, o.docSize
+	if spec.Name == "read" || spec.Name == "update" || spec.Name == "mixed" {
+		rep.Docs = o.docs
+	}
+	if spec.Name == "mixed" {
+		rep.ReadRatio = ratio
+	}
+	rep.Load = loadgen.LoadAverage()
+	if o.chart != "" {
+		if err := writeChart(o.chart, rep); err != nil {
+			return err
+		}
+	}
+	if o.json {
+		b, err := json.Marshal(rep)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(stdout, "%s\n", b)
+		return err
+	}
+	return rep.WriteTable(stdout)
+}
+
+// writeChart writes the run's SVG chart to file.
+func writeChart(file string, rep *loadgen.Report) error {
+	f, err := os.Create(file)
+	if err != nil {
+		return fmt.Errorf("--chart: %w", err)
+	}
+	title := fmt.Sprintf("truce bench %s: %d clients, %d-byte documents", rep.Workload, rep.Clients, rep.DocSize)
+	err = loadgen.WriteSVG(f, title, []loadgen.Series{{Label: rep.Workload, Report: rep}})
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("--chart %s: %w", file, err)
+	}
+	return nil
+}
+
+// progressWriter returns a function that keeps one progress line on w,
+// or nil when w is not a terminal.
+func progressWriter(w io.Writer) func(loadgen.Progress) {
+	f, ok := w.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return nil
+	}
+	return func(p loadgen.Progress) {
+		fmt.Fprintf(w, "\r\x1b[K%s", progressLine(p))
+	}
+}
+
+// progressLine renders a progress report as one line: a bar, the time or
+// count done, and the last interval's rate and p99.
+func progressLine(p loadgen.Progress) string {
+	const width = 24
+	var done float64
+	var of string
+	switch {
+	case p.Count > 0:
+		done = float64(p.Ops) / float64(p.Count)
+		of = fmt.Sprintf("%s/%s ops", loadgen.Group(float64(p.Ops)), loadgen.Group(float64(p.Count)))
+	case p.Duration > 0:
+		done = p.Elapsed.Seconds() / p.Duration.Seconds()
+		of = fmt.Sprintf("%.0fs/%.0fs", p.Elapsed.Seconds(), p.Duration.Seconds())
+	}
+	done = min(max(done, 0), 1)
+	bar := strings.Repeat("#", int(done*width)) + strings.Repeat("-", width-int(done*width))
+	if p.Warmup {
+		return fmt.Sprintf("[%s] warming up %s", bar, of)
+	}
+	return fmt.Sprintf("[%s] %s  %s ops/s  p99 %s  conflicts %s", bar, of,
+		loadgen.Group(p.Last.OpsPerSec), loadgen.Millis(p.Last.P99Ms), loadgen.Group(float64(p.Conflicts)))
+}
