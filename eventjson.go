@@ -26,14 +26,22 @@ func (e *Event) AppendJSON(b []byte, withDocument bool) []byte {
 	b = strconv.AppendInt(b, e.Seq, 10)
 	b = append(b, `,"type":`...)
 	b = appendJSONString(b, string(e.Type))
-	b = append(b, `,"collection":`...)
-	b = appendJSONString(b, e.Collection)
-	b = append(b, `,"id":`...)
-	b = appendJSONString(b, e.ID)
-	b = append(b, `,"version":`...)
-	b = strconv.AppendInt(b, e.Version, 10)
-	b = append(b, `,"etag":`...)
-	b = appendJSONString(b, e.ETag)
+	// A transaction event names no document, and lock events no version:
+	// members that would say nothing are left out.
+	if e.Collection != "" {
+		b = append(b, `,"collection":`...)
+		b = appendJSONString(b, e.Collection)
+		b = append(b, `,"id":`...)
+		b = appendJSONString(b, e.ID)
+	}
+	if e.Version != 0 {
+		b = append(b, `,"version":`...)
+		b = strconv.AppendInt(b, e.Version, 10)
+	}
+	if e.ETag != "" {
+		b = append(b, `,"etag":`...)
+		b = appendJSONString(b, e.ETag)
+	}
 	b = append(b, `,"time":"`...)
 	b = AppendTime(b, e.Time)
 	b = append(b, '"')

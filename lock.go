@@ -60,10 +60,10 @@ func newLockToken() string {
 
 // lockInfo is the Info of a lock event.
 type lockInfo struct {
-	Owner     string     `json:"owner"`
-	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
-	Fence     int64      `json:"fence,omitempty"`
-	Forced    bool       `json:"forced,omitempty"`
+	Owner     string `json:"owner"`
+	ExpiresAt string `json:"expiresAt,omitempty"` // in the API's time format
+	Fence     int64  `json:"fence,omitempty"`
+	Forced    bool   `json:"forced,omitempty"`
 }
 
 func (i lockInfo) encode() []byte {

@@ -146,7 +146,7 @@ func (s *Service) tryLock(ctx context.Context, collection, id, owner string, ttl
 		}
 		exp := nl.ExpiresAt
 		if err := tx.AppendEvent(&Event{Seq: seq, Type: EventLockAcquired, Collection: collection, ID: id, Time: now,
-			Info: lockInfo{Owner: owner, ExpiresAt: &exp, Fence: seq}.encode()}); err != nil {
+			Info: lockInfo{Owner: owner, ExpiresAt: string(AppendTime(nil, exp)), Fence: seq}.encode()}); err != nil {
 			return err
 		}
 		l = nl
@@ -378,7 +378,7 @@ func expireLock(tx Tx, l *Lock, now time.Time) error {
 	}
 	exp := l.ExpiresAt
 	return tx.AppendEvent(&Event{Seq: seq, Type: EventLockExpired, Collection: l.Collection, ID: l.ID, Time: now,
-		Info: lockInfo{Owner: l.Owner, ExpiresAt: &exp}.encode()})
+		Info: lockInfo{Owner: l.Owner, ExpiresAt: string(AppendTime(nil, exp))}.encode()})
 }
 
 func mismatch(l *Lock) error {
