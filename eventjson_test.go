@@ -29,6 +29,12 @@ func TestEventAppendJSON(t *testing.T) {
 		{"info", truce.Event{Seq: 9, Type: truce.EventLockAcquired, Collection: "c", ID: "x", Version: 3,
 			ETag: `"3-8"`, Time: at, Info: []byte(`{"owner":"ann <a&b>","expiresAt":"2026-01-02T03:05:05Z","id":"shadow","n":[1,2]}`)}, true,
 			`{"seq":9,"type":"lock.acquired","collection":"c","id":"x","version":3,"etag":"\"3-8\"","time":"2026-01-02T03:04:05.006Z","owner":"ann <a&b>","expiresAt":"2026-01-02T03:05:05Z","n":[1,2]}`},
+		{"lock, no version", truce.Event{Seq: 10, Type: truce.EventLockReleased, Collection: "c", ID: "x", Time: at,
+			Info: []byte(`{"owner":"ann"}`)}, true,
+			`{"seq":10,"type":"lock.released","collection":"c","id":"x","time":"2026-01-02T03:04:05.006Z","owner":"ann"}`},
+		{"transaction, no document", truce.Event{Seq: 11, Type: truce.EventTransactionCommitted, Time: at,
+			Info: []byte(`{"transaction":"T1","ops":2}`)}, true,
+			`{"seq":11,"type":"transaction.committed","time":"2026-01-02T03:04:05.006Z","transaction":"T1","ops":2}`},
 	} {
 		got := c.e.AppendJSON(nil, c.doc)
 		var g, w any
