@@ -54,14 +54,20 @@ reads and retries it took to succeed; its latency covers all of them.
 
 Workloads:
 ` + workloadHelp() + `
-The documents live in --collection (default "bench"; merge-hot uses
-"<collection>-merge"), whose conflict policy the bench sets: do not point
-it at a collection you care about. Durations are measured on this machine:
+The documents live in --collection (default "bench"; merge-hot,
+tx-transfer, lock-cycle and watch-fanout use "<collection>-merge", "-tx",
+"-lock" and "-watch"), whose conflict policy the bench sets: do not point
+it at a collection you care about. watch-fanout also reports how many
+events reached its --subscribers and the delay from a write being sent
+to its event being received. Durations are measured on this machine:
 run it where the server runs only if you mean to measure both together.`,
 		Example: `  truce bench --workload update --clients 64 --duration 10s
   truce bench --workload read --clients 64 --json > read.json
   truce bench --workload mixed --ratio 9:1 --chart mixed.svg
-  truce bench --workload merge-hot --clients 64 --count 20000`,
+  truce bench --workload merge-hot --clients 64 --count 20000
+  truce bench --workload tx-transfer --clients 16 --docs 100
+  truce bench --workload lock-cycle --docs 1
+  truce bench --workload watch-fanout --subscribers 1000 --clients 4`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return o.run(cmd)

@@ -101,7 +101,9 @@ func round3(x float64) float64 { return math.Round(x*1000) / 1000 }
 func (r *Report) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	what := fmt.Sprintf("%s, %d clients, %d-byte documents", r.Workload, r.Clients, r.DocSize)
-	if r.Docs > 0 {
+	if r.Docs == 1 {
+		what += ", 1 document"
+	} else if r.Docs > 0 {
 		what += fmt.Sprintf(", %d documents", r.Docs)
 	}
 	if r.Workload == "mixed" {
