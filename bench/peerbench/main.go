@@ -222,15 +222,29 @@ func runOne(ctx context.Context, o options, sys system, srv *server, w string) (
 	loadBefore := loadgen.LoadAverage()
 	fmt.Fprintf(os.Stderr, "   %s: %d clients, %s after %s warm-up (load %s) ... ", w, o.clients, o.duration, o.warmup, loadBefore)
 	var server0, client0 time.Duration
+	fanout, _ := workload.(loadgen.Fanout) // watch-fanout: its subscribers' deliveries
 	stats, err := loadgen.Run(ctx, op, loadgen.RunOptions{Clients: o.clients, Duration: o.duration, Warmup: o.warmup,
-		Measuring: func() { server0, client0 = treeCPU(srv.pid), selfCPU() }})
+		Measuring: func() {
+			server0, client0 = treeCPU(srv.pid), selfCPU()
+			if fanout != nil {
+				fanout.Measuring()
+			}
+		}})
+	var delivery *loadgen.Delivery
+	if fanout != nil {
+		var ferr error
+		if delivery, ferr = fanout.Finish(context.WithoutCancel(ctx)); err == nil {
+			err = ferr
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
 	serverCPU, clientCPU := treeCPU(srv.pid)-server0, selfCPU()-client0
 	rep := loadgen.NewReport(stats)
+	rep.Delivery = delivery
 	rep.Target, rep.Workload, rep.Clients, rep.DocSize = targetOf(store), w, o.clients, o.docSize
-	if w == "read" || w == "update" {
+	if w == "read" || w == "update" || w == "tx-transfer" || w == "lock-cycle" {
 		rep.Docs = o.docs
 	}
 	rep.Load = loadgen.LoadAverage()

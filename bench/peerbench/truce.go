@@ -17,7 +17,7 @@ import (
 func truceSystem(bin string, extraArgs []string) system {
 	return system{
 		name: "truce", label: "truce (Pebble)",
-		workloads: []string{"read", "update", "update-hot", "merge-hot"},
+		workloads: []string{"read", "update", "update-hot", "merge-hot", "tx-transfer", "lock-cycle", "watch-fanout"},
 		start: func(ctx context.Context, dir string) (*server, error) {
 			port, err := freePort()
 			if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -32,6 +33,7 @@ type benchOptions struct {
 	collection string
 	json       bool
 	chart      string
+	subs       int
 }
 
 func newBenchCmd() *cobra.Command {
@@ -52,14 +54,20 @@ reads and retries it took to succeed; its latency covers all of them.
 
 Workloads:
 ` + workloadHelp() + `
-The documents live in --collection (default "bench"; merge-hot uses
-"<collection>-merge"), whose conflict policy the bench sets: do not point
-it at a collection you care about. Durations are measured on this machine:
+The documents live in --collection (default "bench"; merge-hot,
+tx-transfer, lock-cycle and watch-fanout use "<collection>-merge", "-tx",
+"-lock" and "-watch"), whose conflict policy the bench sets: do not point
+it at a collection you care about. watch-fanout also reports how many
+events reached its --subscribers and the delay from a write being sent
+to its event being received. Durations are measured on this machine:
 run it where the server runs only if you mean to measure both together.`,
 		Example: `  truce bench --workload update --clients 64 --duration 10s
   truce bench --workload read --clients 64 --json > read.json
   truce bench --workload mixed --ratio 9:1 --chart mixed.svg
-  truce bench --workload merge-hot --clients 64 --count 20000`,
+  truce bench --workload merge-hot --clients 64 --count 20000
+  truce bench --workload tx-transfer --clients 16 --docs 100
+  truce bench --workload lock-cycle --docs 1
+  truce bench --workload watch-fanout --subscribers 1000 --clients 4`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return o.run(cmd)
@@ -73,7 +81,8 @@ run it where the server runs only if you mean to measure both together.`,
 	f.DurationVarP(&o.duration, "duration", "d", 10*time.Second, "how long to measure, after the warm-up")
 	f.Int64VarP(&o.count, "count", "n", 0, "measure this many operations in all instead of a --duration")
 	f.IntVar(&o.docSize, "doc-size", 1024, "document body size in `bytes`")
-	f.IntVar(&o.docs, "docs", 1000, "documents that read, update and mixed spread over")
+	f.IntVar(&o.docs, "docs", 1000, "documents that read, update, mixed and lock-cycle spread over; tx-transfer's accounts (default 100 there)")
+	f.IntVar(&o.subs, "subscribers", loadgen.DefaultSubscribers, "watch-fanout: feed subscribers, each with its own connection")
 	f.StringVar(&o.ratio, "ratio", "0.9", "mixed: the share of reads, as a fraction (0.9) or reads:writes (9:1)")
 	f.DurationVar(&o.warmup, "warmup", 2*time.Second, "how long to run before measuring (discarded)")
 	f.StringVar(&o.collection, "collection", "bench", "collection the workloads write into")
@@ -82,15 +91,15 @@ run it where the server runs only if you mean to measure both together.`,
 	return cmd
 }
 
+// txAccounts is tx-transfer's --docs when the flag is not given: fewer
+// accounts than read's documents, so that transfers meet.
+const txAccounts = 100
+
 // workloadHelp lists the workloads for --help.
 func workloadHelp() string {
 	var b strings.Builder
 	for _, s := range loadgen.Specs() {
-		line := s.Summary
-		if s.Missing != "" {
-			line = "not yet available: " + s.Missing
-		}
-		fmt.Fprintf(&b, "  %-13s %s\n", s.Name, line)
+		fmt.Fprintf(&b, "  %-13s %s\n", s.Name, s.Summary)
 	}
 	return b.String()
 }
@@ -118,14 +127,9 @@ func (o *benchOptions) check(cmd *cobra.Command) (loadgen.Spec, float64, error) 
 	if !ok {
 		var names []string
 		for _, s := range loadgen.Specs() {
-			if s.Missing == "" {
-				names = append(names, s.Name)
-			}
+			names = append(names, s.Name)
 		}
 		return spec, 0, usageErrorf("--workload %q: no such workload; choose one of %s", o.workload, strings.Join(names, ", "))
-	}
-	if spec.Missing != "" {
-		return spec, 0, usageErrorf("--workload %s is not available yet: it %s", spec.Name, spec.Missing)
 	}
 	switch {
 	case o.clients < 1:
@@ -142,6 +146,8 @@ func (o *benchOptions) check(cmd *cobra.Command) (loadgen.Spec, float64, error) 
 		return spec, 0, usageErrorf("--doc-size must be at least 1 byte, not %d", o.docSize)
 	case o.docs < 1:
 		return spec, 0, usageErrorf("--docs must be at least 1, not %d", o.docs)
+	case o.subs < 1:
+		return spec, 0, usageErrorf("--subscribers must be at least 1, not %d", o.subs)
 	case o.collection == "":
 		return spec, 0, usageErrorf("--collection must name a collection")
 	}
@@ -181,7 +187,10 @@ func (o *benchOptions) run(cmd *cobra.Command) error {
 
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	cfg := loadgen.Config{Clients: o.clients, Docs: o.docs, DocSize: o.docSize, ReadRatio: ratio}
+	if spec.Name == "tx-transfer" && !cmd.Flags().Changed("docs") {
+		o.docs = txAccounts
+	}
+	cfg := loadgen.Config{Clients: o.clients, Docs: o.docs, DocSize: o.docSize, ReadRatio: ratio, Subscribers: o.subs}
 	op, err := workload.Prepare(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("prepare %s on %s: %w", spec.Name, server, err)
@@ -189,6 +198,10 @@ func (o *benchOptions) run(cmd *cobra.Command) error {
 	ro := loadgen.RunOptions{Clients: o.clients, Duration: o.duration, Count: o.count, Warmup: o.warmup}
 	if o.count > 0 {
 		ro.Duration = 0
+	}
+	fanout, _ := workload.(loadgen.Fanout)
+	if fanout != nil {
+		ro.Measuring = fanout.Measuring
 	}
 	progress := progressWriter(stderr)
 	if progress != nil {
@@ -198,12 +211,21 @@ func (o *benchOptions) run(cmd *cobra.Command) error {
 	if progress != nil {
 		fmt.Fprint(stderr, "\r\x1b[K")
 	}
+	var delivery *loadgen.Delivery
+	if fanout != nil {
+		var err error
+		if delivery, err = fanout.Finish(context.WithoutCancel(ctx)); err != nil && runErr == nil {
+			runErr = err
+		}
+	}
 	if runErr != nil {
 		return fmt.Errorf("%s on %s stopped: %w", spec.Name, server, runErr)
 	}
 	rep := loadgen.NewReport(stats)
+	rep.Delivery = delivery
 	rep.Target, rep.Workload, rep.Clients, rep.DocSize = server, spec.Name, o.clients, o.docSize
-	if spec.Name == "read" || spec.Name == "update" || spec.Name == "mixed" {
+	switch spec.Name {
+	case "read", "update", "mixed", "tx-transfer", "lock-cycle":
 		rep.Docs = o.docs
 	}
 	if spec.Name == "mixed" {

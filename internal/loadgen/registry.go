@@ -13,9 +13,6 @@ type Spec struct {
 	Summary string
 	// Generic workloads run against any Store; the others need truce.
 	Generic bool
-	// Missing, when not empty, says why the workload is not available
-	// yet; New is nil then.
-	Missing string
 	// New builds the workload on s. A workload that needs truce fails
 	// when s is another Store.
 	New func(s Store) (Workload, error)
@@ -52,12 +49,12 @@ func Specs() []Spec {
 			Summary: "PUT new documents with If-None-Match: *"},
 		{Name: "mixed", Generic: true, New: generic(Mixed),
 			Summary: "--ratio reads, the rest updates as in update"},
-		{Name: "tx-transfer", Missing: "needs transactions (POST /v1/tx), not in this build yet",
-			Summary: "move an amount between two random accounts in one atomic batch"},
-		{Name: "lock-cycle", Missing: "needs locks (…/lock), not in this build yet",
-			Summary: "lock a document, update it with the Lock-Token, unlock"},
-		{Name: "watch-fanout", Missing: "needs the change feed (GET /v1/events), not in this build yet",
-			Summary: "writers update while watchers follow the feed; delivery latency"},
+		{Name: "tx-transfer", New: truceOnly("tx-transfer", TxTransfer),
+			Summary: "read two of --docs accounts, move an amount between them in one POST /v1/tx with ifMatch; on 412/409 start over"},
+		{Name: "lock-cycle", New: truceOnly("lock-cycle", LockCycle),
+			Summary: "lock one of --docs documents (queueing), read it, PUT it with the Lock-Token, unlock"},
+		{Name: "watch-fanout", New: truceOnly("watch-fanout", WatchFanout),
+			Summary: "--subscribers follow GET /v1/events while the clients PUT; write rate and delivery delay"},
 	}
 }
 

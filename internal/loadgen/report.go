@@ -32,6 +32,8 @@ type Report struct {
 	Percentiles []Percentile `json:"percentiles"` // the percentile curve
 	Intervals   []Interval   `json:"intervals"`   // the time series
 	Load        string       `json:"load,omitempty"`
+	// Delivery is what watch-fanout's feed subscribers received.
+	Delivery *Delivery `json:"delivery,omitempty"`
 }
 
 // Latency holds a run's latency summary in milliseconds.
@@ -99,7 +101,9 @@ func round3(x float64) float64 { return math.Round(x*1000) / 1000 }
 func (r *Report) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	what := fmt.Sprintf("%s, %d clients, %d-byte documents", r.Workload, r.Clients, r.DocSize)
-	if r.Docs > 0 {
+	if r.Docs == 1 {
+		what += ", 1 document"
+	} else if r.Docs > 0 {
 		what += fmt.Sprintf(", %d documents", r.Docs)
 	}
 	if r.Workload == "mixed" {
@@ -118,6 +122,13 @@ func (r *Report) WriteTable(w io.Writer) error {
 	l := r.Latency
 	fmt.Fprintf(tw, "latency\tp50 %s  p90 %s  p99 %s  p999 %s  max %s  (mean %s)\n",
 		Millis(l.P50), Millis(l.P90), Millis(l.P99), Millis(l.P999), Millis(l.Max), Millis(l.Mean))
+	if d := r.Delivery; d != nil {
+		fmt.Fprintf(tw, "subscribers\t%s (events delivered %s of %s, missing %s)\n", Group(float64(d.Subscribers)),
+			Group(float64(d.Delivered)), Group(float64(d.Expected)), Group(float64(d.Expected-d.Delivered)))
+		l := d.Latency
+		fmt.Fprintf(tw, "delivery delay\tp50 %s  p90 %s  p99 %s  p999 %s  max %s  (mean %s; write sent to event received)\n",
+			Millis(l.P50), Millis(l.P90), Millis(l.P99), Millis(l.P999), Millis(l.Max), Millis(l.Mean))
+	}
 	if r.Load != "" {
 		fmt.Fprintf(tw, "machine load\t%s\n", r.Load)
 	}

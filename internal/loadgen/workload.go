@@ -16,6 +16,9 @@ type Config struct {
 	DocSize int
 	// ReadRatio is the fraction of mixed's operations that are reads.
 	ReadRatio float64
+	// Subscribers is how many feed subscribers watch-fanout opens
+	// (DefaultSubscribers when zero).
+	Subscribers int
 }
 
 // Result is what one operation did. An operation is what a client repeats:

@@ -171,16 +171,18 @@ func TestWorkloadsAgainstTruce(t *testing.T) {
 	})
 }
 
-func TestUnavailableWorkloads(t *testing.T) {
-	for _, name := range []string{"tx-transfer", "lock-cycle", "watch-fanout"} {
-		s, ok := loadgen.Lookup(name)
-		if !ok || s.Missing == "" || s.New != nil {
-			t.Errorf("%s: %+v, want listed as not available", name, s)
-		}
+func TestTruceOnlyWorkloads(t *testing.T) {
+	if n := len(loadgen.Specs()); n != 9 {
+		t.Errorf("%d workloads, want the nine of issue 9", n)
 	}
-	s, _ := loadgen.Lookup("merge-hot")
-	if _, err := s.New(fakeStore{}); err == nil || !strings.Contains(err.Error(), "truce") {
-		t.Errorf("merge-hot on another store: %v, want an error that it needs truce", err)
+	for _, name := range []string{"merge-hot", "tx-transfer", "lock-cycle", "watch-fanout"} {
+		s, ok := loadgen.Lookup(name)
+		if !ok || s.New == nil || s.Generic {
+			t.Fatalf("%s: %+v, want an available truce-only workload", name, s)
+		}
+		if _, err := s.New(fakeStore{}); err == nil || !strings.Contains(err.Error(), "truce") {
+			t.Errorf("%s on another store: %v, want an error that it needs truce", name, err)
+		}
 	}
 }
 
