@@ -236,7 +236,7 @@ Profiled on 2026-11-23 with ` + "`truce serve --cpuprofile update.prof`" + ` und
 (then ` + "`go tool pprof -top -cum truce update.prof`" + `), and from the server and client CPU columns above:
 
 - **Conditional updates against etcd (target 1.5×) and the PostgreSQL pattern (target 2×).** On the
-  server, truce is the cheapest of the three per update (about 200-220 µs of CPU, against 280-300
+  server, truce is the cheapest of the three per update (about 200-235 µs of CPU, against 285-300
   for etcd and PostgreSQL). In truce's profile, system calls (socket reads and writes, the WAL
   fsync) are about a quarter of the CPU, the net/http request and response plumbing about another
   quarter, the document reads in Pebble about 13%, the Pebble commit about 8%, JSON and time
@@ -249,7 +249,7 @@ Profiled on 2026-11-23 with ` + "`truce serve --cpuprofile update.prof`" + ` und
   difference is the client (an HTTP GET costs the generator 41-46 µs, a pgx query 21-23 µs) and,
   on a busy machine, PostgreSQL's process per connection taking a larger share of the CPU.
 - **p99 update latency under 25 ms at 64 clients (issue 2).** 64 clients in a closed loop at about
-  5,300 updates/s keep the 2 cores saturated, so the mean is about 12 ms and the tail is queueing
+  4,800-5,400 updates/s keep the 2 cores saturated, so the mean is about 12-13 ms and the tail is queueing
   for CPU; lowering it needs less CPU per update (server and generator), not tuning of the store.
 - **Peak memory** of the server through the update and read workloads at 64 clients: about 80 MB
   resident (VmHWM), under issue 2's 200 MB.
