@@ -35,6 +35,13 @@ type Interactive struct {
 	// TTL is each transaction's ttl; past it a commit is 410
 	// transaction_expired, which the model takes as "nothing applied".
 	TTL string
+
+	// The ledger entries staged (under Bank.mu): each is created with the
+	// transfer's tag as its id, so it must exist exactly when the
+	// transfer was applied.
+	ledgerAcked   []string // acknowledged, not yet read back
+	ledgerUnknown []string // the commit's answer was lost
+	ledgerNever   []string // refused or aborted: never applied
 }
 
 // NewInteractive returns the workload on accounts accounts of collection.
@@ -128,11 +135,12 @@ func (w *Interactive) Model() porcupine.Model {
 
 // NewClient implements Workload.
 func (w *Interactive) NewClient(id int) Client {
-	return &interactiveClient{bankClient: bankClient{w: w.Bank, id: id, seen: make([]seenAccount, w.Accounts)}, ttl: w.TTL}
+	return &interactiveClient{bankClient: bankClient{w: w.Bank, id: id, seen: make([]seenAccount, w.Accounts)}, ix: w, ttl: w.TTL}
 }
 
 type interactiveClient struct {
 	bankClient
+	ix  *Interactive
 	ttl string
 }
 
@@ -154,7 +162,16 @@ func (c *interactiveClient) Op(ctx context.Context, s *Session, rng *rand.Rand) 
 	c.n++
 	tag := fmt.Sprintf("c%d-%d", c.id, c.n)
 	in := BankInput{Transfer: true, Tag: tag, A: a, B: b}
+	ledger := false
+	// never records a ledger entry staged by a transaction that certainly
+	// was not applied.
+	never := func() {
+		if ledger {
+			c.ix.noteLedger(&c.ix.ledgerNever, tag)
+		}
+	}
 	abort := func(id string) Result {
+		never()
 		if id != "" {
 			s.Do(ctx, rng, "DELETE", "/v1/transactions/"+id, nil) // best effort: else it expires
 		}
@@ -162,6 +179,7 @@ func (c *interactiveClient) Op(ctx context.Context, s *Session, rng *rand.Rand) 
 	}
 	// refused is a definite answer before the commit: the model checks it.
 	refused := func(id string, r *Response) Result {
+		never()
 		if id != "" {
 			s.Do(ctx, rng, "DELETE", "/v1/transactions/"+id, nil)
 		}
@@ -229,7 +247,8 @@ func (c *interactiveClient) Op(ctx context.Context, s *Session, rng *rand.Rand) 
 		}
 	}
 	if rng.IntN(2) == 0 {
-		entry, _ := json.Marshal(map[string]any{"from": a, "to": b, "amount": amount, "tx": tag})
+		ledger = true
+		entry, _ := json.Marshal(map[string]any{"_id": tag, "from": a, "to": b, "amount": amount, "tx": tag})
 		r, out := s.Do(ctx, rng, "POST", "/v1/collections/"+c.w.Collection+"-ledger/docs", entry, txh)
 		if out != OK {
 			return abort(begin.ID)
@@ -243,6 +262,9 @@ func (c *interactiveClient) Op(ctx context.Context, s *Session, rng *rand.Rand) 
 	if out != OK {
 		if out == Unknown {
 			c.w.note(transfer{in: in, tag: tag})
+			if ledger {
+				c.ix.noteLedger(&c.ix.ledgerUnknown, tag)
+			}
 		}
 		// NotSent: the commit never reached the server; the transaction
 		// may still be committed by nobody, so it is aborted.
@@ -277,6 +299,90 @@ func (c *interactiveClient) Op(ctx context.Context, s *Session, rng *rand.Rand) 
 			}
 		}
 		c.w.note(transfer{in: in, tag: tag, acked: true})
+		if ledger {
+			c.ix.noteLedger(&c.ix.ledgerAcked, tag)
+		}
+	} else {
+		never()
+		// A refused commit leaves the transaction until it expires.
+		s.Do(ctx, rng, "DELETE", "/v1/transactions/"+begin.ID, nil)
 	}
 	return Result{Input: in, Output: res, Outcome: OK}
+}
+
+func (w *Interactive) noteLedger(list *[]string, tag string) {
+	w.mu.Lock()
+	*list = append(*list, tag)
+	w.mu.Unlock()
+}
+
+// CheckAcked implements AckChecker: the Bank's checks of the accounts,
+// and the ledger entries. The entry of each acknowledged transfer must
+// exist after every restart; once quiescent, the entry of each transfer
+// whose answer was lost must exist exactly when its balances were
+// applied, and no entry of a refused or aborted transfer may exist (a
+// staged write of a transaction that never committed is never visible).
+func (w *Interactive) CheckAcked(ctx context.Context, s *Session, quiescent bool) (checked int, lost []string, err error) {
+	checked, lost, err = w.Bank.CheckAcked(ctx, s, quiescent)
+	if err != nil {
+		return checked, lost, err
+	}
+	w.mu.Lock()
+	acked := w.ledgerAcked
+	w.ledgerAcked = nil
+	unknown, never, applied := w.ledgerUnknown, w.ledgerNever, w.applied
+	w.mu.Unlock()
+	rng := rand.New(rand.NewPCG(5, 6))
+	exists := func(tag string) (bool, error) {
+		path := "/v1/collections/" + w.Collection + "-ledger/docs/" + tag
+		for try := 0; try < 20; try++ {
+			r, out := s.Do(ctx, rng, "GET", path, nil)
+			if out != OK {
+				continue
+			}
+			var d struct {
+				Tx string `json:"tx"`
+			}
+			json.Unmarshal(r.Body, &d)
+			return r.Status == http.StatusOK && d.Tx == tag, nil
+		}
+		return false, fmt.Errorf("GET %s: no answer", path)
+	}
+	for _, tag := range acked {
+		ok, err := exists(tag)
+		if err != nil {
+			return checked, lost, err
+		}
+		checked++
+		if !ok {
+			lost = append(lost, "the ledger entry of acknowledged transfer "+tag+" is missing")
+		}
+	}
+	if !quiescent {
+		return checked, lost, nil
+	}
+	for _, tag := range unknown {
+		ok, err := exists(tag)
+		if err != nil {
+			return checked, lost, err
+		}
+		checked++
+		if was, known := applied[tag]; known && ok != was {
+			lost = append(lost, fmt.Sprintf("transfer %s is half visible: balances applied %v, ledger entry exists %v", tag, was, ok))
+		}
+	}
+	if len(never) > 500 {
+		never = never[len(never)-500:]
+	}
+	for _, tag := range never {
+		ok, err := exists(tag)
+		if err != nil {
+			return checked, lost, err
+		}
+		checked++
+		if ok {
+			lost = append(lost, "the ledger entry of transfer "+tag+", which was refused or aborted before its commit, is visible")
+		}
+	}
+	return checked, lost, nil
 }
