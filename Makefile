@@ -36,7 +36,7 @@ verify-robustness:
 	TRUCE_ROBUSTNESS_RUNS=$(VERIFY_RUNS) TRUCE_ROBUSTNESS_DURATION=$(VERIFY_DURATION) \
 	TRUCE_ROBUSTNESS_EVERY=$(VERIFY_EVERY) TRUCE_ROBUSTNESS_FAULTS=$(VERIFY_FAULTS) \
 	TRUCE_CRASH_CYCLES=$(VERIFY_CYCLES) \
-	$(GO) test -count=1 -timeout 60m -v -run 'TestLinearizable|TestCrashSafety|TestBankTransfers|TestLockFencing' ./internal/robustness/
+	$(GO) test -count=1 -timeout 60m -v -run 'TestLinearizable|TestCrashSafety|TestBankTransfers|TestInteractiveTransfers|TestLockFencing' ./internal/robustness/
 
 verify-fuzz:
 	@for t in $(FUZZ_TARGETS); do \

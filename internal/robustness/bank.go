@@ -64,6 +64,9 @@ type BankInput struct {
 	A, B               int
 	AVersion, BVersion int64
 	ANew, BNew         int64
+	// ABalance, BBalance are the balances an interactive transfer read in
+	// its transaction (Interactive); the batch workload leaves them 0.
+	ABalance, BBalance int64
 }
 
 // BankOutput is the answer: a read's version and balance, a transfer's

@@ -13,5 +13,7 @@
 // (Documents) is the first. Transactions and locks plug in the same way: a
 // Workload whose clients send /v1/tx batches or lock requests, a porcupine
 // model of a bank or a fenced register, and, where the invariant is not
-// about one history, a HistoryChecker. See Workload for the contract.
+// about one history, a HistoryChecker. Bank sends atomic batches;
+// Interactive runs the same bank over interactive transactions (begin,
+// read, stage, commit). See Workload for the contract.
 package robustness

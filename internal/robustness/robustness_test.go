@@ -93,6 +93,13 @@ func TestBankTransfers(t *testing.T) {
 	runFeature(t, "bank", func() Workload { return NewBank("bank", 4, 100) })
 }
 
+// TestInteractiveTransfers moves money between accounts with interactive
+// transactions (begin, read both, stage both, commit) under every fault;
+// it skips on a server without /v1/transactions.
+func TestInteractiveTransfers(t *testing.T) {
+	runFeature(t, "interactive", func() Workload { return NewInteractive("ibank", 4, 100) })
+}
+
 // TestLockFencing takes, uses and releases the lock of one document under
 // every fault; it skips on a server without locks.
 func TestLockFencing(t *testing.T) {
