@@ -1,6 +1,7 @@
 package http
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"html/template"
@@ -106,6 +107,15 @@ type Current struct {
 // request id and shown without their cause.
 func (h *Handler) problem(w http.ResponseWriter, r *http.Request, err error) {
 	var te *truce.Error
+	if r.Context().Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+		// The client went away (or the server is shutting down) while the
+		// request waited, for the disk say: no fault of the server's, and
+		// nobody may read the answer.
+		h.log.Debug("request ended before its answer", "requestId", w.Header().Get("X-Request-Id"), "method", r.Method, "path", r.URL.Path, "err", err)
+		h.writeProblem(w, r, w.Header().Get("X-Request-Id"), StatusOf(truce.CodeUnavailable), &truce.Error{Code: truce.CodeUnavailable,
+			Detail: "the request ended (the client went away or the server is shutting down) before it was answered; a write's outcome is unknown: re-read, or retry with the same Idempotency-Key"})
+		return
+	}
 	if !errors.As(err, &te) {
 		h.log.Error("internal error", "requestId", w.Header().Get("X-Request-Id"), "method", r.Method, "path", r.URL.Path, "err", err)
 		te = &truce.Error{Code: truce.CodeInternal, Detail: truce.ErrorDetail(err)}
