@@ -53,7 +53,16 @@ func ParseEventRetention(s string) (EventRetention, error) {
 func (r EventRetention) String() string {
 	var parts []string
 	if r.MaxAge > 0 {
-		parts = append(parts, r.MaxAge.String())
+		// "168h", not "168h0m0s": the form people write, which
+		// ParseEventRetention reads back.
+		d := r.MaxAge.String()
+		if strings.HasSuffix(d, "m0s") {
+			d = d[:len(d)-2]
+		}
+		if strings.HasSuffix(d, "h0m") {
+			d = d[:len(d)-2]
+		}
+		parts = append(parts, d)
 	}
 	if r.MaxCount > 0 {
 		parts = append(parts, strconv.FormatInt(r.MaxCount, 10))

@@ -138,12 +138,18 @@ func TestParseEventRetention(t *testing.T) {
 		{"-1", truce.EventRetention{}, true},
 		{"1h,2h", truce.EventRetention{}, true},
 		{"week", truce.EventRetention{}, true},
+		{"1h30m", truce.EventRetention{MaxAge: 90 * time.Minute}, false},
+		{"1h10m", truce.EventRetention{MaxAge: 70 * time.Minute}, false},
+		{"90s", truce.EventRetention{MaxAge: 90 * time.Second}, false},
 	} {
 		got, err := truce.ParseEventRetention(c.in)
 		if (err != nil) != c.err || (!c.err && got != c.want) {
 			t.Errorf("ParseEventRetention(%q) = %+v, %v", c.in, got, err)
 		}
 		if !c.err {
+			if c.in == "168h" && got.String() != "168h" {
+				t.Errorf("String of a week is %q, want the form people write, 168h", got.String())
+			}
 			if back, _ := truce.ParseEventRetention(got.String()); back != got {
 				t.Errorf("String of %+v does not parse back: %q", got, got.String())
 			}
