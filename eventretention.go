@@ -129,14 +129,7 @@ func (s *Service) RunEventTrimmer(ctx context.Context, r EventRetention, interva
 	if r.MaxAge <= 0 && r.MaxCount <= 0 {
 		return
 	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		_, _ = s.TrimEvents(ctx, r)
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	trim := func() { _, _ = s.TrimEvents(ctx, r) }
+	trim()
+	every(ctx, interval, trim)
 }

@@ -121,31 +121,10 @@ func (s *Service) SaveIdempotency(ctx context.Context, k *IdempotencyKey, status
 // SweepIdempotency deletes expired answers in small commits, so writers
 // wait at most for one short batch. It returns how many it deleted.
 func (s *Service) SweepIdempotency(ctx context.Context) (int, error) {
-	total := 0
-	for {
-		n := 0
-		err := s.store.Update(ctx, func(tx Tx) error {
-			var err error
-			n, err = tx.DeleteExpiredIdempotency(s.now(), 256)
-			return err
-		})
-		total += n
-		if err != nil || n < 256 {
-			return total, err
-		}
-	}
+	return s.sweepExpired(ctx, Tx.DeleteExpiredIdempotency)
 }
 
 // RunSweeper calls SweepIdempotency every interval until ctx ends.
 func (s *Service) RunSweeper(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			_, _ = s.SweepIdempotency(ctx)
-		}
-	}
+	every(ctx, interval, func() { _, _ = s.SweepIdempotency(ctx) })
 }

@@ -348,32 +348,11 @@ func (s *Service) RollbackTransaction(ctx context.Context, txid string) error {
 // SweepTransactions deletes expired transactions in small commits and
 // returns how many it deleted.
 func (s *Service) SweepTransactions(ctx context.Context) (int, error) {
-	total := 0
-	for {
-		n := 0
-		err := s.store.Update(ctx, func(tx Tx) error {
-			var err error
-			n, err = tx.DeleteExpiredTransactions(s.now(), 256)
-			return err
-		})
-		total += n
-		if err != nil || n < 256 {
-			return total, err
-		}
-	}
+	return s.sweepExpired(ctx, Tx.DeleteExpiredTransactions)
 }
 
 // RunTransactionSweeper calls SweepTransactions every interval until ctx
 // ends.
 func (s *Service) RunTransactionSweeper(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			_, _ = s.SweepTransactions(ctx)
-		}
-	}
+	every(ctx, interval, func() { _, _ = s.SweepTransactions(ctx) })
 }
