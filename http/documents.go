@@ -134,12 +134,7 @@ func (h *Handler) patchDoc(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) deleteDoc(w http.ResponseWriter, r *http.Request) {
-	q, err := query(r, "version")
-	if err != nil {
-		h.problem(w, r, err)
-		return
-	}
-	pre, err := preconditions(r, q)
+	pre, err := writePreconditions(r)
 	if err != nil {
 		h.problem(w, r, err)
 		return

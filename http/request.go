@@ -70,6 +70,16 @@ func versionValue(name, s string) (int64, error) {
 
 // preconditions reads If-Match, If-None-Match, Lock-Token and ?version=
 // (when allowed).
+// writePreconditions reads the preconditions of a PATCH, DELETE or restore,
+// whose only query parameter is ?version=.
+func writePreconditions(r *http.Request) (truce.Precondition, error) {
+	q, err := query(r, "version")
+	if err != nil {
+		return truce.Precondition{}, err
+	}
+	return preconditions(r, q)
+}
+
 func preconditions(r *http.Request, q url.Values) (truce.Precondition, error) {
 	var p truce.Precondition
 	var err error
@@ -194,11 +204,7 @@ func (h *Handler) jsonBody(w http.ResponseWriter, r *http.Request) ([]byte, erro
 // patchRequest reads a PATCH: ?version=, the preconditions, a patch media
 // type (RFC 7396 or RFC 6902; 415 otherwise) and the body.
 func (h *Handler) patchRequest(w http.ResponseWriter, r *http.Request) (truce.Precondition, truce.PatchType, []byte, error) {
-	q, err := query(r, "version")
-	if err != nil {
-		return truce.Precondition{}, "", nil, err
-	}
-	pre, err := preconditions(r, q)
+	pre, err := writePreconditions(r)
 	if err != nil {
 		return truce.Precondition{}, "", nil, err
 	}

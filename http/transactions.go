@@ -173,12 +173,7 @@ func (h *Handler) txPatchDoc(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) txDeleteDoc(w http.ResponseWriter, r *http.Request) {
-	q, err := query(r, "version")
-	if err != nil {
-		h.problem(w, r, err)
-		return
-	}
-	pre, err := preconditions(r, q)
+	pre, err := writePreconditions(r)
 	if err != nil {
 		h.problem(w, r, err)
 		return
