@@ -107,6 +107,29 @@ func (w *Bank) Setup(ctx context.Context, s *Session) error {
 
 // Model implements Workload.
 func (w *Bank) Model() porcupine.Model {
+	return w.model(func(s BankState, in BankInput, out BankOutput) []any {
+		match := s[in.A].Version == in.AVersion && s[in.B].Version == in.BVersion
+		next := transferred(s, in)
+		switch {
+		case out.Unknown && match:
+			return []any{s, next}
+		case out.Unknown:
+			return []any{s}
+		case match && out.Status == http.StatusOK && out.AVersion == in.AVersion+1 && out.BVersion == in.BVersion+1:
+			return []any{next}
+		case !match && out.Status == http.StatusPreconditionFailed && out.Code == "precondition_failed":
+			return []any{s}
+		}
+		return nil
+	}, func(in BankInput, ans string) string {
+		return fmt.Sprintf("transfer a%d@%d:=%d a%d@%d:=%d -> %s", in.A, in.AVersion, in.ANew, in.B, in.BVersion, in.BNew, ans)
+	})
+}
+
+// model is the model of the bank's accounts, shared by the workloads that
+// transfer between them: the reads are checked here, the transfers by
+// transfer (the states it may lead to), and describe shows a transfer.
+func (w *Bank) model(transfer func(s BankState, in BankInput, out BankOutput) []any, describe func(in BankInput, ans string) string) porcupine.Model {
 	nm := porcupine.NondeterministicModel{
 		Init: func() []any {
 			var s BankState
@@ -117,27 +140,13 @@ func (w *Bank) Model() porcupine.Model {
 		},
 		Step: func(state, input, output any) []any {
 			s, in, out := state.(BankState), input.(BankInput), output.(BankOutput)
-			if !in.Transfer {
-				if out.Unknown {
-					return []any{s}
-				}
-				if out.Status == http.StatusOK && out.AVersion == s[in.A].Version && out.Balance == s[in.A].Balance {
-					return []any{s}
-				}
-				return nil
+			if in.Transfer {
+				return transfer(s, in, out)
 			}
-			match := s[in.A].Version == in.AVersion && s[in.B].Version == in.BVersion
-			next := s
-			next[in.A].Version, next[in.A].Balance = in.AVersion+1, in.ANew
-			next[in.B].Version, next[in.B].Balance = in.BVersion+1, in.BNew
-			switch {
-			case out.Unknown && match:
-				return []any{s, next}
-			case out.Unknown:
+			if out.Unknown {
 				return []any{s}
-			case match && out.Status == http.StatusOK && out.AVersion == in.AVersion+1 && out.BVersion == in.BVersion+1:
-				return []any{next}
-			case !match && out.Status == http.StatusPreconditionFailed && out.Code == "precondition_failed":
+			}
+			if out.Status == http.StatusOK && out.AVersion == s[in.A].Version && out.Balance == s[in.A].Balance {
 				return []any{s}
 			}
 			return nil
@@ -152,7 +161,7 @@ func (w *Bank) Model() porcupine.Model {
 			if !in.Transfer {
 				return fmt.Sprintf("read a%d -> %s v%d balance %d", in.A, ans, out.AVersion, out.Balance)
 			}
-			return fmt.Sprintf("transfer a%d@%d:=%d a%d@%d:=%d -> %s", in.A, in.AVersion, in.ANew, in.B, in.BVersion, in.BNew, ans)
+			return describe(in, ans)
 		},
 		DescribeState: func(state any) string {
 			s := state.(BankState)
@@ -160,6 +169,13 @@ func (w *Bank) Model() porcupine.Model {
 		},
 	}
 	return nm.ToModel()
+}
+
+// transferred is s after in's transfer.
+func transferred(s BankState, in BankInput) BankState {
+	s[in.A].Version, s[in.A].Balance = in.AVersion+1, in.ANew
+	s[in.B].Version, s[in.B].Balance = in.BVersion+1, in.BNew
+	return s
 }
 
 // NewClient implements Workload.

@@ -69,68 +69,32 @@ const aborted = "aborted-before-commit"
 
 // Model implements Workload.
 func (w *Interactive) Model() porcupine.Model {
-	nm := porcupine.NondeterministicModel{
-		Init: func() []any {
-			var s BankState
-			for i := range w.Accounts {
-				s[i].Version, s[i].Balance = 1, w.Initial
-			}
+	return w.model(func(s BankState, in BankInput, out BankOutput) []any {
+		// The commit validates the versions; the balances read at those
+		// versions must be the ones the state holds, or a read in the
+		// transaction saw something that never was.
+		match := s[in.A].Version == in.AVersion && s[in.B].Version == in.BVersion
+		consistent := s[in.A].Balance == in.ABalance && s[in.B].Balance == in.BBalance
+		next := transferred(s, in)
+		switch {
+		case out.Unknown && match && consistent:
+			return []any{s, next}
+		case out.Unknown:
 			return []any{s}
-		},
-		Step: func(state, input, output any) []any {
-			s, in, out := state.(BankState), input.(BankInput), output.(BankOutput)
-			if !in.Transfer {
-				if out.Unknown {
-					return []any{s}
-				}
-				if out.Status == http.StatusOK && out.AVersion == s[in.A].Version && out.Balance == s[in.A].Balance {
-					return []any{s}
-				}
-				return nil
-			}
-			// The commit validates the versions; the balances read at those
-			// versions must be the ones the state holds, or a read in the
-			// transaction saw something that never was.
-			match := s[in.A].Version == in.AVersion && s[in.B].Version == in.BVersion
-			consistent := s[in.A].Balance == in.ABalance && s[in.B].Balance == in.BBalance
-			next := s
-			next[in.A].Version, next[in.A].Balance = in.AVersion+1, in.ANew
-			next[in.B].Version, next[in.B].Balance = in.BVersion+1, in.BNew
-			switch {
-			case out.Unknown && match && consistent:
-				return []any{s, next}
-			case out.Unknown:
-				return []any{s}
-			case out.Status == http.StatusOK && match && consistent && out.AVersion == in.AVersion+1 && out.BVersion == in.BVersion+1:
-				return []any{next}
-			case out.Status == http.StatusConflict && out.Code == "transaction_conflict" && !match:
-				return []any{s}
-			case out.Status == http.StatusPreconditionFailed && out.Code == "precondition_failed" && !match:
-				return []any{s}
-			case out.Status == http.StatusGone && out.Code == "transaction_expired", out.Code == aborted:
-				return []any{s} // nothing applied, and nothing claimed about the state
-			}
-			return nil
-		},
-		Equal: func(a, b any) bool { return a.(BankState) == b.(BankState) },
-		DescribeOperation: func(input, output any) string {
-			in, out := input.(BankInput), output.(BankOutput)
-			ans := fmt.Sprintf("%d %s", out.Status, out.Code)
-			if out.Unknown {
-				ans = "?"
-			}
-			if !in.Transfer {
-				return fmt.Sprintf("read a%d -> %s v%d balance %d", in.A, ans, out.AVersion, out.Balance)
-			}
-			return fmt.Sprintf("tx %s: read a%d@%d=%d a%d@%d=%d, write a%d:=%d a%d:=%d -> %s", in.Tag,
-				in.A, in.AVersion, in.ABalance, in.B, in.BVersion, in.BBalance, in.A, in.ANew, in.B, in.BNew, ans)
-		},
-		DescribeState: func(state any) string {
-			s := state.(BankState)
-			return fmt.Sprint(s[:w.Accounts])
-		},
-	}
-	return nm.ToModel()
+		case out.Status == http.StatusOK && match && consistent && out.AVersion == in.AVersion+1 && out.BVersion == in.BVersion+1:
+			return []any{next}
+		case out.Status == http.StatusConflict && out.Code == "transaction_conflict" && !match:
+			return []any{s}
+		case out.Status == http.StatusPreconditionFailed && out.Code == "precondition_failed" && !match:
+			return []any{s}
+		case out.Status == http.StatusGone && out.Code == "transaction_expired", out.Code == aborted:
+			return []any{s} // nothing applied, and nothing claimed about the state
+		}
+		return nil
+	}, func(in BankInput, ans string) string {
+		return fmt.Sprintf("tx %s: read a%d@%d=%d a%d@%d=%d, write a%d:=%d a%d:=%d -> %s", in.Tag,
+			in.A, in.AVersion, in.ABalance, in.B, in.BVersion, in.BBalance, in.A, in.ANew, in.B, in.BNew, ans)
+	})
 }
 
 // NewClient implements Workload.
