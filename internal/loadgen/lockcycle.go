@@ -130,9 +130,14 @@ func lockCycle(ctx context.Context, t *Truce, p string, client int) (Result, err
 // LockCounters reads the documents of a lock-cycle run over docs
 // documents and returns the sum of their counters and of their versions.
 func LockCounters(ctx context.Context, t *Truce, docs int) (counters, versions int64, err error) {
-	collection := t.collection + "-lock"
-	for i := range max(docs, 1) {
-		p := t.docPath(collection, lockKey(i))
+	return sumDocs(ctx, t, t.collection+"-lock", max(docs, 1), lockKey, "n")
+}
+
+// sumDocs reads n documents of collection, named by key, and returns the
+// sum of their integer field and of their versions.
+func sumDocs(ctx context.Context, t *Truce, collection string, n int, key func(int) string, field string) (sum, versions int64, err error) {
+	for i := range n {
+		p := t.docPath(collection, key(i))
 		a, err := t.do(ctx, "GET", p, nil)
 		if err != nil {
 			return 0, 0, err
@@ -140,15 +145,20 @@ func LockCounters(ctx context.Context, t *Truce, docs int) (counters, versions i
 		if a.status != http.StatusOK {
 			return 0, 0, unexpected("GET", p, a)
 		}
-		var v struct {
-			N       int64 `json:"n"`
-			Version int64 `json:"_version"`
-		}
-		if err := json.Unmarshal(a.body, &v); err != nil {
+		var doc map[string]json.RawMessage
+		if err := json.Unmarshal(a.body, &doc); err != nil {
 			return 0, 0, fmt.Errorf("GET %s: %w", p, err)
 		}
-		counters += v.N
-		versions += v.Version
+		var f, v int64
+		for name, dst := range map[string]*int64{field: &f, "_version": &v} {
+			if raw, ok := doc[name]; ok {
+				if err := json.Unmarshal(raw, dst); err != nil {
+					return 0, 0, fmt.Errorf("GET %s: %s: %w", p, name, err)
+				}
+			}
+		}
+		sum += f
+		versions += v
 	}
-	return counters, versions, nil
+	return sum, versions, nil
 }

@@ -136,25 +136,5 @@ func transfer(ctx context.Context, t *Truce, collection, from, to string, amount
 // TxTotal reads the accounts of a tx-transfer run over docs accounts and
 // returns their total balance and the sum of their versions, for checks.
 func TxTotal(ctx context.Context, t *Truce, docs int) (total, versions int64, err error) {
-	collection := t.collection + "-tx"
-	for i := range max(docs, 2) {
-		p := t.docPath(collection, accountKey(i))
-		a, err := t.do(ctx, "GET", p, nil)
-		if err != nil {
-			return 0, 0, err
-		}
-		if a.status != http.StatusOK {
-			return 0, 0, unexpected("GET", p, a)
-		}
-		var v struct {
-			Balance int64 `json:"balance"`
-			Version int64 `json:"_version"`
-		}
-		if err := json.Unmarshal(a.body, &v); err != nil {
-			return 0, 0, fmt.Errorf("GET %s: %w", p, err)
-		}
-		total += v.Balance
-		versions += v.Version
-	}
-	return total, versions, nil
+	return sumDocs(ctx, t, t.collection+"-tx", max(docs, 2), accountKey, "balance")
 }
