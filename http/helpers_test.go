@@ -18,6 +18,13 @@ import (
 // a temporary directory.
 func mustServe(tb testing.TB) *client {
 	tb.Helper()
+	c, _ := mustServeService(tb)
+	return c
+}
+
+// mustServeService is mustServe that also returns the Service.
+func mustServeService(tb testing.TB) (*client, *truce.Service) {
+	tb.Helper()
 	store, err := pebble.Open(tb.TempDir(), pebble.Options{})
 	if err != nil {
 		tb.Fatalf("open store: %v", err)
@@ -30,7 +37,7 @@ func mustServe(tb testing.TB) *client {
 			tb.Errorf("close store: %v", err)
 		}
 	})
-	return &client{tb: tb, base: srv.URL, hc: srv.Client()}
+	return &client{tb: tb, base: srv.URL, hc: srv.Client()}, svc
 }
 
 type client struct {

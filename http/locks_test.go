@@ -3,34 +3,11 @@ package http_test
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/trucedb/truce"
-	trucehttp "github.com/trucedb/truce/http"
-	"github.com/trucedb/truce/pebble"
 )
-
-// mustServeService is mustServe that also returns the Service.
-func mustServeService(tb testing.TB) (*client, *truce.Service) {
-	tb.Helper()
-	store, err := pebble.Open(tb.TempDir(), pebble.Options{})
-	if err != nil {
-		tb.Fatalf("open store: %v", err)
-	}
-	svc := truce.NewService(store, truce.Options{MaxDocBytes: 64 << 10})
-	srv := httptest.NewServer(trucehttp.NewHandler(svc, trucehttp.Options{}))
-	tb.Cleanup(func() {
-		srv.Close()
-		if err := store.Close(); err != nil {
-			tb.Errorf("close store: %v", err)
-		}
-	})
-	return &client{tb: tb, base: srv.URL, hc: srv.Client()}, svc
-}
 
 // wantLocked checks a 423 names the holder and says when to retry.
 func wantLocked(t *testing.T, r *response, owner string) {
