@@ -306,19 +306,7 @@ func (w *Bank) CheckAcked(ctx context.Context, s *Session, quiescent bool) (chec
 	rng := rand.New(rand.NewPCG(3, 4))
 	// wrote reports whether account i's version v is this transfer's.
 	wrote := func(i int, v int64, tag string) (bool, error) {
-		path := w.path(i) + "/versions/" + strconv.FormatInt(v, 10)
-		for try := 0; try < 20; try++ {
-			r, out := s.Do(ctx, rng, "GET", path, nil)
-			if out != OK {
-				continue
-			}
-			var d struct {
-				Tx string `json:"tx"`
-			}
-			json.Unmarshal(r.Body, &d)
-			return r.Status == http.StatusOK && d.Tx == tag, nil
-		}
-		return false, fmt.Errorf("GET %s: no answer", path)
+		return taggedBy(ctx, s, rng, w.path(i)+"/versions/"+strconv.FormatInt(v, 10), tag)
 	}
 	for _, t := range ts {
 		inA, err := wrote(t.in.A, t.in.AVersion+1, t.tag)
@@ -393,4 +381,22 @@ func (w *Bank) CheckAcked(ctx context.Context, s *Session, quiescent bool) (chec
 		lost = append(lost, fmt.Sprintf("the balances add up to %d, not %d", sum, want))
 	}
 	return checked, lost, nil
+}
+
+// taggedBy reports whether the document at path exists and its "tx" field
+// is tag: whether the transfer tagged tag wrote it. It retries a read whose
+// answer is lost, up to 20 times.
+func taggedBy(ctx context.Context, s *Session, rng *rand.Rand, path, tag string) (bool, error) {
+	for try := 0; try < 20; try++ {
+		r, out := s.Do(ctx, rng, "GET", path, nil)
+		if out != OK {
+			continue
+		}
+		var d struct {
+			Tx string `json:"tx"`
+		}
+		json.Unmarshal(r.Body, &d)
+		return r.Status == http.StatusOK && d.Tx == tag, nil
+	}
+	return false, fmt.Errorf("GET %s: no answer", path)
 }

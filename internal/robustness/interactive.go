@@ -298,19 +298,7 @@ func (w *Interactive) CheckAcked(ctx context.Context, s *Session, quiescent bool
 	w.mu.Unlock()
 	rng := rand.New(rand.NewPCG(5, 6))
 	exists := func(tag string) (bool, error) {
-		path := "/v1/collections/" + w.Collection + "-ledger/docs/" + tag
-		for try := 0; try < 20; try++ {
-			r, out := s.Do(ctx, rng, "GET", path, nil)
-			if out != OK {
-				continue
-			}
-			var d struct {
-				Tx string `json:"tx"`
-			}
-			json.Unmarshal(r.Body, &d)
-			return r.Status == http.StatusOK && d.Tx == tag, nil
-		}
-		return false, fmt.Errorf("GET %s: no answer", path)
+		return taggedBy(ctx, s, rng, "/v1/collections/"+w.Collection+"-ledger/docs/"+tag, tag)
 	}
 	for _, tag := range acked {
 		ok, err := exists(tag)
