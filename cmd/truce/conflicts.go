@@ -112,11 +112,7 @@ whole base, current and proposed documents.`,
 				return requestFailed(cmd, c, err, "", "", 0)
 			}
 			if o.json {
-				b, err := json.Marshal(cf)
-				if err != nil {
-					return err
-				}
-				return o.writeJSON(cmd, b)
+				return o.printJSON(cmd, cf)
 			}
 			return showConflict(cmd.OutOrStdout(), cf)
 		},
@@ -270,11 +266,7 @@ it is. With --json, stdout gets the closed conflict.`,
 				return requestFailed(cmd, c, err, "", "", 0)
 			}
 			if o.json {
-				b, err := json.Marshal(cf)
-				if err != nil {
-					return err
-				}
-				return o.writeJSON(cmd, b)
+				return o.printJSON(cmd, cf)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "dismissed conflict %s (%s/%s)\n", cf.ID, cf.Collection, cf.DocID)
 			return nil

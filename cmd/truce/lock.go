@@ -119,11 +119,7 @@ never shown. A document that is not locked exits 1.`,
 				return requestFailed(cmd, c, err, args[0], args[1], 0)
 			}
 			if o.json {
-				b, err := json.Marshal(info)
-				if err != nil {
-					return err
-				}
-				return o.writeJSON(cmd, b)
+				return o.printJSON(cmd, info)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s/%s is locked by %q until %s (%s left), since %s, fence %d\n",
 				info.Collection, info.ID, info.Owner, info.ExpiresAt.UTC().Format(time.RFC3339),

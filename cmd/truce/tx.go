@@ -83,9 +83,5 @@ func (o *clientOptions) printTxResults(cmd *cobra.Command, res []client.TxResult
 			fmt.Fprintln(cmd.ErrOrStderr(), line)
 		}
 	}
-	b, err := json.Marshal(out)
-	if err != nil {
-		return err
-	}
-	return o.writeJSON(cmd, b)
+	return o.printJSON(cmd, out)
 }
