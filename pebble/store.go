@@ -12,7 +12,9 @@
 // so the reads a write starts with (its collection and its document) are
 // served from caches of the committed state where possible (cache.go), and
 // the next fsync waits a little for more commits when the machine is
-// saturated (walSyncDelay).
+// saturated (walSyncDelay). Stored versions and change-log events, which
+// are appended and never overwritten, keep their values in blob files that
+// compactions do not rewrite (valsep.go).
 package pebble
 
 import (
@@ -138,6 +140,8 @@ func open(dir string, opts Options, fs vfs.FS) (*Store, error) {
 		epoch:   time.Now(),
 	}
 	po.WALMinSyncInterval = s.walSyncDelay
+	po.Experimental.ValueSeparationPolicy = valueSeparation
+	po.Experimental.SpanPolicyFunc = spanPolicy
 	for i := range po.Levels {
 		// Bloom filters spare most point reads of absent keys (a create,
 		// a unique check) a disk read per level.

@@ -1,0 +1,64 @@
+package pebble
+
+import (
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// Value separation. Every write stores the document three times: as the
+// current document, as a stored version and in its change-log event. The
+// versions and the events are never overwritten, only appended (and
+// trimmed), yet an LSM rewrites every value at each compaction that passes
+// it down a level: with 1 KiB documents that made compactions about a
+// seventh of the server's CPU under a write-heavy load, growing with the
+// database. Pebble can store large values in blob files that compactions
+// leave in place, moving only a small handle with the key; it does so here
+// for the versions and the events. Current documents and every other
+// record stay inline, since they are read on every request and a blob
+// lookup would add a second read to each.
+const (
+	// separateMinValue is the size from which a version or an event's value
+	// goes to a blob file; smaller ones cost less inline than their handle.
+	separateMinValue = 256
+	// blobReferenceDepth bounds how many blob files one table may refer to
+	// across a key range before a compaction rewrites the values.
+	blobReferenceDepth = 10
+	// blobRewriteAge and blobGarbageRatio are when a blob file whose values
+	// were mostly deleted (trimmed history, expired events) is rewritten to
+	// give back the space.
+	blobRewriteAge   = 5 * time.Minute
+	blobGarbageRatio = 0.2
+)
+
+// valueSeparation is the store's ValueSeparationPolicy.
+func valueSeparation() pebble.ValueSeparationPolicy {
+	return pebble.ValueSeparationPolicy{
+		Enabled:               true,
+		MinimumSize:           separateMinValue,
+		MaxBlobReferenceDepth: blobReferenceDepth,
+		RewriteMinimumAge:     blobRewriteAge,
+		TargetGarbageRatio:    blobGarbageRatio,
+	}
+}
+
+// separatedTags are the key tags whose values may go to blob files, in
+// ascending order.
+var separatedTags = [...]byte{tagEvent, tagVersion}
+
+// spanPolicy is the store's SpanPolicyFunc: the span of each tag in
+// separatedTags may have its values separated; every other span keeps them
+// in place. Keys are not versioned by suffix, so the suffix rule is off.
+func spanPolicy(start []byte) (pebble.SpanPolicy, []byte, error) {
+	inline := pebble.SpanPolicy{ValueStoragePolicy: pebble.ValueStorageLowReadLatency, DisableValueSeparationBySuffix: true}
+	separated := pebble.SpanPolicy{DisableValueSeparationBySuffix: true}
+	for _, tag := range separatedTags {
+		switch {
+		case len(start) > 0 && start[0] == tag:
+			return separated, []byte{tag + 1}, nil
+		case len(start) == 0 || start[0] < tag:
+			return inline, []byte{tag}, nil
+		}
+	}
+	return inline, nil, nil
+}

@@ -1,0 +1,142 @@
+package pebble
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/trucedb/truce"
+)
+
+func TestSpanPolicyCoversEveryTag(t *testing.T) {
+	// Walk the key space from its start the way Pebble does: each policy
+	// holds up to its end key, where the next one starts.
+	var start []byte
+	var spans []string
+	for i := 0; i < 10; i++ {
+		p, end, err := spanPolicy(start)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !p.DisableValueSeparationBySuffix {
+			t.Errorf("span from %q: suffix rule on", start)
+		}
+		spans = append(spans, fmt.Sprintf("%q-%q:%d", start, end, p.ValueStoragePolicy))
+		if end == nil {
+			break
+		}
+		if bytes.Compare(end, start) <= 0 {
+			t.Fatalf("span from %q ends at %q", start, end)
+		}
+		start = end
+	}
+	t.Logf("spans: %v", spans)
+	for tag := 0; tag < 256; tag++ {
+		key := []byte{byte(tag), sep, 'x'}
+		p, end, _ := spanPolicy(key)
+		want := tag == tagEvent || tag == tagVersion
+		if got := p.ValueStoragePolicy != pebble.ValueStorageLowReadLatency; got != want {
+			t.Errorf("tag %q: separated %v, want %v", byte(tag), got, want)
+		}
+		if end != nil && bytes.Compare(end, key) <= 0 {
+			t.Errorf("tag %q: span ends at %q, before the key", byte(tag), end)
+		}
+	}
+}
+
+// TestVersionsAndEventsGoToBlobFiles writes large documents, flushes them
+// to tables, and checks that their versions and events went to blob files
+// and read back whole, before and after a reopen, while the current
+// documents stay in place.
+func TestVersionsAndEventsGoToBlobFiles(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	body := func(v int64) []byte {
+		return fmt.Appendf(nil, `{"v":%d,"text":"%s"}`, v, bytes.Repeat([]byte("lorem ipsum "), 80))
+	}
+	const versions = 50
+	err = s.Update(ctx, func(tx truce.Tx) error {
+		return tx.PutCollection(&truce.Collection{Name: "c", CreatedAt: testTime, UpdatedAt: testTime})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for v := int64(1); v <= versions; v++ {
+		err := s.Update(ctx, func(tx truce.Tx) error {
+			seq, err := tx.NextSeq()
+			if err != nil {
+				return err
+			}
+			d := &truce.Document{Collection: "c", ID: "d", Version: v, Seq: seq, Body: body(v), UpdatedAt: testTime, CreatedAt: testTime}
+			if err := tx.PutDocument(d); err != nil {
+				return err
+			}
+			return tx.AppendEvent(&truce.Event{Seq: seq, Type: truce.EventDocumentUpdated, Collection: "c", ID: "d", Version: v, Document: d.Body, Time: testTime})
+		})
+		if err != nil {
+			t.Fatalf("version %d: %v", v, err)
+		}
+	}
+	if err := s.db.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if m := s.db.Metrics(); m.BlobFiles.LiveCount == 0 {
+		t.Fatalf("no blob files after a flush of %d large versions and events:\n%s", versions, m)
+	}
+	check := func(s *Store) {
+		t.Helper()
+		err := s.View(ctx, func(tx truce.ReadTx) error {
+			cur, err := tx.Document("c", "d")
+			if err != nil {
+				return err
+			}
+			if cur.Version != versions || !bytes.Equal(cur.Body, body(versions)) {
+				t.Errorf("current document: version %d, body %.40s", cur.Version, cur.Body)
+			}
+			for v := int64(1); v <= versions; v++ {
+				d, err := tx.Version("c", "d", v)
+				if err != nil {
+					return err
+				}
+				if !bytes.Equal(d.Body, body(v)) {
+					t.Errorf("version %d: body %.40s", v, d.Body)
+				}
+			}
+			evs, err := tx.Events(0, 2*versions)
+			if err != nil {
+				return err
+			}
+			if len(evs) != versions {
+				t.Fatalf("%d events, want %d", len(evs), versions)
+			}
+			for i, e := range evs {
+				if !bytes.Equal(e.Document, body(int64(i+1))) {
+					t.Errorf("event %d: document %.40s", e.Seq, e.Document)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	check(s)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	check(s)
+}
+
+var testTime = time.Date(2026, 11, 24, 1, 0, 0, 0, time.UTC)
