@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"unsafe"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/trucedb/truce"
@@ -166,6 +167,8 @@ func (t *tx) committedDocument(key []byte, collection, id string) (*truce.Docume
 // or forgets the document if v is nil or too large. The caller holds the
 // write lock.
 func (s *Store) cacheDocument(key string, v []byte) {
+	s.docsMu.Lock()
+	defer s.docsMu.Unlock()
 	if old, ok := s.docs[key]; ok {
 		delete(s.docs, key)
 		s.docBytes -= len(old)
@@ -196,8 +199,10 @@ func (s *Store) invalidate(t *tx) {
 		delete(s.colls, name)
 	}
 	if t.w.dropped {
+		s.docsMu.Lock()
 		clear(s.docs)
 		s.docBytes = 0
+		s.docsMu.Unlock()
 	}
 	for _, p := range t.w.docPuts {
 		s.cacheDocument(p.key, nil)
@@ -215,4 +220,54 @@ func (s *Store) cacheDocuments(t *tx) {
 	for _, p := range t.w.docPuts {
 		s.cacheDocument(p.key, p.val)
 	}
+}
+
+// A View reads a current document through the committed cache too, when
+// that read is the View's first: reading the entry before and after the
+// View opens its iterator, and finding the same entry both times, shows
+// that the iterator sees that very value. An Update drops a document's
+// entry before its batch becomes visible and adds the new one after, and
+// every entry added is a new slice; so an entry that is still there, the
+// same slice, was the visible value all along, and the View may use it as
+// if it had read the iterator. A later read of the same View cannot use
+// the cache: its iterator was opened before the first look.
+
+// viewDocumentHook, when a test sets it, runs in viewDocument on both
+// sides of the iterator's opening.
+var viewDocumentHook func(stage string)
+
+// cachedDocument is the committed cache's entry for key, for a View.
+func (s *Store) cachedDocument(key []byte) []byte {
+	s.docsMu.RLock()
+	v := s.docs[string(key)]
+	s.docsMu.RUnlock()
+	return v
+}
+
+// viewDocument is Document in a View that has not read yet. ok is false
+// when the cache cannot answer; the View's iterator is open then.
+func (t *tx) viewDocument(key []byte, collection, id string) (d *truce.Document, ok bool, err error) {
+	before := t.s.cachedDocument(key)
+	if viewDocumentHook != nil {
+		viewDocumentHook("before iterator")
+	}
+	if err := t.begin(); err != nil {
+		return nil, true, err
+	}
+	if before == nil {
+		return nil, false, nil
+	}
+	if viewDocumentHook != nil {
+		viewDocumentHook("after iterator")
+	}
+	after := t.s.cachedDocument(key)
+	if unsafe.SliceData(after) != unsafe.SliceData(before) {
+		return nil, false, nil
+	}
+	if d, err = decodeDocument(after, collection, id); err != nil {
+		return nil, true, err
+	}
+	t.observeSeq(d.Seq)
+	t.cacheHits++
+	return d, true, nil
 }

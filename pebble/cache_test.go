@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/trucedb/truce"
 )
@@ -280,5 +283,118 @@ func TestCloneCollectionCoversSettings(t *testing.T) {
 				t.Errorf("truce.Settings.%s (%s) is shared by cloneCollection's copies; copy it there", f.Name, f.Type)
 			}
 		}
+	}
+}
+
+// TestViewCachedReadKeepsSnapshot races Updates that write two documents
+// at the same version with Views that read one (through the committed
+// cache, as their first read) then the other (through the iterator). Every
+// View must see both at one version: the cached read may not be newer, or
+// older, than the snapshot the rest of the View reads. The Views also
+// count how often the cache answered, so that the test cannot pass by never
+// using it.
+func TestViewCachedReadKeepsSnapshot(t *testing.T) {
+	s := openTest(t)
+	mustUpdate(t, s, func(tx truce.Tx) error {
+		putDoc(tx, "c", "a", 1)
+		return putDoc(tx, "c", "b", 1)
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for v := int64(2); ctx.Err() == nil; v++ {
+			err := s.Update(ctx, func(tx truce.Tx) error {
+				if err := putDoc(tx, "c", "a", v); err != nil {
+					return err
+				}
+				return putDoc(tx, "c", "b", v)
+			})
+			if err != nil && ctx.Err() == nil {
+				t.Errorf("Update: %v", err)
+				return
+			}
+		}
+	}()
+	var views, cached atomic.Int64
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				err := s.View(ctx, func(rtx truce.ReadTx) error {
+					a, err := rtx.Document("c", "a")
+					if err != nil {
+						return err
+					}
+					cached.Add(int64(rtx.(*tx).cacheHits))
+					b, err := rtx.Document("c", "b")
+					if err != nil {
+						return err
+					}
+					if a.Version != b.Version {
+						t.Errorf("one View read a at version %d and b at %d", a.Version, b.Version)
+					}
+					views.Add(1)
+					return nil
+				})
+				if err != nil && ctx.Err() == nil {
+					t.Errorf("View: %v", err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	t.Logf("%d Views, %d first reads from the cache", views.Load(), cached.Load())
+	if cached.Load() == 0 {
+		t.Error("no View read through the cache")
+	}
+}
+
+// TestViewCachedReadAroundCommit commits a write of both documents right
+// before and right after a View opens its iterator, the two moments where a
+// cached first read could disagree with the iterator, and checks that the
+// View still reads both documents at one version.
+func TestViewCachedReadAroundCommit(t *testing.T) {
+	for _, stage := range []string{"before iterator", "after iterator"} {
+		t.Run(stage, func(t *testing.T) {
+			s := openTest(t)
+			version := int64(1)
+			write := func() {
+				mustUpdate(t, s, func(tx truce.Tx) error {
+					putDoc(tx, "c", "a", version)
+					return putDoc(tx, "c", "b", version)
+				})
+				version++
+			}
+			write()
+			viewDocumentHook = func(at string) {
+				if at == stage {
+					write()
+				}
+			}
+			defer func() { viewDocumentHook = nil }()
+			err := s.View(context.Background(), func(tx truce.ReadTx) error {
+				a, err := tx.Document("c", "a")
+				if err != nil {
+					return err
+				}
+				viewDocumentHook = nil
+				b, err := tx.Document("c", "b")
+				if err != nil {
+					return err
+				}
+				if a.Version != b.Version {
+					t.Errorf("the View read a at version %d and b at %d", a.Version, b.Version)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }

@@ -72,9 +72,12 @@ type Store struct {
 	colls map[string]*collEntry
 	memo  collMemo
 	// docs is the committed cache of current documents, and docBytes the
-	// size of its values; guarded by wlock.
+	// size of its values. Updates read them holding wlock, and change them
+	// holding wlock and docsMu; Views read docs holding docsMu shared
+	// (cache.go).
 	docs     map[string][]byte
 	docBytes int
+	docsMu   sync.RWMutex
 	// lockKeys holds the key of every committed lock record; guarded by
 	// wlock. See locks.go.
 	lockKeys map[string]struct{}

@@ -54,6 +54,9 @@ type tx struct {
 	w *txWrites // Update: what it wrote; nil in a View
 
 	key []byte // scratch for point keys
+	// cacheHits counts the reads the committed cache answered in a View
+	// (for the tests).
+	cacheHits int
 }
 
 // txWrites is the part of a tx that only an Update uses, apart so that a
@@ -333,6 +336,11 @@ func (t *tx) Document(collection, id string) (*truce.Document, error) {
 	t.key = docKey(t.key[:0], collection, id)
 	if t.batch != nil && t.batch.Empty() {
 		return t.committedDocument(t.key, collection, id)
+	}
+	if t.batch == nil && t.it == nil && !t.done {
+		if d, ok, err := t.viewDocument(t.key, collection, id); ok {
+			return d, err
+		}
 	}
 	return t.getDocument(t.key, collection, id)
 }
