@@ -26,7 +26,7 @@ VERIFY_EVERY ?= 1500ms
 VERIFY_FAULTS ?= kill,pause,timeouts
 VERIFY_CYCLES ?= 25
 FUZZTIME ?= 30s
-FUZZ_TARGETS = .:FuzzParseBody .:FuzzParseETagList .:FuzzPatch ./merge/:FuzzMerge3 ./merge/:FuzzDiff \
+FUZZ_TARGETS = .:FuzzParseBody .:FuzzParsePlainBody .:FuzzParseETagList .:FuzzPatch ./merge/:FuzzMerge3 ./merge/:FuzzDiff \
 	./http/:FuzzDocumentPath ./http/:FuzzWriteBody
 
 .PHONY: verify verify-robustness verify-fuzz

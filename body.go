@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"math"
+	"strconv"
 	"strings"
 
 	"github.com/go-json-experiment/json/jsontext"
@@ -30,6 +31,17 @@ type parsedBody struct {
 // _createdAt and _updatedAt are ignored so that a document read from truce
 // can be sent back as it is; any other underscore field is refused.
 func parseBody(data []byte) (parsedBody, error) {
+	if bytes.IndexByte(data, '\\') < 0 {
+		if pb, ok, err := parsePlainBody(data); ok {
+			return pb, err
+		}
+	}
+	return parseBodyTokens(data)
+}
+
+// parseBodyTokens is parseBody token by token, through an encoder that
+// writes every string in its canonical form.
+func parseBodyTokens(data []byte) (parsedBody, error) {
 	var pb parsedBody
 	dec := jsontext.NewDecoder(bytes.NewReader(data))
 	var out bytes.Buffer
@@ -120,6 +132,96 @@ func positiveInt(v []byte) (int64, bool) {
 		n = n*10 + int64(c-'0')
 	}
 	return n, n > 0 && v[0] != '0'
+}
+
+// parsePlainBody is parseBody's fast path, for a body without a backslash:
+// its strings need no escapes, so they are already in the form the encoder
+// of parseBodyTokens would write, and each field's value can be checked by
+// the decoder as a whole and copied with only its whitespace removed. ok is
+// false when the body is not a valid plain object, and then
+// parseBodyTokens must run to report the problem exactly; a fuzz test
+// checks that the two agree on every body this accepts.
+func parsePlainBody(data []byte) (pb parsedBody, ok bool, err error) {
+	// A decoder reads a bytes.Buffer in place, where it copies from any
+	// other reader.
+	dec := jsontext.NewDecoder(bytes.NewBuffer(data))
+	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '{' {
+		return pb, false, nil
+	}
+	out := make([]byte, 0, len(data))
+	out = append(out, '{')
+	for dec.PeekKind() != '}' {
+		name, err := dec.ReadToken()
+		if err != nil {
+			return pb, false, nil
+		}
+		n := name.String()
+		if strings.HasPrefix(n, "_") {
+			if err := pb.reserved(n, dec); err != nil {
+				return pb, true, err
+			}
+			continue
+		}
+		v, err := dec.ReadValue()
+		if err != nil {
+			return pb, false, nil
+		}
+		if len(out) > 1 {
+			out = append(out, ',')
+		}
+		out = append(append(append(out, '"'), n...), '"', ':')
+		if out, ok = appendPlainValue(out, v); !ok {
+			return pb, false, nil
+		}
+	}
+	if _, err := dec.ReadToken(); err != nil {
+		return pb, false, nil
+	}
+	if _, err := dec.ReadToken(); err != io.EOF {
+		return pb, false, nil
+	}
+	pb.fields = append(out, '}')
+	return pb, true, nil
+}
+
+// appendPlainValue appends v, a valid JSON value without a backslash that
+// is the value of a top-level field, without its whitespace. ok is false if
+// v nests deeper than maxDepth allows or holds a number out of range.
+func appendPlainValue(out, v []byte) (_ []byte, ok bool) {
+	depth := 1 // the document's own object
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; c {
+		case ' ', '\t', '\n', '\r':
+		case '"':
+			end := bytes.IndexByte(v[i+1:], '"') + i + 1
+			out = append(out, v[i:end+1]...)
+			i = end
+		case '{', '[':
+			if depth++; depth > maxDepth {
+				return out, false
+			}
+			out = append(out, c)
+		case '}', ']':
+			depth--
+			out = append(out, c)
+		case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+			end := i + 1
+			for end < len(v) && strings.IndexByte("0123456789.eE+-", v[end]) >= 0 {
+				end++
+			}
+			num := v[i:end]
+			if end-i > 15 || bytes.ContainsAny(num, "eE") {
+				if f, _ := strconv.ParseFloat(string(num), 64); math.IsInf(f, 0) {
+					return out, false
+				}
+			}
+			out = append(out, num...)
+			i = end - 1
+		default:
+			out = append(out, c)
+		}
+	}
+	return out, true
 }
 
 // copyValue copies one JSON value from dec to enc, enforcing maxDepth and

@@ -1,7 +1,9 @@
 package truce
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -80,5 +82,70 @@ func TestValidNames(t *testing.T) {
 		if ValidCollectionName(n) != ok {
 			t.Errorf("ValidCollectionName(%q) != %v", n, ok)
 		}
+	}
+}
+
+// FuzzParsePlainBody checks that parseBody's fast path, wherever it
+// answers, answers exactly as the token-by-token path would.
+func FuzzParsePlainBody(f *testing.F) {
+	for _, s := range []string{`{}`, `{"a":1}`, ` { "a" : [ 1 , 2 ] , "b" : { } } `, `{"_id":"x","_version":2,"a":"é"}`,
+		`{"a":{"b":[1,{"c":null}]}}`, `{"a":1,"a":1}`, `{"a":1e999}`, `{"a":-0.5e-3,"b":123456789012345678901234}`,
+		`{"a":"<&> \u2028"}`, `{"_x":1}`, `{"a":1} x`, `{"a":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if bytes.IndexByte(data, '\\') >= 0 {
+			return
+		}
+		orig := bytes.Clone(data)
+		plain, ok, perr := parsePlainBody(data)
+		if !bytes.Equal(data, orig) {
+			t.Fatalf("the fast path changed its input %q to %q", orig, data)
+		}
+		if !ok {
+			return
+		}
+		tokens, terr := parseBodyTokens(data)
+		if fmt.Sprint(perr) != fmt.Sprint(terr) {
+			t.Fatalf("%q: fast path error %v, token path %v", data, perr, terr)
+		}
+		if perr == nil && (string(plain.fields) != string(tokens.fields) || plain.id != tokens.id || plain.hasID != tokens.hasID || plain.version != tokens.version) {
+			t.Fatalf("%q: fast path %+v (%s), token path %+v (%s)", data, plain, plain.fields, tokens, tokens.fields)
+		}
+	})
+}
+
+func TestParsePlainBodyDefersWhatItCannotJudge(t *testing.T) {
+	deep := strings.Repeat("[", maxDepth) + strings.Repeat("]", maxDepth)
+	for _, s := range []string{`[]`, `{"a":1e999}`, `{"a":` + deep + `}`, `{"a":1,"a":2}`, `{"a":1} {}`, `{"a":tru}`, `{"a":"x` + "\x01" + `"}`} {
+		if _, ok, err := parsePlainBody([]byte(s)); ok {
+			t.Errorf("%.50s: fast path answered (%v); want it to defer to the token path", s, err)
+		}
+		if _, err := parseBody([]byte(s)); err == nil {
+			t.Errorf("%.50s: accepted", s)
+		}
+	}
+	ok := `{"a":` + strings.Repeat("[", maxDepth-1) + strings.Repeat("]", maxDepth-1) + `}`
+	if pb, answered, err := parsePlainBody([]byte(ok)); !answered || err != nil || string(pb.fields) != ok {
+		t.Errorf("nesting at the limit: %s, %v, %v", pb.fields, answered, err)
+	}
+}
+
+// BenchmarkParseBody parses a ~1 KiB document through parseBody (the fast
+// path, as it has no backslash) and through the token path.
+func BenchmarkParseBody(b *testing.B) {
+	doc := []byte(`{"title":"benchmark document","tags":["a","b","c"],"n":0,"text":"` + strings.Repeat("lorem ipsum ", 78) + `","nested":{"x":1.5,"y":[true,false,null]}}`)
+	for _, bc := range []struct {
+		name  string
+		parse func([]byte) (parsedBody, error)
+	}{{"parseBody", parseBody}, {"tokens", parseBodyTokens}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.SetBytes(int64(len(doc)))
+			for b.Loop() {
+				if _, err := bc.parse(doc); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
