@@ -34,6 +34,7 @@ type benchOptions struct {
 	json       bool
 	chart      string
 	subs       int
+	cpuProfile string
 }
 
 func newBenchCmd() *cobra.Command {
@@ -88,6 +89,7 @@ run it where the server runs only if you mean to measure both together.`,
 	f.StringVar(&o.collection, "collection", "bench", "collection the workloads write into")
 	f.BoolVar(&o.json, "json", false, "print the report as JSON for scripts")
 	f.StringVar(&o.chart, "chart", "", "also write latency over time and the percentile curve to this SVG `file`")
+	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the load generator's measured run to `file` (for go tool pprof)")
 	return cmd
 }
 
@@ -207,7 +209,12 @@ func (o *benchOptions) run(cmd *cobra.Command) error {
 	if progress != nil {
 		ro.Progress = progress
 	}
+	stopProfile, err := startCPUProfile(o.cpuProfile)
+	if err != nil {
+		return err
+	}
 	stats, runErr := loadgen.Run(ctx, op, ro)
+	stopProfile()
 	if progress != nil {
 		fmt.Fprint(stderr, "\r\x1b[K")
 	}

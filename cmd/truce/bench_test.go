@@ -95,9 +95,10 @@ func TestBenchRuns(t *testing.T) {
 	}
 
 	chart := filepath.Join(t.TempDir(), "c.svg")
+	profile := filepath.Join(t.TempDir(), "gen.pprof")
 	out.Reset()
 	args = []string{"bench", "--server", srv.URL, "--workload", "update-hot", "--clients", "4", "--count", "40",
-		"--warmup", "0s", "--json", "--chart", chart}
+		"--warmup", "0s", "--json", "--chart", chart, "--cpuprofile", profile}
 	if code := run(args, &out, &errb); code != exitOK {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
@@ -111,6 +112,9 @@ func TestBenchRuns(t *testing.T) {
 	svg, err := os.ReadFile(chart)
 	if err != nil || !bytes.HasPrefix(svg, []byte("<svg")) {
 		t.Errorf("--chart wrote %q, %v", svg, err)
+	}
+	if prof, err := os.ReadFile(profile); err != nil || !bytes.HasPrefix(prof, []byte{0x1f, 0x8b}) {
+		t.Errorf("--cpuprofile wrote % x, %v; want a gzipped profile", prof[:min(len(prof), 8)], err)
 	}
 
 	// A server that is not there fails the run: exit 1.
