@@ -3,6 +3,7 @@ package pebble
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -90,6 +91,9 @@ func TestVersionsAndEventsGoToBlobFiles(t *testing.T) {
 	if m := s.db.Metrics(); m.BlobFiles.LiveCount == 0 {
 		t.Fatalf("no blob files after a flush of %d large versions and events:\n%s", versions, m)
 	}
+	// The versions and events from keptFrom on are kept; trimming and a
+	// compaction below raise it.
+	keptFrom := int64(1)
 	check := func(s *Store) {
 		t.Helper()
 		err := s.View(ctx, func(tx truce.ReadTx) error {
@@ -102,6 +106,12 @@ func TestVersionsAndEventsGoToBlobFiles(t *testing.T) {
 			}
 			for v := int64(1); v <= versions; v++ {
 				d, err := tx.Version("c", "d", v)
+				if v < keptFrom {
+					if !errors.Is(err, truce.ErrNoRecord) {
+						t.Errorf("trimmed version %d: %v, %v", v, d, err)
+					}
+					continue
+				}
 				if err != nil {
 					return err
 				}
@@ -113,11 +123,12 @@ func TestVersionsAndEventsGoToBlobFiles(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			if len(evs) != versions {
-				t.Fatalf("%d events, want %d", len(evs), versions)
+			if want := versions - int(keptFrom) + 1; len(evs) != want {
+				t.Fatalf("%d events, want %d", len(evs), want)
 			}
-			for i, e := range evs {
-				if !bytes.Equal(e.Document, body(int64(i+1))) {
+			for _, e := range evs {
+				// Version v was written with seq v.
+				if e.Seq < keptFrom || !bytes.Equal(e.Document, body(e.Seq)) {
 					t.Errorf("event %d: document %.40s", e.Seq, e.Document)
 				}
 			}
@@ -126,6 +137,23 @@ func TestVersionsAndEventsGoToBlobFiles(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+	}
+	check(s)
+
+	// Trim the older half of the history and of the change log, compact
+	// everything, and read what is kept through the rewritten tables.
+	keptFrom = versions/2 + 1
+	err = s.Update(ctx, func(tx truce.Tx) error {
+		if err := tx.TrimVersions("c", "d", keptFrom); err != nil {
+			return err
+		}
+		return tx.TrimEvents(keptFrom - 1)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.db.Compact(ctx, []byte{0}, []byte{0xff}, false); err != nil {
+		t.Fatal(err)
 	}
 	check(s)
 	if err := s.Close(); err != nil {
