@@ -60,7 +60,12 @@ listens on loopback addresses only, unless --insecure-no-auth is given.
 
 On SIGINT or SIGTERM it stops accepting connections, lets the requests in
 flight finish (for up to 10 s), closes the store and exits 0. A second
-signal stops it at once.`,
+signal stops it at once.
+
+The Go heap may grow by at least 32 MiB of garbage between collections
+(by as much as the live heap once that is larger), which spares a small
+heap most of its collections; GOGC in the environment sets the collector
+instead.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return o.run(cmd.Context(), stderr)
@@ -155,6 +160,7 @@ func (o *serveOptions) run(ctx context.Context, stderr io.Writer) error {
 		defer close(txSweeperDone)
 		svc.RunTransactionSweeper(sweepCtx, 10*time.Second)
 	}()
+	go tuneGC(sweepCtx)
 	trimmerDone := make(chan struct{})
 	go func() {
 		defer close(trimmerDone)
