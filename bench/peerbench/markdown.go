@@ -240,26 +240,29 @@ Profiled on 2026-11-24 with ` + "`truce serve --cpuprofile update.prof`" + ` und
   is about three times the mean for truce and for the no-op handler alike. The floor needs about
   7,700 updates/s here. This machine is shared, and the same build and workload measured on one
   day ran anywhere between 5,800 updates/s (p99 31 ms) and 9,500 (p99 18 ms); the load generator,
-  the same code every time, used between 75 and 120 µs of CPU per update meanwhile, which is how
+  the same code every time, used between 75 and 125 µs of CPU per update meanwhile, which is how
   fast the machine was. Server CPU per update was 232 µs in the run before this work and is
-  152-177 µs in this table (120-140 µs when the machine is quick): versions and events moved to
+  152-166 µs in this table (120-140 µs when the machine is quick): versions and events moved to
   blob files (Pebble's value separation), so compactions no longer rewrite every stored document
   (they were about 15% of the server's CPU and came in bursts that raised the per-second p99 to
-  30-37 ms; now 3-4%); a GET reads its document from the committed cache; a 1 KiB body parses in
-  2.8 µs instead of 7.3.
-- **Conditional updates against etcd (target 1.5×) and the PostgreSQL pattern (target 2×).** On the
-  server, truce is the cheapest of the three per update. In truce's profile, system calls are about
-  a quarter of the CPU (socket writes most of it, then socket reads, then the WAL's fdatasync), the
+  30-37 ms; flushes and compactions together are now about 4%); a GET reads its document from the
+  committed cache; a 1 KiB body parses in 2.8 µs instead of 7.3; and the garbage collector, which
+  ran about 25 times a second over a 4 MB heap for 4-9% of the CPU, now waits for 32 MiB of
+  garbage (about 2%).
+- **Conditional updates against the PostgreSQL pattern (target 2×), and etcd (target 1.5×, met
+  only just).** On the server, truce is the cheapest of the three per update (152-166 µs against
+  258-288 for etcd and 259-268 for PostgreSQL). In truce's profile, system calls are about a
+  quarter of the CPU (socket writes most of it, then socket reads, then the WAL's fdatasync), the
   net/http request reading and response writing about another quarter, the Pebble commit with its
-  memtable inserts about 12%, the WAL writer about 7%, flushes and compactions about 7%, the
-  garbage collector 4-9%; there is no single hot spot. What keeps the ratio down is the load
-  generator on the same 2 cores: its own profile is net/http and socket system calls, about 100 µs
-  per update against 77-95 µs for pgx, and the no-op handler's GET and PUT alone cost the server
-  44-69 µs. A server that did no work at all behind HTTP would reach about 2.4× the PostgreSQL
-  pattern here (the CPU-bound column), so the 2× target needs the generator on other cores.
-- **Reads against PostgreSQL.** Server CPU per read is about the same (43-44 µs against 37-45); the
-  difference is the client (an HTTP GET costs the generator 42-44 µs, a pgx query 19-22 µs) and,
+  memtable inserts about 10%, the WAL writer about 5%; there is no single hot spot. What keeps the
+  ratio down is the load generator on the same 2 cores: its own profile is net/http and socket
+  system calls, 111-123 µs per update against 88-95 µs for pgx, and the no-op handler's GET and PUT
+  alone cost the server 69-75 µs. A server that did no work at all behind HTTP would reach about
+  2.1× the PostgreSQL pattern here (the CPU-bound column), so the 2× target needs the generator on
+  other cores.
+- **Reads against PostgreSQL.** Server CPU per read is about the same (37-39 µs against 38-48); the
+  difference is the client (an HTTP GET costs the generator 39-42 µs, a pgx query 19-24 µs) and,
   on a busy machine, PostgreSQL's process per connection taking a larger share of the CPU.
-- **Peak memory** of the server through the update and read workloads at 64 clients: about 76 MB
-  resident (VmHWM), under issue 2's 200 MB.
+- **Peak memory** of the server through the update and read workloads at 64 clients: about 110 MB
+  resident (VmHWM; 76 MB before the collector's 32 MiB headroom), under issue 2's 200 MB.
 `
