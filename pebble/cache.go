@@ -254,7 +254,7 @@ func (t *tx) viewDocument(key []byte, collection, id string) (d *truce.Document,
 	if err := t.begin(); err != nil {
 		return nil, true, err
 	}
-	if before == nil {
+	if len(before) == 0 { // absent (an empty slice could share its address with another)
 		return nil, false, nil
 	}
 	if viewDocumentHook != nil {
