@@ -31,12 +31,15 @@ const (
 	// the p99 latency; at 100 they are rare, and a point read still opens
 	// only the one blob file its handle names.
 	blobReferenceDepth = 100
-	// blobRewriteAge and blobGarbageRatio are when a blob file whose values
-	// were mostly deleted (trimmed history, expired events) is rewritten to
-	// give back the space.
-	blobRewriteAge   = 5 * time.Minute
+	// blobGarbageRatio is the share of values in blob files that nothing
+	// refers to any more (trimmed history, expired events) past which the
+	// files are rewritten to give back the space.
 	blobGarbageRatio = 0.2
 )
+
+// blobRewriteAge is how old a blob file must be before it is rewritten;
+// a variable so that a test can rewrite at once.
+var blobRewriteAge = 5 * time.Minute
 
 // valueSeparation is the store's ValueSeparationPolicy.
 func valueSeparation() pebble.ValueSeparationPolicy {
