@@ -48,6 +48,56 @@ func TestSpanPolicyCoversEveryTag(t *testing.T) {
 	}
 }
 
+// largeBody is version v of the documents of the blob-file tests: large
+// enough to go to a blob file.
+func largeBody(v int64) []byte {
+	return fmt.Appendf(nil, `{"v":%d,"text":"%s"}`, v, bytes.Repeat([]byte("lorem ipsum "), 80))
+}
+
+// putLargeVersion writes version v of c/d, with largeBody(v) and seq v on a
+// store where nothing else takes a seq, and, if event, its change-log event.
+func putLargeVersion(tx truce.Tx, v int64, event bool) error {
+	seq, err := tx.NextSeq()
+	if err != nil {
+		return err
+	}
+	d := &truce.Document{Collection: "c", ID: "d", Version: v, Seq: seq, Body: largeBody(v), UpdatedAt: testTime, CreatedAt: testTime}
+	if err := tx.PutDocument(d); err != nil || !event {
+		return err
+	}
+	return tx.AppendEvent(&truce.Event{Seq: seq, Type: truce.EventDocumentUpdated, Collection: "c", ID: "d", Version: v, Document: d.Body, Time: testTime})
+}
+
+// checkVersions checks that the versions of c/d from from to to read back
+// whole, and that those below keptFrom are gone.
+func checkVersions(t *testing.T, tx truce.ReadTx, from, keptFrom, to int64) error {
+	t.Helper()
+	for v := from; v <= to; v++ {
+		d, err := tx.Version("c", "d", v)
+		if v < keptFrom {
+			if !errors.Is(err, truce.ErrNoRecord) {
+				t.Errorf("trimmed version %d: %v, %v", v, d, err)
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(d.Body, largeBody(v)) {
+			t.Errorf("version %d: body %.40s", v, d.Body)
+		}
+	}
+	return nil
+}
+
+// compactAll compacts the whole key space of s.
+func compactAll(t *testing.T, s *Store) {
+	t.Helper()
+	if err := s.db.Compact(context.Background(), []byte{0}, []byte{0xff}, false); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestVersionsAndEventsGoToBlobFiles writes large documents, flushes them
 // to tables, and checks that their versions and events went to blob files
 // and read back whole, before and after a reopen, while the current
@@ -59,31 +109,12 @@ func TestVersionsAndEventsGoToBlobFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	body := func(v int64) []byte {
-		return fmt.Appendf(nil, `{"v":%d,"text":"%s"}`, v, bytes.Repeat([]byte("lorem ipsum "), 80))
-	}
 	const versions = 50
-	err = s.Update(ctx, func(tx truce.Tx) error {
+	mustUpdate(t, s, func(tx truce.Tx) error {
 		return tx.PutCollection(&truce.Collection{Name: "c", CreatedAt: testTime, UpdatedAt: testTime})
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	for v := int64(1); v <= versions; v++ {
-		err := s.Update(ctx, func(tx truce.Tx) error {
-			seq, err := tx.NextSeq()
-			if err != nil {
-				return err
-			}
-			d := &truce.Document{Collection: "c", ID: "d", Version: v, Seq: seq, Body: body(v), UpdatedAt: testTime, CreatedAt: testTime}
-			if err := tx.PutDocument(d); err != nil {
-				return err
-			}
-			return tx.AppendEvent(&truce.Event{Seq: seq, Type: truce.EventDocumentUpdated, Collection: "c", ID: "d", Version: v, Document: d.Body, Time: testTime})
-		})
-		if err != nil {
-			t.Fatalf("version %d: %v", v, err)
-		}
+		mustUpdate(t, s, func(tx truce.Tx) error { return putLargeVersion(tx, v, true) })
 	}
 	if err := s.db.Flush(); err != nil {
 		t.Fatal(err)
@@ -101,23 +132,11 @@ func TestVersionsAndEventsGoToBlobFiles(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			if cur.Version != versions || !bytes.Equal(cur.Body, body(versions)) {
+			if cur.Version != versions || !bytes.Equal(cur.Body, largeBody(versions)) {
 				t.Errorf("current document: version %d, body %.40s", cur.Version, cur.Body)
 			}
-			for v := int64(1); v <= versions; v++ {
-				d, err := tx.Version("c", "d", v)
-				if v < keptFrom {
-					if !errors.Is(err, truce.ErrNoRecord) {
-						t.Errorf("trimmed version %d: %v, %v", v, d, err)
-					}
-					continue
-				}
-				if err != nil {
-					return err
-				}
-				if !bytes.Equal(d.Body, body(v)) {
-					t.Errorf("version %d: body %.40s", v, d.Body)
-				}
+			if err := checkVersions(t, tx, 1, keptFrom, versions); err != nil {
+				return err
 			}
 			evs, err := tx.Events(0, 2*versions)
 			if err != nil {
@@ -128,7 +147,7 @@ func TestVersionsAndEventsGoToBlobFiles(t *testing.T) {
 			}
 			for _, e := range evs {
 				// Version v was written with seq v.
-				if e.Seq < keptFrom || !bytes.Equal(e.Document, body(e.Seq)) {
+				if e.Seq < keptFrom || !bytes.Equal(e.Document, largeBody(e.Seq)) {
 					t.Errorf("event %d: document %.40s", e.Seq, e.Document)
 				}
 			}
@@ -143,18 +162,13 @@ func TestVersionsAndEventsGoToBlobFiles(t *testing.T) {
 	// Trim the older half of the history and of the change log, compact
 	// everything, and read what is kept through the rewritten tables.
 	keptFrom = versions/2 + 1
-	err = s.Update(ctx, func(tx truce.Tx) error {
+	mustUpdate(t, s, func(tx truce.Tx) error {
 		if err := tx.TrimVersions("c", "d", keptFrom); err != nil {
 			return err
 		}
 		return tx.TrimEvents(keptFrom - 1)
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.db.Compact(ctx, []byte{0}, []byte{0xff}, false); err != nil {
-		t.Fatal(err)
-	}
+	compactAll(t, s)
 	check(s)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
@@ -183,18 +197,9 @@ func TestBlobFileRewrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	body := func(v int64) []byte {
-		return fmt.Appendf(nil, `{"v":%d,"text":"%s"}`, v, bytes.Repeat([]byte("dolor sit amet "), 60))
-	}
 	const versions, keptFrom = 400, 381
 	for v := int64(1); v <= versions; v++ {
-		mustUpdate(t, s, func(tx truce.Tx) error {
-			seq, err := tx.NextSeq()
-			if err != nil {
-				return err
-			}
-			return tx.PutDocument(&truce.Document{Collection: "c", ID: "d", Version: v, Seq: seq, Body: body(v), UpdatedAt: testTime, CreatedAt: testTime})
-		})
+		mustUpdate(t, s, func(tx truce.Tx) error { return putLargeVersion(tx, v, false) })
 		if v%100 == 0 { // several blob files
 			if err := s.db.Flush(); err != nil {
 				t.Fatal(err)
@@ -202,9 +207,7 @@ func TestBlobFileRewrite(t *testing.T) {
 		}
 	}
 	mustUpdate(t, s, func(tx truce.Tx) error { return tx.TrimVersions("c", "d", keptFrom) })
-	if err := s.db.Compact(ctx, []byte{0}, []byte{0xff}, false); err != nil {
-		t.Fatal(err)
-	}
+	compactAll(t, s)
 	deadline := time.Now().Add(20 * time.Second)
 	for s.db.Metrics().Compact.BlobFileRewriteCount == 0 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
@@ -214,24 +217,7 @@ func TestBlobFileRewrite(t *testing.T) {
 	}
 	check := func(s *Store) {
 		t.Helper()
-		err := s.View(ctx, func(tx truce.ReadTx) error {
-			for v := int64(keptFrom - 3); v <= versions; v++ {
-				d, err := tx.Version("c", "d", v)
-				if v < keptFrom {
-					if !errors.Is(err, truce.ErrNoRecord) {
-						t.Errorf("trimmed version %d: %v, %v", v, d, err)
-					}
-					continue
-				}
-				if err != nil {
-					return err
-				}
-				if !bytes.Equal(d.Body, body(v)) {
-					t.Errorf("version %d: body %.40s", v, d.Body)
-				}
-			}
-			return nil
-		})
+		err := s.View(ctx, func(tx truce.ReadTx) error { return checkVersions(t, tx, keptFrom-3, keptFrom, versions) })
 		if err != nil {
 			t.Fatal(err)
 		}
