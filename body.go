@@ -177,7 +177,7 @@ func parsePlainBody(data []byte) (pb parsedBody, ok bool, err error) {
 	if _, err := dec.ReadToken(); err != nil {
 		return pb, false, nil
 	}
-	if _, err := dec.ReadToken(); err != io.EOF {
+	if expectEOF(dec) != nil {
 		return pb, false, nil
 	}
 	pb.fields = append(out, '}')
