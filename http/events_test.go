@@ -392,3 +392,25 @@ func TestShutdownEndsStreams(t *testing.T) {
 	}
 	s.srv = nil
 }
+
+// TestEventsWebSocketGoingAwayDuringPing: a server that shuts down while
+// it waits for the pong of a heartbeat still tells the subscriber it is
+// going away, rather than dropping the connection.
+func TestEventsWebSocketGoingAwayDuringPing(t *testing.T) {
+	s := mustServeFeed(t, "", trucehttp.Options{Heartbeat: 20 * time.Millisecond}, nil)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, strings.Replace(s.base, "http", "ws", 1)+"/v1/events", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	// Not reading, the client answers no ping: the server is soon waiting
+	// for a pong.
+	time.Sleep(200 * time.Millisecond)
+	s.stop()
+	_, _, err = ws.Read(ctx)
+	if websocket.CloseStatus(err) != websocket.StatusGoingAway {
+		t.Fatalf("read after shutdown: %v", err)
+	}
+}

@@ -50,10 +50,10 @@ func (h *Handler) eventsWebSocket(w http.ResponseWriter, r *http.Request, sub *t
 		hctx, hcancel := context.WithTimeout(ctx, h.heartbeat)
 		evs, err := sub.Next(hctx, streamBatch)
 		hcancel()
-		switch {
-		case h.streams.ctx.Err() != nil:
-			c.Close(websocket.StatusGoingAway, "the server is shutting down; resume from your last seq")
+		if h.goingAway(c) {
 			return
+		}
+		switch {
 		case ctx.Err() != nil:
 			return
 		case errors.Is(err, context.DeadlineExceeded):
@@ -61,6 +61,8 @@ func (h *Handler) eventsWebSocket(w http.ResponseWriter, r *http.Request, sub *t
 			err := c.Ping(pctx)
 			pcancel()
 			if err != nil {
+				// A shutdown ends the wait for the pong; say so.
+				h.goingAway(c)
 				return
 			}
 			continue
@@ -77,8 +79,20 @@ func (h *Handler) eventsWebSocket(w http.ResponseWriter, r *http.Request, sub *t
 			err := c.Write(wctx, websocket.MessageText, e.JSON(fq.document))
 			wcancel()
 			if err != nil {
+				h.goingAway(c)
 				return
 			}
 		}
 	}
+}
+
+// goingAway closes c as going away, with a close frame that tells the
+// subscriber to resume, if the server is shutting down, and reports
+// whether it did.
+func (h *Handler) goingAway(c *websocket.Conn) bool {
+	if h.streams.ctx.Err() == nil {
+		return false
+	}
+	c.Close(websocket.StatusGoingAway, "the server is shutting down; resume from your last seq")
+	return true
 }
