@@ -65,7 +65,9 @@ signal stops it at once.
 The Go heap may grow by at least 32 MiB of garbage between collections
 (by as much as the live heap once that is larger), which spares a small
 heap most of its collections; GOGC in the environment sets the collector
-instead.`,
+instead. It runs one more Go processor than the machine has cores, which
+lowers the latency of durable writes when every core is busy, unless
+GOMAXPROCS is set or a container's CPU limit is lower than the cores.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return o.run(cmd.Context(), stderr)
@@ -161,6 +163,7 @@ func (o *serveOptions) run(ctx context.Context, stderr io.Writer) error {
 		svc.RunTransactionSweeper(sweepCtx, 10*time.Second)
 	}()
 	go tuneGC(sweepCtx)
+	defer useSpareProc()()
 	trimmerDone := make(chan struct{})
 	go func() {
 		defer close(trimmerDone)
