@@ -5,18 +5,22 @@ import (
 	"runtime"
 )
 
-// A spare processor. With every core busy serving requests, the goroutine
-// that fsyncs the write-ahead log, and the commits waiting on it, queue for
-// a processor (a P, of which Go runs GOMAXPROCS) behind the request
-// handlers each time they wake. On a 2-core machine under 64 clients of
+// A spare processor. Go runs goroutines on GOMAXPROCS processors (Ps),
+// by default one per core. On a 2-core machine under 64 clients of
 // If-Match updates (truce bench on the same cores), one P more than there
 // are cores lowered p99 update latency in 19 of 20 paired runs (by 3 to
 // 10 ms, from 24-35 ms; the other pair tied) and raised throughput by a
 // median 6%, while the read workload stayed within the runs' noise. Four
-// Ps were no better than three. So serve runs with one spare P, unless GOMAXPROCS is
-// set in the environment or a CPU limit (a container's quota) makes Go's
-// default lower than the number of cores: a spare P above a quota would
-// only get the process throttled.
+// Ps were no better than three, and a no-op net/http handler gains
+// nothing from the spare P. The time spent inside truce's handlers was the
+// same either way; what shrank was the wait around them, for a P to read
+// a request or write an answer. The likely cause is the store's own
+// goroutines, which hold a P while they work (the WAL's fsync until the
+// runtime takes the P back, a flush or compaction for up to 10 ms between
+// preemptions), leaving the handlers one P of two. So serve runs with a
+// spare P, unless GOMAXPROCS is set in the environment or a CPU limit (a
+// container's quota) makes Go's default lower than the number of cores: a
+// P above a quota would only get the process throttled.
 
 // serveProcs is the GOMAXPROCS serve runs with: current (Go's default)
 // plus one if that default is every core and the environment does not set
