@@ -18,7 +18,7 @@ func docURL(d *truce.Document) string {
 func writeDocument(w http.ResponseWriter, r *http.Request, status int, d *truce.Document) {
 	hd := w.Header()
 	hd.Set("ETag", d.ETag())
-	hd.Set("Last-Modified", d.UpdatedAt.UTC().Format(http.TimeFormat))
+	hd.Set("Last-Modified", httpDate(d.UpdatedAt))
 	hd.Set("Cache-Control", "no-cache")
 	if status == http.StatusCreated {
 		hd.Set("Location", docURL(d))
@@ -78,7 +78,7 @@ func (h *Handler) getDoc(w http.ResponseWriter, r *http.Request) {
 	if notModified(r, pre, etag, d.UpdatedAt) {
 		hd := w.Header()
 		hd.Set("ETag", etag)
-		hd.Set("Last-Modified", d.UpdatedAt.UTC().Format(http.TimeFormat))
+		hd.Set("Last-Modified", httpDate(d.UpdatedAt))
 		hd.Set("Cache-Control", "no-cache")
 		w.WriteHeader(http.StatusNotModified)
 		return

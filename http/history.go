@@ -68,7 +68,7 @@ func (h *Handler) getVersion(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("ETag", d.ETag())
-	w.Header().Set("Last-Modified", d.UpdatedAt.UTC().Format(http.TimeFormat))
+	w.Header().Set("Last-Modified", httpDate(d.UpdatedAt))
 	writeJSON(w, http.StatusOK, d.AppendJSON(nil))
 }
 
