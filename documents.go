@@ -56,19 +56,17 @@ func (s *Service) Get(ctx context.Context, collection, id string) (*Document, er
 	if err := checkID(id); err != nil {
 		return nil, err
 	}
-	var d *Document
-	err := s.store.View(ctx, func(tx ReadTx) error {
-		var err error
-		d, err = getDocument(tx, collection, id)
-		if err != nil {
-			return err
-		}
-		if d == nil || d.Deleted {
-			return notFound(collection, id, d)
-		}
-		return nil
-	})
-	return d, err
+	d, err := s.store.Document(ctx, collection, id)
+	if errors.Is(err, ErrNoRecord) {
+		d, err = nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if d == nil || d.Deleted {
+		return nil, notFound(collection, id, d)
+	}
+	return d, nil
 }
 
 // Put creates or replaces a whole document with body, a JSON object. A

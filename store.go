@@ -27,6 +27,11 @@ import (
 type Store interface {
 	View(ctx context.Context, fn func(ReadTx) error) error
 	Update(ctx context.Context, fn func(Tx) error) error
+	// Document reads the current version of one document (which may be a
+	// tombstone), as a View that read only it would: ErrNoRecord when it
+	// does not exist. A store may answer it without a snapshot; it is the
+	// read behind every GET of a document.
+	Document(ctx context.Context, collection, id string) (*Document, error)
 	// Ping reports whether the store can serve requests.
 	Ping(ctx context.Context) error
 	// Close releases the store. Transactions in progress finish first.

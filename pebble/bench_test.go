@@ -119,10 +119,11 @@ func BenchmarkUpdate(b *testing.B) {
 	}
 }
 
-// BenchmarkGet measures point reads of a document.
+// BenchmarkGet measures point reads of a document: in a View, and with
+// Store.Document (a GET's read).
 func BenchmarkGet(b *testing.B) {
 	for _, p := range []int{1, 64} {
-		b.Run(fmt.Sprintf("parallel=%d", p), func(b *testing.B) {
+		b.Run(fmt.Sprintf("view/parallel=%d", p), func(b *testing.B) {
 			s := benchStore(b)
 			ctx := context.Background()
 			b.ReportAllocs()
@@ -131,6 +132,15 @@ func BenchmarkGet(b *testing.B) {
 					_, err := tx.Document("bench", benchID(i*7919))
 					return err
 				})
+			})
+		})
+		b.Run(fmt.Sprintf("store.document/parallel=%d", p), func(b *testing.B) {
+			s := benchStore(b)
+			ctx := context.Background()
+			b.ReportAllocs()
+			parallel(b, p, func(i int64) error {
+				_, err := s.Document(ctx, "bench", benchID(i*7919))
+				return err
 			})
 		})
 	}

@@ -187,6 +187,23 @@ func TestNothingUndurableIsReported(t *testing.T) {
 		}
 	}
 
+	// Store.Document answers a durable document from the cache at once,
+	// and waits for an unsynced one, or an absence, like a View.
+	document := func(id string) func() error {
+		return func() error { _, err := s.Document(ctx, "c", id); return err }
+	}
+	if ok, err := returnsWithin(5*time.Second, document("old")); !ok || err != nil {
+		t.Errorf("Store.Document of a durable document while a commit syncs: returned %v, err %v", ok, err)
+	}
+	if s.cachedDocument(docKey(nil, "c", "new")) == nil {
+		t.Error("the unsynced document is not in the committed cache, so Store.Document's cached path goes untested")
+	}
+	for _, id := range []string{"new", "never"} {
+		if ok, _ := returnsWithin(50*time.Millisecond, document(id)); ok {
+			t.Errorf("Store.Document(c, %s) returned before the commit was durable", id)
+		}
+	}
+
 	waiting := make(chan error, 1)
 	go func() {
 		waiting <- s.View(ctx, func(tx truce.ReadTx) error {

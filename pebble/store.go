@@ -214,6 +214,54 @@ func (s *Store) View(ctx context.Context, fn func(truce.ReadTx) error) error {
 	return err
 }
 
+// Document reads the current version of one document. When the committed
+// cache holds it, the cache answers, without the iterator a View opens
+// (about a tenth of the cost of a GET in the store): an entry there is the
+// visible value (cache.go). Otherwise it is a View that reads only the
+// document. Either way it returns once the document is durable.
+func (s *Store) Document(ctx context.Context, collection, id string) (*truce.Document, error) {
+	if truce.ValidCollectionName(collection) && truce.ValidID(id) {
+		if d, ok, err := s.cachedCurrent(ctx, collection, id); ok {
+			return d, err
+		}
+	}
+	var d *truce.Document
+	err := s.View(ctx, func(tx truce.ReadTx) (err error) {
+		d, err = tx.Document(collection, id)
+		return err
+	})
+	return d, err
+}
+
+// cachedCurrent is Document from the committed cache; ok is false when the
+// cache cannot answer.
+func (s *Store) cachedCurrent(ctx context.Context, collection, id string) (d *truce.Document, ok bool, err error) {
+	if err := s.begin(); err != nil {
+		return nil, true, err
+	}
+	defer s.end()
+	var buf [128]byte
+	v := s.cachedDocument(docKey(buf[:0], collection, id))
+	if len(v) == 0 {
+		return nil, false, nil
+	}
+	// What to wait for, as a View's tx works it out (observeSeq), with the
+	// bounds taken after the entry: the commit that added it published
+	// its bounds before.
+	seqBound, commitBound := s.visibleSeq.Load(), s.visibleCommit.Load()
+	if d, err = decodeDocument(v, collection, id); err != nil {
+		return nil, true, err
+	}
+	seq, commit := d.Seq, uint64(0)
+	if seq <= 0 || seq > seqBound {
+		seq, commit = 0, commitBound
+	}
+	if err := s.durable.wait(ctx, seq, commit); err != nil {
+		return nil, true, err
+	}
+	return d, true, nil
+}
+
 // Update runs fn in a read-write transaction and commits what it wrote if it
 // returns nil. Updates run one at a time. Update returns once the commit is
 // synced to stable storage, together with the commits of other Updates that

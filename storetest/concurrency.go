@@ -166,7 +166,8 @@ func testConcurrentSeq(t *testing.T, h *harness) {
 
 // testConcurrentSnapshots checks that readers never see half of an Update:
 // writers change two documents together, and every reader, in a View or in
-// an Update, sees them equal, and never older than it saw before.
+// an Update, sees them equal, and never older than it saw before; nor does
+// Store.Document ever go back to an older version.
 func testConcurrentSnapshots(t *testing.T, h *harness) {
 	const writers, writes, readers = 4, 15, 8
 	h.update(func(tx truce.Tx) error {
@@ -233,9 +234,18 @@ func testConcurrentSnapshots(t *testing.T, h *harness) {
 				default:
 				}
 				var err error
-				if (r+i)%4 == 0 {
+				switch (r + i) % 4 {
+				case 0:
 					err = h.store.Update(ctx(t), func(tx truce.Tx) error { return read(tx) })
-				} else {
+				case 1:
+					var a *truce.Document
+					if a, err = h.store.Document(ctx(t), "ctr", "a"); err == nil {
+						if a.Version < last {
+							t.Errorf("Store.Document saw version %d after version %d", a.Version, last)
+						}
+						last = a.Version
+					}
+				default:
 					err = h.store.View(ctx(t), read)
 				}
 				if err != nil {

@@ -18,6 +18,10 @@ var documentTests = []test{
 
 func testDocumentMissing(t *testing.T, h *harness) {
 	h.put(doc("ab", "x", 1, 1), doc("a", "xy", 1, 1))
+	for _, c := range [][2]string{{"a", "x"}, {"ab", "y"}, {"Bad Name", "x"}, {"a", "bad/id"}} {
+		_, err := h.store.Document(ctx(t), c[0], c[1])
+		noRecord(t, "Store.Document("+c[0]+", "+c[1]+")", err)
+	}
 	h.read(func(tx truce.ReadTx) error {
 		_, err := tx.Document("a", "x")
 		noRecord(t, "Document(a, x)", err)
@@ -54,8 +58,14 @@ func testDocumentPutGet(t *testing.T, h *harness) {
 			diff(t, "current document after write "+itoa(int64(i+1)), want, got)
 			return nil
 		})
+		got, err := h.store.Document(ctx(t), want.Collection, want.ID)
+		check(t, "Store.Document", err)
+		diff(t, "Store.Document after write "+itoa(int64(i+1)), want, got)
 	}
 	h.reopen()
+	got, err := h.store.Document(ctx(t), "notes", "n:1@home")
+	check(t, "Store.Document", err)
+	diff(t, "Store.Document after reopen", v4, got)
 	h.read(func(tx truce.ReadTx) error {
 		got, err := tx.Document("notes", "n:1@home")
 		check(t, "Document", err)
