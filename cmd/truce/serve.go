@@ -65,9 +65,10 @@ signal stops it at once.
 The Go heap may grow by at least 32 MiB of garbage between collections
 (by as much as the live heap once that is larger), which spares a small
 heap most of its collections; GOGC in the environment sets the collector
-instead. It runs one more Go processor than the machine has cores, which
-lowers the latency of durable writes when every core is busy, unless
-GOMAXPROCS is set or a container's CPU limit is lower than the cores.`,
+instead. It runs one more Go processor (GOMAXPROCS) than the machine has
+cores, which lowers the latency of durable writes when every core is busy;
+GOMAXPROCS in the environment, or a container's CPU limit below the core
+count, is kept instead.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return o.run(cmd.Context(), stderr)
