@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/trucedb/truce"
@@ -23,8 +24,22 @@ func writeDocument(w http.ResponseWriter, r *http.Request, status int, d *truce.
 	if status == http.StatusCreated {
 		hd.Set("Location", docURL(d))
 	}
-	writeJSON(w, status, d.AppendJSON(make([]byte, 0, len(d.Body)+160)))
+	bp := docBufs.Get().(*[]byte)
+	b := d.AppendJSON((*bp)[:0])
+	writeJSON(w, status, b) // the ResponseWriter copies b or sends it before Write returns
+	if cap(b) <= maxPooledDocBuf {
+		*bp = b
+		docBufs.Put(bp)
+	}
 }
+
+// docBufs holds buffers for the JSON of the documents writeDocument sends,
+// which every GET and every write answers with: the buffer is free again
+// once Write returns. maxPooledDocBuf keeps the pool from holding on to
+// the few large documents.
+var docBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+const maxPooledDocBuf = 64 << 10
 
 func (h *Handler) createDoc(w http.ResponseWriter, r *http.Request) {
 	if _, err := query(r); err != nil {
