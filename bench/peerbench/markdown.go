@@ -237,31 +237,31 @@ Profiled on 2026-11-24 with ` + "`truce serve --cpuprofile update.prof`" + ` und
 
 - **p99 update latency under 25 ms at 64 clients (issue 2).** 64 clients in a closed loop keep both
   cores saturated, so an update's latency is queueing for CPU: the mean is 64 ÷ throughput, and p99
-  is about three times the mean for truce and for the no-op handler alike. The floor needs about
-  7,700 updates/s here. This machine is shared, and the same build and workload measured on one
-  day ran anywhere between 5,800 updates/s (p99 31 ms) and 9,500 (p99 18 ms); the load generator,
-  the same code every time, used between 75 and 125 µs of CPU per update meanwhile, which is how
-  fast the machine was. Server CPU per update was 232 µs in the run before this work and is
-  152-166 µs in this table (120-140 µs when the machine is quick): versions and events moved to
-  blob files (Pebble's value separation), so compactions no longer rewrite every stored document
-  (they were about 15% of the server's CPU and came in bursts that raised the per-second p99 to
-  30-37 ms; flushes and compactions together are now about 4%); a GET reads its document from the
-  committed cache; a 1 KiB body parses in 2.8 µs instead of 7.3; and the garbage collector, which
-  ran about 25 times a second over a 4 MB heap for 4-9% of the CPU, now waits for 32 MiB of
-  garbage (about 2%).
+  is about 2.6 times the mean (it was 3 times before ` + "`truce serve`" + ` ran a spare Go processor), so
+  the floor needs about 6,700 updates/s here. This machine is shared and its speed changes from one
+  minute to the next: the two truce rounds above measured 8,746 updates/s (p99 19.6 ms, 119 µs of
+  server CPU per update) and 6,243 (p99 26.5 ms, 164 µs) for the same work. Paired runs of the
+  build before this work against this one, alternating on a fresh data directory each time:
+  throughput 10-25% higher and p99 4-8 ms lower (21.3-25.5 ms before, 16.7-18.3 ms after). What
+  changed: ` + "`truce serve`" + ` runs one more Go processor than there are cores (p99 lower by 3-10 ms in 19
+  of 20 paired runs; the store's own goroutines, the WAL's fsync and Pebble's flushes and
+  compactions, hold a processor while they work); a GET reads its document from the committed cache
+  without opening a Pebble iterator (the store's read 2.0 µs to 0.63 µs); timestamps and
+  Last-Modified are written without time's layout parser; document answers reuse their buffers.
+  Earlier work on this floor moved versions and events to blob files (Pebble's value separation),
+  parsed bodies on a fast path, and let the garbage collector wait for 32 MiB of garbage.
 - **Conditional updates against the PostgreSQL pattern (target 2×), and etcd (target 1.5×, met
-  only just).** On the server, truce is the cheapest of the three per update (152-166 µs against
-  258-288 for etcd and 259-268 for PostgreSQL). In truce's profile, system calls are about a
+  only just).** On the server, truce is the cheapest of the three per update (119-164 µs against
+  238-268 for etcd and 195-219 for PostgreSQL). In truce's profile, system calls are about a
   quarter of the CPU (socket writes most of it, then socket reads, then the WAL's fdatasync), the
   net/http request reading and response writing about another quarter, the Pebble commit with its
-  memtable inserts about 10%, the WAL writer about 5%; there is no single hot spot. What keeps the
-  ratio down is the load generator on the same 2 cores: its own profile is net/http and socket
-  system calls, 111-123 µs per update against 88-95 µs for pgx, and the no-op handler's GET and PUT
-  alone cost the server 69-75 µs. A server that did no work at all behind HTTP would reach about
-  2.1× the PostgreSQL pattern here (the CPU-bound column), so the 2× target needs the generator on
-  other cores.
-- **Reads against PostgreSQL.** Server CPU per read is about the same (37-39 µs against 38-48); the
-  difference is the client (an HTTP GET costs the generator 39-42 µs, a pgx query 19-24 µs) and,
+  memtable inserts about 10%, flushes and compactions about 7%; there is no single hot spot. What
+  keeps the ratio down is the load generator on the same 2 cores: its own profile is net/http and
+  socket system calls, 87-117 µs per update against 70-72 µs for pgx, and the no-op handler's GET
+  and PUT alone cost the server 51-61 µs. PostgreSQL runs a process per connection, which takes a
+  larger share of a busy machine (see above), so the 2× target needs the generator on other cores.
+- **Reads against PostgreSQL.** Server CPU per read is about the same (30-34 µs against 33-41); the
+  difference is the client (an HTTP GET costs the generator 32-37 µs, a pgx query 17-20 µs) and,
   on a busy machine, PostgreSQL's process per connection taking a larger share of the CPU.
 - **Peak memory** of the server through the update and read workloads at 64 clients: about 110 MB
   resident (VmHWM; 76 MB before the collector's 32 MiB headroom), under issue 2's 200 MB.
