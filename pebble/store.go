@@ -215,10 +215,11 @@ func (s *Store) View(ctx context.Context, fn func(truce.ReadTx) error) error {
 }
 
 // Document reads the current version of one document. When the committed
-// cache holds it, the cache answers, without the iterator a View opens
-// (about a tenth of the cost of a GET in the store): an entry there is the
-// visible value (cache.go). Otherwise it is a View that reads only the
-// document. Either way it returns once the document is durable.
+// cache holds it, the cache answers without the iterator a View opens,
+// which is two thirds of what a View reading one document costs (0.65 µs
+// against 1.9 µs, BenchmarkGet): an entry there is the visible value
+// (cache.go). Otherwise it is a View that reads only the document. Either
+// way it returns once the document is durable.
 func (s *Store) Document(ctx context.Context, collection, id string) (*truce.Document, error) {
 	if truce.ValidCollectionName(collection) && truce.ValidID(id) {
 		if d, ok, err := s.cachedCurrent(ctx, collection, id); ok {
