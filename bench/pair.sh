@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Compares truce builds or settings in paired, alternating runs, since this
+# machine's speed drifts from one minute to the next: only runs made next
+# to each other compare. Each run starts `truce serve` on a fresh data
+# directory, drives it with `truce bench` (64 clients, 3 s warm-up) and
+# prints throughput, latency, and the CPU per operation of the server (from
+# /proc) and of the load generator.
+#
+#   bench/pair.sh [-rounds N] [-workload W] [-duration Ns] SPEC SPEC...
+#
+# SPEC is LABEL=BINARY, optionally followed by environment settings for the
+# server after a comma:
+#
+#   go build -o /tmp/truce-old ./cmd/truce   # on the old commit
+#   go build -o /tmp/truce-new ./cmd/truce   # on the new one
+#   bench/pair.sh -rounds 5 old=/tmp/truce-old new=/tmp/truce-new
+#   bench/pair.sh -workload read two=/tmp/truce-new,GOMAXPROCS=2 spare=/tmp/truce-new
+set -euo pipefail
+
+rounds=3 workload=update duration=8s
+while [ $# -gt 0 ]; do
+	case "$1" in
+	-rounds) rounds=$2; shift 2 ;;
+	-workload) workload=$2; shift 2 ;;
+	-duration) duration=$2; shift 2 ;;
+	-h | -help | --help) sed -n '2,17p' "$0"; exit 0 ;;
+	-*) echo "pair.sh: unknown flag $1 (see -help)" >&2; exit 2 ;;
+	*) break ;;
+	esac
+done
+[ $# -ge 1 ] || { echo "pair.sh: give at least one LABEL=BINARY (see -help)" >&2; exit 2; }
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/truce-pair.XXXXXX")
+pid=""
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"; }
+trap cleanup EXIT INT TERM
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # user + system, in clock ticks
+hz=$(getconf CLK_TCK)
+
+for round in $(seq "$rounds"); do
+	for spec in "$@"; do
+		label=${spec%%=*} rest=${spec#*=}
+		bin=${rest%%,*} env=""
+		[ "$rest" != "$bin" ] && env=${rest#*,}
+		rm -rf "$tmp/data"
+		# shellcheck disable=SC2086 # env holds NAME=VALUE words
+		env $env "$bin" serve --addr 127.0.0.1:0 --data "$tmp/data" --log-level info >"$tmp/serve.log" 2>&1 &
+		pid=$!
+		addr=""
+		for _ in $(seq 100); do
+			addr=$(sed -n 's/.*msg=listening addr=\([^ ]*\).*/\1/p' "$tmp/serve.log")
+			[ -n "$addr" ] && break
+			sleep 0.1
+		done
+		[ -n "$addr" ] || { echo "pair.sh: $label did not start:" >&2; cat "$tmp/serve.log" >&2; exit 1; }
+		timer=()
+		[ -x /usr/bin/time ] && timer=(/usr/bin/time -f "GEN %U %S") # Debian's package time
+		before=$(cpu_ticks "$pid")
+		out=$( { "${timer[@]}" "$bin" bench --server "http://$addr" --workload "$workload" \
+			--clients 64 --duration "$duration" --warmup 3s; } 2>&1)
+		after=$(cpu_ticks "$pid")
+		kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""
+		# The server's CPU includes the warm-up, so both CPU figures are per
+		# operation of the whole run (warm-up ops estimated at the measured rate).
+		echo "$out" | awk -v r="$round" -v l="$label" -v srv=$((after - before)) -v hz="$hz" -v d="${duration%s}" '
+			/^measured/ { gsub(",", "", $4); ops = $4 }
+			/^throughput/ { t = $2 }
+			/^latency/ { p50 = $3 $4; p99 = $9 $10 }
+			/^GEN/ { gen = $2 + $3; timed = 1 }
+			END {
+				all = ops * (d + 3) / d
+				g = timed ? sprintf("%4.0f µs/op", gen * 1e6 / all) : "(no /usr/bin/time)"
+				printf "round %s %-10s %8s ops/s  p50 %-8s p99 %-8s  server %4.0f µs/op  generator %s\n",
+					r, l, t, p50, p99, srv / hz * 1e6 / all, g
+			}'
+	done
+done
