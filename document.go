@@ -54,8 +54,18 @@ func (d *Document) Ref() DocRef { return DocRef{Collection: d.Collection, ID: d.
 // _id, _version, _createdAt and _updatedAt (and _deleted on a tombstone)
 // followed by the user's fields in their stored order.
 func (d *Document) MarshalJSON() ([]byte, error) {
-	return d.AppendJSON(make([]byte, 0, len(d.Body)+128)), nil
+	return d.JSON(), nil
 }
+
+// JSON returns the rendering of MarshalJSON in a buffer sized for it once,
+// rather than grown as AppendJSON(nil) would.
+func (d *Document) JSON() []byte {
+	return d.AppendJSON(make([]byte, 0, len(d.Body)+jsonFieldsSize))
+}
+
+// jsonFieldsSize bounds the reserved fields AppendJSON writes before the
+// body, for ids of up to about 50 bytes (a longer one grows it once).
+const jsonFieldsSize = 160
 
 // AppendJSON appends the JSON rendering of MarshalJSON to b.
 func (d *Document) AppendJSON(b []byte) []byte {

@@ -205,7 +205,7 @@ func (s *Service) applyWrite(tx Tx, w writeRequest) (WriteResult, error) {
 		ev.Type = EventDocumentCreated
 	}
 	if !del {
-		ev.Document = d.AppendJSON(nil)
+		ev.Document = d.JSON()
 	}
 	if err := tx.AppendEvent(ev); err != nil {
 		return WriteResult{}, err

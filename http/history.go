@@ -69,7 +69,7 @@ func (h *Handler) getVersion(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("ETag", d.ETag())
 	w.Header().Set("Last-Modified", httpDate(d.UpdatedAt))
-	writeJSON(w, http.StatusOK, d.AppendJSON(nil))
+	writeJSON(w, http.StatusOK, d.JSON())
 }
 
 func (h *Handler) diff(w http.ResponseWriter, r *http.Request) {

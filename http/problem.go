@@ -141,7 +141,7 @@ func (h *Handler) writeProblem(w http.ResponseWriter, r *http.Request, rid strin
 		p.Detail = info.Title
 	}
 	if c := te.Current; c != nil && !c.Deleted {
-		p.Current = &Current{Version: c.Version, ETag: c.ETag(), Document: c.AppendJSON(nil)}
+		p.Current = &Current{Version: c.Version, ETag: c.ETag(), Document: c.JSON()}
 	}
 	body, err := json.Marshal(p)
 	if err != nil {

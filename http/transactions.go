@@ -91,7 +91,7 @@ func encodeBegin(t *truce.Transaction) (int, string, []byte) {
 // encodeStaged is the answer to a staged write: 202 with the document it
 // would write.
 func encodeStaged(res []truce.TxResult) (int, string, []byte) {
-	return http.StatusAccepted, "application/json", res[0].Document.AppendJSON(nil)
+	return http.StatusAccepted, "application/json", res[0].Document.JSON()
 }
 
 func (h *Handler) commitTx(w http.ResponseWriter, r *http.Request) {
@@ -134,7 +134,7 @@ func (h *Handler) txGetDoc(w http.ResponseWriter, r *http.Request) {
 	}
 	if staged {
 		w.Header().Set("Truce-Staged", "true")
-		writeJSON(w, http.StatusOK, d.AppendJSON(nil))
+		writeJSON(w, http.StatusOK, d.JSON())
 		return
 	}
 	writeDocument(w, r, http.StatusOK, d)
