@@ -246,9 +246,10 @@ Profiled on 2026-11-24 with ` + "`truce serve --cpuprofile update.prof`" + ` und
   changed: ` + "`truce serve`" + ` runs one more Go processor than there are cores (p99 lower by 3-10 ms in 19
   of 20 paired runs; part of that is a tighter latency distribution, which remains when the load
   generator gets a spare processor too, and part is the server taking a larger share of the cores
-  it shares with the generator, as PostgreSQL's process per connection does); a GET reads its document from the committed cache
-  without opening a Pebble iterator (the store's read 2.0 µs to 0.63 µs); timestamps and
-  Last-Modified are written without time's layout parser; document answers reuse their buffers.
+  it shares with the generator, as PostgreSQL's process per connection does); a GET reads its
+  document from the committed cache without opening a Pebble iterator (the store's read 2.0 µs to
+  0.63 µs); timestamps and Last-Modified are written without time's layout parser; document answers
+  reuse their buffers.
   Earlier work on this floor moved versions and events to blob files (Pebble's value separation),
   parsed bodies on a fast path, and let the garbage collector wait for 32 MiB of garbage.
 - **Conditional updates against the PostgreSQL pattern (target 2×), and etcd (target 1.5×, met
