@@ -67,8 +67,8 @@ The Go heap may grow by at least 32 MiB of garbage between collections
 heap most of its collections; GOGC in the environment sets the collector
 instead. It runs one more Go processor (GOMAXPROCS) than the machine has
 cores, which lowers the latency of durable writes when every core is busy;
-GOMAXPROCS in the environment, or a container's CPU limit below the core
-count, is kept instead.`,
+with GOMAXPROCS in the environment, or under a cgroup CPU quota (a
+container's CPU limit), it keeps Go's setting instead.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return o.run(cmd.Context(), stderr)
