@@ -9,7 +9,8 @@
 #   bench/pair.sh [-rounds N] [-workload W] [-duration Ns] SPEC SPEC...
 #
 # SPEC is LABEL=BINARY, optionally followed by environment settings for the
-# server after a comma:
+# server, each after a comma (LABEL=BINARY,NAME=VALUE,NAME=VALUE). The
+# duration is in whole seconds (8s).
 #
 #   go build -o /tmp/truce-old ./cmd/truce   # on the old commit
 #   go build -o /tmp/truce-new ./cmd/truce   # on the new one
@@ -23,17 +24,19 @@ while [ $# -gt 0 ]; do
 	-rounds) rounds=$2; shift 2 ;;
 	-workload) workload=$2; shift 2 ;;
 	-duration) duration=$2; shift 2 ;;
-	-h | -help | --help) sed -n '2,17p' "$0"; exit 0 ;;
+	-h | -help | --help) sed -n '2,18p' "$0"; exit 0 ;;
 	-*) echo "pair.sh: unknown flag $1 (see -help)" >&2; exit 2 ;;
 	*) break ;;
 	esac
 done
 [ $# -ge 1 ] || { echo "pair.sh: give at least one LABEL=BINARY (see -help)" >&2; exit 2; }
+[[ $duration =~ ^[0-9]+s$ ]] || { echo "pair.sh: -duration must be whole seconds, like 8s, not $duration" >&2; exit 2; }
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/truce-pair.XXXXXX")
 pid=""
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"; }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # user + system, in clock ticks
 hz=$(getconf CLK_TCK)
@@ -42,7 +45,7 @@ for round in $(seq "$rounds"); do
 	for spec in "$@"; do
 		label=${spec%%=*} rest=${spec#*=}
 		bin=${rest%%,*} env=""
-		[ "$rest" != "$bin" ] && env=${rest#*,}
+		[ "$rest" != "$bin" ] && env=${rest#*,} && env=${env//,/ }
 		rm -rf "$tmp/data"
 		# shellcheck disable=SC2086 # env holds NAME=VALUE words
 		env $env "$bin" serve --addr 127.0.0.1:0 --data "$tmp/data" --log-level info >"$tmp/serve.log" 2>&1 &
@@ -57,12 +60,17 @@ for round in $(seq "$rounds"); do
 		timer=()
 		[ -x /usr/bin/time ] && timer=(/usr/bin/time -f "GEN %U %S") # Debian's package time
 		before=$(cpu_ticks "$pid")
-		out=$( { "${timer[@]}" "$bin" bench --server "http://$addr" --workload "$workload" \
-			--clients 64 --duration "$duration" --warmup 3s; } 2>&1)
+		if ! out=$( { "${timer[@]}" "$bin" bench --server "http://$addr" --workload "$workload" \
+			--clients 64 --duration "$duration" --warmup 3s; } 2>&1); then
+			echo "pair.sh: truce bench failed against $label:" >&2
+			echo "$out" >&2
+			exit 1
+		fi
 		after=$(cpu_ticks "$pid")
 		kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""
-		# The server's CPU includes the warm-up, so both CPU figures are per
-		# operation of the whole run (warm-up ops estimated at the measured rate).
+		# The server's CPU includes the warm-up (and the seeding of the
+		# documents), so both CPU figures are per operation of the whole run,
+		# the warm-up's operations estimated at the measured rate.
 		echo "$out" | awk -v r="$round" -v l="$label" -v srv=$((after - before)) -v hz="$hz" -v d="${duration%s}" '
 			/^measured/ { gsub(",", "", $4); ops = $4 }
 			/^throughput/ { t = $2 }

@@ -26,8 +26,10 @@ func writeDocument(w http.ResponseWriter, r *http.Request, status int, d *truce.
 	}
 	bp := docBufs.Get().(*[]byte)
 	b := d.AppendJSON((*bp)[:0])
-	writeJSON(w, status, b) // the ResponseWriter copies b or sends it before Write returns
-	if cap(b) <= maxPooledDocBuf {
+	// A Write that succeeded is done with b: HTTP/1 copies it or sends it
+	// before returning. One that failed may not be (HTTP/2 gives up on a
+	// reset stream while its frame writer still holds the bytes).
+	if err := writeJSON(w, status, b); err == nil && cap(b) <= maxPooledDocBuf {
 		*bp = b
 		docBufs.Put(bp)
 	}

@@ -251,10 +251,13 @@ func (h *Handler) readyz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, []byte(`{"status":"ready"}`))
 }
 
-func writeJSON(w http.ResponseWriter, status int, body []byte) {
+// writeJSON answers with status and body, a JSON value. It returns the
+// error of Write, which a caller may ignore: the client is gone then.
+func writeJSON(w http.ResponseWriter, status int, body []byte) error {
 	hd := w.Header()
 	hd.Set("Content-Type", "application/json")
 	hd.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
-	_, _ = w.Write(body)
+	_, err := w.Write(body)
+	return err
 }

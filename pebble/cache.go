@@ -22,8 +22,9 @@ import (
 // misses (about 14µs measured under load).
 //
 // The committed caches (Store.colls and Store.docs) hold records as of the
-// last commit, guarded by the write lock: only an Update reads or changes
-// them. Every write to a collection record or a current document goes
+// last commit, guarded by the write lock: only an Update changes them, and
+// only an Update reads colls (Views, and Store.Document, read docs too; see
+// below and Store.Document). Every write to a collection record or a current document goes
 // through an Update, which updates or drops the entries it affects under
 // the write lock before another Update can run; so an entry always matches
 // what the database would return to an Update, which reads with every

@@ -247,8 +247,8 @@ Profiled on 2026-11-24 with ` + "`truce serve --cpuprofile update.prof`" + ` und
   of 20 paired runs; part of that is a tighter latency distribution, which remains when the load
   generator gets a spare processor too, and part is the server taking a larger share of the cores
   it shares with the generator, as PostgreSQL's process per connection does); a GET reads its
-  document from the committed cache without opening a Pebble iterator (the store's read 2.0 µs to
-  0.63 µs); timestamps and Last-Modified are written without time's layout parser; document answers
+  document from the committed cache without opening a Pebble iterator (the store's read 1.9 µs to
+  0.65 µs); timestamps and Last-Modified are written without time's layout parser; document answers
   reuse their buffers.
   Earlier work on this floor moved versions and events to blob files (Pebble's value separation),
   parsed bodies on a fast path, and let the garbage collector wait for 32 MiB of garbage.
