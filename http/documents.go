@@ -17,12 +17,9 @@ func docURL(d *truce.Document) string {
 
 // writeDocument answers with a document, its ETag and Last-Modified.
 func writeDocument(w http.ResponseWriter, r *http.Request, status int, d *truce.Document) {
-	hd := w.Header()
-	hd.Set("ETag", d.ETag())
-	hd.Set("Last-Modified", httpDate(d.UpdatedAt))
-	hd.Set("Cache-Control", "no-cache")
+	setDocHeaders(w.Header(), d.ETag(), d.UpdatedAt)
 	if status == http.StatusCreated {
-		hd.Set("Location", docURL(d))
+		w.Header().Set("Location", docURL(d))
 	}
 	bp := docBufs.Get().(*[]byte)
 	b := d.AppendJSON((*bp)[:0])
@@ -33,6 +30,14 @@ func writeDocument(w http.ResponseWriter, r *http.Request, status int, d *truce.
 		*bp = b
 		docBufs.Put(bp)
 	}
+}
+
+// setDocHeaders sets the headers of a document answer, a 304 included:
+// its ETag, Last-Modified, and no-cache so that caches revalidate.
+func setDocHeaders(hd http.Header, etag string, updated time.Time) {
+	hd.Set("ETag", etag)
+	hd.Set("Last-Modified", httpDate(updated))
+	hd.Set("Cache-Control", "no-cache")
 }
 
 // docBufs holds buffers for the JSON of the documents writeDocument sends,
@@ -93,10 +98,7 @@ func (h *Handler) getDoc(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if notModified(r, pre, etag, d.UpdatedAt) {
-		hd := w.Header()
-		hd.Set("ETag", etag)
-		hd.Set("Last-Modified", httpDate(d.UpdatedAt))
-		hd.Set("Cache-Control", "no-cache")
+		setDocHeaders(w.Header(), etag, d.UpdatedAt)
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}

@@ -247,18 +247,15 @@ func (s *Store) cachedCurrent(ctx context.Context, collection, id string) (d *tr
 	if len(v) == 0 {
 		return nil, false, nil
 	}
-	// What to wait for, as a View's tx works it out (observeSeq), with the
-	// bounds taken after the entry: the commit that added it published
-	// its bounds before.
-	seqBound, commitBound := s.visibleSeq.Load(), s.visibleCommit.Load()
+	// What to wait for is what a View's tx would observe, with the bounds
+	// taken after the entry: the commit that added it published its
+	// bounds before.
+	t := tx{s: s, seqBound: s.visibleSeq.Load(), commitBound: s.visibleCommit.Load()}
 	if d, err = decodeDocument(v, collection, id); err != nil {
 		return nil, true, err
 	}
-	seq, commit := d.Seq, uint64(0)
-	if seq <= 0 || seq > seqBound {
-		seq, commit = 0, commitBound
-	}
-	if err := s.durable.wait(ctx, seq, commit); err != nil {
+	t.observeSeq(d.Seq)
+	if err := s.durable.wait(ctx, t.obsSeq, t.obsCommit); err != nil {
 		return nil, true, err
 	}
 	return d, true, nil
