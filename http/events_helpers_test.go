@@ -69,6 +69,7 @@ func (s *feedServer) stop() {
 		s.tb.Errorf("Shutdown: %v (streams kept it from finishing)", err)
 		s.srv.Close()
 	}
+	s.handler.CloseStreams() // as truce serve does: Shutdown runs it in a goroutine
 	if err := s.store.Close(); err != nil {
 		s.tb.Errorf("close store: %v", err)
 	}

@@ -55,6 +55,8 @@ func (h *Handler) eventsWebSocket(w http.ResponseWriter, r *http.Request, sub *t
 		}
 		switch {
 		case ctx.Err() != nil:
+			// The shutdown may have begun since goingAway looked.
+			h.goingAway(c)
 			return
 		case errors.Is(err, context.DeadlineExceeded):
 			pctx, pcancel := context.WithTimeout(ctx, streamWriteTimeout)

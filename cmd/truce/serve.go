@@ -203,6 +203,11 @@ func (o *serveOptions) run(ctx context.Context, stderr io.Writer) error {
 		log.Warn("requests still in flight at the shutdown deadline; closing their connections", "err", err)
 		srv.Close()
 	}
+	// Shutdown starts CloseStreams in a goroutine and does not wait for
+	// hijacked connections: end the streams for sure before the store
+	// closes, so that WebSocket subscribers hear "going away" rather than
+	// a store failure.
+	handler.CloseStreams()
 	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
 		log.Warn("serve", "err", err)
 	}
