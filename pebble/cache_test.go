@@ -234,8 +234,16 @@ func TestDocumentCache(t *testing.T) {
 }
 
 func TestDocumentCacheBudget(t *testing.T) {
-	s := openTest(t)
-	const n = 3 * docCacheBytes / 1024
+	if s := openTest(t); s.docBudget != DefaultDocumentCacheSize {
+		t.Fatalf("with Options{} the document cache's budget is %d, want %d", s.docBudget, DefaultDocumentCacheSize)
+	}
+	const budget = 1 << 20
+	s, err := Open(t.TempDir(), Options{DocumentCacheSize: budget})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	const n = 3 * budget / 1024
 	body := make([]byte, 1000)
 	for i := range body {
 		body[i] = 'a'
@@ -255,8 +263,8 @@ func TestDocumentCacheBudget(t *testing.T) {
 		for _, v := range s.docs {
 			sum += len(v)
 		}
-		if sum != s.docBytes || sum > docCacheBytes {
-			t.Fatalf("the document cache holds %d bytes, counts %d, budget %d", sum, s.docBytes, docCacheBytes)
+		if sum != s.docBytes || sum > budget {
+			t.Fatalf("the document cache holds %d bytes, counts %d, budget %d", sum, s.docBytes, budget)
 		}
 	}
 	mustUpdate(t, s, func(tx truce.Tx) error {

@@ -46,12 +46,18 @@ type Options struct {
 	// live until they are flushed to disk. Up to two exist at a time. Zero
 	// means 16 MiB.
 	MemTableSize uint64
+	// DocumentCacheSize is how many bytes of current documents the store
+	// keeps decoded-ready in memory, for reads and for the read that every
+	// write makes under the write lock (see cache.go). Zero means 16 MiB:
+	// about 13,000 documents of 1 KiB.
+	DocumentCacheSize int
 }
 
 // Default sizes: with them the store stays well under 200 MB of memory.
 const (
-	DefaultCacheSize    = 64 << 20
-	DefaultMemTableSize = 16 << 20
+	DefaultCacheSize         = 64 << 20
+	DefaultMemTableSize      = 16 << 20
+	DefaultDocumentCacheSize = 16 << 20
 )
 
 // ErrClosed is returned by every method of a Store that has been closed.
@@ -75,9 +81,10 @@ type Store struct {
 	// size of its values. Updates read them holding wlock, and change them
 	// holding wlock and docsMu; Views and Store.Document read docs holding
 	// docsMu shared (cache.go).
-	docs     map[string][]byte
-	docBytes int
-	docsMu   sync.RWMutex
+	docs      map[string][]byte
+	docBytes  int
+	docBudget int // Options.DocumentCacheSize
+	docsMu    sync.RWMutex
 	// lockKeys holds the key of every committed lock record; guarded by
 	// wlock. See locks.go.
 	lockKeys map[string]struct{}
@@ -128,6 +135,9 @@ func open(dir string, opts Options, fs vfs.FS) (*Store, error) {
 	if opts.MemTableSize == 0 {
 		opts.MemTableSize = DefaultMemTableSize
 	}
+	if opts.DocumentCacheSize <= 0 {
+		opts.DocumentCacheSize = DefaultDocumentCacheSize
+	}
 	cache := pebble.NewCache(opts.CacheSize)
 	defer cache.Unref()
 	po := &pebble.Options{
@@ -138,9 +148,10 @@ func open(dir string, opts Options, fs vfs.FS) (*Store, error) {
 		FS:                 fs,
 	}
 	s := &Store{
-		wlock:   make(chan struct{}, 1),
-		drained: make(chan struct{}),
-		epoch:   time.Now(),
+		wlock:     make(chan struct{}, 1),
+		drained:   make(chan struct{}),
+		epoch:     time.Now(),
+		docBudget: opts.DocumentCacheSize,
 	}
 	po.WALMinSyncInterval = s.walSyncDelay
 	po.Experimental.ValueSeparationPolicy = valueSeparation
