@@ -6,11 +6,13 @@
 # prints throughput, latency, and the CPU per operation of the server (from
 # /proc) and of the load generator.
 #
-#   bench/pair.sh [-rounds N] [-workload W] [-docs N] [-duration Ns] SPEC SPEC...
+#   bench/pair.sh [-rounds N] [-workload W] [-docs N] [-duration Ns] [-bench BIN] SPEC SPEC...
 #
 # SPEC is LABEL=BINARY, optionally followed by environment settings for the
 # server, each after a comma (LABEL=BINARY,NAME=VALUE,NAME=VALUE). The
-# duration is in whole seconds (8s).
+# duration is in whole seconds (8s). Each run's load generator is the
+# binary under test, unless -bench names one binary for all runs (builds
+# that differ in more than the server then compare fairly).
 #
 #   go build -o /tmp/truce-old ./cmd/truce   # on the old commit
 #   go build -o /tmp/truce-new ./cmd/truce   # on the new one
@@ -18,14 +20,15 @@
 #   bench/pair.sh -workload read two=/tmp/truce-new,GOMAXPROCS=2 spare=/tmp/truce-new
 set -euo pipefail
 
-rounds=3 workload=update docs=1000 duration=8s
+rounds=3 workload=update docs=1000 duration=8s gen=""
 while [ $# -gt 0 ]; do
 	case "$1" in
 	-rounds) rounds=$2; shift 2 ;;
 	-workload) workload=$2; shift 2 ;;
 	-docs) docs=$2; shift 2 ;;
+	-bench) gen=$2; shift 2 ;;
 	-duration) duration=$2; shift 2 ;;
-	-h | -help | --help) sed -n '2,18p' "$0"; exit 0 ;;
+	-h | -help | --help) sed -n '2,21p' "$0"; exit 0 ;;
 	-*) echo "pair.sh: unknown flag $1 (see -help)" >&2; exit 2 ;;
 	*) break ;;
 	esac
@@ -61,7 +64,7 @@ for round in $(seq "$rounds"); do
 		timer=()
 		[ -x /usr/bin/time ] && timer=(/usr/bin/time -f "GEN %U %S") # Debian's package time
 		before=$(cpu_ticks "$pid")
-		if ! out=$( { "${timer[@]}" "$bin" bench --server "http://$addr" --workload "$workload" \
+		if ! out=$( { "${timer[@]}" "${gen:-$bin}" bench --server "http://$addr" --workload "$workload" \
 			--docs "$docs" --clients 64 --duration "$duration" --warmup 3s; } 2>&1); then
 			echo "pair.sh: truce bench failed against $label:" >&2
 			echo "$out" >&2
