@@ -237,24 +237,24 @@ Profiled on 2026-11-24 with ` + "`truce serve --cpuprofile update.prof`" + ` und
 
 - **p99 update latency under 25 ms at 64 clients (issue 2).** 64 clients in a closed loop keep both
   cores saturated, so an update's latency is queueing for CPU: the mean is 64 ÷ throughput, and p99
-  is about 2.6 times the mean (it was 3 times before ` + "`truce serve`" + ` ran a spare Go processor), so
-  the floor needs about 6,700 updates/s here. This machine is shared and its speed changes from one
-  minute to the next: the two truce rounds above measured 8,746 updates/s (p99 19.6 ms, 119 µs of
-  server CPU per update) and 6,243 (p99 26.5 ms, 164 µs) for the same work. Paired runs of the
-  build before this work against this one, alternating on a fresh data directory each time:
-  throughput 10-25% higher and p99 4-8 ms lower (21.3-25.5 ms before, 16.7-18.3 ms after). What
-  changed: ` + "`truce serve`" + ` runs one more Go processor than there are cores (p99 lower by 3-10 ms in 19
-  of 20 paired runs; part of that is a tighter latency distribution, which remains when the load
-  generator gets a spare processor too, and part is the server taking a larger share of the cores
-  it shares with the generator, as PostgreSQL's process per connection does); a GET reads its
-  document from the committed cache without opening a Pebble iterator (the store's read 1.9 µs to
-  0.65 µs); timestamps and Last-Modified are written without time's layout parser; document answers
-  reuse their buffers.
-  Earlier work on this floor moved versions and events to blob files (Pebble's value separation),
-  parsed bodies on a fast path, and let the garbage collector wait for 32 MiB of garbage.
-- **Conditional updates against the PostgreSQL pattern (target 2×), and etcd (target 1.5×, met
-  only just).** On the server, truce is the cheapest of the three per update (119-164 µs against
-  238-268 for etcd and 195-219 for PostgreSQL). In truce's profile, system calls are about a
+  is about 2.5 times the mean, so the floor needs about 6,500 updates/s here. That ratio is the load
+  generator's and the scheduler's more than truce's: the no-op handler's own update p99 is about 3
+  times its mean. This machine is shared and its speed changes from one minute to the next: the same
+  build measured 6,900 to 12,500 updates/s on 2026-11-24 (p99 23.6 to 12.6 ms), with the no-op
+  handler's reads between 24,000 and 39,000/s. With the no-op handler at about 24,000 reads/s, the
+  machine state that issue 2's reference figures describe, truce's p99 was 23.1 and 24.4 ms in the
+  two runs measured so; the misses seen so far came in slower states (server and generator CPU per
+  update up to 40% above a fast round's). Work on this floor so far: versions and events in blob files
+  (Pebble's value separation); bodies parsed on a fast path; the garbage collector waiting for
+  32 MiB of garbage; one more Go processor than there are cores (a tighter latency distribution,
+  and a larger share of the cores shared with the generator, as PostgreSQL's process per connection
+  gets); a GET answered from the committed document cache without a Pebble iterator; timestamps
+  written without time's layout parser; pooled answer buffers; a 16 MiB document cache (it held
+  4 MiB, a third of 10,000 documents) and L0 compactions at 8 sublevels instead of 4, which matter
+  once the documents outgrow the cache (with 100,000 documents, 7-17% less server CPU per update).
+- **Conditional updates against the PostgreSQL pattern (target 2×), and etcd (target 1.5×).** On
+  the server, truce is the cheapest of the three per update (80-164 µs across the reports of
+  2026-11-24, against 169-268 for etcd and 146-219 for PostgreSQL). In truce's profile, system calls are about a
   quarter of the CPU (socket writes most of it, then socket reads, then the WAL's fdatasync), the
   net/http request reading and response writing about another quarter, the Pebble commit with its
   memtable inserts about 10%, flushes and compactions about 7%; there is no single hot spot. What
@@ -265,6 +265,8 @@ Profiled on 2026-11-24 with ` + "`truce serve --cpuprofile update.prof`" + ` und
 - **Reads against PostgreSQL.** Server CPU per read is about the same (30-34 µs against 33-41); the
   difference is the client (an HTTP GET costs the generator 32-37 µs, a pgx query 17-20 µs) and,
   on a busy machine, PostgreSQL's process per connection taking a larger share of the CPU.
-- **Peak memory** of the server through the update and read workloads at 64 clients: about 110 MB
-  resident (VmHWM; 76 MB before the collector's 32 MiB headroom), under issue 2's 200 MB.
+- **Peak memory** of the server through the update and read workloads at 64 clients: about 120 MB
+  resident (VmHWM) with 1,000 documents, and 190-198 MB with 100,000, under issue 2's 200 MB. The
+  second needs the binary's limit of 2 C malloc arenas (Pebble's caches live in C memory): with
+  glibc's default of eight per core it was 223-260 MB.
 `
