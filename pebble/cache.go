@@ -175,7 +175,7 @@ func (s *Store) cacheDocument(key string, v []byte) {
 		delete(s.docs, key)
 		s.docBytes -= len(old)
 	}
-	if v == nil || len(v) > maxCachedDocument {
+	if v == nil || len(v) > min(maxCachedDocument, s.docBudget) {
 		return
 	}
 	if s.docs == nil {

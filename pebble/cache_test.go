@@ -406,3 +406,26 @@ func TestViewCachedReadAroundCommit(t *testing.T) {
 		})
 	}
 }
+
+// TestDocumentCacheBudgetBelowOneDocument: a budget smaller than a
+// document keeps the document out rather than going over the budget.
+func TestDocumentCacheBudgetBelowOneDocument(t *testing.T) {
+	s, err := Open(t.TempDir(), Options{DocumentCacheSize: 512})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	mustUpdate(t, s, func(tx truce.Tx) error {
+		seq, _ := tx.NextSeq()
+		return tx.PutDocument(&truce.Document{Collection: "c", ID: "x", Version: 1, Seq: seq, Body: make([]byte, 1000)})
+	})
+	if len(s.docs) != 0 || s.docBytes != 0 {
+		t.Fatalf("the document cache holds %d entries, %d bytes; its budget is 512 bytes", len(s.docs), s.docBytes)
+	}
+	mustUpdate(t, s, func(tx truce.Tx) error {
+		if d, err := tx.Document("c", "x"); err != nil || d.Version != 1 {
+			t.Errorf("Document(c/x) = %v, %v; want version 1", d, err)
+		}
+		return nil
+	})
+}

@@ -46,14 +46,16 @@ type Options struct {
 	// live until they are flushed to disk. Up to two exist at a time. Zero
 	// means 16 MiB.
 	MemTableSize uint64
-	// DocumentCacheSize is how many bytes of current documents the store
-	// keeps decoded-ready in memory, for reads and for the read that every
-	// write makes under the write lock (see cache.go). Zero means 16 MiB:
-	// about 13,000 documents of 1 KiB.
+	// DocumentCacheSize bounds the bytes of encoded current documents the
+	// store keeps in memory (on the Go heap), for reads and for the read
+	// that every write makes under the write lock (see cache.go); keys and
+	// the map's own overhead come on top. Zero or less means 16 MiB: about
+	// 13,000 documents of 1 KiB. Documents larger than the bound or than
+	// 16 KiB are never cached.
 	DocumentCacheSize int
 }
 
-// L0 sublevels that start an L0 compaction and that stop writes (see open).
+// Pebble's L0CompactionThreshold and L0StopWritesThreshold (see open).
 const (
 	l0CompactionThreshold = 8
 	l0StopWritesThreshold = 32
@@ -163,15 +165,17 @@ func open(dir string, opts Options, fs vfs.FS) (*Store, error) {
 	}
 	// L0 compactions. Every flush makes L0 tables whose current documents
 	// span the whole key range, so each compaction out of L0 rewrites
-	// every table of the level below that holds current documents. Waiting
-	// for 8 L0 sublevels instead of Pebble's 4 before compacting halves
-	// how often that happens. With 64 clients updating 100,000 documents
-	// of 1 KiB, paired runs (bench/pair.sh -docs 100000) took about 6%
-	// less server CPU per update, seeding included, for 7-20% more
-	// throughput in 5 pairs of 6; with 1,000 documents, no difference
-	// beyond the noise. Point reads pay little for the extra sublevels:
-	// each L0 table has a Bloom filter. Writes stop at 32 sublevels
-	// (Pebble's default is 12, for its 4), further from a stall than before.
+	// every table of the level below that holds current documents. Raising
+	// L0CompactionThreshold from Pebble's 4 to 8 halves how often that
+	// happens: Pebble scores L0 as twice its sublevels over the threshold,
+	// so compactions start at about 4 sublevels instead of 2. With 64
+	// clients updating 100,000 documents of 1 KiB, paired runs
+	// (bench/pair.sh -docs 100000) took about 6% less server CPU per
+	// update, seeding included, for 7-20% more throughput in 5 pairs of 6;
+	// with 1,000 documents, no difference beyond the noise. Point reads pay
+	// little for the extra sublevels: each L0 table has a Bloom filter.
+	// Writes stop at 32 sublevels (Pebble's default is 12), further from a
+	// stall than before.
 	po.L0CompactionThreshold = l0CompactionThreshold
 	po.L0StopWritesThreshold = l0StopWritesThreshold
 	po.WALMinSyncInterval = s.walSyncDelay
