@@ -70,8 +70,8 @@ cores, which lowers the latency of durable writes when every core is busy;
 with GOMAXPROCS in the environment, or under a cgroup CPU quota (a
 container's CPU limit), it keeps Go's setting instead. Built with cgo on
 glibc, the binary keeps C's malloc, which holds the store's caches, to 2
-arenas, which bounds the memory freed but not reused; MALLOC_ARENA_MAX in
-the environment sets the limit instead.`,
+arenas, which bounds the memory freed but not reused; MALLOC_ARENA_MAX, or
+glibc.malloc.arena_max in GLIBC_TUNABLES, sets the limit instead.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return o.run(cmd.Context(), stderr)
