@@ -16,12 +16,13 @@ const hotKey = "hot"
 // docKey is the key of document i of read, update and mixed.
 func docKey(i int) string { return "d" + strconv.Itoa(i) }
 
-// seedWriters is how many Puts seed keeps in flight: one at a time, each
+// seedWriters is the most Puts seed keeps in flight: one at a time, each
 // durable, 100,000 documents took about a minute.
 const seedWriters = 16
 
 // seed prepares s and writes cfg.Docs documents (at least one) at docKey(0..),
-// seedWriters at a time.
+// up to seedWriters at a time but no more than cfg.Clients, the connections
+// a Store keeps open.
 func seed(ctx context.Context, s Store, cfg Config) error {
 	if err := s.Init(ctx); err != nil {
 		return err
@@ -29,7 +30,7 @@ func seed(ctx context.Context, s Store, cfg Config) error {
 	docs := max(cfg.Docs, 1)
 	var next atomic.Int64
 	g, ctx := errgroup.WithContext(ctx)
-	for range min(seedWriters, docs) {
+	for range max(min(seedWriters, cfg.Clients, docs), 1) {
 		g.Go(func() error {
 			doc := Doc(cfg.DocSize)
 			for i := int(next.Add(1) - 1); i < docs; i = int(next.Add(1) - 1) {
