@@ -23,16 +23,17 @@ import (
 //
 // The committed caches (Store.colls and Store.docs) hold records as of the
 // last commit, guarded by the write lock: only an Update changes them, and
-// only an Update reads colls (Views, and Store.Document, read docs too; see
-// below and Store.Document). Every write to a collection record or a current document goes
-// through an Update, which updates or drops the entries it affects under
-// the write lock before another Update can run; so an entry always matches
-// what the database would return to an Update, which reads with every
-// earlier commit applied and no later one possible. A read through them
-// observes the same seq or absence as a read of the database, so the
-// durability watermark works unchanged. An Update reads through them only
-// records that its own batch has not written: collections it has not put
-// or dropped, and documents while its batch is still empty.
+// only an Update reads colls (Views, and Store.Document, read docs too;
+// see below and Store.Document). Every write to a collection record or a
+// current document goes through an Update, which updates or drops the
+// entries it affects under the write lock before another Update can run;
+// so an entry always matches what the database would return to an Update,
+// which reads with every earlier commit applied and no later one possible.
+// A read through them observes the same seq or absence as a read of the
+// database, so the durability watermark works unchanged. An Update reads
+// through them only records that its own batch has not written:
+// collections it has not put or dropped, and documents while its batch is
+// still empty.
 //
 // The decode memo (Store.memo) serves every other read of a collection
 // record (Views, and Updates that wrote the record): the record is read as

@@ -244,9 +244,9 @@ Profiled on 2026-11-24 with ` + "`truce serve --cpuprofile update.prof`" + ` und
   handler's reads between 24,000 and 39,000/s. With the no-op handler at about 24,000 reads/s, the
   machine state that issue 2's reference figures describe, truce's p99 was 23.1 and 24.4 ms in the
   two runs measured so; the misses seen so far came in slower states (server and generator CPU per
-  update up to 40% above a fast round's). Work on this floor so far: versions and events in blob files
-  (Pebble's value separation); bodies parsed on a fast path; the garbage collector waiting for
-  32 MiB of garbage; one more Go processor than there are cores (a tighter latency distribution,
+  update up to 40% above a fast round's). Work on this floor so far: versions and events in blob
+  files (Pebble's value separation); bodies parsed on a fast path; the garbage collector waiting
+  for 32 MiB of garbage; one more Go processor than there are cores (a tighter latency distribution,
   and a larger share of the cores shared with the generator, as PostgreSQL's process per connection
   gets); a GET answered from the committed document cache without a Pebble iterator; timestamps
   written without time's layout parser; pooled answer buffers; a 16 MiB document cache (it held
@@ -255,17 +255,18 @@ Profiled on 2026-11-24 with ` + "`truce serve --cpuprofile update.prof`" + ` und
 - **Conditional updates against the PostgreSQL pattern (target 2×), and etcd (target 1.5×).** On
   the server, truce is the cheapest of the three per update (80-164 µs across the reports of
   2026-11-24, against 169-268 for etcd and 146-219 for PostgreSQL). In truce's profile, system
-  calls are about a quarter of the CPU (socket writes most of it, then socket reads, then the WAL's fdatasync), the
-  net/http request reading and response writing about another quarter, the Pebble commit with its
-  memtable inserts about 10%, flushes and compactions about 7%; there is no single hot spot. What
-  keeps the ratio down is the load generator on the same 2 cores: its own profile is net/http and
-  socket system calls, 59-117 µs per update across the reports of 2026-11-24 against 55-72 µs for
-  pgx, and the no-op handler's GET and PUT alone cost the server 43-61 µs. PostgreSQL runs a process per connection, which takes a
-  larger share of a busy machine (see above), so the 2× target needs the generator on other cores.
+  calls are about a quarter of the CPU (socket writes most of it, then socket reads, then the WAL's
+  fdatasync), the net/http request reading and response writing about another quarter, the Pebble
+  commit with its memtable inserts about 10%, flushes and compactions about 7%; there is no single
+  hot spot. What keeps the ratio down is the load generator on the same 2 cores: its own profile is
+  net/http and socket system calls, 59-117 µs per update across the reports of 2026-11-24 against
+  55-72 µs for pgx, and the no-op handler's GET and PUT alone cost the server 43-61 µs. PostgreSQL
+  runs a process per connection, which takes a larger share of a busy machine (see above), so the
+  2× target needs the generator on other cores.
 - **Reads against PostgreSQL.** Server CPU per read is about the same (22-34 µs across the reports
   of 2026-11-24, against 27-41); the difference is the client (an HTTP GET costs the generator
-  23-37 µs, a pgx query 15-20 µs) and,
-  on a busy machine, PostgreSQL's process per connection taking a larger share of the CPU.
+  23-37 µs, a pgx query 15-20 µs) and, on a busy machine, PostgreSQL's process per connection
+  taking a larger share of the CPU.
 - **Peak memory** of the server through the update and read workloads at 64 clients: about 120 MB
   resident (VmHWM) with 1,000 documents, and 190-198 MB with 100,000, under issue 2's 200 MB. The
   second needs the binary's limit of 2 C malloc arenas (Pebble's caches live in C memory): with

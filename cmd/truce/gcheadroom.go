@@ -12,13 +12,13 @@ import (
 // 64-client write load over 1,000 documents, up to about 25 MB once the
 // store's document cache is full: Pebble keeps its own caches and
 // memtables off the Go heap when built with cgo), so with GOGC=100 the
-// collector ran every 4 MB
-// of garbage, about 25 times a second, for 4-9% of the server's CPU. The
-// tuner lets the heap grow by at least gcHeadroom before a collection, and
-// by the live heap (GOGC=100) once that is larger: a small heap collects
-// several times less often for at most gcHeadroom more memory, and a large
-// one (thousands of feed subscribers, or Pebble's caches without cgo) is
-// collected exactly as before. GOGC in the environment turns it off.
+// collector ran every 4 MB of garbage, about 25 times a second, for 4-9%
+// of the server's CPU. The tuner lets the heap grow by at least gcHeadroom
+// before a collection, and by the live heap (GOGC=100) once that is
+// larger: a small heap collects several times less often for at most
+// gcHeadroom more memory, and a large one (thousands of feed subscribers,
+// or Pebble's caches without cgo) is collected exactly as before. GOGC in
+// the environment turns it off.
 const (
 	gcHeadroom     = 32 << 20
 	gcTuneInterval = time.Second
