@@ -10,7 +10,7 @@ import (
 // AnswerFunc encodes the results of a committed transaction as the answer
 // to store for the context's Idempotency-Key (WithIdempotency), in the
 // transaction's own commit, so that a retry replays it.
-type AnswerFunc func(results []TxResult) (status int, contentType string, body []byte)
+type AnswerFunc func(results []OpResult) (status int, contentType string, body []byte)
 
 // Batch applies ops as one atomic, durable commit: every rule applies as if
 // the ops ran in order (a create may reference a document created by an
@@ -18,35 +18,35 @@ type AnswerFunc func(results []TxResult) (status int, contentType string, body [
 // and either all of them are applied or none is. A committed batch appends
 // the per-document events and then one EventTransactionCommitted.
 //
-// On failure it returns a *TxOpError naming the op that failed and
-// wrapping its own error. Returns CodeTooManyOps (as a *TxOpError) for a
+// On failure it returns a *OpError naming the op that failed and
+// wrapping its own error. Returns CodeTooManyOps (as a *OpError) for a
 // document named by more than one write op, and, unwrapped, for more ops
-// than Options.MaxTxOps; CodeInvalidParameter for no ops at all.
+// than Options.MaxOps; CodeInvalidParameter for no ops at all.
 //
 // A create without an ID gets a generated one, which Batch sets in ops.
 //
 // Within a batch the manual conflict policy behaves as merge: an
 // unmergeable write fails the batch with CodeMergeConflict, and no
 // conflict is recorded, because nothing of the batch is applied.
-func (s *Service) Batch(ctx context.Context, ops []TxOp, answer AnswerFunc) ([]TxResult, error) {
+func (s *Service) Batch(ctx context.Context, ops []Op, answer AnswerFunc) ([]OpResult, error) {
 	if len(ops) == 0 {
 		return nil, Errorf(CodeInvalidParameter, "the transaction has no ops; send {\"ops\": [...]} with at least one")
 	}
-	if len(ops) > s.maxTxOps {
-		return nil, Errorf(CodeTooManyOps, "the transaction has %d ops; the limit is %d (--max-tx-ops): split it", len(ops), s.maxTxOps)
+	if len(ops) > s.maxOps {
+		return nil, Errorf(CodeTooManyOps, "the transaction has %d ops; the limit is %d (--max-tx-ops): split it", len(ops), s.maxOps)
 	}
 	ws, err := s.prepareOps(ops, true)
 	if err != nil {
 		return nil, err
 	}
 	txid := ulid.Make().String()
-	var results []TxResult
+	var results []OpResult
 	err = s.store.Update(ctx, func(tx Tx) error {
 		var err error
 		if results, err = s.applyOps(tx, txid, ops, ws); err != nil {
 			return err
 		}
-		return s.storeTxAnswer(ctx, tx, answer, results)
+		return s.storeOpsAnswer(ctx, tx, answer, results)
 	})
 	if k := idempotencyFrom(ctx); k != nil && err == nil && answer != nil {
 		k.Stored = true
@@ -56,7 +56,7 @@ func (s *Service) Batch(ctx context.Context, ops []TxOp, answer AnswerFunc) ([]T
 
 // prepareOps checks each op on its own and, if once, that no document is
 // written twice, and returns their writes (nil for a check).
-func (s *Service) prepareOps(ops []TxOp, once bool) ([]*writeRequest, error) {
+func (s *Service) prepareOps(ops []Op, once bool) ([]*writeRequest, error) {
 	ws := make([]*writeRequest, len(ops))
 	writer := make(map[DocRef]int, len(ops))
 	for i := range ops {
@@ -80,8 +80,8 @@ func (s *Service) prepareOps(ops []TxOp, once bool) ([]*writeRequest, error) {
 
 // applyOps runs prepared ops in order inside tx and appends the
 // transaction's event.
-func (s *Service) applyOps(tx Tx, txid string, ops []TxOp, ws []*writeRequest) ([]TxResult, error) {
-	results := make([]TxResult, len(ops))
+func (s *Service) applyOps(tx Tx, txid string, ops []Op, ws []*writeRequest) ([]OpResult, error) {
+	results := make([]OpResult, len(ops))
 	for i := range ops {
 		r, err := s.applyOp(tx, &ops[i], ws[i])
 		if err != nil {
@@ -89,33 +89,33 @@ func (s *Service) applyOps(tx Tx, txid string, ops []TxOp, ws []*writeRequest) (
 		}
 		results[i] = r
 	}
-	return results, s.appendTxEvent(tx, txid, results)
+	return results, s.appendCommitEvent(tx, txid, results)
 }
 
-// txEventInfo is the Info of an EventTransactionCommitted.
-type txEventInfo struct {
-	Transaction string       `json:"transaction"`
-	Ops         int          `json:"ops"`
-	FirstSeq    int64        `json:"firstSeq"`
-	LastSeq     int64        `json:"lastSeq"`
-	Writes      []txEventDoc `json:"writes"`
+// commitEventInfo is the Info of an EventTransactionCommitted.
+type commitEventInfo struct {
+	Transaction string           `json:"transaction"`
+	Ops         int              `json:"ops"`
+	FirstSeq    int64            `json:"firstSeq"`
+	LastSeq     int64            `json:"lastSeq"`
+	Writes      []commitEventDoc `json:"writes"`
 }
 
-type txEventDoc struct {
+type commitEventDoc struct {
 	Collection string `json:"collection"`
 	ID         string `json:"id"`
 	Version    int64  `json:"version"`
 	Deleted    bool   `json:"deleted,omitempty"`
 }
 
-// appendTxEvent appends the event that closes a committed transaction:
+// appendCommitEvent appends the event that closes a committed transaction:
 // which transaction, how many ops, the seq range of its document events,
 // and the documents it wrote. A transaction that wrote nothing appends
 // nothing.
-func (s *Service) appendTxEvent(tx Tx, txid string, results []TxResult) error {
-	info := txEventInfo{Transaction: txid, Ops: len(results), Writes: []txEventDoc{}}
+func (s *Service) appendCommitEvent(tx Tx, txid string, results []OpResult) error {
+	info := commitEventInfo{Transaction: txid, Ops: len(results), Writes: []commitEventDoc{}}
 	for _, r := range results {
-		if r.Kind == TxCheck {
+		if r.Kind == OpCheck {
 			continue
 		}
 		d := r.Document
@@ -123,7 +123,7 @@ func (s *Service) appendTxEvent(tx Tx, txid string, results []TxResult) error {
 			info.FirstSeq = d.Seq
 		}
 		info.LastSeq = d.Seq
-		info.Writes = append(info.Writes, txEventDoc{Collection: d.Collection, ID: d.ID, Version: d.Version, Deleted: d.Deleted})
+		info.Writes = append(info.Writes, commitEventDoc{Collection: d.Collection, ID: d.ID, Version: d.Version, Deleted: d.Deleted})
 	}
 	if len(info.Writes) == 0 {
 		return nil
@@ -139,9 +139,9 @@ func (s *Service) appendTxEvent(tx Tx, txid string, results []TxResult) error {
 	return tx.AppendEvent(&Event{Seq: seq, Type: EventTransactionCommitted, Time: s.now().UTC(), Info: b})
 }
 
-// storeTxAnswer stores the encoded results as the answer to the context's
+// storeOpsAnswer stores the encoded results as the answer to the context's
 // Idempotency-Key inside the transaction's commit.
-func (s *Service) storeTxAnswer(ctx context.Context, tx Tx, answer AnswerFunc, results []TxResult) error {
+func (s *Service) storeOpsAnswer(ctx context.Context, tx Tx, answer AnswerFunc, results []OpResult) error {
 	k := idempotencyFrom(ctx)
 	if k == nil || answer == nil {
 		return nil
@@ -150,5 +150,5 @@ func (s *Service) storeTxAnswer(ctx context.Context, tx Tx, answer AnswerFunc, r
 	return s.putAnswer(tx, k, &IdempotencyRecord{Status: status, ContentType: ct, Body: body})
 }
 
-// MaxTxOps returns the limit on the operations of one transaction.
-func (s *Service) MaxTxOps() int { return s.maxTxOps }
+// MaxOps returns the limit on the operations of one transaction.
+func (s *Service) MaxOps() int { return s.maxOps }

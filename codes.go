@@ -121,7 +121,7 @@ var codeInfo = map[Code]CodeInfo{
 	CodeTransactionConflict: {"Transaction conflict", true,
 		"A document that the transaction read or wrote changed after the transaction saw it, so committing " +
 			"would lose that change. Nothing was applied. The problem lists the documents that changed; run the " +
-			"transaction again from the start (client.Txn does this for you)."},
+			"transaction again from the start (client.RunTransaction does this for you)."},
 	CodeTransactionExpired: {"Transaction expired", false,
 		"The interactive transaction passed its TTL (or was committed or rolled back) and is gone, with " +
 			"everything it staged. Begin a new transaction and redo its reads and writes."},

@@ -7,6 +7,10 @@ import (
 	"time"
 )
 
+// DefaultIdempotencyTTL is how long a stored answer to an Idempotency-Key
+// is kept when Options.IdempotencyTTL is zero.
+const DefaultIdempotencyTTL = 24 * time.Hour
+
 // IdempotencyKey identifies a request that may be retried: the caller, the
 // key the caller chose, and a fingerprint of the request itself.
 type IdempotencyKey struct {

@@ -30,12 +30,12 @@ type Options struct {
 	// MaxLockTTL caps the ttl and the wait of lock requests; 0 means
 	// DefaultMaxLockTTL.
 	MaxLockTTL time.Duration
-	// MaxTxOps limits the operations of one transaction (a batch, or the
-	// staged writes of an interactive one); 0 means DefaultMaxTxOps.
-	MaxTxOps int
-	// MaxTxTTL caps the TTL of an interactive transaction; 0 means
-	// DefaultMaxTxTTL.
-	MaxTxTTL time.Duration
+	// MaxOps limits the operations of one transaction (a batch, or the
+	// staged writes of an interactive one); 0 means DefaultMaxOps.
+	MaxOps int
+	// MaxTransactionTTL caps the TTL of an interactive transaction; 0 means
+	// DefaultMaxTransactionTTL.
+	MaxTransactionTTL time.Duration
 }
 
 // Service enforces the rules of truce on top of a Store: preconditions,
@@ -51,11 +51,11 @@ type Service struct {
 	maxLockTTL  time.Duration
 	// lockWait orders the lock requests waiting for a document (lockwait.go);
 	// lockKick wakes the lock expirer when a lock is taken (lockexpiry.go).
-	lockWait lockWaiters
-	lockKick chan struct{}
-	maxTxOps int
-	maxTxTTL time.Duration
-	feed     *Feed
+	lockWait          lockWaiters
+	lockKick          chan struct{}
+	maxOps            int
+	maxTransactionTTL time.Duration
+	feed              *Feed
 }
 
 // NewService returns a Service over store.
@@ -79,12 +79,12 @@ func NewService(store Store, opts Options) *Service {
 	}
 	s.lockWait = newLockQueues()
 	s.lockKick = make(chan struct{}, 1)
-	s.maxTxOps, s.maxTxTTL = opts.MaxTxOps, opts.MaxTxTTL
-	if s.maxTxOps <= 0 {
-		s.maxTxOps = DefaultMaxTxOps
+	s.maxOps, s.maxTransactionTTL = opts.MaxOps, opts.MaxTransactionTTL
+	if s.maxOps <= 0 {
+		s.maxOps = DefaultMaxOps
 	}
-	if s.maxTxTTL <= 0 {
-		s.maxTxTTL = DefaultMaxTxTTL
+	if s.maxTransactionTTL <= 0 {
+		s.maxTransactionTTL = DefaultMaxTransactionTTL
 	}
 	return s
 }

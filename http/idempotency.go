@@ -132,7 +132,7 @@ func callerOf(r *http.Request) string {
 func fingerprint(r *http.Request, body []byte) []byte {
 	d := sha256.New()
 	for _, s := range []string{r.Method, r.URL.EscapedPath(), r.URL.RawQuery, r.Header.Get("Content-Type"),
-		strings.Join(r.Header.Values("If-Match"), ","), strings.Join(r.Header.Values("If-None-Match"), ","), r.Header.Get("Lock-Token"), r.Header.Get(TxHeader)} {
+		strings.Join(r.Header.Values("If-Match"), ","), strings.Join(r.Header.Values("If-None-Match"), ","), r.Header.Get("Lock-Token"), r.Header.Get(TransactionHeader)} {
 		d.Write([]byte(s))
 		d.Write([]byte{0})
 	}

@@ -69,14 +69,14 @@ func NewHandler(svc *truce.Service, opts Options) *Handler {
 	h.idBase = hex.EncodeToString(b[:]) + "-"
 	h.maxTxBody = max(opts.MaxTxBodyBytes, h.maxBody)
 	if opts.MaxTxBodyBytes <= 0 {
-		h.maxTxBody = max(DefaultMaxTxBodyBytes, h.maxBody)
+		h.maxTxBody = max(DefaultMaxBatchBytes, h.maxBody)
 	}
 	h.heartbeat, h.streams = opts.Heartbeat, newStreams()
 	if h.heartbeat <= 0 {
 		h.heartbeat = DefaultHeartbeat
 	}
 	h.routes()
-	h.txRoutes()
+	h.transactionRoutes()
 	return h
 }
 

@@ -9,28 +9,28 @@ import (
 	"github.com/trucedb/truce"
 )
 
-// TxHeader names the interactive transaction a document request belongs
+// TransactionHeader names the interactive transaction a document request belongs
 // to.
-const TxHeader = "Truce-Transaction"
+const TransactionHeader = "Truce-Transaction"
 
-// txRoutes registers the batch and interactive transaction routes, and the
+// transactionRoutes registers the batch and interactive transaction routes, and the
 // document routes that serve a request carrying Truce-Transaction.
-func (h *Handler) txRoutes() {
+func (h *Handler) transactionRoutes() {
 	m := h.mux
-	m.HandleFunc("POST /v1/tx", h.batchTx)
-	m.HandleFunc("POST /v1/transactions", h.beginTx)
-	m.HandleFunc("POST /v1/transactions/{tid}/commit", h.commitTx)
-	m.HandleFunc("DELETE /v1/transactions/{tid}", h.rollbackTx)
+	m.HandleFunc("POST /v1/tx", h.postBatch)
+	m.HandleFunc("POST /v1/transactions", h.beginTransaction)
+	m.HandleFunc("POST /v1/transactions/{tid}/commit", h.commitTransaction)
+	m.HandleFunc("DELETE /v1/transactions/{tid}", h.rollbackTransaction)
 
 	t := http.NewServeMux()
-	t.HandleFunc("GET /v1/collections/{c}/docs/{id}", h.txGetDoc)
-	t.HandleFunc("POST /v1/collections/{c}/docs", h.txCreateDoc)
-	t.HandleFunc("PUT /v1/collections/{c}/docs/{id}", h.txPutDoc)
-	t.HandleFunc("PATCH /v1/collections/{c}/docs/{id}", h.txPatchDoc)
-	t.HandleFunc("DELETE /v1/collections/{c}/docs/{id}", h.txDeleteDoc)
+	t.HandleFunc("GET /v1/collections/{c}/docs/{id}", h.transactionGetDoc)
+	t.HandleFunc("POST /v1/collections/{c}/docs", h.transactionCreateDoc)
+	t.HandleFunc("PUT /v1/collections/{c}/docs/{id}", h.transactionPutDoc)
+	t.HandleFunc("PATCH /v1/collections/{c}/docs/{id}", h.transactionPatchDoc)
+	t.HandleFunc("DELETE /v1/collections/{c}/docs/{id}", h.transactionDeleteDoc)
 	t.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		h.problem(w, r, truce.Errorf(truce.CodeInvalidParameter,
-			"%s applies to document reads and writes (GET, POST, PUT, PATCH, DELETE under /v1/collections/{c}/docs); send this request without it", TxHeader))
+			"%s applies to document reads and writes (GET, POST, PUT, PATCH, DELETE under /v1/collections/{c}/docs); send this request without it", TransactionHeader))
 	})
 	h.txmux = t
 }
@@ -38,13 +38,13 @@ func (h *Handler) txRoutes() {
 // handlerFor routes a document request that names a transaction to the
 // transaction's routes, and everything else to the main ones.
 func (h *Handler) handlerFor(r *http.Request) http.Handler {
-	if _, ok := r.Header[TxHeader]; ok && strings.HasPrefix(r.URL.Path, "/v1/collections/") {
+	if _, ok := r.Header[TransactionHeader]; ok && strings.HasPrefix(r.URL.Path, "/v1/collections/") {
 		return h.txmux
 	}
 	return h.mux
 }
 
-func (h *Handler) beginTx(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) beginTransaction(w http.ResponseWriter, r *http.Request) {
 	if _, err := query(r); err != nil {
 		h.problem(w, r, err)
 		return
@@ -90,24 +90,24 @@ func encodeBegin(t *truce.Transaction) (int, string, []byte) {
 
 // encodeStaged is the answer to a staged write: 202 with the document it
 // would write.
-func encodeStaged(res []truce.TxResult) (int, string, []byte) {
+func encodeStaged(res []truce.OpResult) (int, string, []byte) {
 	return http.StatusAccepted, "application/json", res[0].Document.JSON()
 }
 
-func (h *Handler) commitTx(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) commitTransaction(w http.ResponseWriter, r *http.Request) {
 	if _, err := query(r); err != nil {
 		h.problem(w, r, err)
 		return
 	}
-	results, err := h.svc.CommitTransaction(r.Context(), r.PathValue("tid"), encodeTxAnswer)
+	results, err := h.svc.CommitTransaction(r.Context(), r.PathValue("tid"), encodeBatchAnswer)
 	if err != nil {
-		h.txProblem(w, r, -1, err)
+		h.batchProblem(w, r, -1, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, appendTxResults(nil, results))
+	writeJSON(w, http.StatusOK, appendOpResults(nil, results))
 }
 
-func (h *Handler) rollbackTx(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) rollbackTransaction(w http.ResponseWriter, r *http.Request) {
 	if _, err := query(r); err != nil {
 		h.problem(w, r, err)
 		return
@@ -119,17 +119,17 @@ func (h *Handler) rollbackTx(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// txGetDoc serves a GET or HEAD in a transaction: the transaction's staged
+// transactionGetDoc serves a GET or HEAD in a transaction: the transaction's staged
 // version (200 without an ETag, which only a commit gives, and with
 // Truce-Staged: true), or the committed one as a plain GET answers it.
-func (h *Handler) txGetDoc(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) transactionGetDoc(w http.ResponseWriter, r *http.Request) {
 	if _, err := query(r); err != nil {
 		h.problem(w, r, err)
 		return
 	}
-	d, staged, err := h.svc.TxGet(r.Context(), r.Header.Get(TxHeader), r.PathValue("c"), r.PathValue("id"))
+	d, staged, err := h.svc.TransactionGet(r.Context(), r.Header.Get(TransactionHeader), r.PathValue("c"), r.PathValue("id"))
 	if err != nil {
-		h.txProblem(w, r, -1, err)
+		h.batchProblem(w, r, -1, err)
 		return
 	}
 	if staged {
@@ -140,7 +140,7 @@ func (h *Handler) txGetDoc(w http.ResponseWriter, r *http.Request) {
 	writeDocument(w, r, http.StatusOK, d)
 }
 
-func (h *Handler) txCreateDoc(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) transactionCreateDoc(w http.ResponseWriter, r *http.Request) {
 	if _, err := query(r); err != nil {
 		h.problem(w, r, err)
 		return
@@ -150,45 +150,45 @@ func (h *Handler) txCreateDoc(w http.ResponseWriter, r *http.Request) {
 		h.problem(w, r, err)
 		return
 	}
-	h.stage(w, r, truce.TxOp{Kind: truce.TxCreate, Collection: r.PathValue("c"), Document: body})
+	h.stage(w, r, truce.Op{Kind: truce.OpCreate, Collection: r.PathValue("c"), Document: body})
 }
 
-func (h *Handler) txPutDoc(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) transactionPutDoc(w http.ResponseWriter, r *http.Request) {
 	pre, body, err := h.conditionalJSON(w, r, "version")
 	if err != nil {
 		h.problem(w, r, err)
 		return
 	}
-	h.stage(w, r, truce.TxOp{Kind: truce.TxPut, Collection: r.PathValue("c"), ID: r.PathValue("id"), Pre: pre, Document: body})
+	h.stage(w, r, truce.Op{Kind: truce.OpPut, Collection: r.PathValue("c"), ID: r.PathValue("id"), Pre: pre, Document: body})
 }
 
-func (h *Handler) txPatchDoc(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) transactionPatchDoc(w http.ResponseWriter, r *http.Request) {
 	pre, typ, body, err := h.patchRequest(w, r)
 	if err != nil {
 		h.problem(w, r, err)
 		return
 	}
-	h.stage(w, r, truce.TxOp{Kind: truce.TxPatch, Collection: r.PathValue("c"), ID: r.PathValue("id"), Pre: pre,
+	h.stage(w, r, truce.Op{Kind: truce.OpPatch, Collection: r.PathValue("c"), ID: r.PathValue("id"), Pre: pre,
 		PatchType: typ, Patch: body})
 }
 
-func (h *Handler) txDeleteDoc(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) transactionDeleteDoc(w http.ResponseWriter, r *http.Request) {
 	pre, err := writePreconditions(r)
 	if err != nil {
 		h.problem(w, r, err)
 		return
 	}
-	h.stage(w, r, truce.TxOp{Kind: truce.TxDelete, Collection: r.PathValue("c"), ID: r.PathValue("id"), Pre: pre})
+	h.stage(w, r, truce.Op{Kind: truce.OpDelete, Collection: r.PathValue("c"), ID: r.PathValue("id"), Pre: pre})
 }
 
 // stage stages op in the request's transaction and answers 202 with the
 // document it would write (the tombstone of a delete), without an ETag:
 // the version only gets one when the transaction commits.
-func (h *Handler) stage(w http.ResponseWriter, r *http.Request, op truce.TxOp) {
+func (h *Handler) stage(w http.ResponseWriter, r *http.Request, op truce.Op) {
 	op.Pre.LockToken, _ = headerValue(r, "Lock-Token")
-	res, err := h.svc.TxWrite(r.Context(), r.Header.Get(TxHeader), op, encodeStaged)
+	res, err := h.svc.TransactionWrite(r.Context(), r.Header.Get(TransactionHeader), op, encodeStaged)
 	if err != nil {
-		h.txProblem(w, r, -1, err)
+		h.batchProblem(w, r, -1, err)
 		return
 	}
 	hd := w.Header()
@@ -196,6 +196,6 @@ func (h *Handler) stage(w http.ResponseWriter, r *http.Request, op truce.TxOp) {
 	if res.Merged != nil {
 		hd.Set("Truce-Merged", "base="+strconv.FormatInt(res.Merged.Base, 10)+", current="+strconv.FormatInt(res.Merged.Current, 10))
 	}
-	_, _, b := encodeStaged([]truce.TxResult{res})
+	_, _, b := encodeStaged([]truce.OpResult{res})
 	writeJSON(w, http.StatusAccepted, b)
 }

@@ -59,12 +59,12 @@ var tests = concat(
 	indexTests,
 	eventTests,
 	eventTrimTests,
-	transactionTests,
+	txTests,
 	concurrencyTests,
 	idempotencyTests,
 	conflictTests,
 	lockTests,
-	txnTests,
+	transactionTests,
 )
 
 func concat(lists ...[]test) []test {

@@ -83,9 +83,9 @@ glibc.malloc.arena_max in GLIBC_TUNABLES, sets the limit instead.`,
 	f.IntVar(&o.maxDocBytes, "max-doc-bytes", truce.DefaultMaxDocBytes, "largest document body accepted, in `bytes`")
 	f.DurationVar(&o.idempotencyTTL, "idempotency-ttl", truce.DefaultIdempotencyTTL, "how long answers to Idempotency-Key requests are kept (`duration`)")
 	f.DurationVar(&o.maxLockTTL, "max-lock-ttl", truce.DefaultMaxLockTTL, "cap on the ttl and the wait of lock requests (`duration`)")
-	f.IntVar(&o.maxTxOps, "max-tx-ops", truce.DefaultMaxTxOps, "most operations in one transaction (`n`)")
-	f.Int64Var(&o.maxTxBytes, "max-tx-bytes", trucehttp.DefaultMaxTxBodyBytes, "largest POST /v1/tx body accepted, in `bytes`")
-	f.DurationVar(&o.maxTxTTL, "max-tx-ttl", truce.DefaultMaxTxTTL, "longest TTL of an interactive transaction (`duration`); longer ones are capped")
+	f.IntVar(&o.maxTxOps, "max-tx-ops", truce.DefaultMaxOps, "most operations in one transaction (`n`)")
+	f.Int64Var(&o.maxTxBytes, "max-tx-bytes", trucehttp.DefaultMaxBatchBytes, "largest POST /v1/tx body accepted, in `bytes`")
+	f.DurationVar(&o.maxTxTTL, "max-tx-ttl", truce.DefaultMaxTransactionTTL, "longest TTL of an interactive transaction (`duration`); longer ones are capped")
 	f.StringVar(&o.eventRetention, "event-retention", truce.DefaultEventRetention.String(), "how much of the change feed to keep: an `age` (168h), a count of events (1000000), both (168h,1000000) or 0 for all; older resumes are 410 events_expired")
 	f.BoolVar(&o.insecureNoAuth, "insecure-no-auth", false, "allow a non-loopback --addr without authentication")
 	f.Var(o.logLevel, "log-level", "least severe log `level`: debug, info, warn or error")
@@ -149,7 +149,7 @@ func (o *serveOptions) run(ctx context.Context, stderr io.Writer) error {
 		return err
 	}
 	svc := truce.NewService(store, truce.Options{MaxDocBytes: o.maxDocBytes, IdempotencyTTL: o.idempotencyTTL,
-		MaxLockTTL: o.maxLockTTL, MaxTxOps: o.maxTxOps, MaxTxTTL: o.maxTxTTL})
+		MaxLockTTL: o.maxLockTTL, MaxOps: o.maxTxOps, MaxTransactionTTL: o.maxTxTTL})
 	sweepCtx, stopSweeper := context.WithCancel(context.Background())
 	sweeperDone := make(chan struct{})
 	go func() {

@@ -46,7 +46,7 @@ fails, nothing is applied: truce says which op failed and why, and exits 1.`,
 			if err != nil {
 				return err
 			}
-			res, err := c.Tx(cmd.Context(), b)
+			res, err := c.Batch(cmd.Context(), b)
 			if err != nil {
 				ferr := requestFailed(cmd, c, err, "", "", 0)
 				if i, ok := client.FailedOp(err); ok {
@@ -63,7 +63,7 @@ fails, nothing is applied: truce says which op failed and why, and exits 1.`,
 
 // printTxResults prints {"results": [...]} on stdout and, for people, a
 // line per op on stderr.
-func (o *clientOptions) printTxResults(cmd *cobra.Command, res []client.TxResult) error {
+func (o *clientOptions) printTxResults(cmd *cobra.Command, res []client.OpResult) error {
 	type result struct {
 		Status   int             `json:"status"`
 		ETag     string          `json:"etag,omitempty"`

@@ -10,12 +10,12 @@ import (
 	"github.com/trucedb/truce"
 )
 
-// DefaultMaxTxBodyBytes is the default limit on the body of POST /v1/tx:
+// DefaultMaxBatchBytes is the default limit on the body of POST /v1/tx:
 // 16 MiB.
-const DefaultMaxTxBodyBytes = 16 << 20
+const DefaultMaxBatchBytes = 16 << 20
 
-// txOpJSON is one op of a POST /v1/tx body (API.md section 7).
-type txOpJSON struct {
+// opJSON is one op of a POST /v1/tx body (API.md section 7).
+type opJSON struct {
 	Op          string          `json:"op"`
 	Collection  string          `json:"collection"`
 	ID          string          `json:"id"`
@@ -36,8 +36,8 @@ func (h *Handler) bodyLimit(r *http.Request) int64 {
 	return h.maxBody
 }
 
-// batchTx serves POST /v1/tx: all the ops or none, in one commit.
-func (h *Handler) batchTx(w http.ResponseWriter, r *http.Request) {
+// postBatch serves POST /v1/tx: all the ops or none, in one commit.
+func (h *Handler) postBatch(w http.ResponseWriter, r *http.Request) {
 	if _, err := query(r); err != nil {
 		h.problem(w, r, err)
 		return
@@ -47,23 +47,23 @@ func (h *Handler) batchTx(w http.ResponseWriter, r *http.Request) {
 		h.problem(w, r, err)
 		return
 	}
-	ops, err := h.decodeTx(r, body)
+	ops, err := h.decodeBatch(r, body)
 	if err != nil {
-		h.txProblem(w, r, len(ops), err)
+		h.batchProblem(w, r, len(ops), err)
 		return
 	}
-	results, err := h.svc.Batch(r.Context(), ops, encodeTxAnswer)
+	results, err := h.svc.Batch(r.Context(), ops, encodeBatchAnswer)
 	if err != nil {
-		h.txProblem(w, r, len(ops), err)
+		h.batchProblem(w, r, len(ops), err)
 		return
 	}
-	writeJSON(w, http.StatusOK, appendTxResults(nil, results))
+	writeJSON(w, http.StatusOK, appendOpResults(nil, results))
 }
 
-// decodeTx reads the ops of a batch. It returns as many ops as the body
-// has (for the results of a failure) and a *truce.TxOpError for an op
+// decodeBatch reads the ops of a batch. It returns as many ops as the body
+// has (for the results of a failure) and a *truce.OpError for an op
 // that is malformed.
-func (h *Handler) decodeTx(r *http.Request, body []byte) ([]truce.TxOp, error) {
+func (h *Handler) decodeBatch(r *http.Request, body []byte) ([]truce.Op, error) {
 	var env struct {
 		Ops []json.RawMessage `json:"ops"`
 	}
@@ -73,23 +73,23 @@ func (h *Handler) decodeTx(r *http.Request, body []byte) ([]truce.TxOp, error) {
 	if env.Ops == nil {
 		return nil, truce.Errorf(truce.CodeInvalidParameter, "the body has no \"ops\" array; send {\"ops\": [{\"op\": \"put\", ...}]}")
 	}
-	if max := h.svc.MaxTxOps(); len(env.Ops) > max {
+	if max := h.svc.MaxOps(); len(env.Ops) > max {
 		return nil, truce.Errorf(truce.CodeTooManyOps, "the transaction has %d ops; the limit is %d (--max-tx-ops): split it", len(env.Ops), max)
 	}
 	lockToken, _ := headerValue(r, "Lock-Token")
-	ops := make([]truce.TxOp, len(env.Ops))
+	ops := make([]truce.Op, len(env.Ops))
 	for i, raw := range env.Ops {
-		var j txOpJSON
+		var j opJSON
 		if err := strictJSON(raw, &j); err != nil {
-			return ops, &truce.TxOpError{Index: i, Total: len(ops), Err: truce.Errorf(truce.CodeInvalidJSON, "op %d: %v", i, err)}
+			return ops, &truce.OpError{Index: i, Total: len(ops), Err: truce.Errorf(truce.CodeInvalidJSON, "op %d: %v", i, err)}
 		}
-		op, err := txOpFrom(&j, lockToken)
+		op, err := opFrom(&j, lockToken)
 		if err != nil {
 			var te *truce.Error
 			if errors.As(err, &te) {
 				te.Detail = "op " + strconv.Itoa(i) + " (" + j.Op + "): " + te.Detail
 			}
-			return ops, &truce.TxOpError{Index: i, Total: len(ops), Op: truce.TxOpKind(j.Op), Err: err}
+			return ops, &truce.OpError{Index: i, Total: len(ops), Op: truce.OpKind(j.Op), Err: err}
 		}
 		ops[i] = op
 	}
@@ -110,12 +110,12 @@ func strictJSON(b []byte, v any) error {
 	return nil
 }
 
-// txOpFrom checks one op of the body and turns it into a truce.TxOp. The
+// opFrom checks one op of the body and turns it into a truce.Op. The
 // request's Lock-Token applies to every op that names none.
-func txOpFrom(j *txOpJSON, lockToken string) (truce.TxOp, error) {
-	op := truce.TxOp{Kind: truce.TxOpKind(j.Op), Collection: j.Collection, ID: j.ID}
+func opFrom(j *opJSON, lockToken string) (truce.Op, error) {
+	op := truce.Op{Kind: truce.OpKind(j.Op), Collection: j.Collection, ID: j.ID}
 	switch op.Kind {
-	case truce.TxCreate, truce.TxPut, truce.TxPatch, truce.TxDelete, truce.TxCheck:
+	case truce.OpCreate, truce.OpPut, truce.OpPatch, truce.OpDelete, truce.OpCheck:
 	case "":
 		return op, truce.Errorf(truce.CodeInvalidParameter, "the op has no \"op\"; give one of create, put, patch, delete, check")
 	default:
@@ -144,12 +144,12 @@ func txOpFrom(j *txOpJSON, lockToken string) (truce.TxOp, error) {
 	}
 	hasDoc := j.Document != nil && string(j.Document) != "null"
 	switch op.Kind {
-	case truce.TxCreate, truce.TxPut:
+	case truce.OpCreate, truce.OpPut:
 		if !hasDoc {
 			return op, truce.Errorf(truce.CodeInvalidDocument, "a %s op needs \"document\": the JSON object to store", op.Kind)
 		}
 		op.Document = []byte(j.Document)
-	case truce.TxPatch:
+	case truce.OpPatch:
 		switch {
 		case j.MergePatch != nil && j.JSONPatch != nil:
 			return op, truce.Errorf(truce.CodeInvalidPatch, "a patch op takes \"mergePatch\" or \"jsonPatch\", not both")
@@ -161,26 +161,26 @@ func txOpFrom(j *txOpJSON, lockToken string) (truce.TxOp, error) {
 			return op, truce.Errorf(truce.CodeInvalidPatch, "a patch op needs \"mergePatch\" (RFC 7396) or \"jsonPatch\" (RFC 6902)")
 		}
 	}
-	if op.Kind != truce.TxPatch && (j.MergePatch != nil || j.JSONPatch != nil) {
+	if op.Kind != truce.OpPatch && (j.MergePatch != nil || j.JSONPatch != nil) {
 		return op, truce.Errorf(truce.CodeInvalidParameter, "only a patch op takes \"mergePatch\" or \"jsonPatch\"")
 	}
-	if (op.Kind == truce.TxPatch || op.Kind == truce.TxDelete || op.Kind == truce.TxCheck) && hasDoc {
+	if (op.Kind == truce.OpPatch || op.Kind == truce.OpDelete || op.Kind == truce.OpCheck) && hasDoc {
 		return op, truce.Errorf(truce.CodeInvalidParameter, "a %s op takes no \"document\"", op.Kind)
 	}
 	return op, nil
 }
 
-// encodeTxAnswer is the truce.AnswerFunc of the transaction answers, so
+// encodeBatchAnswer is the truce.AnswerFunc of the transaction answers, so
 // that a replayed Idempotency-Key gets the same bytes.
-func encodeTxAnswer(results []truce.TxResult) (int, string, []byte) {
-	return http.StatusOK, "application/json", appendTxResults(nil, results)
+func encodeBatchAnswer(results []truce.OpResult) (int, string, []byte) {
+	return http.StatusOK, "application/json", appendOpResults(nil, results)
 }
 
-// txResultStatus is the status an op's result carries: what the same
+// opResultStatus is the status an op's result carries: what the same
 // request would have answered on its own.
-func txResultStatus(r *truce.TxResult) int {
+func opResultStatus(r *truce.OpResult) int {
 	switch {
-	case r.Kind == truce.TxDelete:
+	case r.Kind == truce.OpDelete:
 		return http.StatusNoContent
 	case r.Created:
 		return http.StatusCreated
@@ -188,21 +188,21 @@ func txResultStatus(r *truce.TxResult) int {
 	return http.StatusOK
 }
 
-// appendTxResults appends {"results":[{"status","etag","document"},…]}.
-func appendTxResults(b []byte, results []truce.TxResult) []byte {
+// appendOpResults appends {"results":[{"status","etag","document"},…]}.
+func appendOpResults(b []byte, results []truce.OpResult) []byte {
 	b = append(b, `{"results":[`...)
 	for i := range results {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendTxResult(b, &results[i])
+		b = appendOpResult(b, &results[i])
 	}
 	return append(b, "]}"...)
 }
 
-func appendTxResult(b []byte, r *truce.TxResult) []byte {
+func appendOpResult(b []byte, r *truce.OpResult) []byte {
 	b = append(b, `{"status":`...)
-	b = strconv.AppendInt(b, int64(txResultStatus(r)), 10)
+	b = strconv.AppendInt(b, int64(opResultStatus(r)), 10)
 	if d := r.Document; d != nil && !d.Deleted {
 		b = append(b, `,"etag":`...)
 		b = strconv.AppendQuote(b, d.ETag())
@@ -219,14 +219,14 @@ func appendTxResult(b []byte, r *truce.TxResult) []byte {
 	return append(b, '}')
 }
 
-// txProblem answers a failed transaction of n ops (n < 0: as many as the
-// error says). A *truce.TxOpError answers with the op's status and
+// batchProblem answers a failed transaction of n ops (n < 0: as many as the
+// error says). A *truce.OpError answers with the op's status and
 // problem, plus failedOp and results, where that op has its status, code
 // and problem and every other op 424 failed_dependency. A
 // transaction_conflict lists the changed documents in changed. Anything
 // else is a plain problem.
-func (h *Handler) txProblem(w http.ResponseWriter, r *http.Request, n int, err error) {
-	var oe *truce.TxOpError
+func (h *Handler) batchProblem(w http.ResponseWriter, r *http.Request, n int, err error) {
+	var oe *truce.OpError
 	var te *truce.Error
 	if !errors.As(err, &te) {
 		h.problem(w, r, err)

@@ -11,11 +11,11 @@ import (
 	"github.com/trucedb/truce/client"
 )
 
-// BenchmarkTxnTransfers measures committed transfers per second with
-// client.Txn (read two accounts, write both, create a ledger entry) from
+// BenchmarkTransactionTransfers measures committed transfers per second with
+// client.RunTransaction (read two accounts, write both, create a ledger entry) from
 // 16 and 64 concurrent clients over 10 accounts, and the conflicts that
-// Txn retried per committed transfer.
-func BenchmarkTxnTransfers(b *testing.B) {
+// RunTransaction retried per committed transfer.
+func BenchmarkTransactionTransfers(b *testing.B) {
 	for _, clients := range []int{1, 16, 64} {
 		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
 			c := mustClient(b, mustServe(b))
@@ -40,7 +40,7 @@ func BenchmarkTxnTransfers(b *testing.B) {
 							to++
 						}
 						runs := 0
-						err := c.TxnWith(ctx, client.TxnOptions{Attempts: 1000}, func(tx *client.Tx) error {
+						err := c.RunTransactionWith(ctx, client.TransactionOptions{Attempts: 1000}, func(tx *client.Transaction) error {
 							runs++
 							fa, err := readAccount(ctx, tx, from)
 							if err != nil {
@@ -93,7 +93,7 @@ func BenchmarkBatch10(b *testing.B) {
 				for i := range 10 {
 					batch.Put("items", fmt.Sprintf("w%d-%d", w, i), map[string]any{"n": n})
 				}
-				if _, err := c.Tx(ctx, &batch); err != nil {
+				if _, err := c.Batch(ctx, &batch); err != nil {
 					b.Error(err)
 					return
 				}

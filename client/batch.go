@@ -113,8 +113,8 @@ func (b *Batch) add(op batchOp, method string, opts []CallOption) *Batch {
 	return b
 }
 
-// TxResult is the outcome of one op of a committed transaction.
-type TxResult struct {
+// OpResult is the outcome of one op of a committed transaction.
+type OpResult struct {
 	// Status is what the same request would have answered alone: 201 for
 	// a create, 204 for a delete, 200 otherwise.
 	Status int
@@ -126,12 +126,12 @@ type TxResult struct {
 	Merged *Merged
 }
 
-// Tx sends a batch (POST /v1/tx) and returns the result of each op, in
+// Batch sends a batch (POST /v1/tx) and returns the result of each op, in
 // order. When an op fails nothing is applied, and the error is an *Error
 // with that op's status and code; FailedOp tells which op it was. It
 // takes IdempotencyKey (a fresh key is sent otherwise, so a retry after a
 // lost answer never applies the batch twice).
-func (c *Client) Tx(ctx context.Context, b *Batch, opts ...CallOption) ([]TxResult, error) {
+func (c *Client) Batch(ctx context.Context, b *Batch, opts ...CallOption) ([]OpResult, error) {
 	if b == nil || b.Len() == 0 {
 		return nil, errors.New("client: Tx: the batch is empty")
 	}
@@ -152,11 +152,11 @@ func (c *Client) Tx(ctx context.Context, b *Batch, opts ...CallOption) ([]TxResu
 	if err != nil {
 		return nil, err
 	}
-	return parseTxResults(resp.body, b.cols)
+	return parseOpResults(resp.body, b.cols)
 }
 
-// parseTxResults decodes {"results":[…]}; cols are the ops' collections.
-func parseTxResults(body []byte, cols []string) ([]TxResult, error) {
+// parseOpResults decodes {"results":[…]}; cols are the ops' collections.
+func parseOpResults(body []byte, cols []string) ([]OpResult, error) {
 	var a struct {
 		Results []struct {
 			Status   int             `json:"status"`
@@ -168,9 +168,9 @@ func parseTxResults(body []byte, cols []string) ([]TxResult, error) {
 	if err := json.Unmarshal(body, &a); err != nil {
 		return nil, fmt.Errorf("client: the transaction's answer does not decode: %w", err)
 	}
-	out := make([]TxResult, len(a.Results))
+	out := make([]OpResult, len(a.Results))
 	for i, r := range a.Results {
-		out[i] = TxResult{Status: r.Status, Merged: r.Merged}
+		out[i] = OpResult{Status: r.Status, Merged: r.Merged}
 		if len(r.Document) > 0 {
 			col := ""
 			if i < len(cols) {

@@ -8,10 +8,10 @@ import (
 	"github.com/trucedb/truce/client"
 )
 
-// A transfer between two accounts that never loses money: Txn reads both
+// A transfer between two accounts that never loses money: RunTransaction reads both
 // balances, stages both writes, and commits them only if neither account
 // changed in the meantime; otherwise it runs the function again.
-func ExampleClient_Txn() {
+func ExampleClient_RunTransaction() {
 	ctx := context.Background()
 	c, err := client.New(serverURL)
 	if err != nil {
@@ -25,7 +25,7 @@ func ExampleClient_Txn() {
 			log.Fatal(err)
 		}
 	}
-	err = c.Txn(ctx, func(tx *client.Tx) error {
+	err = c.RunTransaction(ctx, func(tx *client.Transaction) error {
 		var from, to Account
 		for id, acc := range map[string]*Account{"alice": &from, "bob": &to} {
 			d, err := tx.Get(ctx, "example-accounts", id)
@@ -59,7 +59,7 @@ func ExampleClient_Txn() {
 }
 
 // A batch applies all of its operations in one commit, or none of them.
-func ExampleClient_Tx() {
+func ExampleClient_Batch() {
 	ctx := context.Background()
 	c, err := client.New(serverURL)
 	if err != nil {
@@ -68,7 +68,7 @@ func ExampleClient_Tx() {
 	var b client.Batch
 	b.Put("example-stock", "widget", map[string]int{"count": 9}, client.IfNoneMatch("*")).
 		Create("example-orders", map[string]any{"item": "widget", "qty": 1})
-	res, err := c.Tx(ctx, &b)
+	res, err := c.Batch(ctx, &b)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -76,7 +76,7 @@ func ExampleClient_Tx() {
 
 	// The same again: the stock exists now, so op 0 fails and no second
 	// order is created.
-	_, err = c.Tx(ctx, &b)
+	_, err = c.Batch(ctx, &b)
 	i, _ := client.FailedOp(err)
 	fmt.Println(i, client.Code(err))
 	// Output:

@@ -6,37 +6,37 @@ import (
 	"time"
 )
 
-// DefaultMaxTxOps is the default limit on the operations of one
+// DefaultMaxOps is the default limit on the operations of one
 // transaction (--max-tx-ops).
-const DefaultMaxTxOps = 1000
+const DefaultMaxOps = 1000
 
-// DefaultMaxTxTTL caps the TTL of an interactive transaction when
-// Options.MaxTxTTL is zero; DefaultTxTTL is the TTL of one begun without.
+// DefaultMaxTransactionTTL caps the TTL of an interactive transaction when
+// Options.MaxTransactionTTL is zero; DefaultTransactionTTL is the TTL of one begun without.
 const (
-	DefaultMaxTxTTL = 10 * time.Minute
-	DefaultTxTTL    = 60 * time.Second
+	DefaultMaxTransactionTTL = 10 * time.Minute
+	DefaultTransactionTTL    = 60 * time.Second
 )
 
-// TxOpKind names what an operation of a transaction does.
-type TxOpKind string
+// OpKind names what an operation of a transaction does.
+type OpKind string
 
 // The operations of a transaction (API.md section 7).
 const (
-	TxCreate TxOpKind = "create" // as POST …/docs
-	TxPut    TxOpKind = "put"    // as PUT …/docs/{id}
-	TxPatch  TxOpKind = "patch"  // as PATCH …/docs/{id}
-	TxDelete TxOpKind = "delete" // as DELETE …/docs/{id}
-	TxCheck  TxOpKind = "check"  // the preconditions only; writes nothing
+	OpCreate OpKind = "create" // as POST …/docs
+	OpPut    OpKind = "put"    // as PUT …/docs/{id}
+	OpPatch  OpKind = "patch"  // as PATCH …/docs/{id}
+	OpDelete OpKind = "delete" // as DELETE …/docs/{id}
+	OpCheck  OpKind = "check"  // the preconditions only; writes nothing
 )
 
-// TxOp is one operation of a transaction. Its preconditions answer as the
+// Op is one operation of a transaction. Its preconditions answer as the
 // same request would on its own: IfMatch and IfNoneMatch with
 // CodePreconditionFailed, Version with CodeVersionConflict or the
 // collection's conflict policy; Pre.LockToken proves the right to write a
 // locked document.
-type TxOp struct {
-	Kind       TxOpKind `json:"kind"`
-	Collection string   `json:"collection"`
+type Op struct {
+	Kind       OpKind `json:"kind"`
+	Collection string `json:"collection"`
 	// ID names the document; a create without one gets a generated id.
 	ID  string       `json:"id,omitempty"`
 	Pre Precondition `json:"pre"`
@@ -49,11 +49,11 @@ type TxOp struct {
 }
 
 // IsWrite reports whether the operation writes (every kind but check).
-func (op *TxOp) IsWrite() bool { return op.Kind != TxCheck }
+func (op *Op) IsWrite() bool { return op.Kind != OpCheck }
 
-// TxResult is the outcome of one operation of a committed transaction.
-type TxResult struct {
-	Kind TxOpKind
+// OpResult is the outcome of one operation of a committed transaction.
+type OpResult struct {
+	Kind OpKind
 	// Document is the version the operation stored (a tombstone for a
 	// delete); for a check, the current document, or nil when none is live.
 	Document *Document
@@ -62,46 +62,46 @@ type TxResult struct {
 	Merged  *MergeInfo
 }
 
-// TxOpError is the failure of one operation of a transaction: nothing of
+// OpError is the failure of one operation of a transaction: nothing of
 // the transaction was applied. Err is the operation's own error, as the
 // same request would have got on its own.
-type TxOpError struct {
+type OpError struct {
 	// Index is the operation's position, from 0.
 	Index int
-	Op    TxOpKind
+	Op    OpKind
 	Err   error
 	// Total is the number of ops of the transaction.
 	Total int
 }
 
 // Error says which op failed and why.
-func (e *TxOpError) Error() string {
+func (e *OpError) Error() string {
 	return "op " + strconv.Itoa(e.Index) + " (" + string(e.Op) + "): " + e.Err.Error()
 }
 
 // Unwrap returns the op's own error, so that errors.As finds its *Error.
-func (e *TxOpError) Unwrap() error { return e.Err }
+func (e *OpError) Unwrap() error { return e.Err }
 
 // opError wraps err as the failure of op i, adding which op it was to the
 // detail of an *Error.
-func opError(i, total int, op *TxOp, err error) error {
+func opError(i, total int, op *Op, err error) error {
 	var e *Error
 	if errors.As(err, &e) {
 		c := *e
 		c.Detail = "op " + strconv.Itoa(i) + " (" + string(op.Kind) + " " + refString(op.Collection, op.ID) + "): " + e.Detail
 		err = &c
 	}
-	return &TxOpError{Index: i, Op: op.Kind, Err: err, Total: total}
+	return &OpError{Index: i, Op: op.Kind, Err: err, Total: total}
 }
 
 // prepareOp checks op on its own, before any transaction, and returns the
 // write it makes (nil for a check). A create without an id gets one here,
 // so that every run of the transaction writes the same document.
-func (s *Service) prepareOp(op *TxOp) (*writeRequest, error) {
+func (s *Service) prepareOp(op *Op) (*writeRequest, error) {
 	if err := checkCollectionName(op.Collection); err != nil {
 		return nil, err
 	}
-	if op.Kind == TxCreate {
+	if op.Kind == OpCreate {
 		if !op.Pre.IsZero() {
 			return nil, Errorf(CodeInvalidPrecondition, "a create takes no ifMatch, ifNoneMatch or version: it fails with already_exists when the id is live")
 		}
@@ -131,16 +131,16 @@ func (s *Service) prepareOp(op *TxOp) (*writeRequest, error) {
 	var w writeRequest
 	var err error
 	switch op.Kind {
-	case TxCheck:
+	case OpCheck:
 		if op.Document != nil || op.Patch != nil {
 			return nil, Errorf(CodeInvalidParameter, "a check op takes only preconditions, not a document or a patch")
 		}
 		return nil, nil
-	case TxPut:
+	case OpPut:
 		w, err = putRequest(op.Collection, op.ID, op.Document, op.Pre)
-	case TxPatch:
+	case OpPatch:
 		w, err = patchRequest(op.Collection, op.ID, op.PatchType, op.Patch, op.Pre)
-	case TxDelete:
+	case OpDelete:
 		if op.Document != nil || op.Patch != nil {
 			return nil, Errorf(CodeInvalidParameter, "a delete op takes no document or patch")
 		}
@@ -155,20 +155,20 @@ func (s *Service) prepareOp(op *TxOp) (*writeRequest, error) {
 }
 
 // applyOp runs one prepared operation inside tx.
-func (s *Service) applyOp(tx Tx, op *TxOp, w *writeRequest) (TxResult, error) {
+func (s *Service) applyOp(tx Tx, op *Op, w *writeRequest) (OpResult, error) {
 	if w == nil {
 		d, err := checkOp(tx, op)
-		return TxResult{Kind: TxCheck, Document: d}, err
+		return OpResult{Kind: OpCheck, Document: d}, err
 	}
 	res, err := s.applyWrite(tx, *w)
-	return TxResult{Kind: op.Kind, Document: res.Document, Created: res.Created, Merged: res.Merged}, err
+	return OpResult{Kind: op.Kind, Document: res.Document, Created: res.Created, Merged: res.Merged}, err
 }
 
 // checkOp evaluates a check: its preconditions as a write's would be
 // (412 for the header forms, 409 version_conflict for a stale version, no
 // conflict policy since nothing is written), and, without any, that the
 // document is live. It returns the live document, or nil.
-func checkOp(tx ReadTx, op *TxOp) (*Document, error) {
+func checkOp(tx ReadTx, op *Op) (*Document, error) {
 	ref := refString(op.Collection, op.ID)
 	cur, err := getDocument(tx, op.Collection, op.ID)
 	if err != nil {

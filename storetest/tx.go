@@ -9,7 +9,7 @@ import (
 	"github.com/trucedb/truce"
 )
 
-var transactionTests = []test{
+var txTests = []test{
 	{"Update/FailureAppliesNothing", testUpdateFailure},
 	{"Update/ReadsOwnWrites", testUpdateOwnWrites},
 	{"View/Snapshot", testViewSnapshot},

@@ -193,7 +193,7 @@ func TestTxnRollbackAndExpiry(t *testing.T) {
 	// A TTL past the server's cap is capped.
 	r := e.do("POST", "/v1/transactions", `{"ttl":"100h"}`).want(t, 201, "")
 	exp, _ := time.Parse(time.RFC3339, r.JSON(t)["expiresAt"].(string))
-	if d := time.Until(exp) - time.Duration(e.skew.Load()); d > truce.DefaultMaxTxTTL+time.Minute {
+	if d := time.Until(exp) - time.Duration(e.skew.Load()); d > truce.DefaultMaxTransactionTTL+time.Minute {
 		t.Errorf("ttl not capped: expires in %s", d)
 	}
 }

@@ -197,7 +197,7 @@ func TestBatchRulesInOrder(t *testing.T) {
 
 // TestBatchLimits checks the refusals of a batch as a whole.
 func TestBatchLimits(t *testing.T) {
-	e := mustServeTx(t, truce.Options{MaxTxOps: 3, MaxDocBytes: 1 << 10}, trucehttp.Options{MaxTxBodyBytes: 4 << 10})
+	e := mustServeTx(t, truce.Options{MaxOps: 3, MaxDocBytes: 1 << 10}, trucehttp.Options{MaxTxBodyBytes: 4 << 10})
 	put := func(id string) obj {
 		return obj{"op": "put", "collection": "c", "id": id, "document": obj{"n": 1}}
 	}

@@ -6,7 +6,7 @@ import (
 	"github.com/trucedb/truce"
 )
 
-var txnTests = []test{
+var transactionTests = []test{
 	{"Transactions", testTransactions},
 }
 
@@ -17,8 +17,8 @@ func testTransactions(t *testing.T, h *harness) {
 	staged := doc("acc", "a", 2, 0)
 	txns := []*truce.Transaction{
 		{ID: "t1", CreatedAt: at(0), ExpiresAt: at(10), Rev: 3,
-			Seen: []truce.TxSeen{{Collection: "acc", ID: "a", Seq: 7}, {Collection: "acc", ID: "b", Seq: 0}},
-			Ops: []truce.TxOp{{Kind: truce.TxPatch, Collection: "acc", ID: "a",
+			Seen: []truce.SeenDoc{{Collection: "acc", ID: "a", Seq: 7}, {Collection: "acc", ID: "b", Seq: 0}},
+			Ops: []truce.Op{{Kind: truce.OpPatch, Collection: "acc", ID: "a",
 				Pre: truce.Precondition{IfMatch: []string{`"1-7"`}, LockToken: "lt"}, PatchType: truce.MergePatch, Patch: []byte(`{"v":2}`)}},
 			Staged: []*truce.Document{staged}},
 		{ID: "t2", CreatedAt: at(0), ExpiresAt: at(20)},

@@ -24,18 +24,18 @@ type Transaction struct {
 	Rev int64
 	// Seen lists every document the transaction read or wrote, with the
 	// committed version it saw; Commit refuses when any has changed.
-	Seen []TxSeen
+	Seen []SeenDoc
 	// Ops are the staged writes, in order, and Staged[i] is the document
 	// Ops[i] produced when it was staged (a tombstone for a delete).
-	Ops    []TxOp
+	Ops    []Op
 	Staged []*Document
 }
 
-// TxSeen is a document an interactive transaction saw: the Seq of its
+// SeenDoc is a document an interactive transaction saw: the Seq of its
 // committed current version then, 0 when it had none. A Seq names one
 // version of one document for all time, so an unchanged Seq means an
 // unchanged document.
-type TxSeen struct {
+type SeenDoc struct {
 	Collection string `json:"collection"`
 	ID         string `json:"id"`
 	Seq        int64  `json:"seq"`
@@ -69,12 +69,12 @@ func seqOf(d *Document) int64 {
 }
 
 var (
-	errSimulated = errors.New("truce: simulated write rolled back")
-	errTxMoved   = errors.New("truce: transaction changed concurrently")
+	errSimulated        = errors.New("truce: simulated write rolled back")
+	errTransactionMoved = errors.New("truce: transaction changed concurrently")
 )
 
 // BeginTransaction starts an interactive transaction that lives for ttl
-// (0 means DefaultTxTTL; more than Options.MaxTxTTL is capped to it).
+// (0 means DefaultTransactionTTL; more than Options.MaxTransactionTTL is capped to it).
 // answer, if not nil, encodes the answer to store for the context's
 // Idempotency-Key in the same commit.
 func (s *Service) BeginTransaction(ctx context.Context, ttl time.Duration, answer func(*Transaction) (int, string, []byte)) (*Transaction, error) {
@@ -82,9 +82,9 @@ func (s *Service) BeginTransaction(ctx context.Context, ttl time.Duration, answe
 	case ttl < 0:
 		return nil, Errorf(CodeInvalidParameter, "ttl %s is negative; give a duration such as \"60s\"", ttl)
 	case ttl == 0:
-		ttl = DefaultTxTTL
-	case ttl > s.maxTxTTL:
-		ttl = s.maxTxTTL
+		ttl = DefaultTransactionTTL
+	case ttl > s.maxTransactionTTL:
+		ttl = s.maxTransactionTTL
 	}
 	now := s.now().UTC()
 	t := &Transaction{ID: ulid.Make().String(), CreatedAt: now, ExpiresAt: now.Add(ttl)}
@@ -105,8 +105,8 @@ func (s *Service) BeginTransaction(ctx context.Context, ttl time.Duration, answe
 	return t, nil
 }
 
-// loadTx reads a live transaction, or CodeTransactionExpired.
-func (s *Service) loadTx(tx ReadTx, id string) (*Transaction, error) {
+// loadTransaction reads a live transaction, or CodeTransactionExpired.
+func (s *Service) loadTransaction(tx ReadTx, id string) (*Transaction, error) {
 	if id == "" || len(id) > 255 {
 		return nil, Errorf(CodeTransactionExpired, "%.80q is not a transaction id; begin one with POST /v1/transactions", id)
 	}
@@ -144,12 +144,12 @@ func validateSeen(tx ReadTx, t *Transaction) error {
 			refString(changed[0].Collection, changed[0].ID) + "; nothing was applied: run the transaction again from the start"}
 }
 
-// TxGet reads a document inside a transaction: the transaction's own
+// TransactionGet reads a document inside a transaction: the transaction's own
 // staged version if it wrote the document, else the committed one, whose
 // version joins the transaction's read set. staged reports the former.
 // When a document the transaction saw has changed since, the read is
 // CodeTransactionConflict at once.
-func (s *Service) TxGet(ctx context.Context, txid, collection, id string) (d *Document, staged bool, err error) {
+func (s *Service) TransactionGet(ctx context.Context, txid, collection, id string) (d *Document, staged bool, err error) {
 	if err := checkCollectionName(collection); err != nil {
 		return nil, false, err
 	}
@@ -158,7 +158,7 @@ func (s *Service) TxGet(ctx context.Context, txid, collection, id string) (d *Do
 	}
 	err = s.store.Update(ctx, func(tx Tx) error {
 		d, staged = nil, false
-		t, err := s.loadTx(tx, txid)
+		t, err := s.loadTransaction(tx, txid)
 		if err != nil {
 			return err
 		}
@@ -179,10 +179,10 @@ func (s *Service) TxGet(ctx context.Context, txid, collection, id string) (d *Do
 		if t.seenIndex(collection, id) >= 0 {
 			return nil // validated above
 		}
-		if len(t.Seen) >= s.maxTxOps {
-			return Errorf(CodeTooManyOps, "transaction %s has seen %d documents; the limit is %d (--max-tx-ops): split it", t.ID, len(t.Seen), s.maxTxOps)
+		if len(t.Seen) >= s.maxOps {
+			return Errorf(CodeTooManyOps, "transaction %s has seen %d documents; the limit is %d (--max-tx-ops): split it", t.ID, len(t.Seen), s.maxOps)
 		}
-		t.Seen = append(t.Seen, TxSeen{Collection: collection, ID: id, Seq: seqOf(cur)})
+		t.Seen = append(t.Seen, SeenDoc{Collection: collection, ID: id, Seq: seqOf(cur)})
 		t.Rev++
 		return tx.PutTransaction(t)
 	})
@@ -198,7 +198,7 @@ func (s *Service) TxGet(ctx context.Context, txid, collection, id string) (d *Do
 	return d, staged, nil
 }
 
-// TxWrite stages a write (create, put, patch or delete) in a transaction.
+// TransactionWrite stages a write (create, put, patch or delete) in a transaction.
 // It checks the write as if the transaction's staged writes had been
 // applied, with every rule, and returns the result it would have; nothing
 // is visible outside the transaction until Commit. A write that fails
@@ -206,25 +206,25 @@ func (s *Service) TxGet(ctx context.Context, txid, collection, id string) (d *Do
 // own. The document joins the transaction's write set with the committed
 // version it had. answer, if not nil, encodes the answer to store for the
 // context's Idempotency-Key in the commit that stages the write.
-func (s *Service) TxWrite(ctx context.Context, txid string, op TxOp, answer AnswerFunc) (TxResult, error) {
-	if op.Kind == TxCheck {
-		return TxResult{}, Errorf(CodeInvalidParameter, "a check cannot be staged; read the document in the transaction instead")
+func (s *Service) TransactionWrite(ctx context.Context, txid string, op Op, answer AnswerFunc) (OpResult, error) {
+	if op.Kind == OpCheck {
+		return OpResult{}, Errorf(CodeInvalidParameter, "a check cannot be staged; read the document in the transaction instead")
 	}
 	w, err := s.prepareOp(&op)
 	if err != nil {
-		return TxResult{}, err
+		return OpResult{}, err
 	}
 	for range 32 {
 		var t *Transaction
-		var res TxResult
+		var res OpResult
 		var baseSeq int64
 		err := s.store.Update(ctx, func(tx Tx) error {
 			var err error
-			if t, err = s.loadTx(tx, txid); err != nil {
+			if t, err = s.loadTransaction(tx, txid); err != nil {
 				return err
 			}
-			if len(t.Ops) >= s.maxTxOps {
-				return Errorf(CodeTooManyOps, "transaction %s has %d staged writes; the limit is %d (--max-tx-ops): commit and start another", t.ID, len(t.Ops), s.maxTxOps)
+			if len(t.Ops) >= s.maxOps {
+				return Errorf(CodeTooManyOps, "transaction %s has %d staged writes; the limit is %d (--max-tx-ops): commit and start another", t.ID, len(t.Ops), s.maxOps)
 			}
 			if err := validateSeen(tx, t); err != nil {
 				return err
@@ -243,39 +243,39 @@ func (s *Service) TxWrite(ctx context.Context, txid string, op TxOp, answer Answ
 			return errSimulated
 		})
 		if !errors.Is(err, errSimulated) {
-			return TxResult{}, err
+			return OpResult{}, err
 		}
 		err = s.store.Update(ctx, func(tx Tx) error {
-			t2, err := s.loadTx(tx, txid)
+			t2, err := s.loadTransaction(tx, txid)
 			if err != nil {
 				return err
 			}
 			if t2.Rev != t.Rev {
-				return errTxMoved
+				return errTransactionMoved
 			}
 			t2.Ops = append(t2.Ops, op)
 			t2.Staged = append(t2.Staged, res.Document)
 			if t2.seenIndex(op.Collection, op.ID) < 0 {
-				t2.Seen = append(t2.Seen, TxSeen{Collection: op.Collection, ID: op.ID, Seq: baseSeq})
+				t2.Seen = append(t2.Seen, SeenDoc{Collection: op.Collection, ID: op.ID, Seq: baseSeq})
 			}
 			t2.Rev++
 			if err := tx.PutTransaction(t2); err != nil {
 				return err
 			}
-			return s.storeTxAnswer(ctx, tx, answer, []TxResult{res})
+			return s.storeOpsAnswer(ctx, tx, answer, []OpResult{res})
 		})
-		if errors.Is(err, errTxMoved) {
+		if errors.Is(err, errTransactionMoved) {
 			continue
 		}
 		if err != nil {
-			return TxResult{}, err
+			return OpResult{}, err
 		}
 		if k := idempotencyFrom(ctx); k != nil && answer != nil {
 			k.Stored = true
 		}
 		return res, nil
 	}
-	return TxResult{}, Errorf(CodeTransactionConflict, "transaction %s kept changing under concurrent requests; send its requests one at a time", txid)
+	return OpResult{}, Errorf(CodeTransactionConflict, "transaction %s kept changing under concurrent requests; send its requests one at a time", txid)
 }
 
 // replay applies a transaction's staged writes inside tx.
@@ -284,12 +284,12 @@ func (s *Service) replay(tx Tx, t *Transaction) error {
 	return err
 }
 
-func (s *Service) replayOps(tx Tx, t *Transaction) ([]TxResult, error) {
+func (s *Service) replayOps(tx Tx, t *Transaction) ([]OpResult, error) {
 	ws, err := s.prepareOps(t.Ops, false)
 	if err != nil {
 		return nil, err
 	}
-	results := make([]TxResult, len(t.Ops))
+	results := make([]OpResult, len(t.Ops))
 	for i := range t.Ops {
 		if results[i], err = s.applyOp(tx, &t.Ops[i], ws[i]); err != nil {
 			return nil, opError(i, len(t.Ops), &t.Ops[i], err)
@@ -303,14 +303,14 @@ func (s *Service) replayOps(tx Tx, t *Transaction) ([]TxResult, error) {
 // one atomic, durable commit followed by one EventTransactionCommitted.
 // The transaction ends. Returns CodeTransactionConflict listing the
 // changed documents (nothing applied; the transaction stays until it is
-// rolled back or expires), a *TxOpError when a staged write no longer
+// rolled back or expires), a *OpError when a staged write no longer
 // applies (a unique value or a referenced document changed), or
 // CodeTransactionExpired. Of two concurrent commits of one transaction,
 // one applies and the other is CodeTransactionExpired.
-func (s *Service) CommitTransaction(ctx context.Context, txid string, answer AnswerFunc) ([]TxResult, error) {
-	var results []TxResult
+func (s *Service) CommitTransaction(ctx context.Context, txid string, answer AnswerFunc) ([]OpResult, error) {
+	var results []OpResult
 	err := s.store.Update(ctx, func(tx Tx) error {
-		t, err := s.loadTx(tx, txid)
+		t, err := s.loadTransaction(tx, txid)
 		if err != nil {
 			return err
 		}
@@ -320,13 +320,13 @@ func (s *Service) CommitTransaction(ctx context.Context, txid string, answer Ans
 		if results, err = s.replayOps(tx, t); err != nil {
 			return err
 		}
-		if err := s.appendTxEvent(tx, t.ID, results); err != nil {
+		if err := s.appendCommitEvent(tx, t.ID, results); err != nil {
 			return err
 		}
 		if err := tx.DeleteTransaction(t.ID); err != nil {
 			return err
 		}
-		return s.storeTxAnswer(ctx, tx, answer, results)
+		return s.storeOpsAnswer(ctx, tx, answer, results)
 	})
 	if k := idempotencyFrom(ctx); k != nil && err == nil && answer != nil {
 		k.Stored = true
@@ -338,7 +338,7 @@ func (s *Service) CommitTransaction(ctx context.Context, txid string, answer Ans
 // Returns CodeTransactionExpired when it is already gone.
 func (s *Service) RollbackTransaction(ctx context.Context, txid string) error {
 	return s.store.Update(ctx, func(tx Tx) error {
-		if _, err := s.loadTx(tx, txid); err != nil {
+		if _, err := s.loadTransaction(tx, txid); err != nil {
 			return err
 		}
 		return tx.DeleteTransaction(txid)

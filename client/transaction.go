@@ -10,26 +10,26 @@ import (
 	"time"
 )
 
-// TxHeader is the header that puts a document request in an interactive
+// TransactionHeader is the header that puts a document request in an interactive
 // transaction.
-const TxHeader = "Truce-Transaction"
+const TransactionHeader = "Truce-Transaction"
 
-// Tx is an interactive transaction (API.md section 7): reads through it
+// Transaction is an interactive transaction (API.md section 7): reads through it
 // join its read set, writes through it are staged on the server, invisible
 // to others, until Commit applies them all in one commit — or refuses with
 // 409 transaction_conflict when a document it read or wrote changed in
-// the meantime. Most callers use Client.Txn, which retries a conflicting
-// transaction from the start. A Tx is not safe for concurrent use.
-type Tx struct {
+// the meantime. Most callers use Client.RunTransaction, which retries a conflicting
+// transaction from the start. A Transaction is not safe for concurrent use.
+type Transaction struct {
 	c         *Client
 	id        string
 	expiresAt time.Time
 	cols      []string // the collection of each staged write, in order
 }
 
-// Begin starts an interactive transaction that the server ends by itself
+// BeginTransaction starts an interactive transaction that the server ends by itself
 // after ttl (0: the server's default, 60 s; the server caps long ones).
-func (c *Client) Begin(ctx context.Context, ttl time.Duration) (*Tx, error) {
+func (c *Client) BeginTransaction(ctx context.Context, ttl time.Duration) (*Transaction, error) {
 	var body []byte
 	if ttl > 0 {
 		body, _ = json.Marshal(map[string]string{"ttl": ttl.String()})
@@ -47,29 +47,29 @@ func (c *Client) Begin(ctx context.Context, ttl time.Duration) (*Tx, error) {
 	if err := json.Unmarshal(resp.body, &a); err != nil || a.ID == "" {
 		return nil, fmt.Errorf("client: the server's answer to Begin does not decode: %.100s", resp.body)
 	}
-	return &Tx{c: c, id: a.ID, expiresAt: a.ExpiresAt}, nil
+	return &Transaction{c: c, id: a.ID, expiresAt: a.ExpiresAt}, nil
 }
 
 // ID returns the transaction's id.
-func (t *Tx) ID() string { return t.id }
+func (t *Transaction) ID() string { return t.id }
 
 // ExpiresAt returns when the server ends the transaction by itself.
-func (t *Tx) ExpiresAt() time.Time { return t.expiresAt }
+func (t *Transaction) ExpiresAt() time.Time { return t.expiresAt }
 
-func (t *Tx) opts(opts []CallOption) []CallOption {
-	return append(opts[:len(opts):len(opts)], Header(TxHeader, t.id))
+func (t *Transaction) opts(opts []CallOption) []CallOption {
+	return append(opts[:len(opts):len(opts)], Header(TransactionHeader, t.id))
 }
 
 // Get reads a document in the transaction: the transaction's own staged
 // version if it wrote the document (its ETag is empty until the commit),
 // else the committed one, whose version joins the read set.
-func (t *Tx) Get(ctx context.Context, collection, id string) (*Doc, error) {
+func (t *Transaction) Get(ctx context.Context, collection, id string) (*Doc, error) {
 	return t.c.Get(ctx, collection, id, t.opts(nil)...)
 }
 
 // Create stages the creation of a document and returns it as it will be
 // stored (without an ETag).
-func (t *Tx) Create(ctx context.Context, collection string, body any) (*Doc, error) {
+func (t *Transaction) Create(ctx context.Context, collection string, body any) (*Doc, error) {
 	d, err := t.c.Create(ctx, collection, body, t.opts(nil)...)
 	if err == nil {
 		t.cols = append(t.cols, collection)
@@ -79,7 +79,7 @@ func (t *Tx) Create(ctx context.Context, collection string, body any) (*Doc, err
 
 // Put stages the creation or replacement of a whole document. It takes
 // the options of Client.Put.
-func (t *Tx) Put(ctx context.Context, collection, id string, body any, opts ...CallOption) (*Doc, error) {
+func (t *Transaction) Put(ctx context.Context, collection, id string, body any, opts ...CallOption) (*Doc, error) {
 	d, err := t.c.Put(ctx, collection, id, body, t.opts(opts)...)
 	if err == nil {
 		t.cols = append(t.cols, collection)
@@ -89,7 +89,7 @@ func (t *Tx) Put(ctx context.Context, collection, id string, body any, opts ...C
 
 // Patch stages a patch of a document. It takes the options of
 // Client.Patch.
-func (t *Tx) Patch(ctx context.Context, collection, id string, p Patch, opts ...CallOption) (*Doc, error) {
+func (t *Transaction) Patch(ctx context.Context, collection, id string, p Patch, opts ...CallOption) (*Doc, error) {
 	d, err := t.c.Patch(ctx, collection, id, p, t.opts(opts)...)
 	if err == nil {
 		t.cols = append(t.cols, collection)
@@ -99,7 +99,7 @@ func (t *Tx) Patch(ctx context.Context, collection, id string, p Patch, opts ...
 
 // Delete stages the deletion of a document. It takes the options of
 // Client.Delete.
-func (t *Tx) Delete(ctx context.Context, collection, id string, opts ...CallOption) error {
+func (t *Transaction) Delete(ctx context.Context, collection, id string, opts ...CallOption) error {
 	err := t.c.Delete(ctx, collection, id, t.opts(opts)...)
 	if err == nil {
 		t.cols = append(t.cols, collection)
@@ -112,17 +112,17 @@ func (t *Tx) Delete(ctx context.Context, collection, id string, opts ...CallOpti
 // transaction_conflict (IsTransactionConflict; ChangedDocs lists them)
 // when a document the transaction read or wrote has changed, and with
 // 410 transaction_expired when the transaction is gone.
-func (t *Tx) Commit(ctx context.Context) ([]TxResult, error) {
+func (t *Transaction) Commit(ctx context.Context) ([]OpResult, error) {
 	resp, err := t.c.do(ctx, &request{method: http.MethodPost, path: "/v1/transactions/" + url.PathEscape(t.id) + "/commit"})
 	if err != nil {
 		return nil, err
 	}
-	return parseTxResults(resp.body, t.cols)
+	return parseOpResults(resp.body, t.cols)
 }
 
 // Rollback ends the transaction and drops what it staged. Rolling back a
 // transaction that is already gone is not an error.
-func (t *Tx) Rollback(ctx context.Context) error {
+func (t *Transaction) Rollback(ctx context.Context) error {
 	_, err := t.c.do(ctx, &request{method: http.MethodDelete, path: "/v1/transactions/" + url.PathEscape(t.id)})
 	if Code(err) == CodeTransactionExpired {
 		return nil
@@ -135,8 +135,8 @@ func (t *Tx) Rollback(ctx context.Context) error {
 // before it committed, and running it again from the start can succeed.
 func IsTransactionConflict(err error) bool { return Code(err) == CodeTransactionConflict }
 
-// TxnOptions tunes Client.Txn. The zero value is the default.
-type TxnOptions struct {
+// TransactionOptions tunes Client.RunTransaction. The zero value is the default.
+type TransactionOptions struct {
 	// Attempts is how many times fn may run; 0 means 20.
 	Attempts int
 	// TTL is each transaction's TTL; 0 means the server's default.
@@ -147,10 +147,10 @@ type TxnOptions struct {
 	BaseDelay, MaxDelay time.Duration
 }
 
-// ErrTxnAttempts wraps the last conflict when Txn gives up.
-var ErrTxnAttempts = errors.New("client: the transaction kept conflicting")
+// ErrTransactionAttempts wraps the last conflict when RunTransaction gives up.
+var ErrTransactionAttempts = errors.New("client: the transaction kept conflicting")
 
-// Txn runs fn in an interactive transaction and commits it, like
+// RunTransaction runs fn in an interactive transaction and commits it, like
 // Firestore's RunTransaction. When the commit, or a read or write in fn,
 // fails with transaction_conflict, the transaction is rolled back and fn
 // runs again from the start in a new one, after a random backoff, up to
@@ -158,12 +158,12 @@ var ErrTxnAttempts = errors.New("client: the transaction kept conflicting")
 // not leave other effects behind. Nothing of a failed attempt is ever
 // applied. When fn returns an error the transaction is rolled back and
 // the error returned as is.
-func (c *Client) Txn(ctx context.Context, fn func(tx *Tx) error) error {
-	return c.TxnWith(ctx, TxnOptions{}, fn)
+func (c *Client) RunTransaction(ctx context.Context, fn func(tx *Transaction) error) error {
+	return c.RunTransactionWith(ctx, TransactionOptions{}, fn)
 }
 
-// TxnWith is Txn with options.
-func (c *Client) TxnWith(ctx context.Context, o TxnOptions, fn func(tx *Tx) error) error {
+// RunTransactionWith is RunTransaction with options.
+func (c *Client) RunTransactionWith(ctx context.Context, o TransactionOptions, fn func(tx *Transaction) error) error {
 	if o.Attempts <= 0 {
 		o.Attempts = 20
 	}
@@ -178,10 +178,10 @@ func (c *Client) TxnWith(ctx context.Context, o TxnOptions, fn func(tx *Tx) erro
 		if attempt > 1 {
 			d := min(o.MaxDelay, o.BaseDelay<<min(attempt-2, 20))
 			if err := c.sleep(ctx, c.jitter(d)); err != nil {
-				return fmt.Errorf("client: Txn: the context ended while waiting to retry: %w", errors.Join(err, last))
+				return fmt.Errorf("client: RunTransaction: the context ended while waiting to retry: %w", errors.Join(err, last))
 			}
 		}
-		tx, err := c.Begin(ctx, o.TTL)
+		tx, err := c.BeginTransaction(ctx, o.TTL)
 		if err != nil {
 			return err
 		}
@@ -199,5 +199,5 @@ func (c *Client) TxnWith(ctx context.Context, o TxnOptions, fn func(tx *Tx) erro
 		}
 		last = err
 	}
-	return fmt.Errorf("%w %d times: %w", ErrTxnAttempts, o.Attempts, last)
+	return fmt.Errorf("%w %d times: %w", ErrTransactionAttempts, o.Attempts, last)
 }

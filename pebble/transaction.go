@@ -11,31 +11,31 @@ import (
 
 // Interactive transactions:
 //
-//	T\x00<id>                             the staged state (JSON of txnRecord)
+//	T\x00<id>                             the staged state (JSON of transactionRecord)
 //	Y\x00<expiresAt unix ns BE8><id>      expiry index
 //
 // The expiry index lets the sweeper find expired transactions oldest first
 // without reading live ones.
 const (
-	tagTxn       = 'T'
-	tagTxnExpiry = 'Y'
+	tagTransaction       = 'T'
+	tagTransactionExpiry = 'Y'
 )
 
-func txnKey(b []byte, id string) []byte { return append(appendTag(b, tagTxn), id...) }
+func transactionKey(b []byte, id string) []byte { return append(appendTag(b, tagTransaction), id...) }
 
-func txnExpiryKey(b []byte, expires time.Time, id string) []byte {
-	return append(binary.BigEndian.AppendUint64(appendTag(b, tagTxnExpiry), uint64(expires.UnixNano())), id...)
+func transactionExpiryKey(b []byte, expires time.Time, id string) []byte {
+	return append(binary.BigEndian.AppendUint64(appendTag(b, tagTransactionExpiry), uint64(expires.UnixNano())), id...)
 }
 
-// txnRecord is the stored form of a truce.Transaction; staged documents
+// transactionRecord is the stored form of a truce.Transaction; staged documents
 // are kept in the document encoding, with their collection and id beside.
-type txnRecord struct {
+type transactionRecord struct {
 	ID        string          `json:"id"`
 	CreatedAt time.Time       `json:"t"`
 	ExpiresAt time.Time       `json:"x"`
 	Rev       int64           `json:"r"`
-	Seen      []truce.TxSeen  `json:"seen,omitempty"`
-	Ops       []truce.TxOp    `json:"ops,omitempty"`
+	Seen      []truce.SeenDoc `json:"seen,omitempty"`
+	Ops       []truce.Op      `json:"ops,omitempty"`
 	Staged    []stagedDocJSON `json:"staged,omitempty"`
 }
 
@@ -48,8 +48,8 @@ type stagedDocJSON struct {
 // Transaction implements truce.ReadTx.
 func (t *tx) Transaction(id string) (*truce.Transaction, error) {
 	var out *truce.Transaction
-	found, err := t.get(txnKey(nil, id), func(v []byte) error {
-		var r txnRecord
+	found, err := t.get(transactionKey(nil, id), func(v []byte) error {
+		var r transactionRecord
 		if err := json.Unmarshal(v, &r); err != nil {
 			return fmt.Errorf("%w: transaction: %v", errCorrupt, err)
 		}
@@ -91,11 +91,11 @@ func (t *tx) PutTransaction(tr *truce.Transaction) error {
 		return err
 	}
 	if old != nil {
-		if err := b.Delete(txnExpiryKey(nil, old.ExpiresAt, old.ID), nil); err != nil {
+		if err := b.Delete(transactionExpiryKey(nil, old.ExpiresAt, old.ID), nil); err != nil {
 			return wrap("put transaction", err)
 		}
 	}
-	r := txnRecord{ID: tr.ID, CreatedAt: tr.CreatedAt.UTC(), ExpiresAt: tr.ExpiresAt.UTC(), Rev: tr.Rev,
+	r := transactionRecord{ID: tr.ID, CreatedAt: tr.CreatedAt.UTC(), ExpiresAt: tr.ExpiresAt.UTC(), Rev: tr.Rev,
 		Seen: tr.Seen, Ops: tr.Ops, Staged: make([]stagedDocJSON, len(tr.Staged))}
 	for i, d := range tr.Staged {
 		r.Staged[i] = stagedDocJSON{Col: d.Collection, ID: d.ID, Doc: appendDocument(nil, d)}
@@ -104,10 +104,10 @@ func (t *tx) PutTransaction(tr *truce.Transaction) error {
 	if err != nil {
 		return err
 	}
-	if err := b.Set(txnKey(nil, tr.ID), v, nil); err != nil {
+	if err := b.Set(transactionKey(nil, tr.ID), v, nil); err != nil {
 		return wrap("put transaction", err)
 	}
-	return wrap("put transaction", b.Set(txnExpiryKey(nil, tr.ExpiresAt, tr.ID), nil, nil))
+	return wrap("put transaction", b.Set(transactionExpiryKey(nil, tr.ExpiresAt, tr.ID), nil, nil))
 }
 
 // DeleteTransaction implements truce.Tx.
@@ -123,10 +123,10 @@ func (t *tx) DeleteTransaction(id string) error {
 	if err != nil {
 		return err
 	}
-	if err := b.Delete(txnExpiryKey(nil, old.ExpiresAt, id), nil); err != nil {
+	if err := b.Delete(transactionExpiryKey(nil, old.ExpiresAt, id), nil); err != nil {
 		return wrap("delete transaction", err)
 	}
-	return wrap("delete transaction", b.Delete(txnKey(nil, id), nil))
+	return wrap("delete transaction", b.Delete(transactionKey(nil, id), nil))
 }
 
 // DeleteExpiredTransactions implements truce.Tx.
@@ -134,7 +134,7 @@ func (t *tx) DeleteExpiredTransactions(now time.Time, limit int) (int, error) {
 	if err := t.beginScan(); err != nil {
 		return 0, err
 	}
-	lower := appendTag(nil, tagTxnExpiry)
+	lower := appendTag(nil, tagTransactionExpiry)
 	expired, err := t.expiredKeys(lower, now, limit)
 	if err != nil || len(expired) == 0 {
 		return 0, err
@@ -147,7 +147,7 @@ func (t *tx) DeleteExpiredTransactions(now time.Time, limit int) (int, error) {
 		if len(k) < len(lower)+8 {
 			return 0, fmt.Errorf("%w: transaction expiry key %q", errCorrupt, k)
 		}
-		if err := b.Delete(txnKey(nil, string(k[len(lower)+8:])), nil); err != nil {
+		if err := b.Delete(transactionKey(nil, string(k[len(lower)+8:])), nil); err != nil {
 			return 0, wrap("sweep transactions", err)
 		}
 		if err := b.Delete(k, nil); err != nil {
