@@ -10,10 +10,19 @@
 // and to trim history. The http package translates HTTP to Service calls and
 // back; it decides nothing.
 //
-// A Go program can embed truce directly:
+// A Go program can embed truce directly. Run does the background upkeep
+// (lock expiry, sweeping expired idempotency answers and transactions,
+// trimming the change log); start it beside the writes and stop it before
+// closing the store:
 //
 //	store, err := pebble.Open("./data", pebble.Options{})
 //	...
-//	svc := truce.NewService(store, truce.Options{})
+//	svc := truce.NewService(store, truce.Options{Logger: slog.Default()})
+//	ctx, stop := context.WithCancel(context.Background())
+//	done := make(chan error, 1)
+//	go func() { done <- svc.Run(ctx) }()
+//	defer func() { stop(); <-done; store.Close() }()
 //	doc, err := svc.Create(ctx, "notes", []byte(`{"title":"hello"}`))
+//
+// The package's Example runs this program.
 package truce

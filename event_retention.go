@@ -16,9 +16,6 @@ type EventRetention struct {
 	MaxCount int64
 }
 
-// DefaultEventRetention keeps a week of events.
-var DefaultEventRetention = EventRetention{MaxAge: 7 * 24 * time.Hour}
-
 // ParseEventRetention parses --event-retention: an age ("168h"), a count
 // ("1000000"), both separated by a comma ("168h,1000000"), or "0" (keep
 // every event).
@@ -121,15 +118,4 @@ func (s *Service) TrimEvents(ctx context.Context, r EventRetention) (int64, erro
 			return trimmed, err
 		}
 	}
-}
-
-// RunEventTrimmer calls TrimEvents every interval until ctx ends. Failures
-// are retried at the next tick.
-func (s *Service) RunEventTrimmer(ctx context.Context, r EventRetention, interval time.Duration) {
-	if r.MaxAge <= 0 && r.MaxCount <= 0 {
-		return
-	}
-	trim := func() { _, _ = s.TrimEvents(ctx, r) }
-	trim()
-	every(ctx, interval, trim)
 }

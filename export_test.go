@@ -1,5 +1,7 @@
 package truce
 
+import "time"
+
 // SetFeedRing sets the capacity of the feed's ring of recent events.
 func SetFeedRing(f *Feed, events int) {
 	f.mu.Lock()
@@ -12,4 +14,12 @@ func FeedRingFirst(f *Feed) int64 {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	return f.first
+}
+
+// SetTransactionSweepInterval sets how often Run sweeps expired
+// transactions, and returns a func that restores it.
+func SetTransactionSweepInterval(d time.Duration) (restore func()) {
+	old := transactionSweepInterval
+	transactionSweepInterval = d
+	return func() { transactionSweepInterval = old }
 }

@@ -7,10 +7,6 @@ import (
 	"time"
 )
 
-// DefaultIdempotencyTTL is how long a stored answer to an Idempotency-Key
-// is kept when Options.IdempotencyTTL is zero.
-const DefaultIdempotencyTTL = 24 * time.Hour
-
 // IdempotencyKey identifies a request that may be retried: the caller, the
 // key the caller chose, and a fingerprint of the request itself.
 type IdempotencyKey struct {
@@ -126,9 +122,4 @@ func (s *Service) SaveIdempotency(ctx context.Context, k *IdempotencyKey, status
 // wait at most for one short batch. It returns how many it deleted.
 func (s *Service) SweepIdempotency(ctx context.Context) (int, error) {
 	return s.sweepExpired(ctx, Tx.DeleteExpiredIdempotency)
-}
-
-// RunSweeper calls SweepIdempotency every interval until ctx ends.
-func (s *Service) RunSweeper(ctx context.Context, interval time.Duration) {
-	every(ctx, interval, func() { _, _ = s.SweepIdempotency(ctx) })
 }

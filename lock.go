@@ -41,15 +41,8 @@ func (l *Lock) holds(token string) bool {
 	return token != "" && subtle.ConstantTimeCompare([]byte(token), []byte(l.Token)) == 1
 }
 
-// Lock TTL bounds.
-const (
-	// DefaultLockTTL is the lease of a lock request that names no ttl.
-	DefaultLockTTL = 30 * time.Second
-	// DefaultMaxLockTTL caps ttl (and wait) when Options.MaxLockTTL is 0.
-	DefaultMaxLockTTL = 5 * time.Minute
-	// maxOwnerLen bounds the owner string of a lock.
-	maxOwnerLen = 200
-)
+// maxOwnerLen bounds the owner string of a lock.
+const maxOwnerLen = 200
 
 // newLockToken returns 128 random bits in hex.
 func newLockToken() string {

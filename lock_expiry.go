@@ -73,10 +73,10 @@ func (s *Service) nextLockExpiry(ctx context.Context) (at time.Time, ok bool, er
 	return at, ok, err
 }
 
-// RunLockExpirer runs ExpireLocks whenever a lock ends, until ctx ends: it
+// runLockExpirer runs ExpireLocks whenever a lock ends, until ctx ends: it
 // sleeps until the earliest expiry, or until a new lock is taken, and at
-// most a minute. It runs beside the server, never on the write path.
-func (s *Service) RunLockExpirer(ctx context.Context) {
+// most a minute. It runs beside the writers (Run), never on the write path.
+func (s *Service) runLockExpirer(ctx context.Context) {
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
@@ -88,8 +88,10 @@ func (s *Service) RunLockExpirer(ctx context.Context) {
 		}
 		wait := lockExpiryIdle
 		if _, err := s.ExpireLocks(ctx); err != nil {
+			s.upkeepFailed(ctx, "expire locks", err)
 			wait = time.Second // the store failed; try again soon
 		} else if at, ok, err := s.nextLockExpiry(ctx); err != nil {
+			s.upkeepFailed(ctx, "expire locks", err)
 			wait = time.Second
 		} else if ok {
 			wait = min(max(at.Sub(s.now()), 0), lockExpiryIdle)

@@ -385,7 +385,7 @@ func TestLockExpiredOnce(t *testing.T) {
 	}
 	expCtx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
-	go func() { defer close(done); svc.RunLockExpirer(expCtx) }()
+	go func() { defer close(done); _ = svc.Run(expCtx) }()
 	wg.Wait()
 	waitFor(t, func() bool {
 		n := 0
@@ -469,7 +469,7 @@ func TestLockExpirer(t *testing.T) {
 	svc, store := mustService(t)
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { defer close(done); svc.RunLockExpirer(ctx) }()
+	go func() { defer close(done); _ = svc.Run(ctx) }()
 	defer func() { stop(); <-done }()
 	l := mustLock(t, svc, truce.LockRequest{Collection: "c", ID: "d", Owner: "ann", TTL: 150 * time.Millisecond})
 	want := []string{"lock.acquired c/d ann", "lock.expired c/d ann"}

@@ -3,18 +3,6 @@ package truce
 import (
 	"errors"
 	"strconv"
-	"time"
-)
-
-// DefaultMaxOps is the default limit on the operations of one
-// transaction (--max-tx-ops).
-const DefaultMaxOps = 1000
-
-// DefaultMaxTransactionTTL caps the TTL of an interactive transaction when
-// Options.MaxTransactionTTL is zero; DefaultTransactionTTL is the TTL of one begun without.
-const (
-	DefaultMaxTransactionTTL = 10 * time.Minute
-	DefaultTransactionTTL    = 60 * time.Second
 )
 
 // OpKind names what an operation of a transaction does.

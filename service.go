@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"log/slog"
 	"strconv"
 	"sync"
 	"time"
@@ -11,8 +12,34 @@ import (
 	"github.com/oklog/ulid/v2"
 )
 
-// DefaultMaxDocBytes is the default limit on a document body: 1 MiB.
-const DefaultMaxDocBytes = 1 << 20
+// The defaults of Options, and of requests that leave a value out.
+const (
+	// DefaultMaxDocBytes limits a document body when Options.MaxDocBytes
+	// is zero: 1 MiB.
+	DefaultMaxDocBytes = 1 << 20
+	// DefaultIdempotencyTTL is how long a stored answer to an
+	// idempotency key is kept when Options.IdempotencyTTL is zero.
+	DefaultIdempotencyTTL = 24 * time.Hour
+	// DefaultLockTTL is the lease of a lock request that names no TTL.
+	DefaultLockTTL = 30 * time.Second
+	// DefaultMaxLockTTL caps a lock's TTL (and wait) when
+	// Options.MaxLockTTL is zero.
+	DefaultMaxLockTTL = 5 * time.Minute
+	// DefaultMaxOps limits the operations of one batch, or the staged
+	// writes of one interactive transaction, when Options.MaxOps is zero.
+	DefaultMaxOps = 1000
+	// DefaultTransactionTTL is the TTL of an interactive transaction begun
+	// without one.
+	DefaultTransactionTTL = 60 * time.Second
+	// DefaultMaxTransactionTTL caps the TTL of an interactive transaction
+	// when Options.MaxTransactionTTL is zero.
+	DefaultMaxTransactionTTL = 10 * time.Minute
+)
+
+// DefaultEventRetention keeps a week of change-log events: what truce
+// serve keeps unless told otherwise. Options.EventRetention's zero value
+// keeps every event.
+var DefaultEventRetention = EventRetention{MaxAge: 7 * 24 * time.Hour}
 
 // Options configures a Service. The zero value is usable.
 type Options struct {
@@ -36,6 +63,12 @@ type Options struct {
 	// MaxTransactionTTL caps the TTL of an interactive transaction; 0 means
 	// DefaultMaxTransactionTTL.
 	MaxTransactionTTL time.Duration
+	// EventRetention is how much of the change log Run keeps; the zero
+	// value keeps every event.
+	EventRetention EventRetention
+	// Logger receives what Run's background work reports: failures of the
+	// store, which it retries. Nil means slog.Default().
+	Logger *slog.Logger
 }
 
 // Service enforces the rules of truce on top of a Store: preconditions,
@@ -49,13 +82,17 @@ type Service struct {
 	newID       func() string
 	idemTTL     time.Duration
 	maxLockTTL  time.Duration
-	// lockWait orders the lock requests waiting for a document (lockwait.go);
-	// lockKick wakes the lock expirer when a lock is taken (lockexpiry.go).
+	// lockWait orders the lock requests waiting for a document (lock_wait.go);
+	// lockKick wakes the lock expirer when a lock is taken (lock_expiry.go).
 	lockWait          lockWaiters
 	lockKick          chan struct{}
 	maxOps            int
 	maxTransactionTTL time.Duration
 	feed              *Feed
+	// retention and log are Run's: what the change log keeps, and where
+	// the background work reports.
+	retention EventRetention
+	log       *slog.Logger
 }
 
 // NewService returns a Service over store.
@@ -85,6 +122,10 @@ func NewService(store Store, opts Options) *Service {
 	}
 	if s.maxTransactionTTL <= 0 {
 		s.maxTransactionTTL = DefaultMaxTransactionTTL
+	}
+	s.retention, s.log = opts.EventRetention, opts.Logger
+	if s.log == nil {
+		s.log = slog.Default()
 	}
 	return s
 }

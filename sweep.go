@@ -26,17 +26,3 @@ func (s *Service) sweepExpired(ctx context.Context, del func(tx Tx, now time.Tim
 		}
 	}
 }
-
-// every calls fn every interval until ctx ends.
-func every(ctx context.Context, interval time.Duration, fn func()) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			fn()
-		}
-	}
-}

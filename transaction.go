@@ -350,9 +350,3 @@ func (s *Service) RollbackTransaction(ctx context.Context, txid string) error {
 func (s *Service) SweepTransactions(ctx context.Context) (int, error) {
 	return s.sweepExpired(ctx, Tx.DeleteExpiredTransactions)
 }
-
-// RunTransactionSweeper calls SweepTransactions every interval until ctx
-// ends.
-func (s *Service) RunTransactionSweeper(ctx context.Context, interval time.Duration) {
-	every(ctx, interval, func() { _, _ = s.SweepTransactions(ctx) })
-}

@@ -149,36 +149,20 @@ func (o *serveOptions) run(ctx context.Context, stderr io.Writer) error {
 		return err
 	}
 	svc := truce.NewService(store, truce.Options{MaxDocBytes: o.maxDocBytes, IdempotencyTTL: o.idempotencyTTL,
-		MaxLockTTL: o.maxLockTTL, MaxOps: o.maxTxOps, MaxTransactionTTL: o.maxTxTTL})
-	sweepCtx, stopSweeper := context.WithCancel(context.Background())
-	sweeperDone := make(chan struct{})
+		MaxLockTTL: o.maxLockTTL, MaxOps: o.maxTxOps, MaxTransactionTTL: o.maxTxTTL,
+		EventRetention: retention, Logger: log})
+	// The background work stops before the store closes, on every way out.
+	upkeepCtx, stopUpkeep := context.WithCancel(context.Background())
+	upkeepDone := make(chan struct{})
 	go func() {
-		defer close(sweeperDone)
-		svc.RunSweeper(sweepCtx, min(time.Minute, o.idempotencyTTL))
+		defer close(upkeepDone)
+		_ = svc.Run(upkeepCtx)
 	}()
-	lockExpirerDone := make(chan struct{})
-	go func() {
-		defer close(lockExpirerDone)
-		svc.RunLockExpirer(sweepCtx) // appends lock.expired for locks nobody touches again
-	}()
-	txSweeperDone := make(chan struct{})
-	go func() {
-		defer close(txSweeperDone)
-		svc.RunTransactionSweeper(sweepCtx, 10*time.Second)
-	}()
-	go tuneGC(sweepCtx)
+	go tuneGC(upkeepCtx)
 	defer useSpareProc()()
-	trimmerDone := make(chan struct{})
-	go func() {
-		defer close(trimmerDone)
-		svc.RunEventTrimmer(sweepCtx, retention, eventTrimInterval(retention))
-	}()
-	// The sweepers stop before the store closes, on every way out.
 	var once sync.Once
-	stopSweeping := func() {
-		once.Do(func() { stopSweeper(); <-sweeperDone; <-lockExpirerDone; <-txSweeperDone; <-trimmerDone })
-	}
-	defer stopSweeping()
+	stopUpkeeping := func() { once.Do(func() { stopUpkeep(); <-upkeepDone }) }
+	defer stopUpkeeping()
 	handler := trucehttp.NewHandler(svc, trucehttp.Options{Logger: log, MaxTxBodyBytes: o.maxTxBytes})
 	srv := trucehttp.NewServer(handler)
 	// Shutdown waits for requests to end; event streams end only when told.
@@ -193,7 +177,7 @@ func (o *serveOptions) run(ctx context.Context, stderr io.Writer) error {
 
 	select {
 	case err := <-served:
-		stopSweeping()
+		stopUpkeeping()
 		store.Close()
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
@@ -214,7 +198,7 @@ func (o *serveOptions) run(ctx context.Context, stderr io.Writer) error {
 	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
 		log.Warn("serve", "err", err)
 	}
-	stopSweeping()
+	stopUpkeeping()
 	if err := store.Close(); err != nil {
 		return fmt.Errorf("close the store: %w", err)
 	}
@@ -299,14 +283,4 @@ func newLogger(w io.Writer, level, format string) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
-}
-
-// eventTrimInterval is how often the change log is trimmed: every minute,
-// or sooner for a short retention age, so that events do not outlive it by
-// much.
-func eventTrimInterval(r truce.EventRetention) time.Duration {
-	if r.MaxAge > 0 {
-		return min(time.Minute, max(r.MaxAge/4, 100*time.Millisecond))
-	}
-	return time.Minute
 }
