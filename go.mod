@@ -15,6 +15,7 @@ require (
 	github.com/spf13/cobra v1.10.2
 	golang.org/x/sync v0.7.0
 	golang.org/x/term v0.21.0
+	golang.org/x/time v0.16.0
 )
 
 require (

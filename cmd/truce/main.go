@@ -81,6 +81,7 @@ Run the server with 'truce serve'.`,
 	})
 	root.AddCommand(newServeCmd(stderr))
 	root.AddCommand(newBenchCmd())
+	root.AddCommand(newTokenCmd(stdout))
 	addClientCommands(root)
 	return root, started
 }
