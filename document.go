@@ -22,6 +22,11 @@ type Document struct {
 	Seq       int64
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	// UpdatedBy names who wrote this version: the name of the caller's
+	// token, or the client's address on a server without authentication.
+	// Empty for a version written without a caller (by a Go program that
+	// embeds truce and names none) or before truce recorded it.
+	UpdatedBy string
 	Deleted   bool
 	// Body holds the user's fields: a compact JSON object without reserved
 	// fields. Nil for a tombstone.
@@ -51,7 +56,8 @@ func FormatETag(version, seq int64) string {
 func (d *Document) Ref() DocRef { return DocRef{Collection: d.Collection, ID: d.ID} }
 
 // MarshalJSON renders the document as clients see it: the reserved fields
-// _id, _version, _createdAt and _updatedAt (and _deleted on a tombstone)
+// _id, _version, _createdAt, _updatedAt, _updatedBy when known (and
+// _deleted on a tombstone)
 // followed by the user's fields in their stored order.
 func (d *Document) MarshalJSON() ([]byte, error) {
 	return d.JSON(), nil
@@ -78,6 +84,10 @@ func (d *Document) AppendJSON(b []byte) []byte {
 	b = append(b, `","_updatedAt":"`...)
 	b = AppendTime(b, d.UpdatedAt)
 	b = append(b, '"')
+	if d.UpdatedBy != "" {
+		b = append(b, `,"_updatedBy":`...)
+		b = appendJSONString(b, d.UpdatedBy)
+	}
 	if d.Deleted {
 		b = append(b, `,"_deleted":true`...)
 	}
@@ -136,6 +146,7 @@ const (
 	FieldVersion   = "_version"
 	FieldCreatedAt = "_createdAt"
 	FieldUpdatedAt = "_updatedAt"
+	FieldUpdatedBy = "_updatedBy"
 	FieldDeleted   = "_deleted"
 )
 

@@ -26,6 +26,10 @@ type Doc struct {
 	// CreatedAt and UpdatedAt are _createdAt and _updatedAt.
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	// UpdatedBy is _updatedBy: who wrote this version (a token's name, or
+	// the client's address on a server without authentication); empty
+	// when the server did not record it.
+	UpdatedBy string
 	// Deleted reports a tombstone, the version that deleted the document;
 	// only a read of history (Client.Version) returns one.
 	Deleted bool
@@ -48,6 +52,7 @@ type reserved struct {
 	Version   int64     `json:"_version"`
 	CreatedAt time.Time `json:"_createdAt"`
 	UpdatedAt time.Time `json:"_updatedAt"`
+	UpdatedBy string    `json:"_updatedBy"`
 	Deleted   bool      `json:"_deleted"`
 }
 
@@ -63,6 +68,7 @@ func parseDoc(collection string, raw []byte) (*Doc, error) {
 		Version:    r.Version,
 		CreatedAt:  r.CreatedAt,
 		UpdatedAt:  r.UpdatedAt,
+		UpdatedBy:  r.UpdatedBy,
 		Deleted:    r.Deleted,
 		Raw:        json.RawMessage(raw),
 	}, nil

@@ -18,6 +18,8 @@ type VersionInfo struct {
 	ETag string `json:"etag"`
 	// UpdatedAt is when the version was written.
 	UpdatedAt time.Time `json:"updatedAt"`
+	// UpdatedBy is who wrote it, when the server recorded that.
+	UpdatedBy string `json:"updatedBy,omitempty"`
 	// Deleted reports a tombstone: the version that deleted the document.
 	Deleted bool `json:"deleted"`
 }

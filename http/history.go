@@ -42,7 +42,12 @@ func (h *Handler) listVersions(w http.ResponseWriter, r *http.Request) {
 		b = strconv.AppendQuote(b, d.ETag())
 		b = append(b, `,"updatedAt":"`...)
 		b = truce.AppendTime(b, d.UpdatedAt)
-		b = append(b, `","deleted":`...)
+		b = append(b, '"')
+		if d.UpdatedBy != "" {
+			b = append(b, `,"updatedBy":`...)
+			b = strconv.AppendQuote(b, d.UpdatedBy)
+		}
+		b = append(b, `,"deleted":`...)
 		b = strconv.AppendBool(b, d.Deleted)
 		b = append(b, '}')
 	}

@@ -21,6 +21,9 @@ const formatV1 = 1
 const (
 	docDeleted = 1 << iota
 	docHasBody
+	// docUpdatedBy means the writer's name follows the times. Documents
+	// written before truce recorded writers lack it.
+	docUpdatedBy
 )
 
 // appendDocument appends the encoding of d, without its collection and id.
@@ -38,11 +41,18 @@ func appendDocumentHead(b []byte, d *truce.Document) []byte {
 	if d.Body != nil {
 		flags |= docHasBody
 	}
+	if d.UpdatedBy != "" {
+		flags |= docUpdatedBy
+	}
 	b = append(b, formatV1, flags)
 	b = binary.AppendVarint(b, d.Version)
 	b = binary.AppendVarint(b, d.Seq)
 	b = appendTime(b, d.CreatedAt)
-	return appendTime(b, d.UpdatedAt)
+	b = appendTime(b, d.UpdatedAt)
+	if d.UpdatedBy != "" {
+		b = appendString(b, d.UpdatedBy)
+	}
+	return b
 }
 
 // decodeDocument decodes a document stored under col and id. It copies
@@ -57,6 +67,9 @@ func decodeDocument(v []byte, col, id string) (*truce.Document, error) {
 	d.Seq = r.varint()
 	d.CreatedAt = r.time()
 	d.UpdatedAt = r.time()
+	if v[1]&docUpdatedBy != 0 {
+		d.UpdatedBy = r.string()
+	}
 	if r.bad {
 		return nil, fmt.Errorf("%w: document %s/%s", errCorrupt, col, id)
 	}

@@ -17,6 +17,8 @@ func TestCodecRoundTrip(t *testing.T) {
 		{Collection: "c", ID: "x", Version: 1 << 40, Seq: 1 << 50, Body: []byte{}},
 		{Collection: "c", ID: "x", Version: 3, Seq: 9, Deleted: true},
 		{Collection: "c", ID: "x", Version: 4, Seq: 10, CreatedAt: time.Unix(-1e10, 5)},
+		{Collection: "c", ID: "x", Version: 5, Seq: 11, UpdatedBy: "ci", Body: []byte(`{"a":1}`)},
+		{Collection: "c", ID: "x", Version: 6, Seq: 12, UpdatedBy: "::1", Deleted: true},
 	}
 	for _, want := range docs {
 		got, err := decodeDocument(appendDocument(nil, want), want.Collection, want.ID)

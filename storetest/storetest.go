@@ -143,11 +143,13 @@ var base = time.Date(2025, 3, 14, 15, 9, 26, 535897000, time.UTC)
 
 func at(seconds int) time.Time { return base.Add(time.Duration(seconds) * time.Second) }
 
-// doc returns a live document with a body that records its version.
+// doc returns a live document with a body that records its version. Odd
+// versions name their writer, even ones do not, as versions written
+// before truce recorded writers.
 func doc(col, id string, version, seq int64) *truce.Document {
 	return &truce.Document{
 		Collection: col, ID: id, Version: version, Seq: seq,
-		CreatedAt: at(0), UpdatedAt: at(int(version)),
+		CreatedAt: at(0), UpdatedAt: at(int(version)), UpdatedBy: writer(version),
 		Body: []byte(`{"v":` + itoa(version) + `,"id":"` + id + `"}`),
 	}
 }
@@ -155,8 +157,15 @@ func doc(col, id string, version, seq int64) *truce.Document {
 func tombstone(col, id string, version, seq int64) *truce.Document {
 	return &truce.Document{
 		Collection: col, ID: id, Version: version, Seq: seq,
-		CreatedAt: at(0), UpdatedAt: at(int(version)), Deleted: true,
+		CreatedAt: at(0), UpdatedAt: at(int(version)), UpdatedBy: writer(version), Deleted: true,
 	}
+}
+
+func writer(version int64) string {
+	if version%2 == 0 {
+		return ""
+	}
+	return "writer-" + itoa(version)
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
