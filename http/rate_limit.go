@@ -1,0 +1,110 @@
+package http
+
+import (
+	"math"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// DefaultRate and DefaultBurst are the rate limit of a caller whose token
+// names none: 1000 requests a second, 2000 at once.
+const (
+	DefaultRate  rate.Limit = 1000
+	DefaultBurst            = 2000
+)
+
+// limiterSweepEvery is how often, at most, the limiters forget callers
+// whose bucket has filled up again.
+const limiterSweepEvery = 10 * time.Second
+
+// limiters keeps a token bucket per caller. A caller whose bucket is full
+// again is forgotten at the next sweep: a new bucket starts full, so
+// forgetting it gives nobody more than they had. The map holds only the
+// callers that made requests in the last few seconds.
+type limiters struct {
+	mu        sync.Mutex
+	callers   map[string]*rate.Limiter // guarded by mu
+	lastSweep time.Time                // guarded by mu
+}
+
+func newLimiters() *limiters {
+	return &limiters{callers: map[string]*rate.Limiter{}}
+}
+
+// rateVerdict is what the limiter says of one request.
+type rateVerdict struct {
+	allowed bool
+	limit   rate.Limit
+	burst   int
+	// remaining is the requests left at once after this one.
+	remaining int
+	// wait is how long until a request would be allowed (when refused).
+	wait time.Duration
+}
+
+// take spends one request of caller's bucket, which refills at limit up to
+// burst. A change of the caller's limit (a reloaded auth file) applies at
+// once.
+func (l *limiters) take(caller string, limit rate.Limit, burst int, now time.Time) rateVerdict {
+	l.mu.Lock()
+	lim, ok := l.callers[caller]
+	if !ok {
+		if now.Sub(l.lastSweep) >= limiterSweepEvery {
+			l.sweepLocked(now)
+		}
+		lim = rate.NewLimiter(limit, burst)
+		l.callers[caller] = lim
+	}
+	l.mu.Unlock()
+	if lim.Limit() != limit || lim.Burst() != burst {
+		lim.SetLimitAt(now, limit)
+		lim.SetBurstAt(now, burst)
+	}
+	v := rateVerdict{limit: limit, burst: burst}
+	r := lim.ReserveN(now, 1)
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now)
+		v.wait = d
+		return v
+	}
+	v.allowed = true
+	v.remaining = max(0, int(lim.TokensAt(now)))
+	return v
+}
+
+// sweepLocked forgets the callers whose bucket is full.
+func (l *limiters) sweepLocked(now time.Time) {
+	l.lastSweep = now
+	for name, lim := range l.callers {
+		if lim.TokensAt(now) >= float64(lim.Burst()) {
+			delete(l.callers, name)
+		}
+	}
+}
+
+// len returns how many callers the limiters remember.
+func (l *limiters) len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.callers)
+}
+
+// setHeaders writes the IETF draft's RateLimit-Policy and RateLimit fields
+// (draft-ietf-httpapi-ratelimit-headers): the policy is the bucket, a quota
+// of burst requests over the seconds it takes to fill; RateLimit says what
+// is left now and in how many seconds the bucket is full again. A refused
+// request also gets Retry-After.
+func (v *rateVerdict) setHeaders(h http.Header) {
+	perSec := float64(v.limit)
+	window := int64(math.Ceil(float64(v.burst) / perSec))
+	refill := int64(math.Ceil(float64(v.burst-v.remaining) / perSec))
+	h.Set("RateLimit-Policy", `"caller";q=`+strconv.Itoa(v.burst)+`;w=`+strconv.FormatInt(max(window, 1), 10))
+	h.Set("RateLimit", `"caller";r=`+strconv.Itoa(v.remaining)+`;t=`+strconv.FormatInt(refill, 10))
+	if !v.allowed {
+		h.Set("Retry-After", strconv.FormatInt(max(1, int64(math.Ceil(v.wait.Seconds()))), 10))
+	}
+}
