@@ -166,3 +166,75 @@ func TestIdempotencyExpiry(t *testing.T) {
 		t.Fatalf("reuse after expiry: %v", err)
 	}
 }
+
+// mustPut writes body to collection/id with no precondition, failing the
+// test on an error, and returns the stored version.
+func mustPut(tb testing.TB, svc *truce.Service, collection, id, body string) *truce.Document {
+	tb.Helper()
+	res, err := svc.Put(context.Background(), collection, id, []byte(body), truce.Precondition{})
+	if err != nil {
+		tb.Fatalf("Put %s/%s %s: %v", collection, id, body, err)
+	}
+	return res.Document
+}
+
+// mustDelete deletes collection/id with no precondition, failing the test
+// on an error, and returns the tombstone.
+func mustDelete(tb testing.TB, svc *truce.Service, collection, id string) *truce.Document {
+	tb.Helper()
+	d, err := svc.Delete(context.Background(), collection, id, truce.Precondition{})
+	if err != nil {
+		tb.Fatalf("Delete %s/%s: %v", collection, id, err)
+	}
+	return d
+}
+
+// mustSettings creates a collection or replaces its settings, failing the
+// test on an error.
+func mustSettings(tb testing.TB, svc *truce.Service, name string, s truce.Settings) {
+	tb.Helper()
+	if _, _, err := svc.PutCollection(context.Background(), name, s); err != nil {
+		tb.Fatalf("PutCollection %s %+v: %v", name, s, err)
+	}
+}
+
+// lastSeq returns the change log's last seq: a refused write leaves it
+// where it was, since every commit takes the next one.
+func lastSeq(tb testing.TB, store truce.Store) int64 {
+	tb.Helper()
+	var seq int64
+	err := store.View(context.Background(), func(tx truce.ReadTx) error {
+		var err error
+		seq, err = tx.LastSeq()
+		return err
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return seq
+}
+
+// bodyOf returns the body of the live document collection/id, or "" when
+// there is none.
+func bodyOf(tb testing.TB, svc *truce.Service, collection, id string) string {
+	tb.Helper()
+	d, err := svc.Get(context.Background(), collection, id)
+	if truce.ErrorCode(err) == truce.CodeNotFound {
+		return ""
+	}
+	if err != nil {
+		tb.Fatalf("Get %s/%s: %v", collection, id, err)
+	}
+	return string(d.Body)
+}
+
+// codeIs reports whether err has the code want ("" for no error), and
+// reports the difference as a test error when it does not.
+func codeIs(tb testing.TB, what string, err error, want truce.Code) bool {
+	tb.Helper()
+	if got := truce.ErrorCode(err); got != want {
+		tb.Errorf("%s: %v, want code %q", what, err, want)
+		return false
+	}
+	return true
+}

@@ -14,7 +14,7 @@ import (
 )
 
 // txEnv is a real server over a Pebble store that a test can look into,
-// restart on the same directory, and whose clock it can move.
+// and whose clock it can move.
 type txEnv struct {
 	tb    testing.TB
 	dir   string
@@ -59,13 +59,6 @@ func (e *txEnv) stop() {
 	e.srv = nil
 }
 
-// restart closes the server and the store and opens both again.
-func (e *txEnv) restart() {
-	e.tb.Helper()
-	e.stop()
-	e.start()
-}
-
 // advance moves the server's clock forward.
 func (e *txEnv) advance(d time.Duration) { e.skew.Add(int64(d)) }
 
@@ -81,20 +74,6 @@ func (e *txEnv) lastSeq() int64 {
 		e.tb.Fatal(err)
 	}
 	return seq
-}
-
-// events returns the change-log events after seq.
-func (e *txEnv) events(after int64) []*truce.Event {
-	e.tb.Helper()
-	var evs []*truce.Event
-	err := e.store.View(context.Background(), func(tx truce.ReadTx) (err error) {
-		evs, err = tx.Events(after, 10000)
-		return err
-	})
-	if err != nil {
-		e.tb.Fatal(err)
-	}
-	return evs
 }
 
 // txResults decodes the results of a transaction answer.

@@ -6,6 +6,10 @@ import (
 	"testing"
 )
 
+// TestCreateReadReplaceDelete: the statuses and headers of a document's
+// life: 201 with Location and a strong ETag, GET and HEAD with ETag and
+// Last-Modified, 304 for a matching If-None-Match or If-Modified-Since,
+// 204 without a body for a delete, 404 after it.
 func TestCreateReadReplaceDelete(t *testing.T) {
 	c := mustServe(t)
 	r := c.do("POST", "/v1/collections/notes/docs", `{"title":"hello"}`).want(t, 201, "")
@@ -47,24 +51,16 @@ func TestCreateReadReplaceDelete(t *testing.T) {
 	c.do("HEAD", "/v1/collections/notes/docs/"+id, nil).want(t, 404, "")
 	c.do("DELETE", "/v1/collections/notes/docs/"+id, nil).want(t, 404, "not_found")
 
-	// Re-creating continues from the tombstone's version.
-	re := c.do("PUT", "/v1/collections/notes/docs/"+id, `{"title":"again"}`).want(t, 201, "")
-	if re.JSON(t)["_version"] != float64(4) {
-		t.Fatalf("re-created at %s", re.Body)
-	}
+	// Re-creating a deleted id is a creation: 201.
+	c.do("PUT", "/v1/collections/notes/docs/"+id, `{"title":"again"}`).want(t, 201, "")
 }
 
-func TestReservedFieldsAndIDs(t *testing.T) {
+// TestIDsInURLs: ids and collection names come from the path as sent:
+// percent-encoded characters outside the id alphabet and dot segments are
+// invalid_id, whatever the router would make of them. (The id rules
+// themselves are truce's TestDocumentWrites.)
+func TestIDsInURLs(t *testing.T) {
 	c := mustServe(t)
-	c.do("POST", "/v1/collections/notes/docs", `{"_id":"n1","a":1}`).want(t, 201, "")
-	c.do("POST", "/v1/collections/notes/docs", `{"_id":"n1","a":2}`).want(t, 409, "already_exists")
-	c.do("POST", "/v1/collections/notes/docs", `{"_secret":1}`).want(t, 400, "reserved_field")
-	c.do("PUT", "/v1/collections/notes/docs/n1", `{"_deleted":true}`).want(t, 400, "reserved_field")
-	c.do("PUT", "/v1/collections/notes/docs/n1", `{"_id":"n2"}`).want(t, 400, "invalid_id")
-	// A document read from truce can be sent back as it is.
-	got := c.do("GET", "/v1/collections/notes/docs/n1", nil).want(t, 200, "")
-	back := strings.Replace(string(got.Body), `"a":1`, `"a":5`, 1)
-	c.do("PUT", "/v1/collections/notes/docs/n1", back).want(t, 200, "")
 	for _, id := range []string{"a%2Fb", "..%2F", "a%20b", strings.Repeat("x", 256), "%C3%A9"} {
 		c.do("GET", "/v1/collections/notes/docs/"+id, nil).want(t, 400, "invalid_id")
 	}
@@ -72,42 +68,13 @@ func TestReservedFieldsAndIDs(t *testing.T) {
 	c.do("PUT", "/v1/collections/Notes/docs/x", `{}`).want(t, 400, "invalid_collection")
 	c.do("PUT", "/v1/collections/notes/docs/"+strings.Repeat("x", 255), `{}`).want(t, 201, "")
 	c.do("PUT", "/v1/collections/notes/docs/a.b~c:d@e-f_g", `{}`).want(t, 201, "")
+	c.do("POST", "/v1/collections/notes/docs", `{"_id":"a.b~c:d@e-f_g"}`).want(t, 409, "already_exists")
 }
 
-func TestBadBodies(t *testing.T) {
-	c := mustServe(t)
-	deep := strings.Repeat("[", 100) + strings.Repeat("]", 100)
-	for name, tc := range map[string]struct {
-		body   string
-		status int
-		code   string
-	}{
-		"not json":       {`{"a":`, 400, "invalid_json"},
-		"empty":          {``, 400, "invalid_json"},
-		"trailing":       {`{} {}`, 400, "invalid_json"},
-		"duplicate keys": {`{"a":1,"a":2}`, 400, "invalid_json"},
-		"deep":           {`{"a":` + deep + `}`, 400, "invalid_json"},
-		"huge number":    {`{"a":1e999}`, 400, "invalid_json"},
-		"bad utf8":       {"{\"a\":\"\xff\"}", 400, "invalid_json"},
-		"array":          {`[1]`, 400, "invalid_document"},
-		"string":         {`"x"`, 400, "invalid_document"},
-		"version zero":   {`{"_version":0}`, 400, "invalid_precondition"},
-		"version string": {`{"_version":"3"}`, 400, "invalid_precondition"},
-	} {
-		t.Run(name, func(t *testing.T) {
-			c.do("PUT", "/v1/collections/notes/docs/x", tc.body).want(t, tc.status, tc.code)
-		})
-	}
-	c.do("PUT", "/v1/collections/notes/docs/x", `{"a":1}`, "Content-Type: text/plain").want(t, 415, "unsupported_media_type")
-	big := `{"a":"` + strings.Repeat("x", 200<<10) + `"}`
-	c.do("PUT", "/v1/collections/notes/docs/x", big).want(t, 413, "too_large")
-	c.do("POST", "/v1/collections/notes/docs", big).want(t, 413, "too_large")
-	fits := `{"a":"` + strings.Repeat("x", 70<<10) + `"}` // over the 64 KiB document limit, under the body limit
-	c.do("PUT", "/v1/collections/notes/docs/x", fits).want(t, 413, "too_large")
-	// Nothing above created anything.
-	c.do("GET", "/v1/collections/notes", nil).want(t, 404, "not_found")
-}
-
+// TestPreconditions: If-Match, If-None-Match and ?version= reach the
+// write, and its refusals map to 412 and 409 with the current document in
+// the problem's current member; a GET honours If-Match itself; malformed
+// headers and values are 400. (The rules are truce's TestPreconditions.)
 func TestPreconditions(t *testing.T) {
 	c := mustServe(t)
 	r := c.do("PUT", "/v1/collections/notes/docs/n1", `{"v":1}`, "If-None-Match: *").want(t, 201, "")
@@ -127,24 +94,20 @@ func TestPreconditions(t *testing.T) {
 	}
 	// A stale body version is 409 version_conflict with the current state.
 	p = c.do("PUT", "/v1/collections/notes/docs/n1", `{"v":3,"_version":1}`).want(t, 409, "version_conflict").JSON(t)
-	if p["current"].(map[string]any)["version"] != float64(2) {
-		t.Fatalf("current = %v", p["current"])
+	if p["current"].(map[string]any)["version"] != float64(2) || p["retryable"] != true {
+		t.Fatalf("version_conflict = %v", p)
 	}
 	c.do("PUT", "/v1/collections/notes/docs/n1", `{"v":3,"_version":2}`).want(t, 200, "")
 	c.do("PATCH", "/v1/collections/notes/docs/n1?version=2", `{"v":4}`, "Content-Type: application/merge-patch+json").want(t, 409, "version_conflict")
 	c.do("DELETE", "/v1/collections/notes/docs/n1?version=2", nil).want(t, 409, "version_conflict")
 	c.do("PATCH", "/v1/collections/notes/docs/n1?version=3", `{"v":4}`, "Content-Type: application/merge-patch+json").want(t, 200, "")
-
-	// Header and body both given: the header is checked first.
-	c.do("PUT", "/v1/collections/notes/docs/n1", `{"_version":1}`, "If-Match: "+e1).want(t, 412, "precondition_failed")
-	// If-Match on a missing document is 412; a body version on one is 404.
-	c.do("PUT", "/v1/collections/notes/docs/nope", `{}`, "If-Match: *").want(t, 412, "precondition_failed")
 	c.do("PUT", "/v1/collections/notes/docs/nope", `{"_version":3}`).want(t, 404, "not_found")
+
+	// GET with If-Match.
 	c.do("GET", "/v1/collections/notes/docs/nope", nil, "If-Match: *").want(t, 412, "precondition_failed")
 	c.do("GET", "/v1/collections/notes/docs/n1", nil, "If-Match: "+e1).want(t, 412, "precondition_failed")
-	c.do("PUT", "/v1/collections/notes/docs/n1", `{}`, "If-Match: *").want(t, 200, "")
-	// Weak tags never match If-Match.
-	cur4 := c.do("GET", "/v1/collections/notes/docs/n1", nil).Header.Get("ETag")
+	cur4 := c.do("GET", "/v1/collections/notes/docs/n1", nil, "If-Match: *").want(t, 200, "").Header.Get("ETag")
+	// Lists and weak tags, as the header spells them.
 	c.do("PUT", "/v1/collections/notes/docs/n1", `{}`, "If-Match: W/"+cur4).want(t, 412, "precondition_failed")
 	c.do("PUT", "/v1/collections/notes/docs/n1", `{}`, `If-Match: "nope", `+cur4).want(t, 200, "")
 
@@ -155,19 +118,22 @@ func TestPreconditions(t *testing.T) {
 	c.do("DELETE", "/v1/collections/notes/docs/n1?version=-1", nil).want(t, 400, "invalid_precondition")
 }
 
+// TestRequirePreconditions: a write refused for want of a precondition is
+// 428; a header precondition satisfies it. (The rule is truce's
+// TestRequirePreconditions.)
 func TestRequirePreconditions(t *testing.T) {
 	c := mustServe(t)
 	c.do("PUT", "/v1/collections/strict", `{"requirePreconditions":true}`).want(t, 201, "")
 	c.do("PUT", "/v1/collections/strict/docs/a", `{"x":1}`).want(t, 428, "precondition_required")
 	r := c.do("PUT", "/v1/collections/strict/docs/a", `{"x":1}`, "If-None-Match: *").want(t, 201, "")
-	c.do("PATCH", "/v1/collections/strict/docs/a", `{"x":2}`, "Content-Type: application/merge-patch+json").want(t, 428, "precondition_required")
 	c.do("DELETE", "/v1/collections/strict/docs/a", nil).want(t, 428, "precondition_required")
-	c.do("PATCH", "/v1/collections/strict/docs/a", `{"x":2}`, "Content-Type: application/merge-patch+json", "If-Match: "+r.Header.Get("ETag")).want(t, 200, "")
-	c.do("DELETE", "/v1/collections/strict/docs/a?version=2", nil).want(t, 204, "")
-	// POST is create-only by nature and needs none.
-	c.do("POST", "/v1/collections/strict/docs", `{"x":1}`).want(t, 201, "")
+	c.do("DELETE", "/v1/collections/strict/docs/a", nil, "If-Match: "+r.Header.Get("ETag")).want(t, 204, "")
 }
 
+// TestPatch: the Content-Type picks the patch format (merge patch or
+// JSON Patch); any other is 415; a failed test operation is 409 with the
+// current document, a patch that does not apply 400. (What patches do is
+// truce's TestPatch.)
 func TestPatch(t *testing.T) {
 	c := mustServe(t)
 	c.do("PUT", "/v1/collections/notes/docs/n1", `{"title":"a","tags":["x"],"meta":{"k":1}}`).want(t, 201, "")
@@ -181,23 +147,16 @@ func TestPatch(t *testing.T) {
 	if fmt.Sprint(r["tags"]) != "[x y]" {
 		t.Fatalf("json patch gave %v", r)
 	}
-	p := c.do("PATCH", "/v1/collections/notes/docs/n1", `[{"op":"test","path":"/title","value":"zzz"},{"op":"remove","path":"/title"}]`, jp).want(t, 409, "patch_test_failed").JSON(t)
-	if p["current"] == nil {
-		t.Fatal("patch_test_failed without current")
+	p := c.do("PATCH", "/v1/collections/notes/docs/n1", `[{"op":"test","path":"/title","value":"zzz"}]`, jp).want(t, 409, "patch_test_failed").JSON(t)
+	if p["current"].(map[string]any)["version"] != float64(3) {
+		t.Fatalf("patch_test_failed without current: %v", p)
 	}
 	c.do("PATCH", "/v1/collections/notes/docs/n1", `[{"op":"remove","path":"/nope"}]`, jp).want(t, 400, "invalid_patch")
-	c.do("PATCH", "/v1/collections/notes/docs/n1", `[{"op":"frobnicate","path":"/a"}]`, jp).want(t, 400, "invalid_patch")
-	c.do("PATCH", "/v1/collections/notes/docs/n1", `{"op":"add"}`, jp).want(t, 400, "invalid_patch")
 	c.do("PATCH", "/v1/collections/notes/docs/n1", `[1,2]`, merge).want(t, 400, "invalid_patch")
-	c.do("PATCH", "/v1/collections/notes/docs/n1", `[{"op":"replace","path":"","value":[1]}]`, jp).want(t, 400, "invalid_patch")
-	c.do("PATCH", "/v1/collections/notes/docs/n1", `[{"op":"add","path":"/_x","value":1}]`, jp).want(t, 400, "reserved_field")
 	c.do("PATCH", "/v1/collections/notes/docs/n1", `{"_version":1}`, merge).want(t, 400, "reserved_field")
 	c.do("PATCH", "/v1/collections/notes/docs/n1", `{"a":1}`).want(t, 415, "unsupported_media_type")
 	c.do("PATCH", "/v1/collections/notes/docs/n1", `{"a":1}`, "Content-Type: text/plain").want(t, 415, "unsupported_media_type")
 	c.do("PATCH", "/v1/collections/notes/docs/missing", `{"a":1}`, merge).want(t, 404, "not_found")
-	if v := c.do("GET", "/v1/collections/notes/docs/n1", nil).JSON(t)["_version"]; v != float64(3) {
-		t.Fatalf("failed patches changed the document: version %v", v)
-	}
 }
 
 func TestListPagination(t *testing.T) {
@@ -266,27 +225,4 @@ func TestRequestIDAndProblemPages(t *testing.T) {
 		c.do("GET", "/problems/"+name, nil).want(t, 200, "")
 	}
 	c.do("GET", "/problems/no-such-thing", nil).want(t, 404, "not_found")
-}
-
-func TestETagsNeverReused(t *testing.T) {
-	c := mustServe(t)
-	seen := map[string]string{}
-	record := func(r *response) {
-		t.Helper()
-		e := r.Header.Get("ETag")
-		if prev, ok := seen[e]; ok && prev != string(r.Body) {
-			t.Fatalf("ETag %s reused for a different state:\n%s\n%s", e, prev, r.Body)
-		}
-		seen[e] = string(r.Body)
-	}
-	for round := 0; round < 3; round++ {
-		record(c.do("PUT", "/v1/collections/notes/docs/n1", `{"same":true}`).want(t, 201, ""))
-		record(c.do("PUT", "/v1/collections/notes/docs/n1", `{"same":true}`).want(t, 200, ""))
-		c.do("DELETE", "/v1/collections/notes/docs/n1", nil).want(t, 204, "")
-		record(c.do("PUT", "/v1/collections/notes/docs/n1", `{"same":true}`).want(t, 201, ""))
-		c.do("DELETE", "/v1/collections/notes?force=true", nil).want(t, 204, "")
-	}
-	if len(seen) != 9 {
-		t.Fatalf("%d distinct ETags for 9 states", len(seen))
-	}
 }
