@@ -56,6 +56,8 @@ type Service struct {
 	maxOps            int
 	maxTransactionTTL time.Duration
 	feed              *Feed
+	// schemas holds the collections' compiled schemas (schema.go).
+	schemas schemaCache
 }
 
 // NewService returns a Service over store.
