@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
 // ConflictPolicy decides what a write with a stale body version does.
@@ -118,40 +120,44 @@ func DecodeSettings(data []byte) (Settings, error) {
 
 // Validate checks settings built in Go the way DecodeSettings checks JSON.
 func (s *Settings) Validate() error {
+	_, err := s.validate()
+	return err
+}
+
+// validate is Validate, and returns the compiled schema (nil for none) so
+// that PutCollection need not compile it again.
+func (s *Settings) validate() (*jsonschema.Schema, error) {
 	switch s.Policy() {
 	case PolicyReject, PolicyLastWriteWins, PolicyMerge, PolicyManual:
 	default:
-		return Errorf(CodeInvalidSettings, "conflictPolicy %q is unknown; use reject, merge, manual or last-write-wins", s.ConflictPolicy)
+		return nil, Errorf(CodeInvalidSettings, "conflictPolicy %q is unknown; use reject, merge, manual or last-write-wins", s.ConflictPolicy)
 	}
 	seen := map[string]bool{}
 	for _, f := range s.Unique {
 		if err := checkSettingsField("unique", f); err != nil {
-			return err
+			return nil, err
 		}
 		if seen[f] {
-			return Errorf(CodeInvalidSettings, "unique lists %q twice", f)
+			return nil, Errorf(CodeInvalidSettings, "unique lists %q twice", f)
 		}
 		seen[f] = true
 	}
 	for f, c := range s.References {
 		if err := checkSettingsField("references", f); err != nil {
-			return err
+			return nil, err
 		}
 		if !ValidCollectionName(c) {
-			return Errorf(CodeInvalidSettings, "references.%s names %q, which is not a valid collection name", f, c)
+			return nil, Errorf(CodeInvalidSettings, "references.%s names %q, which is not a valid collection name", f, c)
 		}
 	}
 	if s.HistoryLimit < 0 {
-		return Errorf(CodeInvalidSettings, "historyLimit must be 0 (keep all) or positive, not %d", s.HistoryLimit)
+		return nil, Errorf(CodeInvalidSettings, "historyLimit must be 0 (keep all) or positive, not %d", s.HistoryLimit)
 	}
 	if len(s.Schema) > 0 && !bytes.Equal(bytes.TrimSpace(s.Schema), []byte("null")) {
-		if _, err := compileSchema(s.Schema); err != nil {
-			return err
-		}
-	} else {
-		s.Schema = nil
+		return compileSchema(s.Schema)
 	}
-	return nil
+	s.Schema = nil
+	return nil, nil
 }
 
 func checkSettingsField(setting, f string) error {

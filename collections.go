@@ -15,7 +15,8 @@ func (s *Service) PutCollection(ctx context.Context, name string, settings Setti
 	if err := checkCollectionName(name); err != nil {
 		return nil, false, err
 	}
-	if err := settings.Validate(); err != nil {
+	schema, err := settings.validate()
+	if err != nil {
 		return nil, false, err
 	}
 	settings.Unique = slices.Clone(settings.Unique)
@@ -47,7 +48,17 @@ func (s *Service) PutCollection(ctx context.Context, name string, settings Setti
 		info = &CollectionInfo{Collection: *c, Stats: stats}
 		return nil
 	})
-	return info, created, err
+	if err != nil {
+		return info, created, err
+	}
+	// The writes that follow find the schema compiled; the collection's
+	// entry is replaced even when the new settings have no schema.
+	if schema != nil {
+		s.schemas.put(name, storedForm(settings.Schema), schema)
+	} else {
+		s.schemas.forget(name)
+	}
+	return info, created, nil
 }
 
 // reindex rebuilds the unique and reference indexes of a collection whose
@@ -168,7 +179,7 @@ func (s *Service) DeleteCollection(ctx context.Context, name string, force bool)
 	if err := checkCollectionName(name); err != nil {
 		return err
 	}
-	return s.store.Update(ctx, func(tx Tx) error {
+	err := s.store.Update(ctx, func(tx Tx) error {
 		c, err := getCollection(tx, name)
 		if err != nil {
 			return err
@@ -202,4 +213,8 @@ func (s *Service) DeleteCollection(ctx context.Context, name string, force bool)
 		}
 		return tx.DropCollection(name)
 	})
+	if err == nil {
+		s.schemas.forget(name)
+	}
+	return err
 }

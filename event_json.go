@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"strconv"
+	"strings"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // eventFields are the members AppendJSON always writes; members of Info
@@ -88,24 +91,24 @@ func appendInfo(b []byte, info []byte) []byte {
 	return b
 }
 
-// appendJSONString appends s as a JSON string. Names, ids, types and
-// ETags are plain ASCII, which needs no escaping but for quotes and
-// backslashes; anything else goes through encoding/json.
+// quoteOptions escape <, > and &, and U+2028 and U+2029, as encoding/json
+// does: the feed's JSON has always escaped them, and clients may compare
+// its bytes.
+var quoteOptions = []jsontext.Options{jsontext.EscapeForHTML(true), jsontext.EscapeForJS(true)}
+
+// appendJSONString appends s as a JSON string, escaped as encoding/json
+// escapes it. Names, ids, types and ETags hold none of the characters that
+// only quoteOptions escape, so only the rare string that does pays for a
+// second pass. One difference is left: invalid UTF-8, which no valid name
+// or id and no decoded member name holds, becomes U+FFFD written as itself
+// rather than as \ufffd; the JSON means the same.
 func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '<' || c == '>' || c == '&' {
-			j, _ := json.Marshal(s)
-			return append(b, j...)
-		}
+	n := len(b)
+	b, _ = jsontext.AppendQuote(b, s)
+	if strings.ContainsAny(s, "<>&") || strings.Contains(s, "\u2028") || strings.Contains(s, "\u2029") {
+		b, _ = jsontext.AppendFormat(b[:n], b[n:], quoteOptions...)
 	}
-	b = append(b, '"')
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c == '"' || c == '\\' {
-			b = append(b, '\\')
-		}
-		b = append(b, s[i])
-	}
-	return append(b, '"')
+	return b
 }
 
 // FeedEvent is an event as the feed delivers it: the Event, and its JSON

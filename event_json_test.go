@@ -2,6 +2,7 @@ package truce_test
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,5 +46,52 @@ func TestEventAppendJSON(t *testing.T) {
 		if d := cmp.Diff(w, g); d != "" {
 			t.Errorf("%s: (-want +got)\n%s\n%s", c.name, d, got)
 		}
+	}
+}
+
+// TestEventJSONBytes pins the exact bytes of strings that need escaping:
+// the feed's JSON escapes them as encoding/json does, <, > and & included,
+// and copies Info's values as they are.
+func TestEventJSONBytes(t *testing.T) {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	e := truce.Event{Seq: 1, Type: "a\"b\\c", Collection: "<c>", ID: "x&y\u2028\u2029\t\n\r\b\f\x01\x1f\x7fé😀", Time: at,
+		Info: []byte(`{"k<&>\u2028é":"v <&>","\"q\"":1}`)}
+	want := `{"seq":1,"type":"a\"b\\c","collection":"\u003cc\u003e","id":"x\u0026y\u2028\u2029\t\n\r\b\f\u0001\u001f` + "\x7fé😀" +
+		`","time":"2026-01-02T03:04:05.000Z","k\u003c\u0026\u003e\u2028é":"v <&>","\"q\"":1}`
+	if got := string(e.AppendJSON(nil, true)); got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+	for _, s := range []string{"", "plain", `"\`, "<>&", "\u2028\u2029", "\x00\x08\x0c\x1b", "é😀"} {
+		e := truce.Event{Type: truce.EventType(s)}
+		j, _ := json.Marshal(s)
+		want := `{"seq":0,"type":` + string(j) + `,"time":"0001-01-01T00:00:00.000Z"}`
+		if got := string(e.AppendJSON(nil, false)); got != want {
+			t.Errorf("%q: got %s, want %s", s, got, want)
+		}
+	}
+}
+
+// BenchmarkEventAppendJSON measures encoding an event for the feed, done
+// once per committed write: a document update with a 1 KiB document, and a
+// lock event whose Info is copied member by member.
+func BenchmarkEventAppendJSON(b *testing.B) {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 6e6, time.UTC)
+	doc := []byte(`{"_id":"n1","text":"` + strings.Repeat("lorem ipsum ", 85) + `"}`)
+	for _, c := range []struct {
+		name string
+		e    truce.Event
+	}{
+		{"update", truce.Event{Seq: 123456, Type: truce.EventDocumentUpdated, Collection: "notes", ID: "01JABCDEFGHJKMNPQRSTVWXYZ0",
+			Version: 42, ETag: `"42-123456"`, Time: at, Document: doc}},
+		{"lock", truce.Event{Seq: 123457, Type: truce.EventLockAcquired, Collection: "notes", ID: "01JABCDEFGHJKMNPQRSTVWXYZ0",
+			Version: 42, ETag: `"42-123456"`, Time: at, Info: []byte(`{"owner":"ann","expiresAt":"2026-01-02T03:05:05Z","fence":123457}`)}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			var buf []byte
+			for b.Loop() {
+				buf = c.e.AppendJSON(buf[:0], true)
+			}
+		})
 	}
 }

@@ -2,6 +2,7 @@ package truce
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -10,17 +11,10 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
-// schemaCache holds compiled schemas by their source text, so a schema is
-// compiled once per distinct text, not once per write.
-var schemaCache sync.Map // string -> *jsonschema.Schema
-
 // compileSchema compiles a JSON Schema (2020-12 unless it names another
 // draft). It never loads anything from outside: a $ref to a file or URL is
 // an error.
 func compileSchema(src []byte) (*jsonschema.Schema, error) {
-	if s, ok := schemaCache.Load(string(src)); ok {
-		return s.(*jsonschema.Schema), nil
-	}
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(src))
 	if err != nil {
 		return nil, Errorf(CodeInvalidSettings, "schema is not valid JSON: %v", err)
@@ -36,17 +30,96 @@ func compileSchema(src []byte) (*jsonschema.Schema, error) {
 	if err != nil {
 		return nil, Errorf(CodeInvalidSettings, "schema does not compile: %v", err)
 	}
-	schemaCache.Store(string(src), s)
 	return s, nil
 }
 
-// validateSchema checks a document body against the collection's schema
-// and returns CodeSchemaViolation listing every error by JSON Pointer.
-func validateSchema(schema []byte, ref string, body []byte) error {
+// maxCachedSchemas bounds a schemaCache; past it, the cache starts over.
+// Entries are removed when a collection is dropped through the Service, so
+// only names dropped elsewhere (another node, the store directly) linger;
+// this keeps even those from adding up.
+const maxCachedSchemas = 4096
+
+// schemaCache holds each collection's compiled schema, so that a write is
+// checked against a schema compiled when the collection's settings were
+// put, or at the first write after, and not once per write. It belongs to
+// a Service and holds one entry per collection name: an entry stands for
+// the schema text it was compiled from, and a write that finds another
+// text (the settings changed, on this node or another) compiles that one
+// and replaces the entry. Dropping a collection removes its entry. Safe for
+// concurrent use; the compiled schemas themselves are immutable.
+type schemaCache struct {
+	mu sync.RWMutex
+	m  map[string]*compiledSchema // guarded by mu
+}
+
+// compiledSchema is a schema and the text it was compiled from.
+type compiledSchema struct {
+	src    []byte
+	schema *jsonschema.Schema
+}
+
+// get returns the compiled schema of a collection whose schema text is
+// src, compiling it if the cache holds another text or none.
+func (c *schemaCache) get(collection string, src []byte) (*jsonschema.Schema, error) {
+	c.mu.RLock()
+	e := c.m[collection]
+	c.mu.RUnlock()
+	if e != nil && bytes.Equal(e.src, src) {
+		return e.schema, nil
+	}
+	s, err := compileSchema(src)
+	if err != nil {
+		return nil, err
+	}
+	c.put(collection, src, s)
+	return s, nil
+}
+
+// put records s as the compiled form of the collection's schema text src.
+func (c *schemaCache) put(collection string, src []byte, s *jsonschema.Schema) {
+	e := &compiledSchema{src: bytes.Clone(src), schema: s}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxCachedSchemas {
+		c.m = make(map[string]*compiledSchema)
+	}
+	c.m[collection] = e
+}
+
+// forget drops the entry of a collection that no longer exists.
+func (c *schemaCache) forget(collection string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.m, collection)
+}
+
+// len returns the number of entries, for tests.
+func (c *schemaCache) len() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.m)
+}
+
+// storedForm returns src as a Store is likely to give it back: stores keep
+// settings as JSON, which drops insignificant white space. Keying the entry
+// that PutCollection makes by this form lets the first write find it; if a
+// store keeps another form, that write compiles once more, nothing worse.
+func storedForm(src []byte) []byte {
+	var b bytes.Buffer
+	if err := json.Compact(&b, src); err != nil {
+		return src
+	}
+	return b.Bytes()
+}
+
+// validate checks a document body against the schema of its
+// collection and returns CodeSchemaViolation listing every error by JSON
+// Pointer.
+func (c *schemaCache) validate(collection string, schema []byte, ref string, body []byte) error {
 	if len(schema) == 0 {
 		return nil
 	}
-	s, err := compileSchema(schema)
+	s, err := c.get(collection, schema)
 	if err != nil {
 		return fmt.Errorf("stored schema of %s: %w", ref, err)
 	}

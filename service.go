@@ -93,6 +93,8 @@ type Service struct {
 	// the background work reports.
 	retention EventRetention
 	log       *slog.Logger
+	// schemas holds the collections' compiled schemas (schema.go).
+	schemas schemaCache
 }
 
 // NewService returns a Service over store.

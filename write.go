@@ -230,7 +230,7 @@ func (s *Service) checkBody(tx ReadTx, settings *Settings, ref, collection, id s
 	if len(body) > s.maxDocBytes {
 		return Errorf(CodeTooLarge, "%s would be %d bytes; the limit is %d", ref, len(body), s.maxDocBytes)
 	}
-	if err := validateSchema(settings.Schema, ref, body); err != nil {
+	if err := s.schemas.validate(collection, settings.Schema, ref, body); err != nil {
 		return err
 	}
 	targets, err := referenceTargets(settings, body)

@@ -96,6 +96,21 @@ const (
 	CodeLockTokenMismatch    = "lock_token_mismatch"
 	CodeLockExpired          = "lock_expired"
 	CodeEventsExpired        = "events_expired"
+
+	// CodeConflictClosed (409): the recorded conflict was already resolved
+	// or dismissed, so it cannot be resolved or dismissed again.
+	CodeConflictClosed = "conflict_closed"
+	// CodeInvalidIdempotencyKey (400): the Idempotency-Key is not 1 to 255
+	// printable ASCII characters.
+	CodeInvalidIdempotencyKey = "invalid_idempotency_key"
+	// CodeTooManyOps (400): a batch or an interactive transaction has more
+	// ops than the server allows, or writes one document in more than one
+	// op.
+	CodeTooManyOps = "too_many_ops"
+	// CodeFailedDependency (424) is never an Error's own code: in the
+	// results of a failed batch (Error.Problem), it marks every op that was
+	// not applied because the op at FailedOp failed.
+	CodeFailedDependency = "failed_dependency"
 )
 
 // Error returns "METHOD PATH: detail (code, HTTP status)".

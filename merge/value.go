@@ -10,8 +10,8 @@ import (
 	"strings"
 )
 
-// ErrInvalidJSON is wrapped by the errors that Diff and Equal return when an input is not
-// exactly one valid JSON value.
+// ErrInvalidJSON is wrapped by the errors that Merge3, Diff and Equal return when an input is
+// not exactly one valid JSON value.
 var ErrInvalidJSON = errors.New("merge: invalid JSON")
 
 // decode parses data into a tree of map[string]any, []any, string, json.Number, bool and nil.

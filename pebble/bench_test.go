@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2"
 	"github.com/trucedb/truce"
 )
 
@@ -144,4 +145,36 @@ func BenchmarkGet(b *testing.B) {
 			})
 		})
 	}
+}
+
+// BenchmarkReadPoint compares what a View can pin its reads with: a Pebble
+// iterator, which reads at a fixed point in time, and a Pebble snapshot.
+// Each is opened and closed, with nothing read.
+func BenchmarkReadPoint(b *testing.B) {
+	db, err := pebble.Open(b.TempDir(), &pebble.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	for i := range int64(benchDocs) {
+		if err := db.Set([]byte(benchID(i)), benchBody, pebble.NoSync); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("iterator", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			it, err := db.NewIter(nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			it.Close()
+		}
+	})
+	b.Run("snapshot", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			db.NewSnapshot().Close()
+		}
+	})
 }

@@ -16,10 +16,10 @@ import (
 // record and the current version of its document before it writes
 // anything, under the write lock, which every writer waits for. The
 // collection record was usually written long ago: it lives in an on-disk
-// table, where a point read costs several microseconds, and it is JSON,
-// which costs as much again to decode. The document is usually in the
-// memtable, a skiplist of every recent write, whose seek is a chain of cache
-// misses (about 14µs measured under load).
+// table, where a point read is costly, and it is JSON, which costs as much
+// again to decode. The document is usually in the memtable, a skiplist of
+// every recent write, whose seek is a chain of cache misses (figures in
+// docs/benchmarks.md, "Figures behind the code's choices").
 //
 // The committed caches (Store.colls and Store.docs) hold records as of the
 // last commit, guarded by the write lock: only an Update changes them, and
@@ -124,11 +124,10 @@ func cloneCollection(c *truce.Collection) *truce.Collection {
 // The document cache keeps at most Store.docBudget bytes of values
 // (Options.DocumentCacheSize), and no value larger than maxCachedDocument;
 // past its budget it evicts entries at random (Go's map order), which keeps
-// the documents being written repeatedly likely to be present. With 64
-// clients updating random documents over HTTP, a budget that held a third
-// of 10,000 documents of 1 KiB (4 MiB) cost about a tenth more server CPU
-// per update than one that holds them all: each miss is a read of an
-// on-disk table, one of them under the write lock.
+// the documents being written repeatedly likely to be present. A budget
+// that holds only part of the documents being updated costs server CPU on
+// every miss, a read of an on-disk table, one of them under the write lock
+// (docs/benchmarks.md has the figures behind the default).
 const maxCachedDocument = 16 << 10
 
 // docPut is a current document an Update wrote: its key and encoding, nil

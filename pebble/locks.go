@@ -46,13 +46,13 @@ type lockRecord struct {
 }
 
 // Every write checks its document's lock record under the write lock, and
-// almost every time there is none. A point read of an absent key costs
-// about 5µs here (a full memtable seek, then the tables' bloom filters), a
-// tenth of a whole write, so Updates answer absence from lockKeys, the set
-// of keys of the committed lock records: exact, because only Updates write
-// lock records and each changes the set under the write lock as its batch
-// is applied (applyLockWrites), as the committed caches do (cache.go).
-// Locks are few, so the set is small; it is loaded at Open.
+// almost every time there is none. A point read of an absent key is a full
+// memtable seek, then the tables' bloom filters: a noticeable share of a
+// whole write (docs/benchmarks.md), so Updates answer absence from
+// lockKeys, the set of keys of the committed lock records: exact, because
+// only Updates write lock records and each changes the set under the write
+// lock as its batch is applied (applyLockWrites), as the committed caches
+// do (cache.go). Locks are few, so the set is small; it is loaded at Open.
 
 // loadLockKeys returns the key of every lock record in db.
 func loadLockKeys(db *pebble.DB) (map[string]struct{}, error) {

@@ -61,9 +61,9 @@ const (
 	l0StopWritesThreshold = 32
 )
 
-// Default sizes: with them truce serve stayed under 200 MB resident in the
-// benchmarks, up to 100,000 documents of 1 KiB (with the malloc arena limit
-// of cmd/truce when built with cgo).
+// Default sizes: with them truce serve stayed within issue 2's memory
+// limit in the benchmarks (with the malloc arena limit of cmd/truce when
+// built with cgo); docs/benchmarks.md has the figures.
 const (
 	DefaultCacheSize         = 64 << 20
 	DefaultMemTableSize      = 16 << 20
@@ -168,12 +168,12 @@ func open(dir string, opts Options, fs vfs.FS) (*Store, error) {
 	// every table of the level below that holds current documents. Raising
 	// L0CompactionThreshold from Pebble's 4 to 8 halves how often that
 	// happens: Pebble scores L0 as twice its sublevels over the threshold,
-	// so compactions start at about 4 sublevels instead of 2. With 64
-	// clients updating 100,000 documents of 1 KiB, paired runs
-	// (bench/pair.sh -docs 100000) took about 6% less server CPU per
-	// update, seeding included, for 7-20% more throughput in 5 pairs of 6;
-	// with 1,000 documents, no difference beyond the noise. Point reads pay
-	// little for the extra sublevels: each L0 table has a Bloom filter.
+	// so compactions start at about 4 sublevels instead of 2. With many
+	// more documents than the caches hold, paired runs took less server
+	// CPU per update for more throughput; with few documents, no
+	// difference beyond the noise (docs/benchmarks.md, "Figures behind the
+	// code's choices"). Point reads pay little for the extra sublevels:
+	// each L0 table has a Bloom filter.
 	// Writes stop at 32 sublevels (Pebble's default is 12), further from a
 	// stall than before.
 	po.L0CompactionThreshold = l0CompactionThreshold
@@ -252,8 +252,8 @@ func (s *Store) View(ctx context.Context, fn func(truce.ReadTx) error) error {
 
 // Document reads the current version of one document. When the committed
 // cache holds it, the cache answers without the iterator a View opens,
-// which is two thirds of what a View reading one document costs (0.65 µs
-// against 1.9 µs, BenchmarkGet): an entry there is the visible value
+// which is most of what a View reading one document costs (BenchmarkGet;
+// figures in docs/benchmarks.md): an entry there is the visible value
 // (cache.go). Otherwise it is a View that reads only the document. Either
 // way it returns once what it read is durable: the document's commit, or
 // for an absence every commit visible when it looked.
@@ -405,18 +405,19 @@ func (s *Store) Update(ctx context.Context, fn func(truce.Tx) error) (err error)
 // (many clients on a small machine), that makes many small fsyncs, each
 // costing CPU in the kernel plus a burst of wakeups, taken from the
 // requests. Then holding the next fsync back a little after one completes
-// lets the commits under way join it: with 64 clients over HTTP on 2 cores
-// this halves the fsyncs, cuts the CPU per request by about a tenth and
-// raises throughput while lowering p99. No commit is acknowledged before
-// its fsync, so durability is unchanged.
+// lets the commits under way join it: with many clients over HTTP on a
+// small machine this makes far fewer fsyncs, costs less CPU per request
+// and raises throughput while lowering p99 (docs/benchmarks.md, "Figures
+// behind the code's choices"). No commit is acknowledged before its fsync,
+// so durability is unchanged.
 //
 // When the CPU is not the bottleneck, the delay is pointless: the writers
-// keep up with the fsyncs, and waiting only lengthens every commit (with 16
-// writers it costs a fifth of the throughput). So it applies only while
-// the waiters of an fsync take long to run after it completes, which is
-// what a saturated CPU looks like from here (wakeLag), and while at least
-// syncDelayWriters Updates are in progress, so that a lone writer never
-// waits for company that will not come.
+// keep up with the fsyncs, and waiting only lengthens every commit, which
+// cost a good share of the throughput with fewer writers. So it applies
+// only while the waiters of an fsync take long to run after it completes,
+// which is what a saturated CPU looks like from here (wakeLag), and while
+// at least syncDelayWriters Updates are in progress, so that a lone writer
+// never waits for company that will not come.
 const (
 	syncDelay          = 500 * time.Microsecond
 	syncDelayWakeLag   = 200 * time.Microsecond

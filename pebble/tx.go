@@ -28,10 +28,10 @@ var (
 //
 // In View it reads through one database iterator, created at the first read:
 // an iterator reads at a fixed point in time however it is repositioned, so
-// it serves as the View's snapshot. It is cheaper than a pebble.Snapshot
-// (about 0.8µs against 1.9µs to open and close, measured here), whose Close
-// asks Pebble to reconsider compactions; that matters on the hot path, a
-// View that reads one document.
+// it serves as the View's snapshot. It is cheaper to open and close than a
+// pebble.Snapshot (BenchmarkReadPoint; figures in docs/benchmarks.md),
+// whose Close asks Pebble to reconsider compactions; that matters on the
+// hot path, a View that reads one document.
 type tx struct {
 	s     *Store
 	it    *pebble.Iterator // View: nil until the first read

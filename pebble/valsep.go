@@ -10,12 +10,12 @@ import (
 // current document, as a stored version and in its change-log event. The
 // versions and the events are never overwritten, only appended (and
 // trimmed), yet an LSM rewrites every value at each compaction that passes
-// it down a level: with 1 KiB documents that made compactions about a
-// seventh of the server's CPU under a write-heavy load, growing with the
-// database. Pebble can store large values in blob files that compactions
-// leave in place, moving only a small handle with the key; it does so here
-// for the versions and the events. Current documents and every other
-// record stay inline, since they are read on every request and a blob
+// it down a level: under a write-heavy load that made compactions a large
+// share of the server's CPU, growing with the database (figures in
+// docs/benchmarks.md). Pebble can store large values in blob files that
+// compactions leave in place, moving only a small handle with the key; it
+// does so here for the versions and the events. Current documents and every
+// other record stay inline, since they are read on every request and a blob
 // lookup would add a second read to each.
 const (
 	// separateMinValue is the size from which a version or an event's value
@@ -28,8 +28,8 @@ const (
 	// flushed since its values were last rewritten. At 10 (Pebble's
 	// example) compactions rewrote the values about every ten flushes,
 	// which under a steady write load came as bursts of CPU that showed in
-	// the p99 latency; at 100 they are rare, and a point read still opens
-	// only the one blob file its handle names.
+	// the p99 latency; at 100 they are rare (docs/benchmarks.md), and a
+	// point read still opens only the one blob file its handle names.
 	blobReferenceDepth = 100
 	// blobGarbageRatio is the share of values in blob files that nothing
 	// refers to any more (trimmed history, expired events) past which the

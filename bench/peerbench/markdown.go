@@ -1,6 +1,7 @@
 package main
 
 import (
+	_ "embed"
 	"fmt"
 	"runtime"
 	"strings"
@@ -153,6 +154,7 @@ func markdown(o options, root string, infos []systemInfo, results, all []result)
 
 	b.WriteString(readingGuide)
 	b.WriteString(behindGuide)
+	b.WriteString(codeFigures)
 	fmt.Fprintf(&b, "\n## Every run\n\n")
 	fmt.Fprintf(&b, "| system | workload | round | ops/s | writes/s | conflicts | retries | p50 | p90 | p99 | p999 | max | server CPU µs/op | client CPU µs/op | load before → after |\n")
 	fmt.Fprintf(&b, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
@@ -225,6 +227,13 @@ const readingGuide = `
   without the read (the Go SDK's Update does); the workload does not, to run the same loop
   everywhere.
 `
+
+// codeFigures holds the measurements behind the code's defaults and
+// designs, which its comments point to; written by hand, in its own file so
+// that it reads as Markdown.
+//
+//go:embed code_figures.md
+var codeFigures string
 
 // behindGuide says where truce was behind a peer or a target when the
 // figures were last studied, and what the profiles said. Re-profile with

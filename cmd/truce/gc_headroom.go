@@ -8,12 +8,11 @@ import (
 	"time"
 )
 
-// GC headroom. The server's live Go heap is small (about 4 MB under a
-// 64-client write load over 1,000 documents, up to about 25 MB once the
-// store's document cache is full: Pebble keeps its own caches and
-// memtables off the Go heap when built with cgo), so with GOGC=100 the
-// collector ran every 4 MB of garbage, about 25 times a second, for 4-9%
-// of the server's CPU. The tuner lets the heap grow by at least gcHeadroom
+// GC headroom. The server's live Go heap is small (Pebble keeps its own
+// caches and memtables off the Go heap when built with cgo), so with
+// GOGC=100 the collector ran many times a second under a write load, for
+// a noticeable share of the server's CPU (figures in docs/benchmarks.md,
+// "Figures behind the code's choices"). The tuner lets the heap grow by at least gcHeadroom
 // before a collection, and by the live heap (GOGC=100) once that is
 // larger: a small heap collects several times less often for at most
 // gcHeadroom more memory, and a large one (thousands of feed subscribers,

@@ -7,17 +7,18 @@ package main
 // new thread an arena of its own at its first call, until there are eight
 // per core, and memory freed in one arena is not reused by another, so
 // with Go moving its goroutines between threads the process held on to
-// much more than the store uses. With 100,000 documents of 1 KiB (an
-// update workload at 64 clients, then a read workload) peak RSS was about
-// 240 MB with glibc's default, 210 MB with 4 arenas, 190 MB with 2 and
-// 173 MB with 1, with no difference in throughput beyond the runs' noise.
+// much more than the store uses. Fewer arenas lowered peak RSS with large
+// stores, with no difference in throughput beyond the runs' noise, and 2
+// kept the server within issue 2's memory limit with the largest store
+// measured (figures in docs/benchmarks.md, "Figures behind the code's
+// choices").
 //
 // So the truce binary asks glibc for 2 arenas (mallopt's M_ARENA_MAX),
 // unless the environment chooses: MALLOC_ARENA_MAX, or a GLIBC_TUNABLES
 // that sets glibc.malloc.arena_max. It must do so before the Go runtime
-// starts its threads, which take arenas as they start (six by the time
-// main runs, on 2 cores), hence a C constructor, which runs when the
-// program is loaded. With another C library (musl) there is nothing to do.
+// starts its threads, which take arenas as they start (several by the
+// time main runs), hence a C constructor, which runs when the program is
+// loaded. With another C library (musl) there is nothing to do.
 
 /*
 #include <malloc.h>

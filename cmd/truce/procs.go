@@ -10,26 +10,23 @@ import (
 )
 
 // A spare processor. Go runs goroutines on GOMAXPROCS processors (Ps),
-// by default one per core. On a 2-core machine under 64 clients of
+// by default one per core. On a small machine under many clients of
 // If-Match updates (truce bench on the same cores), one P more than there
-// are cores lowered p99 update latency in 19 of 20 paired runs (by 3 to
-// 10 ms, from 24-35 ms; the other pair tied) and raised throughput by a
-// median 6%, while the read workload stayed within the runs' noise. Four
-// Ps were no better than three, and a no-op net/http handler gains
-// nothing from the spare P.
+// are cores lowered p99 update latency and raised throughput, while reads
+// did not change beyond the noise; a second spare P added nothing, and a
+// no-op net/http handler gains nothing from one. The paired runs are in
+// docs/benchmarks.md ("Figures behind the code's choices").
 //
 // Two effects make that up. With the load generator given a spare P too,
 // so that both processes run as many threads, the server's spare P still
-// lowered p99 in each of four pairs (by 0.7-2.3 ms: p99 went from about 3
-// to 2.7 times the mean) for 2-5% less throughput: the time inside truce's
+// lowered p99, for a little less throughput: the time inside truce's
 // handlers stays the same, and what shrinks is the wait around them for a
 // P, likely because the store's own goroutines hold one while they work
 // (the WAL's fsync until the runtime takes the P back, a flush or
-// compaction for up to 10 ms between preemptions). The rest, the
-// throughput, is the kernel giving a process with more runnable threads a
-// larger share of cores it shares with others (here the load generator),
-// as PostgreSQL's process per connection gets. So serve runs with a spare
-// P, unless GOMAXPROCS is set in the environment or the process runs under
+// compaction until the next preemption). The rest, the throughput, is the
+// kernel giving a process with more runnable threads a larger share of
+// cores it shares with others (here the load generator), as PostgreSQL's
+// process per connection gets. So serve runs with a spare P, unless GOMAXPROCS is set in the environment or the process runs under
 // a CPU quota (a container's limit): a P above a quota would only get the
 // process throttled. Go's own default cannot tell a quota of one core on a
 // 2-core machine from none (it never goes below 2), so cpuQuota reads the
