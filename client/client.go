@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	crand "crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -29,6 +32,9 @@ type Client struct {
 	token  string
 	ua     string
 	policy RetryPolicy
+	// rootCAs, when set by WithCAFile, is what the default transport
+	// trusts.
+	rootCAs *x509.CertPool
 	// sleep waits for d or until ctx is done; tests replace it.
 	sleep func(ctx context.Context, d time.Duration) error
 	// jitter returns a uniformly random duration in [0, d]; tests replace it.
@@ -62,6 +68,29 @@ func WithHTTPClient(hc *http.Client) Option {
 			return errors.New("client: WithHTTPClient(nil)")
 		}
 		c.hc = hc
+		return nil
+	}
+}
+
+// WithCAFile makes the Client trust the server certificates signed by the
+// PEM certificates in the file at path (a private CA, or a server's
+// self-signed certificate), in addition to the system's roots. It cannot
+// be combined with WithHTTPClient, whose transport has TLS settings of its
+// own.
+func WithCAFile(path string) Option {
+	return func(c *Client) error {
+		pem, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("client: CA file: %w", err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("client: CA file %s holds no PEM certificate", path)
+		}
+		c.rootCAs = pool
 		return nil
 	}
 }
@@ -113,8 +142,11 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 			return nil, err
 		}
 	}
-	if c.hc == nil {
-		c.hc = &http.Client{Transport: defaultTransport()}
+	switch {
+	case c.hc != nil && c.rootCAs != nil:
+		return nil, errors.New("client: WithCAFile and WithHTTPClient cannot be combined; set RootCAs in your client's transport")
+	case c.hc == nil:
+		c.hc = &http.Client{Transport: defaultTransport(c.rootCAs)}
 	}
 	return c, nil
 }
@@ -122,7 +154,8 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 // defaultTransport is http.DefaultTransport with more idle connections per
 // host: the standard library keeps two, which makes a Client shared by
 // many goroutines open and close connections all the time.
-func defaultTransport() http.RoundTripper {
+// The transport trusts rootCAs when not nil, else the system's roots.
+func defaultTransport(rootCAs *x509.CertPool) http.RoundTripper {
 	t, ok := http.DefaultTransport.(*http.Transport)
 	if !ok {
 		return http.DefaultTransport
@@ -130,6 +163,9 @@ func defaultTransport() http.RoundTripper {
 	t = t.Clone()
 	t.MaxIdleConns = 256
 	t.MaxIdleConnsPerHost = 64
+	if rootCAs != nil {
+		t.TLSClientConfig = &tls.Config{RootCAs: rootCAs, MinVersion: tls.VersionTLS12}
+	}
 	return t
 }
 
