@@ -128,7 +128,7 @@ func (h *Handler) writeProblem(w http.ResponseWriter, r *http.Request, rid strin
 	title := problemTypeOf(te.Code).title
 	p := Problem{
 		Type: "/problems/" + problemName(te.Code), Title: title, Status: status,
-		Detail: te.Detail, Instance: r.URL.Path, Code: string(te.Code), Retryable: te.Code.Retryable(),
+		Detail: te.Detail + advice(r, te), Instance: r.URL.Path, Code: string(te.Code), Retryable: te.Code.Retryable(),
 		RequestID: rid, Errors: te.Violations, Referrers: te.Referrers,
 		Field: te.Field, Value: te.Value, Holder: te.Holder, Conflicts: te.Conflicts,
 		ConflictID: te.ConflictID, Owner: te.LockOwner,
