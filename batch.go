@@ -33,7 +33,7 @@ func (s *Service) Batch(ctx context.Context, ops []Op, answer AnswerFunc) ([]OpR
 		return nil, Errorf(CodeInvalidParameter, "the transaction has no ops; send {\"ops\": [...]} with at least one")
 	}
 	if len(ops) > s.maxOps {
-		return nil, Errorf(CodeTooManyOps, "the transaction has %d ops; the limit is %d (--max-tx-ops): split it", len(ops), s.maxOps)
+		return nil, Errorf(CodeTooManyOps, "the transaction has %d ops; the limit is %d: split it", len(ops), s.maxOps)
 	}
 	ws, err := s.prepareOps(ops, true)
 	if err != nil {

@@ -192,7 +192,7 @@ func (s *Service) DeleteCollection(ctx context.Context, name string, force bool)
 			return err
 		}
 		if stats.Documents > 0 && !force {
-			return Errorf(CodeNotEmpty, "collection %s holds %d live document(s); delete them first, or send ?force=true to drop them with it", name, stats.Documents)
+			return Errorf(CodeNotEmpty, "collection %s holds %d live document(s); delete them first, or delete the collection with force to drop them with it", name, stats.Documents)
 		}
 		now := s.now().UTC()
 		if err := eachLive(tx, name, func(d *Document) error {

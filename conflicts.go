@@ -30,7 +30,7 @@ func (s *Service) recordConflict(ctx context.Context, e *Error) error {
 		return err
 	}
 	e.ConflictID = c.ID
-	e.Detail += "; recorded as conflict " + c.ID + " (GET /v1/conflicts/" + c.ID + ")"
+	e.Detail += "; recorded as conflict " + c.ID
 	return nil
 }
 
@@ -79,10 +79,10 @@ func (s *Service) Conflicts(ctx context.Context, f ConflictFilter, after string,
 	switch f.Status {
 	case "", ConflictOpen, ConflictResolved, ConflictDismissed:
 	default:
-		return nil, Errorf(CodeInvalidParameter, "status=%.40q is unknown; use open, resolved or dismissed", f.Status)
+		return nil, Errorf(CodeInvalidParameter, "conflict status %.40q is unknown; use open, resolved or dismissed", f.Status)
 	}
 	if len(after) > 255 {
-		return nil, Errorf(CodeInvalidParameter, "after=%.80q is not a cursor this server gave out", after)
+		return nil, Errorf(CodeInvalidParameter, "cursor %.80q is not one this server gave out", after)
 	}
 	limit, err := pageLimit(limit)
 	if err != nil {
@@ -128,7 +128,7 @@ func (s *Service) ResolveConflict(ctx context.Context, id, strategy string, docu
 			return WriteResult{}, nil, err
 		}
 		if pb.version != 0 {
-			return WriteResult{}, nil, Errorf(CodeInvalidPrecondition, "_version has no meaning in a resolution; send If-Match with the document's current ETag")
+			return WriteResult{}, nil, Errorf(CodeInvalidPrecondition, "_version has no meaning in a resolution; make it conditional on the document's current ETag instead")
 		}
 		custom = pb.fields
 		if pb.hasID {
@@ -145,7 +145,7 @@ func (s *Service) ResolveConflict(ctx context.Context, id, strategy string, docu
 		return WriteResult{}, nil, err
 	}
 	if len(pre.IfMatch) == 0 {
-		return WriteResult{}, nil, Errorf(CodePreconditionRequired, "resolving a conflict needs If-Match with the ETag of %s as it is now, so that a change made since you looked is not overwritten", refString(c.Collection, c.DocID))
+		return WriteResult{}, nil, Errorf(CodePreconditionRequired, "resolving a conflict must be conditional on the ETag of %s as it is now, so that a change made since you looked is not overwritten", refString(c.Collection, c.DocID))
 	}
 	if customID != "" && customID != c.DocID {
 		return WriteResult{}, nil, Errorf(CodeInvalidID, "_id in the document (%s) differs from the conflict's document (%s)", customID, c.DocID)

@@ -38,7 +38,7 @@ func (s *Service) createRequest(collection string, body []byte) (writeRequest, e
 		return writeRequest{}, err
 	}
 	if pb.version != 0 {
-		return writeRequest{}, Errorf(CodeInvalidPrecondition, "_version has no meaning when creating a document; use PUT with _version to change an existing one")
+		return writeRequest{}, Errorf(CodeInvalidPrecondition, "_version has no meaning when creating a document; put the document with _version to change an existing one")
 	}
 	id := pb.id
 	if !pb.hasID {
@@ -88,11 +88,11 @@ func putRequest(collection, id string, body []byte, pre Precondition) (writeRequ
 		return writeRequest{}, err
 	}
 	if pb.hasID && pb.id != id {
-		return writeRequest{}, Errorf(CodeInvalidID, "_id in the body (%s) differs from the id in the URL (%s)", pb.id, id)
+		return writeRequest{}, Errorf(CodeInvalidID, "_id in the body (%s) differs from the document's id (%s)", pb.id, id)
 	}
 	if pb.version != 0 {
 		if pre.Version != 0 && pre.Version != pb.version {
-			return writeRequest{}, Errorf(CodeInvalidPrecondition, "_version %d in the body differs from ?version=%d", pb.version, pre.Version)
+			return writeRequest{}, Errorf(CodeInvalidPrecondition, "_version %d in the body differs from the version %d the write is conditional on", pb.version, pre.Version)
 		}
 		pre.Version = pb.version
 	}
@@ -165,7 +165,7 @@ func compilePatch(typ PatchType, patch []byte) (func([]byte) ([]byte, error), er
 		}
 		for _, f := range fields {
 			if strings.HasPrefix(f, "_") {
-				return nil, Errorf(CodeReservedField, "the merge patch sets %q: fields that start with an underscore are reserved; to make the patch conditional use If-Match or ?version=", f)
+				return nil, Errorf(CodeReservedField, "the merge patch sets %q: fields that start with an underscore are reserved; to make the patch conditional, give it a precondition", f)
 			}
 		}
 		return func(doc []byte) ([]byte, error) {
@@ -200,7 +200,7 @@ func compilePatch(typ PatchType, patch []byte) (func([]byte) ([]byte, error), er
 			return out, nil
 		}, nil
 	}
-	return nil, Errorf(CodeUnsupportedMediaType, "PATCH takes %s or %s, not %q", MergePatch, JSONPatch, string(typ))
+	return nil, Errorf(CodeUnsupportedMediaType, "a patch is a JSON Merge Patch (%s) or a JSON Patch (%s), not %q", MergePatch, JSONPatch, string(typ))
 }
 
 // checkPatchOp checks one JSON Patch operation's kind and paths.
@@ -233,7 +233,7 @@ func checkPatchOp(i int, op jsonpatch.Operation) error {
 			return Errorf(CodeReservedField, "operation %d (%s) touches %s: fields that start with an underscore are reserved", i, kind, p)
 		}
 		if p == "" && kind != "test" {
-			return Errorf(CodeInvalidPatch, "operation %d (%s) targets the whole document; use PUT to replace it", i, kind)
+			return Errorf(CodeInvalidPatch, "operation %d (%s) targets the whole document; replace the document with a put instead", i, kind)
 		}
 	}
 	if kind == "add" || kind == "replace" || kind == "test" {
@@ -301,7 +301,7 @@ func (s *Service) List(ctx context.Context, collection, after string, limit int)
 		return nil, err
 	}
 	if after != "" && !ValidID(after) {
-		return nil, Errorf(CodeInvalidParameter, "after=%.80q is not a cursor this server gave out", after)
+		return nil, Errorf(CodeInvalidParameter, "cursor %.80q is not one this server gave out", after)
 	}
 	limit, err := pageLimit(limit)
 	if err != nil {

@@ -11,8 +11,9 @@ import (
 // one HTTP status and one problem type.
 type Code string
 
-// The error codes. Each one has a single cause; see CodeInfo for the title,
-// whether a retry can succeed, and how to resolve it.
+// The error codes. Each one has a single cause; Retryable says whether a
+// retry can succeed. The http package holds each code's title and the page
+// that explains how to resolve it.
 const (
 	CodeInvalidJSON           Code = "invalid_json"
 	CodeInvalidDocument       Code = "invalid_document"
@@ -55,6 +56,76 @@ const (
 	CodeInternal              Code = "internal"
 )
 
+// codes lists every code, each with whether repeating the same call can
+// succeed once the state it ran into has changed.
+var codes = []struct {
+	code      Code
+	retryable bool
+}{
+	{CodeInvalidJSON, false},
+	{CodeInvalidDocument, false},
+	{CodeSchemaViolation, false},
+	{CodeReservedField, false},
+	{CodeInvalidPatch, false},
+	{CodeInvalidPrecondition, false},
+	{CodeInvalidReference, false},
+	{CodeInvalidID, false},
+	{CodeInvalidCollection, false},
+	{CodeInvalidSettings, false},
+	{CodeInvalidParameter, false},
+	{CodeNotFound, false},
+	{CodeMethodNotAllowed, false},
+	{CodeAlreadyExists, false},
+	{CodeVersionConflict, true},
+	{CodeMergeConflict, true},
+	{CodeUniqueViolation, false},
+	{CodeInUse, false},
+	{CodePatchTestFailed, true},
+	{CodeNotEmpty, false},
+	{CodeVersionTrimmed, false},
+	{CodePreconditionFailed, true},
+	{CodeTooLarge, false},
+	{CodeUnsupportedMediaType, false},
+	{CodePreconditionRequired, false},
+	{CodeConflictClosed, false},
+	{CodeIdempotencyKeyReused, false},
+	{CodeIdempotencyKeyInUse, true},
+	{CodeInvalidIdempotencyKey, false},
+	{CodeLocked, true},
+	{CodeLockTokenMismatch, false},
+	{CodeLockExpired, true},
+	{CodeTransactionConflict, true},
+	{CodeTransactionExpired, false},
+	{CodeFailedDependency, false},
+	{CodeTooManyOps, false},
+	{CodeEventsExpired, false},
+	{CodeUnavailable, true},
+	{CodeInternal, true},
+}
+
+// Codes returns every code, in the order they are declared.
+func Codes() []Code {
+	out := make([]Code, len(codes))
+	for i, c := range codes {
+		out[i] = c.code
+	}
+	return out
+}
+
+// Retryable reports whether repeating the same call can succeed, without
+// changing it, once the state that refused it has moved on: after
+// re-reading the document (a stale version), after Error.RetryAfter (a
+// lock), or after a moment (the store was unavailable). Every other code
+// needs a changed call. An unknown code is retryable, as CodeInternal is.
+func (c Code) Retryable() bool {
+	for _, k := range codes {
+		if k.code == c {
+			return k.retryable
+		}
+	}
+	return true
+}
+
 // Error is the error every Service method returns for a failure the caller
 // can act on. Anything else that escapes the Service is an internal error.
 type Error struct {
@@ -63,8 +134,8 @@ type Error struct {
 	// Detail says what went wrong and what to do, for people.
 	Detail string
 	// Current is the document as it is now, on a conflict caused by a stale
-	// version or a failed If-Match, so the caller can recover without
-	// another read. Nil when the document does not exist.
+	// version or a failed ETag precondition, so the caller can recover
+	// without another read. Nil when the document does not exist.
 	Current *Document
 	// Violations lists each schema error with its JSON Pointer
 	// (CodeSchemaViolation).

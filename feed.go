@@ -136,7 +136,7 @@ func (f *Feed) Subscribe(ctx context.Context, since int64, filter FeedFilter) (*
 	case since < trimmed:
 		return nil, expired(since, trimmed)
 	case since > last:
-		return nil, Errorf(CodeInvalidParameter, "since=%d is past the last event of this server (seq %d); resume from a seq the feed gave you, or subscribe without since to start from now", since, last)
+		return nil, Errorf(CodeInvalidParameter, "seq %d is past the last event of this server (seq %d); resume from a seq the feed gave you, or subscribe from now", since, last)
 	}
 	f.mu.Lock()
 	f.subs++
@@ -156,7 +156,7 @@ func (f *Feed) OldestSeq(ctx context.Context) (int64, error) {
 }
 
 func expired(since, trimmed int64) error {
-	return Errorf(CodeEventsExpired, "since=%d is older than the change feed keeps (trimmed through seq %d); re-read the documents you follow, then subscribe again without since", since, trimmed)
+	return Errorf(CodeEventsExpired, "seq %d is older than the change feed keeps (trimmed through seq %d); re-read the documents you follow, then subscribe again from now", since, trimmed)
 }
 
 // Subscribers returns the number of open subscriptions (for metrics).

@@ -72,7 +72,7 @@ func (s *Service) putAnswer(tx Tx, k *IdempotencyKey, rec *IdempotencyRecord) er
 	old, err := tx.Idempotency(k.Caller, k.Key)
 	switch {
 	case err == nil && old.ExpiresAt.After(now):
-		return Errorf(CodeIdempotencyKeyInUse, "another request with Idempotency-Key %q committed first; retry to get its answer", k.Key)
+		return Errorf(CodeIdempotencyKeyInUse, "another request with idempotency key %q committed first; retry to get its answer", k.Key)
 	case err != nil && !errors.Is(err, ErrNoRecord):
 		return err
 	}

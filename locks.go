@@ -187,7 +187,7 @@ func (s *Service) lockedError(ctx context.Context, key, collection, id string, h
 func lockedBy(l *Lock, now time.Time) *Error {
 	return &Error{Code: CodeLocked, LockOwner: l.Owner, LockExpiresAt: l.ExpiresAt, RetryAfter: l.ExpiresAt.Sub(now),
 		Detail: refString(l.Collection, l.ID) + " is locked by " + strconv.Quote(l.Owner) + " until " +
-			string(AppendTime(nil, l.ExpiresAt)) + "; send the holder's Lock-Token, or wait until the lock is released or ends"}
+			string(AppendTime(nil, l.ExpiresAt)) + "; write with the holder's lock token, or wait until the lock is released or ends"}
 }
 
 // checkLock is the lock rule of every write, inside the write's commit: a
@@ -212,7 +212,7 @@ func (s *Service) checkLock(tx ReadTx, collection, id, token string) error {
 }
 
 func errLockExpired(collection, id string) *Error {
-	return Errorf(CodeLockExpired, "the Lock-Token names no lock held on %s: it ended (its ttl passed, or it was released or broken); re-read the document, take the lock again and redo the change", refString(collection, id))
+	return Errorf(CodeLockExpired, "the lock token names no lock held on %s: it ended (its ttl passed, or it was released or broken); re-read the document, take the lock again and redo the change", refString(collection, id))
 }
 
 // RenewLock extends the lock whose token the caller holds to ttl from now
@@ -259,7 +259,7 @@ func (s *Service) Unlock(ctx context.Context, collection, id, token string) erro
 		return err
 	}
 	if token == "" {
-		return Errorf(CodeInvalidPrecondition, "releasing the lock on %s needs the Lock-Token its lock request returned (or force, for an administrator)", refString(collection, id))
+		return Errorf(CodeInvalidPrecondition, "releasing the lock on %s needs the lock token its lock request returned (or force, for an administrator)", refString(collection, id))
 	}
 	return s.release(ctx, collection, id, func(l *Lock) error {
 		if !l.holds(token) {
@@ -383,7 +383,7 @@ func expireLock(tx Tx, l *Lock, now time.Time) error {
 
 func mismatch(l *Lock) error {
 	return &Error{Code: CodeLockTokenMismatch, LockOwner: l.Owner, LockExpiresAt: l.ExpiresAt,
-		Detail: "the Lock-Token is not the token of the lock " + strconv.Quote(l.Owner) + " holds on " + refString(l.Collection, l.ID) +
+		Detail: "the lock token is not the token of the lock " + strconv.Quote(l.Owner) + " holds on " + refString(l.Collection, l.ID) +
 			"; use the token your lock request returned (an administrator can break the lock with force)"}
 }
 

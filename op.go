@@ -91,7 +91,7 @@ func (s *Service) prepareOp(op *Op) (*writeRequest, error) {
 	}
 	if op.Kind == OpCreate {
 		if !op.Pre.IsZero() {
-			return nil, Errorf(CodeInvalidPrecondition, "a create takes no ifMatch, ifNoneMatch or version: it fails with already_exists when the id is live")
+			return nil, Errorf(CodeInvalidPrecondition, "a create takes no precondition: it fails with already_exists when the id is live")
 		}
 		w, err := s.createRequest(op.Collection, op.Document)
 		if err != nil {

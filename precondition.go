@@ -78,7 +78,7 @@ func ParseETagList(header string) ([]string, error) {
 		return nil, badETag(header)
 	}
 	if len(tags) > 64 {
-		return nil, Errorf(CodeInvalidPrecondition, "the header lists %d entity tags; at most 64 are accepted", len(tags))
+		return nil, Errorf(CodeInvalidPrecondition, "the list names %d entity tags; at most 64 are accepted", len(tags))
 	}
 	return tags, nil
 }
@@ -117,17 +117,17 @@ func (p Precondition) check(cur *Document, ref string) error {
 	live := cur != nil && !cur.Deleted
 	if len(p.IfMatch) > 0 {
 		if !live {
-			return &Error{Code: CodePreconditionFailed, Detail: "If-Match: " + ref + " does not exist"}
+			return &Error{Code: CodePreconditionFailed, Detail: "the write is conditional on an ETag of " + ref + ", which does not exist"}
 		}
 		if !MatchStrong(p.IfMatch, cur.ETag()) {
 			return &Error{Code: CodePreconditionFailed, Current: cur,
-				Detail: "If-Match: " + ref + " is at " + cur.ETag() + " (version " + itoa(cur.Version) + "); re-read it and send the new ETag"}
+				Detail: ref + " is at " + cur.ETag() + " (version " + itoa(cur.Version) + "), not an ETag the write is conditional on; re-read it and write with its new ETag"}
 		}
 	}
 	if len(p.IfNoneMatch) > 0 && live && MatchWeak(p.IfNoneMatch, cur.ETag()) {
-		d := "If-None-Match: " + ref + " is at " + cur.ETag()
+		d := ref + " is at " + cur.ETag() + ", one of the ETags the write excludes"
 		if p.IfNoneMatch[0] == "*" {
-			d = "If-None-Match: * (create only): " + ref + " already exists at version " + itoa(cur.Version)
+			d = "the write is create-only, and " + ref + " already exists at version " + itoa(cur.Version)
 		}
 		return &Error{Code: CodePreconditionFailed, Current: cur, Detail: d}
 	}

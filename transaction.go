@@ -108,7 +108,7 @@ func (s *Service) BeginTransaction(ctx context.Context, ttl time.Duration, answe
 // loadTransaction reads a live transaction, or CodeTransactionExpired.
 func (s *Service) loadTransaction(tx ReadTx, id string) (*Transaction, error) {
 	if id == "" || len(id) > 255 {
-		return nil, Errorf(CodeTransactionExpired, "%.80q is not a transaction id; begin one with POST /v1/transactions", id)
+		return nil, Errorf(CodeTransactionExpired, "%.80q is not a transaction id; begin a transaction first", id)
 	}
 	t, err := tx.Transaction(id)
 	if errors.Is(err, ErrNoRecord) {
@@ -180,7 +180,7 @@ func (s *Service) TransactionGet(ctx context.Context, txid, collection, id strin
 			return nil // validated above
 		}
 		if len(t.Seen) >= s.maxOps {
-			return Errorf(CodeTooManyOps, "transaction %s has seen %d documents; the limit is %d (--max-tx-ops): split it", t.ID, len(t.Seen), s.maxOps)
+			return Errorf(CodeTooManyOps, "transaction %s has seen %d documents; the limit is %d: split it", t.ID, len(t.Seen), s.maxOps)
 		}
 		t.Seen = append(t.Seen, SeenDoc{Collection: collection, ID: id, Seq: seqOf(cur)})
 		t.Rev++
@@ -224,7 +224,7 @@ func (s *Service) TransactionWrite(ctx context.Context, txid string, op Op, answ
 				return err
 			}
 			if len(t.Ops) >= s.maxOps {
-				return Errorf(CodeTooManyOps, "transaction %s has %d staged writes; the limit is %d (--max-tx-ops): commit and start another", t.ID, len(t.Ops), s.maxOps)
+				return Errorf(CodeTooManyOps, "transaction %s has %d staged writes; the limit is %d: commit and start another", t.ID, len(t.Ops), s.maxOps)
 			}
 			if err := validateSeen(tx, t); err != nil {
 				return err

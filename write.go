@@ -113,10 +113,10 @@ func (s *Service) applyWrite(tx Tx, w writeRequest) (WriteResult, error) {
 	live := cur != nil && !cur.Deleted
 
 	if w.kind != kindCreate && settings.RequirePreconditions && w.pre.IsZero() {
-		return WriteResult{}, Errorf(CodePreconditionRequired, "collection %s requires a precondition on every write: send If-Match with the ETag you read, If-None-Match: * to create, or the version you read (_version / ?version=)", w.collection)
+		return WriteResult{}, Errorf(CodePreconditionRequired, "collection %s requires every write to be conditional on the version it changes, or to be create-only", w.collection)
 	}
 	if w.kind == kindCreate && live {
-		return WriteResult{}, Errorf(CodeAlreadyExists, "%s already exists (version %d); use PUT to replace it", ref, cur.Version)
+		return WriteResult{}, Errorf(CodeAlreadyExists, "%s already exists (version %d); replace it with a put instead", ref, cur.Version)
 	}
 	stale := false
 	if err := w.pre.check(cur, ref); errors.Is(err, errStale) {

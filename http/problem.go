@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"html/template"
 	"net/http"
 	"strconv"
 	"strings"
@@ -126,10 +125,10 @@ func (h *Handler) problem(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 func (h *Handler) writeProblem(w http.ResponseWriter, r *http.Request, rid string, status int, te *truce.Error) {
-	info := te.Code.Info()
+	title := problemTypeOf(te.Code).title
 	p := Problem{
-		Type: "/problems/" + problemName(te.Code), Title: info.Title, Status: status,
-		Detail: te.Detail, Instance: r.URL.Path, Code: string(te.Code), Retryable: info.Retryable,
+		Type: "/problems/" + problemName(te.Code), Title: title, Status: status,
+		Detail: te.Detail + advice(r, te), Instance: r.URL.Path, Code: string(te.Code), Retryable: te.Code.Retryable(),
 		RequestID: rid, Errors: te.Violations, Referrers: te.Referrers,
 		Field: te.Field, Value: te.Value, Holder: te.Holder, Conflicts: te.Conflicts,
 		ConflictID: te.ConflictID, Owner: te.LockOwner,
@@ -138,7 +137,7 @@ func (h *Handler) writeProblem(w http.ResponseWriter, r *http.Request, rid strin
 		p.ExpiresAt = string(truce.AppendTime(nil, te.LockExpiresAt))
 	}
 	if p.Detail == "" {
-		p.Detail = info.Title
+		p.Detail = title
 	}
 	if c := te.Current; c != nil && !c.Deleted {
 		p.Current = &Current{Version: c.Version, ETag: c.ETag(), Document: c.JSON()}
@@ -167,35 +166,3 @@ func (h *Handler) writeProblem(w http.ResponseWriter, r *http.Request, rid strin
 		_, _ = w.Write(body)
 	}
 }
-
-var problemTmpl = template.Must(template.New("problem").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{{.Title}} — truce</title>
-<style>body{font:16px/1.5 system-ui,sans-serif;max-width:44rem;margin:3rem auto;padding:0 1rem;color:#222}
-code{background:#f3f3f3;padding:.1em .3em;border-radius:3px}dt{font-weight:600}</style></head>
-<body><h1>{{.Title}}</h1>
-<dl><dt>HTTP status</dt><dd>{{.Status}}</dd><dt>code</dt><dd><code>{{.Code}}</code></dd>
-<dt>retryable</dt><dd>{{if .Retryable}}yes: the same change can succeed after re-reading the document or waiting for Retry-After{{else}}no: the request must change before it can succeed{{end}}</dd></dl>
-<h2>What happened and how to resolve it</h2><p>{{.Explain}}</p>
-<p>Every problem answer carries <code>requestId</code>; the server log has the same id.</p>
-</body></html>
-`))
-
-// problemPage serves /problems/{name}: what the problem means and how to
-// resolve it.
-func (h *Handler) problemPage(w http.ResponseWriter, r *http.Request) {
-	name := r.PathValue("name")
-	code := truce.Code(strings.ReplaceAll(name, "-", "_"))
-	if _, ok := statusOf[code]; !ok || strings.Contains(name, "_") {
-		h.problem(w, r, truce.Errorf(truce.CodeNotFound, "there is no problem type %q", name))
-		return
-	}
-	info := code.Info()
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Cache-Control", "public, max-age=86400")
-	w.Header().Set("Last-Modified", startTime)
-	_ = problemTmpl.Execute(w, map[string]any{
-		"Title": info.Title, "Status": StatusOf(code), "Code": code, "Retryable": info.Retryable, "Explain": info.Explain,
-	})
-}
-
-var startTime = time.Now().UTC().Format(http.TimeFormat)

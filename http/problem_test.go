@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -14,16 +15,33 @@ import (
 	"github.com/trucedb/truce/pebble"
 )
 
-// Every code has its own status: a code missing from the table would be
-// answered as a 500.
+// Every code has its own status (a code missing from the table would be
+// answered as a 500), and its own title and page: a code missing from the
+// problem types would be described as internal.
 func TestEveryCodeHasAStatus(t *testing.T) {
+	store, err := pebble.Open(t.TempDir(), pebble.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	h := trucehttp.NewHandler(truce.NewService(store, truce.Options{}), trucehttp.Options{})
+	page := regexp.MustCompile(`<h1>([^<]+)</h1>(?s:.*)resolve it</h2><p>([^<]+)</p>`)
+	titles := map[string]truce.Code{}
 	for _, c := range truce.Codes() {
 		if s := trucehttp.StatusOf(c); s == http.StatusInternalServerError && c != truce.CodeInternal {
 			t.Errorf("code %s has no status", c)
 		}
-		if c.Info().Explain == "" || c.Info().Title == "" {
-			t.Errorf("code %s has no explanation", c)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/problems/"+strings.ReplaceAll(string(c), "_", "-"), nil))
+		m := page.FindStringSubmatch(rec.Body.String())
+		if rec.Code != http.StatusOK || m == nil {
+			t.Errorf("code %s has no page: %d %s", c, rec.Code, rec.Body)
+			continue
 		}
+		if other, dup := titles[m[1]]; dup {
+			t.Errorf("codes %s and %s have one title, %q", other, c, m[1])
+		}
+		titles[m[1]] = c
 	}
 }
 

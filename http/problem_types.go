@@ -1,161 +1,192 @@
-package truce
+package http
 
-// CodeInfo describes an error code for people and for retry logic.
-type CodeInfo struct {
-	// Title is a short, fixed summary of the problem.
-	Title string
-	// Retryable reports whether repeating the request, after re-reading
-	// the document or waiting for Retry-After, can succeed.
-	Retryable bool
-	// Explain says when the problem happens and how to resolve it.
-	Explain string
+import (
+	"html/template"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/trucedb/truce"
+)
+
+// problemType is what a problem type says to people beyond its code and
+// status: a short, fixed title (the problem's title member) and the
+// explanation its page gives of when it happens and how to resolve it,
+// in HTTP terms (headers, URLs, the server's flags).
+type problemType struct {
+	title   string
+	explain string
 }
 
-var codeInfo = map[Code]CodeInfo{
-	CodeInvalidJSON: {"Invalid JSON", false,
+// problemTypes holds the problem type of every truce code.
+var problemTypes = map[truce.Code]problemType{
+	truce.CodeInvalidJSON: {"Invalid JSON",
 		"The request body is not valid JSON, or it uses JSON that truce refuses: duplicate object keys, " +
 			"nesting deeper than 64 levels, numbers outside the range of a 64-bit float, or invalid UTF-8. " +
 			"Fix the body and send it again."},
-	CodeInvalidDocument: {"Invalid document", false,
+	truce.CodeInvalidDocument: {"Invalid document",
 		"A document must be a JSON object no larger than the server's --max-doc-bytes. " +
 			"Send an object such as {\"title\": \"hello\"}."},
-	CodeSchemaViolation: {"Schema violation", false,
+	truce.CodeSchemaViolation: {"Schema violation",
 		"The document does not satisfy the collection's JSON Schema. The problem lists each error with the JSON " +
 			"Pointer of the offending value; fix those values, or change the schema with PUT /v1/collections/{c}."},
-	CodeReservedField: {"Reserved field", false,
+	truce.CodeReservedField: {"Reserved field",
 		"Top-level fields that start with an underscore belong to truce (_id, _version, _createdAt, _updatedAt, " +
 			"_deleted). A body may carry _id (it must match the URL) and _version (a precondition); any other " +
 			"underscore field, and any patch that touches one, is refused. Rename the field."},
-	CodeInvalidPatch: {"Invalid patch", false,
+	truce.CodeInvalidPatch: {"Invalid patch",
 		"The PATCH body is not a valid JSON Merge Patch (RFC 7396: a JSON object) or JSON Patch (RFC 6902: an " +
 			"array of operations), or an operation cannot apply to the document (a path that does not exist, an " +
 			"index out of range), or the result is not a JSON object. Re-read the document and build the patch again."},
-	CodeInvalidPrecondition: {"Invalid precondition", false,
+	truce.CodeInvalidPrecondition: {"Invalid precondition",
 		"If-Match and If-None-Match take \"*\" or a comma-separated list of quoted entity tags, exactly as the " +
 			"ETag header gave them; _version and ?version= take a positive integer. Fix the header or value."},
-	CodeInvalidReference: {"Invalid reference", false,
+	truce.CodeInvalidReference: {"Invalid reference",
 		"A field that the collection declares as a reference must hold the id (a string) of a live document in " +
 			"the referenced collection. Create the referenced document first, or fix the id."},
-	CodeInvalidID: {"Invalid id", false,
+	truce.CodeInvalidID: {"Invalid id",
 		"A document id is 1 to 255 bytes of letters, digits and . _ ~ : @ - (and not \".\" or \"..\"). " +
 			"Percent-encoded characters outside that set are refused too."},
-	CodeInvalidCollection: {"Invalid collection name", false,
+	truce.CodeInvalidCollection: {"Invalid collection name",
 		"A collection name is 1 to 63 characters: a lowercase letter or digit, then lowercase letters, digits, " +
 			"_ and -."},
-	CodeInvalidSettings: {"Invalid collection settings", false,
+	truce.CodeInvalidSettings: {"Invalid collection settings",
 		"The collection settings are malformed: an unknown field, an unknown conflict policy, a unique or " +
 			"reference field that is not a plain top-level name, a schema that does not compile, or a negative " +
 			"historyLimit. The detail names the field; fix it and PUT the settings again."},
-	CodeInvalidParameter: {"Invalid query parameter", false,
+	truce.CodeInvalidParameter: {"Invalid query parameter",
 		"A query parameter is unknown or its value is malformed (limit must be 1-1000, cursors must come from " +
 			"a previous page, versions are positive integers). Fix the URL."},
-	CodeNotFound: {"Not found", false,
+	truce.CodeNotFound: {"Not found",
 		"There is no live document (or collection, or version) at this URL. A deleted document is not found, " +
 			"but its history is still readable under /versions."},
-	CodeMethodNotAllowed: {"Method not allowed", false,
+	truce.CodeMethodNotAllowed: {"Method not allowed",
 		"This URL does not support the request's method. The Allow header lists the methods it does support."},
-	CodeAlreadyExists: {"Already exists", false,
+	truce.CodeAlreadyExists: {"Already exists",
 		"A POST named an _id that a live document already has. Use PUT to replace it, or choose another id."},
-	CodeVersionConflict: {"Version conflict", true,
+	truce.CodeVersionConflict: {"Version conflict",
 		"The request's _version (or ?version=) is not the document's current version: someone else changed it " +
 			"since you read it. The problem's current member holds the document as it is now; apply your change " +
 			"to it and send the write again with the new version."},
-	CodeMergeConflict: {"Merge conflict", true,
+	truce.CodeMergeConflict: {"Merge conflict",
 		"The collection merges writes with a stale version, but the request and the changes made since its " +
 			"version changed the same paths differently. The problem lists each path with the base, current and " +
 			"proposed values, and carries the current document: decide each path and send the result with the " +
 			"current _version."},
-	CodeUniqueViolation: {"Unique violation", false,
+	truce.CodeUniqueViolation: {"Unique violation",
 		"The collection declares a field unique and another live document already holds this value. The " +
 			"problem names the field, the value and the document that holds it. Choose another value."},
-	CodeInUse: {"In use", false,
+	truce.CodeInUse: {"In use",
 		"Live documents reference this document through a field the referencing collection declares in its " +
 			"references. The problem lists them; change or delete them first."},
-	CodePatchTestFailed: {"Patch test failed", true,
+	truce.CodePatchTestFailed: {"Patch test failed",
 		"A JSON Patch test operation did not match the document. The document changed since you read it: " +
 			"re-read it and build the patch again."},
-	CodeNotEmpty: {"Collection not empty", false,
+	truce.CodeNotEmpty: {"Collection not empty",
 		"The collection still holds live documents. Delete them first, or send DELETE with ?force=true to drop " +
 			"the collection with all its documents and history."},
-	CodeVersionTrimmed: {"Version trimmed", false,
+	truce.CodeVersionTrimmed: {"Version trimmed",
 		"This version existed but is older than the collection's historyLimit keeps. Newer versions are listed " +
 			"under /versions."},
-	CodePreconditionFailed: {"Precondition failed", true,
+	truce.CodePreconditionFailed: {"Precondition failed",
 		"If-Match did not match the document's current ETag (or there is no live document), or If-None-Match " +
 			"matched it. The problem's current member holds the document as it is now; re-read, re-apply your " +
 			"change and send it with the new ETag."},
-	CodeTooLarge: {"Too large", false,
+	truce.CodeTooLarge: {"Too large",
 		"The request body, or the document it would produce, is larger than the server allows " +
 			"(--max-doc-bytes). Make it smaller."},
-	CodeUnsupportedMediaType: {"Unsupported media type", false,
+	truce.CodeUnsupportedMediaType: {"Unsupported media type",
 		"Documents are sent as application/json. PATCH takes application/merge-patch+json (RFC 7396) or " +
 			"application/json-patch+json (RFC 6902). Set the Content-Type header accordingly."},
-	CodePreconditionRequired: {"Precondition required", false,
+	truce.CodePreconditionRequired: {"Precondition required",
 		"The collection has requirePreconditions set: every write must say which version it changes, with " +
 			"If-Match, If-None-Match: * (create only), _version in the body, or ?version=. Read the document and " +
 			"send its ETag."},
-	CodeConflictClosed: {"Conflict closed", false,
+	truce.CodeConflictClosed: {"Conflict closed",
 		"The recorded conflict was already resolved or dismissed, so it cannot be resolved or dismissed " +
 			"again. GET /v1/conflicts/{id} shows how it was closed; the document's history shows the resolution."},
-	CodeIdempotencyKeyReused: {"Idempotency key reused", false,
+	truce.CodeIdempotencyKeyReused: {"Idempotency key reused",
 		"The Idempotency-Key was used before with a different request (method, URL, preconditions or body). " +
 			"A key names one logical request: generate a new key for a new request."},
-	CodeIdempotencyKeyInUse: {"Idempotency key in use", true,
+	truce.CodeIdempotencyKeyInUse: {"Idempotency key in use",
 		"A request with the same Idempotency-Key is still being processed. Wait for Retry-After and send it " +
 			"again: you will get the first request's answer."},
-	CodeInvalidIdempotencyKey: {"Invalid idempotency key", false,
+	truce.CodeInvalidIdempotencyKey: {"Invalid idempotency key",
 		"An Idempotency-Key is 1 to 255 printable ASCII characters, for example a UUID. Quotes are allowed " +
 			"around it (the IETF draft's structured-field string) and are not part of the key."},
-	CodeLocked: {"Locked", true,
+	truce.CodeLocked: {"Locked",
 		"Another client holds a lock on the document (POST .../lock), and writes without its Lock-Token are " +
 			"refused until it releases the lock or its TTL ends. The problem names the owner and when the lock " +
 			"expires; wait for Retry-After, or take the lock yourself with a wait."},
-	CodeLockTokenMismatch: {"Lock token mismatch", false,
+	truce.CodeLockTokenMismatch: {"Lock token mismatch",
 		"The Lock-Token sent does not belong to the lock that is held on the document, so it cannot release " +
 			"or renew it. Use the token the lock request returned; an administrator can break the lock with " +
 			"DELETE .../lock?force=true."},
-	CodeLockExpired: {"Lock expired", true,
+	truce.CodeLockExpired: {"Lock expired",
 		"The Lock-Token names a lock that is no longer held: its TTL ended (or it was released or broken) " +
 			"before this request. Anything written since may have changed the document: re-read it, take the " +
 			"lock again and redo the change."},
-	CodeTransactionConflict: {"Transaction conflict", true,
+	truce.CodeTransactionConflict: {"Transaction conflict",
 		"A document that the transaction read or wrote changed after the transaction saw it, so committing " +
 			"would lose that change. Nothing was applied. The problem lists the documents that changed; run the " +
 			"transaction again from the start (client.RunTransaction does this for you)."},
-	CodeTransactionExpired: {"Transaction expired", false,
+	truce.CodeTransactionExpired: {"Transaction expired",
 		"The interactive transaction passed its TTL (or was committed or rolled back) and is gone, with " +
 			"everything it staged. Begin a new transaction and redo its reads and writes."},
-	CodeFailedDependency: {"Failed dependency", false,
+	truce.CodeFailedDependency: {"Failed dependency",
 		"This operation of a transaction was not applied because another operation of the same transaction " +
 			"failed (see failedOp); the transaction is all or nothing. Fix that operation and send the whole " +
 			"transaction again."},
-	CodeTooManyOps: {"Too many operations", false,
+	truce.CodeTooManyOps: {"Too many operations",
 		"The transaction has more operations than the server allows (--max-tx-ops, 1000 by default), or names " +
 			"one document in more than one write operation. Split it into smaller transactions."},
-	CodeEventsExpired: {"Events expired", false,
+	truce.CodeEventsExpired: {"Events expired",
 		"The position you resume from (Last-Event-ID or ?since=) is older than the change feed keeps " +
 			"(--event-retention), so events after it may be gone. Re-read the documents you follow, then " +
 			"subscribe again without since to start from now."},
-	CodeUnavailable: {"Unavailable", true,
+	truce.CodeUnavailable: {"Unavailable",
 		"The server is shutting down or its store is not reachable. Retry after a moment."},
-	CodeInternal: {"Internal error", true,
+	truce.CodeInternal: {"Internal error",
 		"Something failed inside the server; the server log has the cause, under the problem's requestId."},
 }
 
-// Info returns the title, retryability and explanation of c. An unknown code
-// is described as internal.
-func (c Code) Info() CodeInfo {
-	if i, ok := codeInfo[c]; ok {
-		return i
+// problemTypeOf returns the problem type of c; an unknown code is
+// described as internal.
+func problemTypeOf(c truce.Code) problemType {
+	if pt, ok := problemTypes[c]; ok {
+		return pt
 	}
-	return codeInfo[CodeInternal]
+	return problemTypes[truce.CodeInternal]
 }
 
-// Codes returns every known code.
-func Codes() []Code {
-	out := make([]Code, 0, len(codeInfo))
-	for c := range codeInfo {
-		out = append(out, c)
+var problemTmpl = template.Must(template.New("problem").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{{.Title}} — truce</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:44rem;margin:3rem auto;padding:0 1rem;color:#222}
+code{background:#f3f3f3;padding:.1em .3em;border-radius:3px}dt{font-weight:600}</style></head>
+<body><h1>{{.Title}}</h1>
+<dl><dt>HTTP status</dt><dd>{{.Status}}</dd><dt>code</dt><dd><code>{{.Code}}</code></dd>
+<dt>retryable</dt><dd>{{if .Retryable}}yes: the same change can succeed after re-reading the document or waiting for Retry-After{{else}}no: the request must change before it can succeed{{end}}</dd></dl>
+<h2>What happened and how to resolve it</h2><p>{{.Explain}}</p>
+<p>Every problem answer carries <code>requestId</code>; the server log has the same id.</p>
+</body></html>
+`))
+
+// problemPage serves /problems/{name}: what the problem means and how to
+// resolve it.
+func (h *Handler) problemPage(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	code := truce.Code(strings.ReplaceAll(name, "-", "_"))
+	if _, ok := statusOf[code]; !ok || strings.Contains(name, "_") {
+		h.problem(w, r, truce.Errorf(truce.CodeNotFound, "there is no problem type %q", name))
+		return
 	}
-	return out
+	pt := problemTypeOf(code)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "public, max-age=86400")
+	w.Header().Set("Last-Modified", startTime)
+	_ = problemTmpl.Execute(w, map[string]any{
+		"Title": pt.title, "Status": StatusOf(code), "Code": code, "Retryable": code.Retryable(), "Explain": pt.explain,
+	})
 }
+
+var startTime = time.Now().UTC().Format(http.TimeFormat)
