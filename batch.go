@@ -7,10 +7,11 @@ import (
 	"github.com/oklog/ulid/v2"
 )
 
-// AnswerFunc encodes the results of a committed transaction as the answer
-// to store for the context's Idempotency-Key (WithIdempotency), in the
-// transaction's own commit, so that a retry replays it.
-type AnswerFunc func(results []OpResult) (status int, contentType string, body []byte)
+// AnswerFunc encodes the results of a batch or of a transaction's call as
+// the transport answers them, to be stored as the IdempotencyRecord's
+// Answer in the call's own commit, so that a retry replays the same
+// answer. The Service keeps the bytes as they are.
+type AnswerFunc func(results []OpResult) []byte
 
 // Batch applies ops as one atomic, durable commit: every rule applies as if
 // the ops ran in order (a create may reference a document created by an
@@ -28,7 +29,10 @@ type AnswerFunc func(results []OpResult) (status int, contentType string, body [
 // Within a batch the manual conflict policy behaves as merge: an
 // unmergeable write fails the batch with CodeMergeConflict, and no
 // conflict is recorded, because nothing of the batch is applied.
-func (s *Service) Batch(ctx context.Context, ops []Op, answer AnswerFunc) ([]OpResult, error) {
+//
+// With idem, answer(results) is stored as idem's answer in the batch's
+// commit (see IdempotencyKey); answer is needed only with idem.
+func (s *Service) Batch(ctx context.Context, ops []Op, idem *IdempotencyKey, answer AnswerFunc) ([]OpResult, error) {
 	if len(ops) == 0 {
 		return nil, Errorf(CodeInvalidParameter, "the transaction has no ops; send {\"ops\": [...]} with at least one")
 	}
@@ -46,11 +50,8 @@ func (s *Service) Batch(ctx context.Context, ops []Op, answer AnswerFunc) ([]OpR
 		if results, err = s.applyOps(tx, txid, ops, ws); err != nil {
 			return err
 		}
-		return s.storeOpsAnswer(ctx, tx, answer, results)
+		return s.storeOpsAnswer(tx, idem, answer, results)
 	})
-	if k := idempotencyFrom(ctx); k != nil && err == nil && answer != nil {
-		k.Stored = true
-	}
 	return results, err
 }
 
@@ -139,15 +140,13 @@ func (s *Service) appendCommitEvent(tx Tx, txid string, results []OpResult) erro
 	return tx.AppendEvent(&Event{Seq: seq, Type: EventTransactionCommitted, Time: s.now().UTC(), Info: b})
 }
 
-// storeOpsAnswer stores the encoded results as the answer to the context's
-// Idempotency-Key inside the transaction's commit.
-func (s *Service) storeOpsAnswer(ctx context.Context, tx Tx, answer AnswerFunc, results []OpResult) error {
-	k := idempotencyFrom(ctx)
-	if k == nil || answer == nil {
+// storeOpsAnswer stores the encoded results as the answer to idem inside
+// the call's commit.
+func (s *Service) storeOpsAnswer(tx Tx, idem *IdempotencyKey, answer AnswerFunc, results []OpResult) error {
+	if idem == nil {
 		return nil
 	}
-	status, ct, body := answer(results)
-	return s.putAnswer(tx, k, &IdempotencyRecord{Status: status, ContentType: ct, Body: body})
+	return s.putAnswer(tx, idem, &IdempotencyRecord{Answer: answer(results)})
 }
 
 // MaxOps returns the limit on the operations of one transaction.

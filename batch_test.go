@@ -47,7 +47,7 @@ func TestBatchEveryOp(t *testing.T) {
 		{Kind: truce.OpCreate, Collection: "ledger", ID: "l1", Document: []byte(`{"from":"a","to":"b","amount":30}`)},
 		{Kind: truce.OpCreate, Collection: "ledger", Document: []byte(`{"amount":0}`)},
 	}
-	res, err := svc.Batch(ctx, ops, nil)
+	res, err := svc.Batch(ctx, ops, nil, nil)
 	if err != nil || len(res) != len(ops) {
 		t.Fatalf("batch: %v, %d results", err, len(res))
 	}
@@ -142,7 +142,7 @@ func TestBatchFailureLeavesNoTrace(t *testing.T) {
 			t.Run(fmt.Sprintf("%s at %d", f.name, pos), func(t *testing.T) {
 				before := lastSeq(t, store)
 				batch := append(append(append([]truce.Op{}, good[:pos]...), f.op), good[pos:]...)
-				res, err := svc.Batch(ctx, batch, nil)
+				res, err := svc.Batch(ctx, batch, nil, nil)
 				wantOpError(t, "batch", err, pos, f.code)
 				var oe *truce.OpError
 				if errors.As(err, &oe) && (oe.Total != len(batch) || oe.Op != f.op.Kind) || res != nil {
@@ -179,7 +179,7 @@ func TestBatchRulesInOrder(t *testing.T) {
 	delAnn := truce.Op{Kind: truce.OpDelete, Collection: "users", ID: "ann"}
 	delP1 := truce.Op{Kind: truce.OpDelete, Collection: "posts", ID: "p1"}
 	batch := func(ops ...truce.Op) func(context.Context, *truce.Service) error {
-		return func(ctx context.Context, svc *truce.Service) error { return second(svc.Batch(ctx, ops, nil)) }
+		return func(ctx context.Context, svc *truce.Service) error { return second(svc.Batch(ctx, ops, nil, nil)) }
 	}
 	runSteps(t, svc, []step{
 		{"a post before its author", batch(post, user), truce.CodeInvalidReference},
@@ -230,7 +230,7 @@ func TestBatchLimits(t *testing.T) {
 		{"a put without a document", []truce.Op{{Kind: truce.OpPut, Collection: "c", ID: "a"}}, truce.CodeInvalidJSON, 0},
 		{"a document over MaxDocBytes", []truce.Op{put("a"), put("b"), {Kind: truce.OpPut, Collection: "c", ID: "z", Document: fmt.Appendf(nil, `{"s":"%02000d"}`, 0)}}, truce.CodeTooLarge, 2},
 	} {
-		_, err := svc.Batch(t.Context(), tc.ops, nil)
+		_, err := svc.Batch(t.Context(), tc.ops, nil, nil)
 		if tc.index >= 0 {
 			wantOpError(t, tc.name, err, tc.index, tc.code)
 			continue
@@ -259,7 +259,7 @@ func TestBatchPolicies(t *testing.T) {
 	stale := func(c, patch string) []truce.Op {
 		return []truce.Op{{Kind: truce.OpPatch, Collection: c, ID: "d", Pre: atVersion(1), PatchType: truce.MergePatch, Patch: []byte(patch)}}
 	}
-	res, err := svc.Batch(ctx, stale("merge", `{"b":5}`), nil)
+	res, err := svc.Batch(ctx, stale("merge", `{"b":5}`), nil, nil)
 	if err != nil || res[0].Merged == nil || *res[0].Merged != (truce.MergeInfo{Base: 1, Current: 2}) {
 		t.Fatalf("a stale patch under merge: %v %+v", err, res)
 	}
@@ -267,7 +267,7 @@ func TestBatchPolicies(t *testing.T) {
 		t.Errorf("merged document %s", got)
 	}
 	before := lastSeq(t, store)
-	_, err = svc.Batch(ctx, stale("manual", `{"a":9}`), nil)
+	_, err = svc.Batch(ctx, stale("manual", `{"a":9}`), nil, nil)
 	if te := wantOpError(t, "an unmergeable patch under manual", err, 0, truce.CodeMergeConflict); te.ConflictID != "" {
 		t.Errorf("the batch names conflict %s", te.ConflictID)
 	}
@@ -295,19 +295,19 @@ func TestBatchLockFencing(t *testing.T) {
 		}
 	}
 	before := lastSeq(t, store)
-	_, err := svc.Batch(ctx, transfer(""), nil)
+	_, err := svc.Batch(ctx, transfer(""), nil, nil)
 	if te := wantOpError(t, "a batch without the token", err, 1, truce.CodeLocked); te.LockOwner != "alice" || te.RetryAfter <= 0 {
 		t.Errorf("locked without the holder: %+v", te)
 	}
 	if got := lastSeq(t, store); got != before {
 		t.Fatalf("a refused batch moved the change log from %d to %d", before, got)
 	}
-	if _, err := svc.Batch(ctx, transfer(l.Token), nil); err != nil {
+	if _, err := svc.Batch(ctx, transfer(l.Token), nil, nil); err != nil {
 		t.Fatalf("a batch with the token: %v", err)
 	}
 	if err := svc.Unlock(ctx, "acc", "b", l.Token); err != nil {
 		t.Fatal(err)
 	}
-	_, err = svc.Batch(ctx, transfer(l.Token), nil)
+	_, err = svc.Batch(ctx, transfer(l.Token), nil, nil)
 	wantOpError(t, "a batch with a released lock's token", err, 1, truce.CodeLockExpired)
 }

@@ -84,7 +84,7 @@ func TestCollections(t *testing.T) {
 			if err != nil || len(p.Items) != 1 {
 				t.Fatalf("posts: %v %+v", err, p)
 			}
-			_, err = svc.Delete(ctx, "posts", p.Items[0].ID, none)
+			_, err = svc.Delete(ctx, "posts", p.Items[0].ID, none, nil)
 			return err
 		}, ""},
 		{"outlives its documents", func(ctx context.Context, svc *truce.Service) error {

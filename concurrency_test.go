@@ -46,7 +46,7 @@ func TestConcurrentIfMatchLosesNoUpdate(t *testing.T) {
 						t.Error(err)
 						return
 					}
-					_, err = svc.Put(ctx, "counters", "c", fmt.Appendf(nil, `{"n":%d}`, c.N+1), ifMatch(d.ETag()))
+					_, err = svc.Put(ctx, "counters", "c", fmt.Appendf(nil, `{"n":%d}`, c.N+1), ifMatch(d.ETag()), nil)
 					if err == nil {
 						break
 					}
@@ -94,7 +94,7 @@ func TestConcurrentBodyVersionLosesNoUpdate(t *testing.T) {
 					if err = json.Unmarshal(d.Body, &c); err != nil {
 						break
 					}
-					_, err = svc.Put(ctx, "counters", "c", fmt.Appendf(nil, `{"n":%d,"_version":%d}`, c.N+1, d.Version), none)
+					_, err = svc.Put(ctx, "counters", "c", fmt.Appendf(nil, `{"n":%d,"_version":%d}`, c.N+1, d.Version), none, nil)
 					if err == nil {
 						break
 					}
@@ -166,7 +166,9 @@ func TestRacingUniqueValues(t *testing.T) {
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		wg.Go(func() { _, errs[i] = svc.Put(ctx, "users", fmt.Sprint("u", i), []byte(`{"email":"same@x"}`), none) })
+		wg.Go(func() {
+			_, errs[i] = svc.Put(ctx, "users", fmt.Sprint("u", i), []byte(`{"email":"same@x"}`), none, nil)
+		})
 	}
 	wg.Wait()
 	winner := -1
@@ -187,7 +189,7 @@ func TestRacingUniqueValues(t *testing.T) {
 		t.Fatalf("winner u%d; collection %v %+v", winner, err, info)
 	}
 	// The index names the winner: freeing the value lets another take it.
-	if _, err := svc.Put(ctx, "users", "late", []byte(`{"email":"same@x"}`), none); !codeIs(t, "a late taker", err, truce.CodeUniqueViolation) {
+	if _, err := svc.Put(ctx, "users", "late", []byte(`{"email":"same@x"}`), none, nil); !codeIs(t, "a late taker", err, truce.CodeUniqueViolation) {
 		return
 	}
 	mustDelete(t, svc, "users", fmt.Sprint("u", winner))

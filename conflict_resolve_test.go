@@ -19,7 +19,7 @@ func openConflict(t *testing.T, svc *truce.Service, col, id string) string {
 	mustSettings(t, svc, col, truce.Settings{ConflictPolicy: truce.PolicyManual})
 	mustPut(t, svc, col, id, `{"title":"a","body":"x","n":1}`)
 	mustPut(t, svc, col, id, `{"title":"b","body":"x","n":1,"_version":1}`)
-	_, err := svc.Put(t.Context(), col, id, []byte(`{"title":"c","body":"x","n":2,"_version":1}`), none)
+	_, err := svc.Put(t.Context(), col, id, []byte(`{"title":"c","body":"x","n":2,"_version":1}`), none, nil)
 	var te *truce.Error
 	if !errors.As(err, &te) || te.Code != truce.CodeMergeConflict || te.ConflictID == "" || len(te.Conflicts) != 1 || te.Current.Version != 2 {
 		t.Fatalf("stale write under manual: %v", err)
@@ -57,12 +57,12 @@ func TestManualPolicyRecordsConflict(t *testing.T) {
 		t.Errorf("paths %+v", c.Paths)
 	}
 
-	res, err := svc.Put(ctx, "notes", "d", []byte(`{"title":"a","body":"y","n":1,"_version":1}`), none)
+	res, err := svc.Put(ctx, "notes", "d", []byte(`{"title":"a","body":"y","n":1,"_version":1}`), none, nil)
 	if err != nil || res.Merged == nil || *res.Merged != (truce.MergeInfo{Base: 1, Current: 2}) || !sameJSON(res.Document.Body, `{"title":"b","body":"y","n":1}`) {
 		t.Fatalf("a mergeable write under manual: %v %+v", err, res)
 	}
 
-	_, err = svc.Delete(ctx, "notes", "d", atVersion(1))
+	_, err = svc.Delete(ctx, "notes", "d", atVersion(1), nil)
 	var te *truce.Error
 	if !errors.As(err, &te) || te.Code != truce.CodeMergeConflict || te.ConflictID == "" {
 		t.Fatalf("a stale delete under manual: %v", err)
@@ -71,7 +71,7 @@ func TestManualPolicyRecordsConflict(t *testing.T) {
 		t.Fatalf("a refused delete's conflict: %v %+v", err, c)
 	}
 	cur, _ := svc.Get(ctx, "notes", "d")
-	res, _, err = svc.ResolveConflict(ctx, te.ConflictID, truce.StrategyTakeProposed, nil, ifMatch(cur.ETag()))
+	res, _, err = svc.ResolveConflict(ctx, te.ConflictID, truce.StrategyTakeProposed, nil, ifMatch(cur.ETag()), nil)
 	if err != nil || !res.Document.Deleted {
 		t.Fatalf("taking a proposed delete: %v %+v", err, res)
 	}
@@ -82,7 +82,7 @@ func TestManualPolicyRecordsConflict(t *testing.T) {
 	runSteps(t, svc, []step{
 		{"read a conflict that never was", func(ctx context.Context, svc *truce.Service) error { return second(svc.Conflict(ctx, "nope")) }, truce.CodeNotFound},
 		{"resolve it", func(ctx context.Context, svc *truce.Service) error {
-			_, _, err := svc.ResolveConflict(ctx, "nope", truce.StrategyKeepCurrent, nil, ifMatch(`"1-1"`))
+			_, _, err := svc.ResolveConflict(ctx, "nope", truce.StrategyKeepCurrent, nil, ifMatch(`"1-1"`), nil)
 			return err
 		}, truce.CodeNotFound},
 		{"dismiss it", func(ctx context.Context, svc *truce.Service) error { return second(svc.DismissConflict(ctx, "nope")) }, truce.CodeNotFound},
@@ -157,7 +157,7 @@ func TestResolveStrategies(t *testing.T) {
 			cid := openConflict(t, svc, "s", "d")
 			v2, _ := svc.Get(ctx, "s", "d")
 			// A change made after the conflict (version 3).
-			v3, err := svc.Patch(ctx, "s", "d", truce.MergePatch, []byte(`{"extra":true}`), none)
+			v3, err := svc.Patch(ctx, "s", "d", truce.MergePatch, []byte(`{"extra":true}`), none, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -167,7 +167,7 @@ func TestResolveStrategies(t *testing.T) {
 			}
 			resolve := func(pre truce.Precondition) func(context.Context, *truce.Service) error {
 				return func(ctx context.Context, svc *truce.Service) error {
-					_, _, err := svc.ResolveConflict(ctx, cid, tc.strategy, doc, pre)
+					_, _, err := svc.ResolveConflict(ctx, cid, tc.strategy, doc, pre, nil)
 					return err
 				}
 			}
@@ -176,7 +176,7 @@ func TestResolveStrategies(t *testing.T) {
 				{"with only a version", resolve(atVersion(3)), truce.CodePreconditionRequired},
 				{"with a stale If-Match", resolve(ifMatch(v2.ETag())), truce.CodePreconditionFailed},
 			})
-			res, c, err := svc.ResolveConflict(ctx, cid, tc.strategy, doc, ifMatch(v3.Document.ETag()))
+			res, c, err := svc.ResolveConflict(ctx, cid, tc.strategy, doc, ifMatch(v3.Document.ETag()), nil)
 			if err != nil || res.Document.Version != 4 || !sameJSON(res.Document.Body, tc.want) {
 				t.Fatalf("resolution: %v %+v", err, res)
 			}
@@ -226,7 +226,7 @@ func TestResolveRefusals(t *testing.T) {
 		if tc.document != "" {
 			doc = []byte(tc.document)
 		}
-		_, _, err := svc.ResolveConflict(ctx, cid, tc.strategy, doc, ifMatch(cur.ETag()))
+		_, _, err := svc.ResolveConflict(ctx, cid, tc.strategy, doc, ifMatch(cur.ETag()), nil)
 		codeIs(t, tc.name, err, tc.code)
 	}
 	if c, err := svc.Conflict(ctx, cid); err != nil || c.Status != truce.ConflictOpen {
@@ -254,7 +254,7 @@ func TestDismissConflict(t *testing.T) {
 	runSteps(t, svc, []step{
 		{"dismiss it again", func(ctx context.Context, svc *truce.Service) error { return second(svc.DismissConflict(ctx, cid)) }, truce.CodeConflictClosed},
 		{"resolve it", func(ctx context.Context, svc *truce.Service) error {
-			_, _, err := svc.ResolveConflict(ctx, cid, truce.StrategyKeepCurrent, nil, ifMatch(cur.ETag()))
+			_, _, err := svc.ResolveConflict(ctx, cid, truce.StrategyKeepCurrent, nil, ifMatch(cur.ETag()), nil)
 			return err
 		}, truce.CodeConflictClosed},
 	})
@@ -271,7 +271,7 @@ func TestConcurrentResolve(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range errs {
 		wg.Go(func() {
-			_, _, errs[i] = svc.ResolveConflict(ctx, cid, truce.StrategyTakeProposed, nil, ifMatch(cur.ETag()))
+			_, _, errs[i] = svc.ResolveConflict(ctx, cid, truce.StrategyTakeProposed, nil, ifMatch(cur.ETag()), nil)
 		})
 	}
 	wg.Wait()

@@ -22,10 +22,10 @@ func TestConflictEvents(t *testing.T) {
 		if _, err := svc.Create(ctx, "notes", []byte(`{"_id":"`+id+`","t":"a"}`)); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := svc.Put(ctx, "notes", id, []byte(`{"t":"b","_version":1}`), truce.Precondition{}); err != nil {
+		if _, err := svc.Put(ctx, "notes", id, []byte(`{"t":"b","_version":1}`), truce.Precondition{}, nil); err != nil {
 			t.Fatal(err)
 		}
-		_, err := svc.Put(ctx, "notes", id, []byte(`{"t":"c","_version":1}`), truce.Precondition{})
+		_, err := svc.Put(ctx, "notes", id, []byte(`{"t":"c","_version":1}`), truce.Precondition{}, nil)
 		e, ok := err.(*truce.Error)
 		if !ok || e.Code != truce.CodeMergeConflict || e.ConflictID == "" {
 			t.Fatalf("stale write under manual: %v", err)
@@ -37,7 +37,7 @@ func TestConflictEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, c, err := svc.ResolveConflict(ctx, c1, truce.StrategyTakeProposed, nil, truce.Precondition{IfMatch: []string{d.ETag()}})
+	res, c, err := svc.ResolveConflict(ctx, c1, truce.StrategyTakeProposed, nil, truce.Precondition{IfMatch: []string{d.ETag()}}, nil)
 	if err != nil || string(res.Document.Body) != `{"t":"c"}` || c.Status != truce.ConflictResolved || c.Resolution.Version != 3 {
 		t.Fatalf("resolve: %v %+v %+v", err, res, c)
 	}

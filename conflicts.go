@@ -106,12 +106,13 @@ func (s *Service) Conflicts(ctx context.Context, f ConflictFilter, after string,
 
 // ResolveConflict resolves an open conflict with a strategy (the Strategy
 // constants; document is the body for StrategyCustom, nil otherwise). The
-// resolution is an ordinary write of the document, with pre (which must
-// carry If-Match on the document's current ETag) and every rule of the
+// resolution is an ordinary write of the document, with pre (whose IfMatch
+// must name the document's current ETag) and every rule of the
 // collection; the conflict is marked resolved and conflict.resolved is
-// appended in the same commit. A conflict that is no longer open is
+// appended in the same commit, which stores the result as idem's answer
+// too (see IdempotencyKey). A conflict that is no longer open is
 // CodeConflictClosed.
-func (s *Service) ResolveConflict(ctx context.Context, id, strategy string, document []byte, pre Precondition) (WriteResult, *Conflict, error) {
+func (s *Service) ResolveConflict(ctx context.Context, id, strategy string, document []byte, pre Precondition, idem *IdempotencyKey) (WriteResult, *Conflict, error) {
 	var custom []byte
 	customID := ""
 	switch strategy {
@@ -187,7 +188,7 @@ func (s *Service) ResolveConflict(ctx context.Context, id, strategy string, docu
 			}
 			closed = &cc
 			return appendConflictEvent(tx, &cc, EventConflictResolved, d.Version, d.ETag(), d.UpdatedAt)
-		}})
+		}}, idem)
 	if err != nil {
 		return WriteResult{}, nil, err
 	}

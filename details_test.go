@@ -35,9 +35,9 @@ func TestDetailsSpeakNoHTTP(t *testing.T) {
 	must(err)
 	_, err = svc.Create(ctx, "manual", []byte(`{"_id":"m","t":"a"}`))
 	must(err)
-	_, err = svc.Put(ctx, "manual", "m", []byte(`{"t":"b","_version":1}`), truce.Precondition{})
+	_, err = svc.Put(ctx, "manual", "m", []byte(`{"t":"b","_version":1}`), truce.Precondition{}, nil)
 	must(err)
-	_, stale := svc.Put(ctx, "manual", "m", []byte(`{"t":"c","_version":1}`), truce.Precondition{})
+	_, stale := svc.Put(ctx, "manual", "m", []byte(`{"t":"c","_version":1}`), truce.Precondition{}, nil)
 	cid := ""
 	if e, ok := stale.(*truce.Error); ok {
 		cid = e.ConflictID
@@ -57,31 +57,31 @@ func TestDetailsSpeakNoHTTP(t *testing.T) {
 		code truce.Code
 		err  error
 	}{
-		{"precondition required", truce.CodePreconditionRequired, second(svc.Put(ctx, "strict", "s", []byte(`{}`), truce.Precondition{}))},
-		{"if-match stale", truce.CodePreconditionFailed, second(svc.Put(ctx, "notes", "n1", []byte(`{}`), truce.Precondition{IfMatch: []string{`"9-9"`}}))},
-		{"if-match missing", truce.CodePreconditionFailed, second(svc.Put(ctx, "notes", "nx", []byte(`{}`), truce.Precondition{IfMatch: []string{"*"}}))},
-		{"if-none-match star", truce.CodePreconditionFailed, second(svc.Put(ctx, "notes", "n1", []byte(`{}`), truce.Precondition{IfNoneMatch: []string{"*"}}))},
-		{"if-none-match etag", truce.CodePreconditionFailed, second(svc.Put(ctx, "notes", "n1", []byte(`{}`), truce.Precondition{IfNoneMatch: []string{d.ETag()}}))},
+		{"precondition required", truce.CodePreconditionRequired, second(svc.Put(ctx, "strict", "s", []byte(`{}`), truce.Precondition{}, nil))},
+		{"if-match stale", truce.CodePreconditionFailed, second(svc.Put(ctx, "notes", "n1", []byte(`{}`), truce.Precondition{IfMatch: []string{`"9-9"`}}, nil))},
+		{"if-match missing", truce.CodePreconditionFailed, second(svc.Put(ctx, "notes", "nx", []byte(`{}`), truce.Precondition{IfMatch: []string{"*"}}, nil))},
+		{"if-none-match star", truce.CodePreconditionFailed, second(svc.Put(ctx, "notes", "n1", []byte(`{}`), truce.Precondition{IfNoneMatch: []string{"*"}}, nil))},
+		{"if-none-match etag", truce.CodePreconditionFailed, second(svc.Put(ctx, "notes", "n1", []byte(`{}`), truce.Precondition{IfNoneMatch: []string{d.ETag()}}, nil))},
 		{"already exists", truce.CodeAlreadyExists, second(svc.Create(ctx, "notes", []byte(`{"_id":"n1"}`)))},
-		{"id differs", truce.CodeInvalidID, second(svc.Put(ctx, "notes", "n1", []byte(`{"_id":"n2"}`), truce.Precondition{}))},
-		{"versions differ", truce.CodeInvalidPrecondition, second(svc.Put(ctx, "notes", "n1", []byte(`{"_version":1}`), truce.Precondition{Version: 2}))},
+		{"id differs", truce.CodeInvalidID, second(svc.Put(ctx, "notes", "n1", []byte(`{"_id":"n2"}`), truce.Precondition{}, nil))},
+		{"versions differ", truce.CodeInvalidPrecondition, second(svc.Put(ctx, "notes", "n1", []byte(`{"_version":1}`), truce.Precondition{Version: 2}, nil))},
 		{"create with version", truce.CodeInvalidPrecondition, second(svc.Create(ctx, "notes", []byte(`{"_version":1}`)))},
-		{"merge patch reserved", truce.CodeReservedField, second(svc.Patch(ctx, "notes", "n1", truce.MergePatch, []byte(`{"_version":1}`), truce.Precondition{}))},
-		{"patch whole document", truce.CodeInvalidPatch, second(svc.Patch(ctx, "notes", "n1", truce.JSONPatch, []byte(`[{"op":"replace","path":"","value":{}}]`), truce.Precondition{}))},
-		{"patch type", truce.CodeUnsupportedMediaType, second(svc.Patch(ctx, "notes", "n1", "text/plain", []byte(`{}`), truce.Precondition{}))},
+		{"merge patch reserved", truce.CodeReservedField, second(svc.Patch(ctx, "notes", "n1", truce.MergePatch, []byte(`{"_version":1}`), truce.Precondition{}, nil))},
+		{"patch whole document", truce.CodeInvalidPatch, second(svc.Patch(ctx, "notes", "n1", truce.JSONPatch, []byte(`[{"op":"replace","path":"","value":{}}]`), truce.Precondition{}, nil))},
+		{"patch type", truce.CodeUnsupportedMediaType, second(svc.Patch(ctx, "notes", "n1", "text/plain", []byte(`{}`), truce.Precondition{}, nil))},
 		{"not empty", truce.CodeNotEmpty, svc.DeleteCollection(ctx, "notes", false)},
 		{"conflict status", truce.CodeInvalidParameter, second(svc.Conflicts(ctx, truce.ConflictFilter{Status: "nope"}, "", 10))},
 		{"conflict cursor", truce.CodeInvalidParameter, second(svc.Conflicts(ctx, truce.ConflictFilter{}, strings.Repeat("a", 300), 10))},
 		{"list cursor", truce.CodeInvalidParameter, second(svc.List(ctx, "notes", strings.Repeat("a", 300), 10))},
 		{"recorded conflict", truce.CodeMergeConflict, stale},
-		{"resolve without etag", truce.CodePreconditionRequired, third(svc.ResolveConflict(ctx, cid, truce.StrategyKeepCurrent, nil, truce.Precondition{}))},
-		{"resolve with version", truce.CodeInvalidPrecondition, third(svc.ResolveConflict(ctx, cid, truce.StrategyCustom, []byte(`{"_version":2}`), truce.Precondition{IfMatch: []string{"*"}}))},
-		{"no transaction id", truce.CodeTransactionExpired, second(svc.CommitTransaction(ctx, strings.Repeat("x", 300), nil))},
-		{"transaction gone", truce.CodeTransactionExpired, second(svc.CommitTransaction(ctx, "gone", nil))},
-		{"too many ops", truce.CodeTooManyOps, second(two.Batch(ctx, []truce.Op{{Kind: truce.OpCheck, Collection: "notes", ID: "a"}, {Kind: truce.OpCheck, Collection: "notes", ID: "b"}}, nil))},
-		{"create op precondition", truce.CodeInvalidPrecondition, second(svc.Batch(ctx, []truce.Op{{Kind: truce.OpCreate, Collection: "notes", Pre: truce.Precondition{Version: 1}, Document: []byte(`{}`)}}, nil))},
-		{"locked", truce.CodeLocked, second(svc.Put(ctx, "notes", "locked", []byte(`{}`), truce.Precondition{}))},
-		{"lock expired", truce.CodeLockExpired, second(svc.Put(ctx, "notes", "n1", []byte(`{}`), truce.Precondition{LockToken: "bogus"}))},
+		{"resolve without etag", truce.CodePreconditionRequired, third(svc.ResolveConflict(ctx, cid, truce.StrategyKeepCurrent, nil, truce.Precondition{}, nil))},
+		{"resolve with version", truce.CodeInvalidPrecondition, third(svc.ResolveConflict(ctx, cid, truce.StrategyCustom, []byte(`{"_version":2}`), truce.Precondition{IfMatch: []string{"*"}}, nil))},
+		{"no transaction id", truce.CodeTransactionExpired, second(svc.CommitTransaction(ctx, strings.Repeat("x", 300), nil, nil))},
+		{"transaction gone", truce.CodeTransactionExpired, second(svc.CommitTransaction(ctx, "gone", nil, nil))},
+		{"too many ops", truce.CodeTooManyOps, second(two.Batch(ctx, []truce.Op{{Kind: truce.OpCheck, Collection: "notes", ID: "a"}, {Kind: truce.OpCheck, Collection: "notes", ID: "b"}}, nil, nil))},
+		{"create op precondition", truce.CodeInvalidPrecondition, second(svc.Batch(ctx, []truce.Op{{Kind: truce.OpCreate, Collection: "notes", Pre: truce.Precondition{Version: 1}, Document: []byte(`{}`)}}, nil, nil))},
+		{"locked", truce.CodeLocked, second(svc.Put(ctx, "notes", "locked", []byte(`{}`), truce.Precondition{}, nil))},
+		{"lock expired", truce.CodeLockExpired, second(svc.Put(ctx, "notes", "n1", []byte(`{}`), truce.Precondition{LockToken: "bogus"}, nil))},
 		{"lock token mismatch", truce.CodeLockTokenMismatch, svc.Unlock(ctx, "notes", "locked", lock.Token+"x")},
 		{"unlock without token", truce.CodeInvalidPrecondition, svc.Unlock(ctx, "notes", "locked", "")},
 		{"feed position", truce.CodeInvalidParameter, second(svc.Feed().Subscribe(ctx, 1<<40, truce.FeedFilter{}))},

@@ -15,19 +15,19 @@ import (
 // CodeAlreadyExists if a live document has that id; a deleted id is
 // re-created, continuing from its tombstone's version.
 func (s *Service) Create(ctx context.Context, collection string, body []byte) (*Document, error) {
-	return s.CreateLocked(ctx, collection, body, "")
+	return s.CreateLocked(ctx, collection, body, "", nil)
 }
 
 // CreateLocked is Create by the holder of the lock on the _id the body
-// names: lockToken is its Lock-Token ("" for none), checked as on every
-// write.
-func (s *Service) CreateLocked(ctx context.Context, collection string, body []byte, lockToken string) (*Document, error) {
+// names: lockToken is its lock token ("" for none), checked as on every
+// write. It stores its result as idem's answer (see IdempotencyKey).
+func (s *Service) CreateLocked(ctx context.Context, collection string, body []byte, lockToken string, idem *IdempotencyKey) (*Document, error) {
 	w, err := s.createRequest(collection, body)
 	if err != nil {
 		return nil, err
 	}
 	w.pre.LockToken = lockToken
-	res, err := s.write(ctx, w)
+	res, err := s.write(ctx, w, idem)
 	return res.Document, err
 }
 
@@ -72,13 +72,14 @@ func (s *Service) Get(ctx context.Context, collection, id string) (*Document, er
 // Put creates or replaces a whole document with body, a JSON object. A
 // _version in the body is a body precondition (CodeVersionConflict when
 // stale, unless the collection's policy says otherwise); pre carries the
-// header preconditions. An _id in the body must match id.
-func (s *Service) Put(ctx context.Context, collection, id string, body []byte, pre Precondition) (WriteResult, error) {
+// header preconditions. An _id in the body must match id. It stores its
+// result as idem's answer (see IdempotencyKey).
+func (s *Service) Put(ctx context.Context, collection, id string, body []byte, pre Precondition, idem *IdempotencyKey) (WriteResult, error) {
 	w, err := putRequest(collection, id, body, pre)
 	if err != nil {
 		return WriteResult{}, err
 	}
-	return s.write(ctx, w)
+	return s.write(ctx, w, idem)
 }
 
 // putRequest builds the write of Put.
@@ -112,12 +113,13 @@ const (
 // Patch changes a live document with a JSON Merge Patch or a JSON Patch.
 // A failed JSON Patch test operation is CodePatchTestFailed; a patch that
 // does not apply is CodeInvalidPatch. Patches may not touch reserved fields.
-func (s *Service) Patch(ctx context.Context, collection, id string, typ PatchType, patch []byte, pre Precondition) (WriteResult, error) {
+// It stores its result as idem's answer (see IdempotencyKey).
+func (s *Service) Patch(ctx context.Context, collection, id string, typ PatchType, patch []byte, pre Precondition, idem *IdempotencyKey) (WriteResult, error) {
 	w, err := patchRequest(collection, id, typ, patch, pre)
 	if err != nil {
 		return WriteResult{}, err
 	}
-	return s.write(ctx, w)
+	return s.write(ctx, w, idem)
 }
 
 // patchRequest builds the write of Patch.
@@ -272,9 +274,10 @@ func firstLine(err error) string {
 }
 
 // Delete deletes a live document by writing a tombstone version, which it
-// returns. Returns CodeInUse if live documents reference it.
-func (s *Service) Delete(ctx context.Context, collection, id string, pre Precondition) (*Document, error) {
-	res, err := s.write(ctx, deleteRequest(collection, id, pre))
+// returns. Returns CodeInUse if live documents reference it. It stores its
+// result as idem's answer (see IdempotencyKey).
+func (s *Service) Delete(ctx context.Context, collection, id string, pre Precondition, idem *IdempotencyKey) (*Document, error) {
+	res, err := s.write(ctx, deleteRequest(collection, id, pre), idem)
 	return res.Document, err
 }
 

@@ -19,7 +19,7 @@ func TestPatch(t *testing.T) {
 	}
 	typed := func(typ truce.PatchType, p string) write {
 		return func(ctx context.Context, svc *truce.Service) (truce.WriteResult, error) {
-			return svc.Patch(ctx, "notes", "n1", typ, []byte(p), none)
+			return svc.Patch(ctx, "notes", "n1", typ, []byte(p), none, nil)
 		}
 	}
 	runWrites(t, setup, []writeCase{

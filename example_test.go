@@ -35,9 +35,9 @@ func Example() {
 	}
 	fmt.Println(doc.ID, doc.Version)
 	// A second writer that read version 1 too is told, not overwritten.
-	_, err = svc.Put(ctx, "notes", "n1", []byte(`{"title":"hi"}`), truce.Precondition{IfMatch: []string{doc.ETag()}})
+	_, err = svc.Put(ctx, "notes", "n1", []byte(`{"title":"hi"}`), truce.Precondition{IfMatch: []string{doc.ETag()}}, nil)
 	fmt.Println(err == nil)
-	_, err = svc.Put(ctx, "notes", "n1", []byte(`{"title":"hey"}`), truce.Precondition{IfMatch: []string{doc.ETag()}})
+	_, err = svc.Put(ctx, "notes", "n1", []byte(`{"title":"hey"}`), truce.Precondition{IfMatch: []string{doc.ETag()}}, nil)
 	fmt.Println(truce.ErrorCode(err))
 	// Output:
 	// n1 1

@@ -35,7 +35,7 @@ func writeConcurrently(t *testing.T, svc *truce.Service, writers, each int) {
 	for w := range writers {
 		wg.Go(func() {
 			for i := range each {
-				if _, err := svc.Put(context.Background(), "c", fmt.Sprintf("w%d-%d", w, i%3), []byte(`{}`), truce.Precondition{}); err != nil {
+				if _, err := svc.Put(context.Background(), "c", fmt.Sprintf("w%d-%d", w, i%3), []byte(`{}`), truce.Precondition{}, nil); err != nil {
 					t.Error(err)
 					return
 				}
@@ -171,7 +171,7 @@ func TestTrimEventsByAge(t *testing.T) {
 	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
 	svc := truce.NewService(store, truce.Options{Now: clock})
 	for i := range 6 {
-		if _, err := svc.Put(t.Context(), "c", fmt.Sprint("d", i), []byte(`{}`), truce.Precondition{}); err != nil {
+		if _, err := svc.Put(t.Context(), "c", fmt.Sprint("d", i), []byte(`{}`), truce.Precondition{}, nil); err != nil {
 			t.Fatal(err)
 		}
 		advance(time.Minute) // event i+1 is written at minute i
@@ -195,7 +195,7 @@ func TestFeedSeqsWithoutEvents(t *testing.T) {
 	svc, store := mustService(t)
 	feed := svc.Feed()
 	put := func(id string) {
-		if _, err := svc.Put(t.Context(), "c", id, []byte(`{}`), truce.Precondition{}); err != nil {
+		if _, err := svc.Put(t.Context(), "c", id, []byte(`{}`), truce.Precondition{}, nil); err != nil {
 			t.Fatal(err)
 		}
 	}

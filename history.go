@@ -167,8 +167,9 @@ func diffBody(d *Document) []byte {
 
 // Restore writes the content of version v as a new version (preconditions
 // apply as to any write). Restoring a tombstone deletes the document;
-// restoring a version of a deleted document brings it back.
-func (s *Service) Restore(ctx context.Context, collection, id string, v int64, pre Precondition) (WriteResult, error) {
+// restoring a version of a deleted document brings it back. It stores its
+// result as idem's answer (see IdempotencyKey).
+func (s *Service) Restore(ctx context.Context, collection, id string, v int64, pre Precondition, idem *IdempotencyKey) (WriteResult, error) {
 	return s.write(ctx, writeRequest{kind: kindRestore, collection: collection, id: id, pre: pre,
 		produce: func(tx ReadTx, cur *Document) ([]byte, bool, error) {
 			old, err := readVersion(tx, collection, id, v)
@@ -176,5 +177,5 @@ func (s *Service) Restore(ctx context.Context, collection, id string, v int64, p
 				return nil, false, err
 			}
 			return old.Body, old.Deleted, nil
-		}})
+		}}, idem)
 }

@@ -88,7 +88,7 @@ func TestHistory(t *testing.T) {
 
 	restore := func(v int64, pre truce.Precondition) write {
 		return func(ctx context.Context, svc *truce.Service) (truce.WriteResult, error) {
-			return svc.Restore(ctx, "notes", "n1", v, pre)
+			return svc.Restore(ctx, "notes", "n1", v, pre, nil)
 		}
 	}
 	res, err := restore(1, none)(t.Context(), svc)
@@ -132,7 +132,7 @@ func TestHistoryLimit(t *testing.T) {
 		{"read a trimmed version", read(3), truce.CodeVersionTrimmed},
 		{"read a kept version", read(4), ""},
 		{"restore a trimmed version", func(ctx context.Context, svc *truce.Service) error {
-			return second(svc.Restore(ctx, "notes", "n1", 2, none))
+			return second(svc.Restore(ctx, "notes", "n1", 2, none, nil))
 		}, truce.CodeVersionTrimmed},
 		{"diff from a trimmed version", func(ctx context.Context, svc *truce.Service) error {
 			return second(svc.Diff(ctx, "notes", "n1", 1, 6))

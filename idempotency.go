@@ -9,59 +9,41 @@ import (
 
 // IdempotencyKey identifies a request that may be retried: the caller, the
 // key the caller chose, and a fingerprint of the request itself.
+//
+// The Service's writes take one as idem. When it is not nil, the write
+// stores its answer under it in the write's own commit, so that a nil
+// error means the answer is stored and a retry can replay it; the write
+// is refused with CodeIdempotencyKeyInUse when another request with the
+// key committed first. A nil idem stores nothing.
 type IdempotencyKey struct {
 	Caller      string
 	Key         string
 	Fingerprint []byte
-	// Stored is set by the Service once a write has stored its result as
-	// the answer, in the write's own commit.
-	Stored bool
 }
 
 // IdempotencyRecord is the stored answer to the first request that carried
-// an Idempotency-Key. A write that committed stores its Result in the same
-// atomic commit as the write; a request that changed nothing stores the
-// answer it got (Status, ContentType, Body) afterwards.
+// an idempotency key. A single-document write that committed stores its
+// Result in the same atomic commit as the write; a batch or transaction
+// call stores the Answer the transport encoded from its results, in its
+// own commit too; a request that changed nothing stores the Answer it got
+// afterwards (SaveIdempotency).
 type IdempotencyRecord struct {
 	IdempotencyKey
 	CreatedAt time.Time
 	ExpiresAt time.Time
-	// Result is the outcome of a committed write; nil otherwise.
+	// Result is the outcome of a committed single-document write; nil
+	// otherwise.
 	Result *WriteResult
-	// Status, ContentType and Body are the raw answer when Result is nil.
-	Status      int
-	ContentType string
-	Body        []byte
+	// Answer is the answer as the transport encoded it, when Result is
+	// nil. The Service and the Store keep its bytes as they were given;
+	// only the transport that wrote them reads them.
+	Answer []byte
 }
 
 // Matches reports whether a request with the given fingerprint is the same
 // request as the one recorded.
 func (r *IdempotencyRecord) Matches(fingerprint []byte) bool {
 	return bytes.Equal(r.Fingerprint, fingerprint)
-}
-
-type idemCtxKey struct{}
-
-// WithIdempotency returns a context under which a Service write stores its
-// result as the answer to k, in the same commit as the write.
-func WithIdempotency(ctx context.Context, k *IdempotencyKey) context.Context {
-	return context.WithValue(ctx, idemCtxKey{}, k)
-}
-
-func idempotencyFrom(ctx context.Context) *IdempotencyKey {
-	k, _ := ctx.Value(idemCtxKey{}).(*IdempotencyKey)
-	return k
-}
-
-// storeIdempotency records res as the answer to the context's key inside a
-// write's transaction. A record already there means another request with
-// the same key committed first: the write is refused so the caller replays.
-func (s *Service) storeIdempotency(ctx context.Context, tx Tx, res WriteResult) error {
-	k := idempotencyFrom(ctx)
-	if k == nil {
-		return nil
-	}
-	return s.putAnswer(tx, k, &IdempotencyRecord{Result: &res})
 }
 
 // putAnswer stores rec (its answer fields) as the answer to k inside a
@@ -101,9 +83,11 @@ func (s *Service) Idempotency(ctx context.Context, caller, key string) (*Idempot
 	return rec, err
 }
 
-// SaveIdempotency stores the answer to a request that changed nothing (a
-// refused write, a collection request), unless an answer is stored already.
-func (s *Service) SaveIdempotency(ctx context.Context, k *IdempotencyKey, status int, contentType string, body []byte) error {
+// SaveIdempotency stores answer, as the transport encoded it, as the answer
+// to k: for a request that changed nothing (a refused write) or whose write
+// does not store its own answer (a collection or lock request), unless an
+// answer is stored already.
+func (s *Service) SaveIdempotency(ctx context.Context, k *IdempotencyKey, answer []byte) error {
 	return s.store.Update(ctx, func(tx Tx) error {
 		now := s.now().UTC()
 		old, err := tx.Idempotency(k.Caller, k.Key)
@@ -114,7 +98,7 @@ func (s *Service) SaveIdempotency(ctx context.Context, k *IdempotencyKey, status
 			return err
 		}
 		return tx.PutIdempotency(&IdempotencyRecord{IdempotencyKey: *k, CreatedAt: now, ExpiresAt: now.Add(s.idemTTL),
-			Status: status, ContentType: contentType, Body: body})
+			Answer: answer})
 	})
 }
 

@@ -21,33 +21,33 @@ func TestLockFencesEveryWritePath(t *testing.T) {
 		write writeFunc
 	}{
 		{"put", func(ctx context.Context, svc *truce.Service, _, token string) error {
-			return second(svc.Put(ctx, "notes", "d", []byte(`{"title":"t"}`), withToken(token)))
+			return second(svc.Put(ctx, "notes", "d", []byte(`{"title":"t"}`), withToken(token), nil))
 		}},
 		{"merge patch", func(ctx context.Context, svc *truce.Service, _, token string) error {
-			return second(svc.Patch(ctx, "notes", "d", truce.MergePatch, []byte(`{"title":"m"}`), withToken(token)))
+			return second(svc.Patch(ctx, "notes", "d", truce.MergePatch, []byte(`{"title":"m"}`), withToken(token), nil))
 		}},
 		{"JSON Patch", func(ctx context.Context, svc *truce.Service, _, token string) error {
-			return second(svc.Patch(ctx, "notes", "d", truce.JSONPatch, []byte(`[{"op":"replace","path":"/title","value":"j"}]`), withToken(token)))
+			return second(svc.Patch(ctx, "notes", "d", truce.JSONPatch, []byte(`[{"op":"replace","path":"/title","value":"j"}]`), withToken(token), nil))
 		}},
 		{"restore", func(ctx context.Context, svc *truce.Service, _, token string) error {
-			return second(svc.Restore(ctx, "notes", "d", 1, withToken(token)))
+			return second(svc.Restore(ctx, "notes", "d", 1, withToken(token), nil))
 		}},
 		{"resolve", func(ctx context.Context, svc *truce.Service, cid, token string) error {
 			cur, err := svc.Get(ctx, "notes", "d")
 			if err != nil {
 				return err
 			}
-			_, _, err = svc.ResolveConflict(ctx, cid, truce.StrategyTakeProposed, nil, truce.Precondition{IfMatch: []string{cur.ETag()}, LockToken: token})
+			_, _, err = svc.ResolveConflict(ctx, cid, truce.StrategyTakeProposed, nil, truce.Precondition{IfMatch: []string{cur.ETag()}, LockToken: token}, nil)
 			return err
 		}},
 		{"delete", func(ctx context.Context, svc *truce.Service, _, token string) error {
-			return second(svc.Delete(ctx, "notes", "d", withToken(token)))
+			return second(svc.Delete(ctx, "notes", "d", withToken(token), nil))
 		}},
 		{"create", func(ctx context.Context, svc *truce.Service, _, token string) error {
-			if _, err := svc.Delete(ctx, "notes", "d", withToken(token)); truce.ErrorCode(err) != truce.CodeLocked {
+			if _, err := svc.Delete(ctx, "notes", "d", withToken(token), nil); truce.ErrorCode(err) != truce.CodeLocked {
 				return err // the holder deleted it: a create is what may come next
 			}
-			return second(svc.CreateLocked(ctx, "notes", []byte(`{"_id":"d","x":1}`), token))
+			return second(svc.CreateLocked(ctx, "notes", []byte(`{"_id":"d","x":1}`), token, nil))
 		}},
 	}
 	for _, p := range paths {

@@ -38,7 +38,7 @@ func BenchmarkServiceLockCycles(b *testing.B) {
 								b.Error(err)
 								return
 							}
-							if _, err := svc.Put(ctx, "bench", id, body, truce.Precondition{LockToken: l.Token}); err != nil {
+							if _, err := svc.Put(ctx, "bench", id, body, truce.Precondition{LockToken: l.Token}, nil); err != nil {
 								b.Error(err)
 								return
 							}

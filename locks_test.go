@@ -64,7 +64,7 @@ func lockEvents(tb testing.TB, store truce.Store) []string {
 func TestLockMutualExclusion(t *testing.T) {
 	svc, store := mustService(t)
 	ctx := context.Background()
-	if _, err := svc.Put(ctx, "c", "n", []byte(`{"n":0}`), truce.Precondition{}); err != nil {
+	if _, err := svc.Put(ctx, "c", "n", []byte(`{"n":0}`), truce.Precondition{}, nil); err != nil {
 		t.Fatal(err)
 	}
 	const workers, rounds = 16, 5
@@ -87,7 +87,7 @@ func TestLockMutualExclusion(t *testing.T) {
 				}
 				var v struct{ N int }
 				_ = json.Unmarshal(d.Body, &v)
-				if _, err := svc.Put(ctx, "c", "n", fmt.Appendf(nil, `{"n":%d}`, v.N+1), truce.Precondition{LockToken: l.Token}); err != nil {
+				if _, err := svc.Put(ctx, "c", "n", fmt.Appendf(nil, `{"n":%d}`, v.N+1), truce.Precondition{LockToken: l.Token}, nil); err != nil {
 					errs <- err
 					return
 				}
@@ -250,21 +250,21 @@ func TestLockExpiryAndFencing(t *testing.T) {
 	ctx := context.Background()
 	ann := mustLock(t, svc, truce.LockRequest{Collection: "c", ID: "d", Owner: "ann", TTL: 10 * time.Second})
 	// Create under the lock: nobody else may create the document.
-	if _, err := svc.Put(ctx, "c", "d", []byte(`{"by":"bob"}`), truce.Precondition{}); truce.ErrorCode(err) != truce.CodeLocked {
+	if _, err := svc.Put(ctx, "c", "d", []byte(`{"by":"bob"}`), truce.Precondition{}, nil); truce.ErrorCode(err) != truce.CodeLocked {
 		t.Fatalf("create by another while locked: %v", err)
 	}
-	if _, err := svc.Put(ctx, "c", "d", []byte(`{"by":"ann"}`), truce.Precondition{IfNoneMatch: []string{"*"}, LockToken: ann.Token}); err != nil {
+	if _, err := svc.Put(ctx, "c", "d", []byte(`{"by":"ann"}`), truce.Precondition{IfNoneMatch: []string{"*"}, LockToken: ann.Token}, nil); err != nil {
 		t.Fatal(err)
 	}
 	// Preconditions still apply to the holder.
-	if _, err := svc.Put(ctx, "c", "d", []byte(`{"by":"ann"}`), truce.Precondition{Version: 7, LockToken: ann.Token}); truce.ErrorCode(err) != truce.CodeVersionConflict {
+	if _, err := svc.Put(ctx, "c", "d", []byte(`{"by":"ann"}`), truce.Precondition{Version: 7, LockToken: ann.Token}, nil); truce.ErrorCode(err) != truce.CodeVersionConflict {
 		t.Fatalf("stale version by the holder: %v", err)
 	}
 	if _, err := svc.RenewLock(ctx, "c", "d", ann.Token, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	c.advance(9 * time.Second)
-	if _, err := svc.Put(ctx, "c", "d", []byte(`{"by":"ann"}`), truce.Precondition{LockToken: ann.Token}); err != nil {
+	if _, err := svc.Put(ctx, "c", "d", []byte(`{"by":"ann"}`), truce.Precondition{LockToken: ann.Token}, nil); err != nil {
 		t.Fatalf("the renewal did not extend the lease: %v", err)
 	}
 	c.advance(2 * time.Second) // ann stopped renewing: the lease is over
@@ -272,7 +272,7 @@ func TestLockExpiryAndFencing(t *testing.T) {
 		t.Fatalf("GetLock after expiry: %v", err)
 	}
 	bob := mustLock(t, svc, truce.LockRequest{Collection: "c", ID: "d", Owner: "bob", TTL: 10 * time.Second})
-	_, err := svc.Put(ctx, "c", "d", []byte(`{"by":"ann"}`), truce.Precondition{LockToken: ann.Token})
+	_, err := svc.Put(ctx, "c", "d", []byte(`{"by":"ann"}`), truce.Precondition{LockToken: ann.Token}, nil)
 	if te := wantCode(t, "old holder while bob holds", err, truce.CodeLocked); te.LockOwner != "bob" {
 		t.Fatalf("423 names %q", te.LockOwner)
 	}
@@ -286,8 +286,8 @@ func TestLockExpiryAndFencing(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, err := range map[string]error{
-		"put":    second(svc.Put(ctx, "c", "d", []byte(`{"by":"ann"}`), truce.Precondition{LockToken: ann.Token})),
-		"delete": second(svc.Delete(ctx, "c", "d", truce.Precondition{LockToken: ann.Token})),
+		"put":    second(svc.Put(ctx, "c", "d", []byte(`{"by":"ann"}`), truce.Precondition{LockToken: ann.Token}, nil)),
+		"delete": second(svc.Delete(ctx, "c", "d", truce.Precondition{LockToken: ann.Token}, nil)),
 		"unlock": svc.Unlock(ctx, "c", "d", ann.Token),
 		"renew":  second(svc.RenewLock(ctx, "c", "d", ann.Token, time.Second)),
 	} {
@@ -297,7 +297,7 @@ func TestLockExpiryAndFencing(t *testing.T) {
 	if err != nil || d.Version != 2 {
 		t.Fatalf("document %+v, %v: a refused write changed it", d, err)
 	}
-	if _, err := svc.Put(ctx, "c", "d", []byte(`{"by":"anyone"}`), truce.Precondition{}); err != nil {
+	if _, err := svc.Put(ctx, "c", "d", []byte(`{"by":"anyone"}`), truce.Precondition{}, nil); err != nil {
 		t.Fatalf("a write without a token once nobody holds the lock: %v", err)
 	}
 	want := []string{"lock.acquired c/d ann", "lock.expired c/d ann", "lock.acquired c/d bob", "lock.released c/d bob"}
@@ -337,14 +337,14 @@ func TestLockSurvivesRestart(t *testing.T) {
 	}
 	defer store.Close()
 	svc := truce.NewService(store, truce.Options{})
-	if _, err := svc.Put(ctx, "c", "d", []byte(`{}`), truce.Precondition{}); truce.ErrorCode(err) != truce.CodeLocked {
+	if _, err := svc.Put(ctx, "c", "d", []byte(`{}`), truce.Precondition{}, nil); truce.ErrorCode(err) != truce.CodeLocked {
 		t.Fatalf("write without the token after a restart: %v", err)
 	}
 	got, err := svc.GetLock(ctx, "c", "d")
 	if err != nil || got.Owner != "ann" || !got.ExpiresAt.Equal(l.ExpiresAt) || got.Token != "" {
 		t.Fatalf("GetLock after a restart: %+v, %v", got, err)
 	}
-	if _, err := svc.Put(ctx, "c", "d", []byte(`{}`), truce.Precondition{LockToken: l.Token}); err != nil {
+	if _, err := svc.Put(ctx, "c", "d", []byte(`{}`), truce.Precondition{LockToken: l.Token}, nil); err != nil {
 		t.Fatalf("write with the token after a restart: %v", err)
 	}
 }
@@ -453,7 +453,7 @@ func TestLockRequests(t *testing.T) {
 	if err := svc.BreakLock(ctx, "c", "d"); truce.ErrorCode(err) != truce.CodeNotFound {
 		t.Fatalf("break without a lock: %v", err)
 	}
-	if _, err := svc.Put(ctx, "c", "d", []byte(`{}`), truce.Precondition{}); err != nil {
+	if _, err := svc.Put(ctx, "c", "d", []byte(`{}`), truce.Precondition{}, nil); err != nil {
 		t.Fatalf("write after a break: %v", err)
 	}
 	evs := events(t, store)
@@ -494,7 +494,7 @@ func TestLockExpirer(t *testing.T) {
 func TestLockFencesConcurrentWriters(t *testing.T) {
 	svc, _ := mustService(t)
 	ctx := context.Background()
-	if _, err := svc.Put(ctx, "c", "d", []byte(`{"by":"nobody"}`), truce.Precondition{}); err != nil {
+	if _, err := svc.Put(ctx, "c", "d", []byte(`{"by":"nobody"}`), truce.Precondition{}, nil); err != nil {
 		t.Fatal(err)
 	}
 	l := mustLock(t, svc, truce.LockRequest{Collection: "c", ID: "d", Owner: "holder", TTL: time.Minute})
@@ -510,7 +510,7 @@ func TestLockFencesConcurrentWriters(t *testing.T) {
 				pre, body = truce.Precondition{LockToken: l.Token}, []byte(`{"by":"holder"}`)
 			}
 			for range writes {
-				_, err := svc.Put(ctx, "c", "d", body, pre)
+				_, err := svc.Put(ctx, "c", "d", body, pre, nil)
 				switch {
 				case g == others && err != nil:
 					t.Errorf("the holder's write: %v", err)

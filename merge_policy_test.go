@@ -104,7 +104,7 @@ func TestMergeConcurrentDisjointWriters(t *testing.T) {
 				}
 				doc[field] = round
 				body, _ := json.Marshal(doc)
-				res, err := svc.Put(ctx, "hot", "d", body, atVersion(d.Version))
+				res, err := svc.Put(ctx, "hot", "d", body, atVersion(d.Version), nil)
 				if err != nil {
 					t.Errorf("%s round %d: %v", field, round, err)
 					return

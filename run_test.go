@@ -44,7 +44,7 @@ func TestRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, id := range []string{"a", "b", "c"} {
-		if _, err := svc.Put(ctx, "notes", id, []byte(`{}`), truce.Precondition{}); err != nil {
+		if _, err := svc.Put(ctx, "notes", id, []byte(`{}`), truce.Precondition{}, nil); err != nil {
 			t.Fatal(err)
 		}
 	}

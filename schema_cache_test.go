@@ -24,10 +24,10 @@ func TestSchemaCacheBounded(t *testing.T) {
 		if _, _, err := svc.PutCollection(ctx, "c", truce.Settings{Schema: schema}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := svc.Put(ctx, "c", "d", fmt.Appendf(nil, `{"n":%d}`, i), truce.Precondition{}); err != nil {
+		if _, err := svc.Put(ctx, "c", "d", fmt.Appendf(nil, `{"n":%d}`, i), truce.Precondition{}, nil); err != nil {
 			t.Fatalf("schema %d: %v", i, err)
 		}
-		if _, err := svc.Put(ctx, "c", "d", fmt.Appendf(nil, `{"n":%d}`, i+1), truce.Precondition{}); truce.ErrorCode(err) != truce.CodeSchemaViolation {
+		if _, err := svc.Put(ctx, "c", "d", fmt.Appendf(nil, `{"n":%d}`, i+1), truce.Precondition{}, nil); truce.ErrorCode(err) != truce.CodeSchemaViolation {
 			t.Fatalf("schema %d: a body it refuses: %v", i, err)
 		}
 		if n := truce.SchemaCacheLen(svc); n != 1 {
@@ -48,7 +48,7 @@ func TestSchemaCacheBounded(t *testing.T) {
 	if n := truce.SchemaCacheLen(svc); n != 0 {
 		t.Fatalf("with no schema the cache holds %d schemas, want 0", n)
 	}
-	if _, err := svc.Put(ctx, "c", "d", []byte(`{"n":"anything"}`), truce.Precondition{}); err != nil {
+	if _, err := svc.Put(ctx, "c", "d", []byte(`{"n":"anything"}`), truce.Precondition{}, nil); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -75,11 +75,11 @@ func TestSchemaConcurrentWriters(t *testing.T) {
 			defer wg.Done()
 			id := fmt.Sprint("d", g)
 			for i := range writes {
-				if _, err := svc.Put(ctx, "c", id, fmt.Appendf(nil, `{"n":%d}`, i), truce.Precondition{}); err != nil {
+				if _, err := svc.Put(ctx, "c", id, fmt.Appendf(nil, `{"n":%d}`, i), truce.Precondition{}, nil); err != nil {
 					t.Errorf("%s: good body: %v", id, err)
 					return
 				}
-				if _, err := svc.Put(ctx, "c", id, []byte(`{"n":"x"}`), truce.Precondition{}); truce.ErrorCode(err) != truce.CodeSchemaViolation {
+				if _, err := svc.Put(ctx, "c", id, []byte(`{"n":"x"}`), truce.Precondition{}, nil); truce.ErrorCode(err) != truce.CodeSchemaViolation {
 					t.Errorf("%s: bad body: %v", id, err)
 					return
 				}

@@ -58,7 +58,7 @@ func TestSchema(t *testing.T) {
 			if err != nil {
 				return truce.WriteResult{}, err
 			}
-			return svc.Put(ctx, "strict", "x", bytes.Clone(d.JSON()), none)
+			return svc.Put(ctx, "strict", "x", bytes.Clone(d.JSON()), none, nil)
 		}, version: 2, body: `{"a":1}`},
 		{name: "an unknown field", write: put("strict", "y", `{"b":1}`, none), code: truce.CodeSchemaViolation},
 	})

@@ -28,7 +28,7 @@ func BenchmarkServiceIfMatchUpdate(b *testing.B) {
 			svc := truce.NewService(store, truce.Options{})
 			ctx := context.Background()
 			for g := 0; g < clients; g++ {
-				if _, err := svc.Put(ctx, "bench", fmt.Sprint("d", g), body, truce.Precondition{}); err != nil {
+				if _, err := svc.Put(ctx, "bench", fmt.Sprint("d", g), body, truce.Precondition{}, nil); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -47,7 +47,7 @@ func BenchmarkServiceIfMatchUpdate(b *testing.B) {
 							b.Error(err)
 							return
 						}
-						if _, err := svc.Put(ctx, "bench", id, body, truce.Precondition{IfMatch: []string{d.ETag()}}); err != nil {
+						if _, err := svc.Put(ctx, "bench", id, body, truce.Precondition{IfMatch: []string{d.ETag()}}, nil); err != nil {
 							b.Error(err)
 							return
 						}

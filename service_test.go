@@ -43,22 +43,22 @@ func TestChangeLog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := svc.Put(ctx, "notes", "n1", []byte(`{"a":2}`), truce.Precondition{IfMatch: []string{d1.ETag()}})
+	res, err := svc.Put(ctx, "notes", "n1", []byte(`{"a":2}`), truce.Precondition{IfMatch: []string{d1.ETag()}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Refused writes: stale If-Match, stale version, bad body.
-	if _, err := svc.Put(ctx, "notes", "n1", []byte(`{"a":3}`), truce.Precondition{IfMatch: []string{d1.ETag()}}); truce.ErrorCode(err) != truce.CodePreconditionFailed {
+	if _, err := svc.Put(ctx, "notes", "n1", []byte(`{"a":3}`), truce.Precondition{IfMatch: []string{d1.ETag()}}, nil); truce.ErrorCode(err) != truce.CodePreconditionFailed {
 		t.Fatalf("stale If-Match: %v", err)
 	}
 	var te *truce.Error
-	if _, err := svc.Put(ctx, "notes", "n1", []byte(`{"a":3,"_version":1}`), truce.Precondition{}); !errors.As(err, &te) || te.Code != truce.CodeVersionConflict || te.Current.Version != 2 {
+	if _, err := svc.Put(ctx, "notes", "n1", []byte(`{"a":3,"_version":1}`), truce.Precondition{}, nil); !errors.As(err, &te) || te.Code != truce.CodeVersionConflict || te.Current.Version != 2 {
 		t.Fatalf("stale version: %v", err)
 	}
-	if _, err := svc.Put(ctx, "notes", "n1", []byte(`[]`), truce.Precondition{}); truce.ErrorCode(err) != truce.CodeInvalidDocument {
+	if _, err := svc.Put(ctx, "notes", "n1", []byte(`[]`), truce.Precondition{}, nil); truce.ErrorCode(err) != truce.CodeInvalidDocument {
 		t.Fatalf("bad body: %v", err)
 	}
-	del, err := svc.Delete(ctx, "notes", "n1", truce.Precondition{Version: 2})
+	del, err := svc.Delete(ctx, "notes", "n1", truce.Precondition{Version: 2}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,11 +96,11 @@ func TestLastWriteWins(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, body := range []string{`{"v":1}`, `{"v":2}`} {
-		if _, err := svc.Put(ctx, "cfg", "k", []byte(body), truce.Precondition{}); err != nil {
+		if _, err := svc.Put(ctx, "cfg", "k", []byte(body), truce.Precondition{}, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
-	res, err := svc.Put(ctx, "cfg", "k", []byte(`{"v":3,"_version":1}`), truce.Precondition{})
+	res, err := svc.Put(ctx, "cfg", "k", []byte(`{"v":3,"_version":1}`), truce.Precondition{}, nil)
 	if err != nil || res.Document.Version != 3 {
 		t.Fatalf("stale write under last-write-wins: %v %+v", err, res)
 	}
@@ -109,7 +109,7 @@ func TestLastWriteWins(t *testing.T) {
 		t.Fatalf("overwritten version: %v %s", err, old.Body)
 	}
 	// Header preconditions are never overridden by the policy.
-	if _, err := svc.Put(ctx, "cfg", "k", []byte(`{}`), truce.Precondition{IfMatch: []string{old.ETag()}}); truce.ErrorCode(err) != truce.CodePreconditionFailed {
+	if _, err := svc.Put(ctx, "cfg", "k", []byte(`{}`), truce.Precondition{IfMatch: []string{old.ETag()}}, nil); truce.ErrorCode(err) != truce.CodePreconditionFailed {
 		t.Fatalf("If-Match under last-write-wins: %v", err)
 	}
 	if _, _, err := svc.PutCollection(ctx, "cfg", truce.Settings{ConflictPolicy: "first-write-wins"}); truce.ErrorCode(err) != truce.CodeInvalidSettings {
@@ -120,10 +120,10 @@ func TestLastWriteWins(t *testing.T) {
 func TestInvalidNamesNeverReachTheStore(t *testing.T) {
 	svc, store := mustService(t)
 	ctx := context.Background()
-	if _, err := svc.Put(ctx, "Bad", "x", []byte(`{}`), truce.Precondition{}); truce.ErrorCode(err) != truce.CodeInvalidCollection {
+	if _, err := svc.Put(ctx, "Bad", "x", []byte(`{}`), truce.Precondition{}, nil); truce.ErrorCode(err) != truce.CodeInvalidCollection {
 		t.Fatal(err)
 	}
-	if _, err := svc.Put(ctx, "ok", "a/b", []byte(`{}`), truce.Precondition{}); truce.ErrorCode(err) != truce.CodeInvalidID {
+	if _, err := svc.Put(ctx, "ok", "a/b", []byte(`{}`), truce.Precondition{}, nil); truce.ErrorCode(err) != truce.CodeInvalidID {
 		t.Fatal(err)
 	}
 	if len(events(t, store)) != 0 {
@@ -143,8 +143,8 @@ func TestIdempotencyExpiry(t *testing.T) {
 	svc := truce.NewService(store, truce.Options{IdempotencyTTL: time.Hour, Now: func() time.Time { return now }})
 	ctx := context.Background()
 	k := &truce.IdempotencyKey{Caller: "c", Key: "k", Fingerprint: []byte("f")}
-	if _, err := svc.Create(truce.WithIdempotency(ctx, k), "notes", []byte(`{}`)); err != nil || !k.Stored {
-		t.Fatalf("create: %v, stored %v", err, k.Stored)
+	if _, err := svc.CreateLocked(ctx, "notes", []byte(`{}`), "", k); err != nil {
+		t.Fatalf("create: %v", err)
 	}
 	if rec, err := svc.Idempotency(ctx, "c", "k"); err != nil || rec == nil || rec.Result == nil || !rec.Result.Created {
 		t.Fatalf("stored answer: %+v %v", rec, err)
@@ -162,8 +162,74 @@ func TestIdempotencyExpiry(t *testing.T) {
 	}
 	// The key can be used again once its answer expired.
 	k2 := &truce.IdempotencyKey{Caller: "c", Key: "k", Fingerprint: []byte("other")}
-	if _, err := svc.Create(truce.WithIdempotency(ctx, k2), "notes", []byte(`{}`)); err != nil || !k2.Stored {
+	if _, err := svc.CreateLocked(ctx, "notes", []byte(`{}`), "", k2); err != nil {
 		t.Fatalf("reuse after expiry: %v", err)
+	}
+	if rec, err := svc.Idempotency(ctx, "c", "k"); err != nil || rec == nil || !rec.Matches([]byte("other")) {
+		t.Fatalf("answer after reuse: %+v %v", rec, err)
+	}
+}
+
+// TestIdempotentWrites: a write given an idempotency key stores its answer
+// in its own commit exactly when it succeeds: its result for a document
+// write, the bytes its AnswerFunc made, untouched, for a batch or a
+// transaction; a second request with the key is refused, and a failed
+// write stores nothing.
+func TestIdempotentWrites(t *testing.T) {
+	svc, _ := mustService(t)
+	ctx := context.Background()
+	key := func(name string) *truce.IdempotencyKey {
+		return &truce.IdempotencyKey{Caller: "c", Key: name, Fingerprint: []byte(name)}
+	}
+	stored := func(name string) *truce.IdempotencyRecord {
+		t.Helper()
+		rec, err := svc.Idempotency(ctx, "c", name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rec
+	}
+	answer := []byte{0, 'a', 0xff} // opaque: any bytes
+	encode := func(results []truce.OpResult) []byte {
+		if len(results) != 1 || results[0].Document == nil {
+			t.Errorf("answer made of %+v", results)
+		}
+		return answer
+	}
+
+	res, err := svc.Put(ctx, "notes", "n1", []byte(`{"a":1}`), truce.Precondition{}, key("put"))
+	if rec := stored("put"); err != nil || rec == nil || rec.Result == nil || rec.Result.Document.Seq != res.Document.Seq || rec.Answer != nil {
+		t.Fatalf("put: %v, stored %+v", err, rec)
+	}
+	if _, err := svc.Put(ctx, "notes", "n1", []byte(`{"a":2}`), truce.Precondition{}, key("put")); truce.ErrorCode(err) != truce.CodeIdempotencyKeyInUse {
+		t.Fatalf("second put with the key: %v", err)
+	}
+	if _, err := svc.Put(ctx, "notes", "n1", []byte(`{"a":3}`), truce.Precondition{Version: 9}, key("stale")); truce.ErrorCode(err) != truce.CodeVersionConflict || stored("stale") != nil {
+		t.Fatalf("refused put: %v, stored %+v", err, stored("stale"))
+	}
+	if _, err := svc.Batch(ctx, []truce.Op{{Kind: truce.OpPut, Collection: "notes", ID: "n2", Document: []byte(`{}`)}}, key("batch"), encode); err != nil {
+		t.Fatal(err)
+	}
+	if rec := stored("batch"); rec == nil || rec.Result != nil || string(rec.Answer) != string(answer) {
+		t.Fatalf("batch stored %+v", rec)
+	}
+	tx, err := svc.BeginTransaction(ctx, 0, key("begin"), func(*truce.Transaction) []byte { return answer })
+	if rec := stored("begin"); err != nil || rec == nil || string(rec.Answer) != string(answer) {
+		t.Fatalf("begin: %v, stored %+v", err, rec)
+	}
+	if _, err := svc.TransactionWrite(ctx, tx.ID, truce.Op{Kind: truce.OpPut, Collection: "notes", ID: "n3", Document: []byte(`{}`)}, key("stage"), encode); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.CommitTransaction(ctx, tx.ID, key("commit"), encode); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"stage", "commit"} {
+		if rec := stored(name); rec == nil || string(rec.Answer) != string(answer) {
+			t.Fatalf("%s stored %+v", name, rec)
+		}
+	}
+	if _, err := svc.CommitTransaction(ctx, tx.ID, key("again"), encode); truce.ErrorCode(err) != truce.CodeTransactionExpired || stored("again") != nil {
+		t.Fatalf("second commit: %v, stored %+v", err, stored("again"))
 	}
 }
 
@@ -171,7 +237,7 @@ func TestIdempotencyExpiry(t *testing.T) {
 // test on an error, and returns the stored version.
 func mustPut(tb testing.TB, svc *truce.Service, collection, id, body string) *truce.Document {
 	tb.Helper()
-	res, err := svc.Put(context.Background(), collection, id, []byte(body), truce.Precondition{})
+	res, err := svc.Put(context.Background(), collection, id, []byte(body), truce.Precondition{}, nil)
 	if err != nil {
 		tb.Fatalf("Put %s/%s %s: %v", collection, id, body, err)
 	}
@@ -182,7 +248,7 @@ func mustPut(tb testing.TB, svc *truce.Service, collection, id, body string) *tr
 // on an error, and returns the tombstone.
 func mustDelete(tb testing.TB, svc *truce.Service, collection, id string) *truce.Document {
 	tb.Helper()
-	d, err := svc.Delete(context.Background(), collection, id, truce.Precondition{})
+	d, err := svc.Delete(context.Background(), collection, id, truce.Precondition{}, nil)
 	if err != nil {
 		tb.Fatalf("Delete %s/%s: %v", collection, id, err)
 	}

@@ -75,9 +75,9 @@ var (
 
 // BeginTransaction starts an interactive transaction that lives for ttl
 // (0 means DefaultTransactionTTL; more than Options.MaxTransactionTTL is capped to it).
-// answer, if not nil, encodes the answer to store for the context's
-// Idempotency-Key in the same commit.
-func (s *Service) BeginTransaction(ctx context.Context, ttl time.Duration, answer func(*Transaction) (int, string, []byte)) (*Transaction, error) {
+// With idem, answer(t) is stored as idem's answer in the commit that
+// begins it (see IdempotencyKey); answer is needed only with idem.
+func (s *Service) BeginTransaction(ctx context.Context, ttl time.Duration, idem *IdempotencyKey, answer func(*Transaction) []byte) (*Transaction, error) {
 	switch {
 	case ttl < 0:
 		return nil, Errorf(CodeInvalidParameter, "ttl %s is negative; give a duration such as \"60s\"", ttl)
@@ -88,19 +88,14 @@ func (s *Service) BeginTransaction(ctx context.Context, ttl time.Duration, answe
 	}
 	now := s.now().UTC()
 	t := &Transaction{ID: ulid.Make().String(), CreatedAt: now, ExpiresAt: now.Add(ttl)}
-	k := idempotencyFrom(ctx)
 	err := s.store.Update(ctx, func(tx Tx) error {
-		if err := tx.PutTransaction(t); err != nil || k == nil || answer == nil {
+		if err := tx.PutTransaction(t); err != nil || idem == nil {
 			return err
 		}
-		status, ct, body := answer(t)
-		return s.putAnswer(tx, k, &IdempotencyRecord{Status: status, ContentType: ct, Body: body})
+		return s.putAnswer(tx, idem, &IdempotencyRecord{Answer: answer(t)})
 	})
 	if err != nil {
 		return nil, err
-	}
-	if k != nil && answer != nil {
-		k.Stored = true
 	}
 	return t, nil
 }
@@ -204,9 +199,10 @@ func (s *Service) TransactionGet(ctx context.Context, txid, collection, id strin
 // is visible outside the transaction until Commit. A write that fails
 // stages nothing and returns the error the same request would get on its
 // own. The document joins the transaction's write set with the committed
-// version it had. answer, if not nil, encodes the answer to store for the
-// context's Idempotency-Key in the commit that stages the write.
-func (s *Service) TransactionWrite(ctx context.Context, txid string, op Op, answer AnswerFunc) (OpResult, error) {
+// version it had. With idem, answer([]OpResult{result}) is stored as
+// idem's answer in the commit that stages the write (see IdempotencyKey);
+// answer is needed only with idem.
+func (s *Service) TransactionWrite(ctx context.Context, txid string, op Op, idem *IdempotencyKey, answer AnswerFunc) (OpResult, error) {
 	if op.Kind == OpCheck {
 		return OpResult{}, Errorf(CodeInvalidParameter, "a check cannot be staged; read the document in the transaction instead")
 	}
@@ -262,16 +258,13 @@ func (s *Service) TransactionWrite(ctx context.Context, txid string, op Op, answ
 			if err := tx.PutTransaction(t2); err != nil {
 				return err
 			}
-			return s.storeOpsAnswer(ctx, tx, answer, []OpResult{res})
+			return s.storeOpsAnswer(tx, idem, answer, []OpResult{res})
 		})
 		if errors.Is(err, errTransactionMoved) {
 			continue
 		}
 		if err != nil {
 			return OpResult{}, err
-		}
-		if k := idempotencyFrom(ctx); k != nil && answer != nil {
-			k.Stored = true
 		}
 		return res, nil
 	}
@@ -306,8 +299,10 @@ func (s *Service) replayOps(tx Tx, t *Transaction) ([]OpResult, error) {
 // rolled back or expires), a *OpError when a staged write no longer
 // applies (a unique value or a referenced document changed), or
 // CodeTransactionExpired. Of two concurrent commits of one transaction,
-// one applies and the other is CodeTransactionExpired.
-func (s *Service) CommitTransaction(ctx context.Context, txid string, answer AnswerFunc) ([]OpResult, error) {
+// one applies and the other is CodeTransactionExpired. With idem,
+// answer(results) is stored as idem's answer in the commit (see
+// IdempotencyKey); answer is needed only with idem.
+func (s *Service) CommitTransaction(ctx context.Context, txid string, idem *IdempotencyKey, answer AnswerFunc) ([]OpResult, error) {
 	var results []OpResult
 	err := s.store.Update(ctx, func(tx Tx) error {
 		t, err := s.loadTransaction(tx, txid)
@@ -326,11 +321,8 @@ func (s *Service) CommitTransaction(ctx context.Context, txid string, answer Ans
 		if err := tx.DeleteTransaction(t.ID); err != nil {
 			return err
 		}
-		return s.storeOpsAnswer(ctx, tx, answer, results)
+		return s.storeOpsAnswer(tx, idem, answer, results)
 	})
-	if k := idempotencyFrom(ctx); k != nil && err == nil && answer != nil {
-		k.Stored = true
-	}
 	return results, err
 }
 

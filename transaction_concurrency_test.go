@@ -40,7 +40,7 @@ func TestTransactionSurvivesRestart(t *testing.T) {
 	if d, staged, err := svc.TransactionGet(ctx, id, "acc", "a"); err != nil || !staged || string(d.Body) != `{"balance":50}` {
 		t.Fatalf("the staged write after a restart: %v %v %+v", err, staged, d)
 	}
-	if _, err := svc.CommitTransaction(ctx, id, nil); err != nil {
+	if _, err := svc.CommitTransaction(ctx, id, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	if got := bodyOf(t, svc, "acc", "a"); got != `{"balance":50}` {
@@ -55,7 +55,7 @@ func TestTransactionSurvivesRestart(t *testing.T) {
 	svc, closeStore = open()
 	defer closeStore()
 	mustPut(t, svc, "acc", "a", `{"balance":1}`)
-	if _, err := svc.CommitTransaction(ctx, id, nil); !codeIs(t, "a commit after a change made after the restart", err, truce.CodeTransactionConflict) {
+	if _, err := svc.CommitTransaction(ctx, id, nil, nil); !codeIs(t, "a commit after a change made after the restart", err, truce.CodeTransactionConflict) {
 		return
 	}
 }
@@ -73,7 +73,7 @@ func TestTransactionConcurrentCommits(t *testing.T) {
 		errs := make([]error, 12)
 		var wg sync.WaitGroup
 		for i := range errs {
-			wg.Go(func() { _, errs[i] = svc.CommitTransaction(ctx, id, nil) })
+			wg.Go(func() { _, errs[i] = svc.CommitTransaction(ctx, id, nil, nil) })
 		}
 		wg.Wait()
 		codes := map[truce.Code]int{}
@@ -93,13 +93,13 @@ func TestTransactionConcurrentCommits(t *testing.T) {
 	for g := range 8 {
 		wg.Go(func() {
 			op := truce.Op{Kind: truce.OpPut, Collection: "c", ID: fmt.Sprint("s", g), Document: []byte(`{"g":1}`)}
-			if _, err := svc.TransactionWrite(ctx, id, op, nil); err != nil {
+			if _, err := svc.TransactionWrite(ctx, id, op, nil, nil); err != nil {
 				t.Errorf("staging s%d: %v", g, err)
 			}
 		})
 	}
 	wg.Wait()
-	res, err := svc.CommitTransaction(ctx, id, nil)
+	res, err := svc.CommitTransaction(ctx, id, nil, nil)
 	if err != nil || len(res) != 8 {
 		t.Fatalf("commit: %v, %d results, want 8 staged writes", err, len(res))
 	}
@@ -121,7 +121,7 @@ func TestTransactionLockFencing(t *testing.T) {
 	mustPut(t, svc, "acc", "b", `{"balance":100}`)
 	alice := mustLock(t, svc, truce.LockRequest{Collection: "acc", ID: "b", Owner: "alice", TTL: time.Minute})
 	id := mustBegin(t, svc, 30*time.Second)
-	_, err := svc.TransactionWrite(ctx, id, txPatch("b", `{"balance":1}`, none), nil)
+	_, err := svc.TransactionWrite(ctx, id, txPatch("b", `{"balance":1}`, none), nil, nil)
 	if te := wantCode(t, "staging without the token", err, truce.CodeLocked); te.LockOwner != "alice" {
 		t.Errorf("locked by %q", te.LockOwner)
 	}
@@ -129,7 +129,7 @@ func TestTransactionLockFencing(t *testing.T) {
 	stage(t, svc, id, txPatch("a", `{"balance":1}`, none))
 	mustLock(t, svc, truce.LockRequest{Collection: "acc", ID: "a", Owner: "bob", TTL: time.Minute})
 	before := lastSeq(t, store)
-	_, err = svc.CommitTransaction(ctx, id, nil)
+	_, err = svc.CommitTransaction(ctx, id, nil, nil)
 	if te := wantOpError(t, "a commit after bob locked a", err, 1, truce.CodeLocked); te.LockOwner != "bob" {
 		t.Errorf("locked by %q", te.LockOwner)
 	}

@@ -14,7 +14,7 @@ import (
 // stage stages op in transaction txid and fails the test on an error.
 func stage(t *testing.T, svc *truce.Service, txid string, op truce.Op) truce.OpResult {
 	t.Helper()
-	res, err := svc.TransactionWrite(t.Context(), txid, op, nil)
+	res, err := svc.TransactionWrite(t.Context(), txid, op, nil, nil)
 	if err != nil {
 		t.Fatalf("staging %s %s/%s: %v", op.Kind, op.Collection, op.ID, err)
 	}
@@ -23,7 +23,7 @@ func stage(t *testing.T, svc *truce.Service, txid string, op truce.Op) truce.OpR
 
 func mustBegin(t *testing.T, svc *truce.Service, ttl time.Duration) string {
 	t.Helper()
-	tx, err := svc.BeginTransaction(t.Context(), ttl, nil)
+	tx, err := svc.BeginTransaction(t.Context(), ttl, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +84,7 @@ func TestTransactionStagesAndCommits(t *testing.T) {
 		{"a patch of the staged delete", txPatch("gone", `{"n":1}`, none), truce.CodeNotFound},
 		{"a check", truce.Op{Kind: truce.OpCheck, Collection: "acc", ID: "a"}, truce.CodeInvalidParameter},
 	} {
-		_, err := svc.TransactionWrite(ctx, id, tc.op, nil)
+		_, err := svc.TransactionWrite(ctx, id, tc.op, nil, nil)
 		codeIs(t, tc.name, err, tc.code)
 	}
 
@@ -105,7 +105,7 @@ func TestTransactionStagesAndCommits(t *testing.T) {
 		t.Errorf("staging moved the change log from %d to %d", before, got)
 	}
 
-	res, err := svc.CommitTransaction(ctx, id, nil)
+	res, err := svc.CommitTransaction(ctx, id, nil, nil)
 	if err != nil || len(res) != 5 {
 		t.Fatalf("commit: %v, %d results", err, len(res))
 	}
@@ -127,7 +127,7 @@ func TestTransactionStagesAndCommits(t *testing.T) {
 	if len(evs) != 6 || evs[5].Type != truce.EventTransactionCommitted || !strings.Contains(string(evs[5].Info), id) {
 		t.Errorf("events after the commit: %d, last %+v", len(evs), evs[len(evs)-1])
 	}
-	if _, err := svc.CommitTransaction(ctx, id, nil); !codeIs(t, "a second commit", err, truce.CodeTransactionExpired) {
+	if _, err := svc.CommitTransaction(ctx, id, nil, nil); !codeIs(t, "a second commit", err, truce.CodeTransactionExpired) {
 		return
 	}
 	if _, _, err := get("acc", "a"); !codeIs(t, "a read after the commit", err, truce.CodeTransactionExpired) {
@@ -187,11 +187,11 @@ func TestTransactionConflict(t *testing.T) {
 			if _, _, err := svc.TransactionGet(ctx, id, "acc", "zz"); !codeIs(t, "a read after the change", err, truce.CodeTransactionConflict) {
 				return
 			}
-			if _, err := svc.TransactionWrite(ctx, id, txPut("zz", `{}`, none), nil); !codeIs(t, "a write after the change", err, truce.CodeTransactionConflict) {
+			if _, err := svc.TransactionWrite(ctx, id, txPut("zz", `{}`, none), nil, nil); !codeIs(t, "a write after the change", err, truce.CodeTransactionConflict) {
 				return
 			}
 			before := lastSeq(t, store)
-			_, err := svc.CommitTransaction(ctx, id, nil)
+			_, err := svc.CommitTransaction(ctx, id, nil, nil)
 			var te *truce.Error
 			if !errors.As(err, &te) || te.Code != truce.CodeTransactionConflict || fmt.Sprint(te.Changed) != fmt.Sprint([]truce.DocRef{{Collection: "acc", ID: tc.doc}}) {
 				t.Fatalf("commit: %v, changed %+v", err, te)
@@ -226,7 +226,7 @@ func TestTransactionRollbackAndExpiry(t *testing.T) {
 		{"rollback", func(ctx context.Context, svc *truce.Service) error { return svc.RollbackTransaction(ctx, id) }, ""},
 		{"rollback again", func(ctx context.Context, svc *truce.Service) error { return svc.RollbackTransaction(ctx, id) }, truce.CodeTransactionExpired},
 		{"commit after the rollback", func(ctx context.Context, svc *truce.Service) error {
-			return second(svc.CommitTransaction(ctx, id, nil))
+			return second(svc.CommitTransaction(ctx, id, nil, nil))
 		}, truce.CodeTransactionExpired},
 	})
 	if d, _ := svc.Get(ctx, "acc", "a"); d.Version != 1 {
@@ -242,20 +242,20 @@ func TestTransactionRollbackAndExpiry(t *testing.T) {
 			return err
 		}, truce.CodeTransactionExpired},
 		{"write", func(ctx context.Context, svc *truce.Service) error {
-			return second(svc.TransactionWrite(ctx, id, txPut("a", `{"balance":3}`, none), nil))
+			return second(svc.TransactionWrite(ctx, id, txPut("a", `{"balance":3}`, none), nil, nil))
 		}, truce.CodeTransactionExpired},
 		{"commit", func(ctx context.Context, svc *truce.Service) error {
-			return second(svc.CommitTransaction(ctx, id, nil))
+			return second(svc.CommitTransaction(ctx, id, nil, nil))
 		}, truce.CodeTransactionExpired},
 		{"a transaction that never began", func(ctx context.Context, svc *truce.Service) error {
-			return second(svc.CommitTransaction(ctx, "no-such-tx", nil))
+			return second(svc.CommitTransaction(ctx, "no-such-tx", nil, nil))
 		}, truce.CodeTransactionExpired},
 		{"no transaction id", func(ctx context.Context, svc *truce.Service) error {
 			_, _, err := svc.TransactionGet(ctx, "", "acc", "a")
 			return err
 		}, truce.CodeTransactionExpired},
 		{"a negative TTL", func(ctx context.Context, svc *truce.Service) error {
-			return second(svc.BeginTransaction(ctx, -time.Second, nil))
+			return second(svc.BeginTransaction(ctx, -time.Second, nil, nil))
 		}, truce.CodeInvalidParameter},
 	})
 	if n, err := svc.SweepTransactions(ctx); err != nil || n != 1 {
@@ -265,7 +265,7 @@ func TestTransactionRollbackAndExpiry(t *testing.T) {
 		t.Error("an expired transaction's write was applied")
 	}
 	for _, tc := range []struct{ ttl, want time.Duration }{{0, truce.DefaultTransactionTTL}, {time.Minute, time.Minute}, {100 * time.Hour, time.Hour}} {
-		tx, err := svc.BeginTransaction(ctx, tc.ttl, nil)
+		tx, err := svc.BeginTransaction(ctx, tc.ttl, nil, nil)
 		if err != nil || tx.ExpiresAt.Sub(tx.CreatedAt) != tc.want {
 			t.Errorf("ttl %s: %v, lives %s, want %s", tc.ttl, err, tx.ExpiresAt.Sub(tx.CreatedAt), tc.want)
 		}
@@ -280,7 +280,7 @@ func TestTransactionLimits(t *testing.T) {
 	id := mustBegin(t, svc, 0)
 	stage(t, svc, id, txPut("a", `{}`, none))
 	stage(t, svc, id, txPut("b", `{}`, none))
-	if _, err := svc.TransactionWrite(ctx, id, txPut("c", `{}`, none), nil); !codeIs(t, "a third staged write", err, truce.CodeTooManyOps) {
+	if _, err := svc.TransactionWrite(ctx, id, txPut("c", `{}`, none), nil, nil); !codeIs(t, "a third staged write", err, truce.CodeTooManyOps) {
 		return
 	}
 	if _, _, err := svc.TransactionGet(ctx, id, "acc", "c"); !codeIs(t, "a third document read", err, truce.CodeTooManyOps) {
@@ -289,7 +289,7 @@ func TestTransactionLimits(t *testing.T) {
 	if _, _, err := svc.TransactionGet(ctx, id, "acc", "a"); err != nil {
 		t.Errorf("a read of a staged document: %v", err)
 	}
-	if res, err := svc.CommitTransaction(ctx, id, nil); err != nil || len(res) != 2 {
+	if res, err := svc.CommitTransaction(ctx, id, nil, nil); err != nil || len(res) != 2 {
 		t.Errorf("commit: %v %+v", err, res)
 	}
 }

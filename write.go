@@ -52,8 +52,10 @@ type WriteResult struct {
 // write runs one document write as one atomic, durable commit: it checks
 // the preconditions and every rule against the current state, stores the
 // new version and its history entry, maintains the unique and reference
-// indexes, trims history, and appends the change-log event.
-func (s *Service) write(ctx context.Context, w writeRequest) (WriteResult, error) {
+// indexes, trims history, and appends the change-log event. With idem, the
+// result is stored as idem's answer in the same commit, so a nil error
+// means the answer is stored.
+func (s *Service) write(ctx context.Context, w writeRequest, idem *IdempotencyKey) (WriteResult, error) {
 	if err := checkCollectionName(w.collection); err != nil {
 		return WriteResult{}, err
 	}
@@ -63,14 +65,11 @@ func (s *Service) write(ctx context.Context, w writeRequest) (WriteResult, error
 	var res WriteResult
 	err := s.store.Update(ctx, func(tx Tx) error {
 		var err error
-		if res, err = s.applyWrite(tx, w); err != nil {
+		if res, err = s.applyWrite(tx, w); err != nil || idem == nil {
 			return err
 		}
-		return s.storeIdempotency(ctx, tx, res)
+		return s.putAnswer(tx, idem, &IdempotencyRecord{Result: &res})
 	})
-	if k := idempotencyFrom(ctx); k != nil && err == nil {
-		k.Stored = true
-	}
 	var e *Error
 	if errors.As(err, &e) && e.conflict != nil {
 		if rerr := s.recordConflict(ctx, e); rerr != nil {

@@ -25,25 +25,25 @@ func create(collection, body string) write {
 
 func put(collection, id, body string, pre truce.Precondition) write {
 	return func(ctx context.Context, svc *truce.Service) (truce.WriteResult, error) {
-		return svc.Put(ctx, collection, id, []byte(body), pre)
+		return svc.Put(ctx, collection, id, []byte(body), pre, nil)
 	}
 }
 
 func mergePatch(collection, id, patch string, pre truce.Precondition) write {
 	return func(ctx context.Context, svc *truce.Service) (truce.WriteResult, error) {
-		return svc.Patch(ctx, collection, id, truce.MergePatch, []byte(patch), pre)
+		return svc.Patch(ctx, collection, id, truce.MergePatch, []byte(patch), pre, nil)
 	}
 }
 
 func jsonPatch(collection, id, patch string, pre truce.Precondition) write {
 	return func(ctx context.Context, svc *truce.Service) (truce.WriteResult, error) {
-		return svc.Patch(ctx, collection, id, truce.JSONPatch, []byte(patch), pre)
+		return svc.Patch(ctx, collection, id, truce.JSONPatch, []byte(patch), pre, nil)
 	}
 }
 
 func del(collection, id string, pre truce.Precondition) write {
 	return func(ctx context.Context, svc *truce.Service) (truce.WriteResult, error) {
-		d, err := svc.Delete(ctx, collection, id, pre)
+		d, err := svc.Delete(ctx, collection, id, pre, nil)
 		return truce.WriteResult{Document: d}, err
 	}
 }
@@ -161,7 +161,7 @@ func TestDocumentWrites(t *testing.T) {
 			if err != nil {
 				return truce.WriteResult{}, err
 			}
-			return svc.Put(ctx, "notes", "n1", bytes.Replace(d.JSON(), []byte(`"a":2`), []byte(`"a":5`), 1), none)
+			return svc.Put(ctx, "notes", "n1", bytes.Replace(d.JSON(), []byte(`"a":2`), []byte(`"a":5`), 1), none, nil)
 		}, version: 3, body: `{"a":5}`},
 
 		{name: "patch", write: mergePatch("notes", "n1", `{"b":1}`, none), version: 3, body: `{"a":2,"b":1}`},
@@ -266,13 +266,13 @@ func TestPreconditions(t *testing.T) {
 func TestRequirePreconditions(t *testing.T) {
 	setup := func(t *testing.T, svc *truce.Service) {
 		mustSettings(t, svc, "strict", truce.Settings{RequirePreconditions: true})
-		if _, err := svc.Put(t.Context(), "strict", "a", []byte(`{"x":1}`), ifNoneMatch("*")); err != nil {
+		if _, err := svc.Put(t.Context(), "strict", "a", []byte(`{"x":1}`), ifNoneMatch("*"), nil); err != nil {
 			t.Fatal(err)
 		}
 	}
 	restore := func(pre truce.Precondition) write {
 		return func(ctx context.Context, svc *truce.Service) (truce.WriteResult, error) {
-			return svc.Restore(ctx, "strict", "a", 1, pre)
+			return svc.Restore(ctx, "strict", "a", 1, pre, nil)
 		}
 	}
 	var token string // of a lock on strict/a
@@ -286,7 +286,7 @@ func TestRequirePreconditions(t *testing.T) {
 		{name: "the holder's lock token alone", setup: func(t *testing.T, svc *truce.Service) {
 			token = mustLock(t, svc, truce.LockRequest{Collection: "strict", ID: "a", Owner: "ann", TTL: time.Minute}).Token
 		}, write: func(ctx context.Context, svc *truce.Service) (truce.WriteResult, error) {
-			return svc.Put(ctx, "strict", "a", []byte(`{}`), truce.Precondition{LockToken: token})
+			return svc.Put(ctx, "strict", "a", []byte(`{}`), truce.Precondition{LockToken: token}, nil)
 		}, code: truce.CodePreconditionRequired},
 		{name: "patch with If-Match", write: mergePatch("strict", "a", `{"x":2}`, ifMatch("*")), version: 2, body: `{"x":2}`},
 		{name: "delete with a version", write: del("strict", "a", atVersion(1)), version: 2, deleted: true},

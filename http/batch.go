@@ -52,7 +52,8 @@ func (h *Handler) postBatch(w http.ResponseWriter, r *http.Request) {
 		h.batchProblem(w, r, len(ops), err)
 		return
 	}
-	results, err := h.svc.Batch(r.Context(), ops, encodeBatchAnswer)
+	results, err := h.svc.Batch(r.Context(), ops, answerKey(w), encodeBatchAnswer)
+	answered(w, err)
 	if err != nil {
 		h.batchProblem(w, r, len(ops), err)
 		return
@@ -172,8 +173,8 @@ func opFrom(j *opJSON, lockToken string) (truce.Op, error) {
 
 // encodeBatchAnswer is the truce.AnswerFunc of the transaction answers, so
 // that a replayed Idempotency-Key gets the same bytes.
-func encodeBatchAnswer(results []truce.OpResult) (int, string, []byte) {
-	return http.StatusOK, "application/json", appendOpResults(nil, results)
+func encodeBatchAnswer(results []truce.OpResult) []byte {
+	return encodeAnswer(http.StatusOK, "application/json", appendOpResults(nil, results))
 }
 
 // opResultStatus is the status an op's result carries: what the same

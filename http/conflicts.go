@@ -103,7 +103,8 @@ func (h *Handler) resolveConflict(w http.ResponseWriter, r *http.Request) {
 	if string(doc) == "null" {
 		doc = nil
 	}
-	res, c, err := h.svc.ResolveConflict(r.Context(), r.PathValue("cid"), req.Strategy, doc, pre)
+	res, c, err := h.svc.ResolveConflict(r.Context(), r.PathValue("cid"), req.Strategy, doc, pre, answerKey(w))
+	answered(w, err)
 	if err == nil {
 		w.Header().Set("Link", conflictLink(c.ID))
 	}

@@ -63,7 +63,8 @@ func (h *Handler) createDoc(w http.ResponseWriter, r *http.Request) {
 		h.problem(w, r, err)
 		return
 	}
-	d, err := h.svc.CreateLocked(r.Context(), r.PathValue("c"), body, token)
+	d, err := h.svc.CreateLocked(r.Context(), r.PathValue("c"), body, token, answerKey(w))
+	answered(w, err)
 	if err != nil {
 		h.problem(w, r, err)
 		return
@@ -122,7 +123,8 @@ func (h *Handler) putDoc(w http.ResponseWriter, r *http.Request) {
 		h.problem(w, r, err)
 		return
 	}
-	res, err := h.svc.Put(r.Context(), r.PathValue("c"), r.PathValue("id"), body, pre)
+	res, err := h.svc.Put(r.Context(), r.PathValue("c"), r.PathValue("id"), body, pre, answerKey(w))
+	answered(w, err)
 	h.writeResult(w, r, res, err)
 }
 
@@ -148,7 +150,8 @@ func (h *Handler) patchDoc(w http.ResponseWriter, r *http.Request) {
 		h.problem(w, r, err)
 		return
 	}
-	res, err := h.svc.Patch(r.Context(), r.PathValue("c"), r.PathValue("id"), typ, body, pre)
+	res, err := h.svc.Patch(r.Context(), r.PathValue("c"), r.PathValue("id"), typ, body, pre, answerKey(w))
+	answered(w, err)
 	h.writeResult(w, r, res, err)
 }
 
@@ -158,7 +161,9 @@ func (h *Handler) deleteDoc(w http.ResponseWriter, r *http.Request) {
 		h.problem(w, r, err)
 		return
 	}
-	if _, err := h.svc.Delete(r.Context(), r.PathValue("c"), r.PathValue("id"), pre); err != nil {
+	_, err = h.svc.Delete(r.Context(), r.PathValue("c"), r.PathValue("id"), pre, answerKey(w))
+	answered(w, err)
+	if err != nil {
 		h.problem(w, r, err)
 		return
 	}

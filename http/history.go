@@ -119,6 +119,7 @@ func (h *Handler) restore(w http.ResponseWriter, r *http.Request) {
 		h.problem(w, r, err)
 		return
 	}
-	res, err := h.svc.Restore(r.Context(), r.PathValue("c"), r.PathValue("id"), n, pre)
+	res, err := h.svc.Restore(r.Context(), r.PathValue("c"), r.PathValue("id"), n, pre, answerKey(w))
+	answered(w, err)
 	h.writeResult(w, r, res, err)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"strconv"
@@ -16,7 +17,10 @@ import (
 // Idempotency-Key: the first answer is stored with a fingerprint of the
 // request, per caller; the same key and request get that answer again with
 // Idempotent-Replayed: true; the same key with another request is 422; a
-// key whose first request is still running is 409 with Retry-After.
+// key whose first request is still running is 409 with Retry-After. A
+// Service write stores its own answer in its commit when the handler gives
+// it the key (answerKey) and reports that it did (answered); any other
+// answer is stored here once it is written.
 func (h *Handler) idempotent(w http.ResponseWriter, r *http.Request, next http.Handler) {
 	raw, ok := headerValue(r, "Idempotency-Key")
 	switch r.Method {
@@ -63,41 +67,96 @@ func (h *Handler) idempotent(w http.ResponseWriter, r *http.Request, next http.H
 		return
 	}
 
-	cw := &captureWriter{ResponseWriter: w}
-	next.ServeHTTP(cw, r.WithContext(truce.WithIdempotency(r.Context(), k)))
+	cw := &captureWriter{ResponseWriter: w, key: k}
+	next.ServeHTTP(cw, r)
 	// A 423 is not stored: nothing was done, and the same request, retried
 	// after Retry-After, is meant to succeed once the lock is gone.
-	if k.Stored || cw.status >= 500 || cw.status == 0 || cw.status == http.StatusLocked ||
+	if cw.stored || cw.status >= 500 || cw.status == 0 || cw.status == http.StatusLocked ||
 		(cw.status == http.StatusConflict && bytes.Contains(cw.body.Bytes(), []byte(`"idempotency_key_in_use"`))) {
 		return
 	}
-	if err := h.svc.SaveIdempotency(r.Context(), k, cw.status, cw.Header().Get("Content-Type"), cw.body.Bytes()); err != nil {
+	a := encodeAnswer(cw.status, cw.Header().Get("Content-Type"), cw.body.Bytes())
+	if err := h.svc.SaveIdempotency(r.Context(), k, a); err != nil {
 		h.log.Warn("storing the answer to an Idempotency-Key failed", "err", err)
 	}
 }
 
+// answerKey returns the Idempotency-Key of the request w answers, for the
+// Service write that answers it to store its answer in its own commit, or
+// nil when the request carries none.
+func answerKey(w http.ResponseWriter) *truce.IdempotencyKey {
+	if cw, ok := w.(*captureWriter); ok {
+		return cw.key
+	}
+	return nil
+}
+
+// answered tells the Idempotency-Key wrapper how the Service write that
+// was given answerKey(w) ended: without an error it stored its answer in
+// its own commit, and the wrapper stores nothing more.
+func answered(w http.ResponseWriter, err error) {
+	if cw, ok := w.(*captureWriter); ok && cw.key != nil && err == nil {
+		cw.stored = true
+	}
+}
+
+// storedAnswer is an answer as this package stores it for an
+// Idempotency-Key (truce.IdempotencyRecord's Answer), JSON-encoded. The
+// pebble store hands the records it wrote before answers were opaque to
+// the Service in this form too (pebble/idempotency.go): keep its members
+// while such records may live.
+type storedAnswer struct {
+	Status      int    `json:"s"`
+	ContentType string `json:"ct,omitempty"`
+	Body        []byte `json:"b,omitempty"`
+}
+
+// encodeAnswer returns the stored form of an answer.
+func encodeAnswer(status int, contentType string, body []byte) []byte {
+	b, _ := json.Marshal(storedAnswer{Status: status, ContentType: contentType, Body: body}) // never fails
+	return b
+}
+
+// decodeAnswer reads what encodeAnswer wrote.
+func decodeAnswer(b []byte) (storedAnswer, error) {
+	var a storedAnswer
+	if err := json.Unmarshal(b, &a); err != nil {
+		return a, fmt.Errorf("stored answer: %w", err)
+	}
+	if a.Status < 100 || a.Status > 999 {
+		return a, fmt.Errorf("stored answer: status %d", a.Status)
+	}
+	return a, nil
+}
+
 // replay answers with a stored answer.
 func (h *Handler) replay(w http.ResponseWriter, r *http.Request, rec *truce.IdempotencyRecord) {
-	w.Header().Set("Idempotent-Replayed", "true")
 	if res := rec.Result; res != nil {
+		w.Header().Set("Idempotent-Replayed", "true")
 		h.writeResult(w, r, *res, nil)
 		return
 	}
-	if rec.ContentType != "" {
-		w.Header().Set("Content-Type", rec.ContentType)
+	a, err := decodeAnswer(rec.Answer)
+	if err != nil {
+		h.problem(w, r, fmt.Errorf("Idempotency-Key %q: %w", rec.Key, err))
+		return
 	}
-	if rec.ContentType == "application/problem+json" {
+	w.Header().Set("Idempotent-Replayed", "true")
+	if a.ContentType != "" {
+		w.Header().Set("Content-Type", a.ContentType)
+	}
+	if a.ContentType == "application/problem+json" {
 		// A refusal that recorded a conflict links to it, replayed too.
 		var p struct {
 			ConflictID string `json:"conflictId"`
 		}
-		if json.Unmarshal(rec.Body, &p) == nil && p.ConflictID != "" {
+		if json.Unmarshal(a.Body, &p) == nil && p.ConflictID != "" {
 			w.Header().Set("Link", conflictLink(p.ConflictID))
 		}
 	}
-	w.Header().Set("Content-Length", strconv.Itoa(len(rec.Body)))
-	w.WriteHeader(rec.Status)
-	_, _ = w.Write(rec.Body)
+	w.Header().Set("Content-Length", strconv.Itoa(len(a.Body)))
+	w.WriteHeader(a.Status)
+	_, _ = w.Write(a.Body)
 }
 
 // parseIdempotencyKey accepts a bare key or an RFC 8941 string ("key").
@@ -144,9 +203,13 @@ type readCloser struct{ *bytes.Reader }
 
 func (readCloser) Close() error { return nil }
 
-// captureWriter keeps a copy of the answer to store it.
+// captureWriter keeps a copy of the answer to store it, and carries the
+// request's key to the handler (answerKey) and back whether the handler's
+// write stored its answer itself (answered).
 type captureWriter struct {
 	http.ResponseWriter
+	key    *truce.IdempotencyKey
+	stored bool
 	status int
 	body   bytes.Buffer
 }

@@ -70,28 +70,33 @@ func (h *Handler) beginTransaction(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	t, err := h.svc.BeginTransaction(r.Context(), ttl, encodeBegin)
+	t, err := h.svc.BeginTransaction(r.Context(), ttl, answerKey(w), encodeBegin)
+	answered(w, err)
 	if err != nil {
 		h.problem(w, r, err)
 		return
 	}
-	_, _, b := encodeBegin(t)
 	w.Header().Set("Location", "/v1/transactions/"+t.ID)
-	writeJSON(w, http.StatusCreated, b)
+	writeJSON(w, http.StatusCreated, beginBody(t))
 }
 
-// encodeBegin is the answer to POST /v1/transactions.
-func encodeBegin(t *truce.Transaction) (int, string, []byte) {
+// beginBody is the body of the answer to POST /v1/transactions.
+func beginBody(t *truce.Transaction) []byte {
 	b := append([]byte(`{"id":"`), t.ID...)
 	b = append(b, `","expiresAt":"`...)
 	b = truce.AppendTime(b, t.ExpiresAt)
-	return http.StatusCreated, "application/json", append(b, `"}`...)
+	return append(b, `"}`...)
 }
 
-// encodeStaged is the answer to a staged write: 202 with the document it
-// would write.
-func encodeStaged(res []truce.OpResult) (int, string, []byte) {
-	return http.StatusAccepted, "application/json", res[0].Document.JSON()
+// encodeBegin is the stored answer to POST /v1/transactions.
+func encodeBegin(t *truce.Transaction) []byte {
+	return encodeAnswer(http.StatusCreated, "application/json", beginBody(t))
+}
+
+// encodeStaged is the stored answer to a staged write: 202 with the
+// document it would write.
+func encodeStaged(res []truce.OpResult) []byte {
+	return encodeAnswer(http.StatusAccepted, "application/json", res[0].Document.JSON())
 }
 
 func (h *Handler) commitTransaction(w http.ResponseWriter, r *http.Request) {
@@ -99,7 +104,8 @@ func (h *Handler) commitTransaction(w http.ResponseWriter, r *http.Request) {
 		h.problem(w, r, err)
 		return
 	}
-	results, err := h.svc.CommitTransaction(r.Context(), r.PathValue("tid"), encodeBatchAnswer)
+	results, err := h.svc.CommitTransaction(r.Context(), r.PathValue("tid"), answerKey(w), encodeBatchAnswer)
+	answered(w, err)
 	if err != nil {
 		h.batchProblem(w, r, -1, err)
 		return
@@ -186,7 +192,8 @@ func (h *Handler) transactionDeleteDoc(w http.ResponseWriter, r *http.Request) {
 // the version only gets one when the transaction commits.
 func (h *Handler) stage(w http.ResponseWriter, r *http.Request, op truce.Op) {
 	op.Pre.LockToken, _ = headerValue(r, "Lock-Token")
-	res, err := h.svc.TransactionWrite(r.Context(), r.Header.Get(TransactionHeader), op, encodeStaged)
+	res, err := h.svc.TransactionWrite(r.Context(), r.Header.Get(TransactionHeader), op, answerKey(w), encodeStaged)
+	answered(w, err)
 	if err != nil {
 		h.batchProblem(w, r, -1, err)
 		return
@@ -196,6 +203,5 @@ func (h *Handler) stage(w http.ResponseWriter, r *http.Request, op truce.Op) {
 	if res.Merged != nil {
 		hd.Set("Truce-Merged", "base="+strconv.FormatInt(res.Merged.Base, 10)+", current="+strconv.FormatInt(res.Merged.Current, 10))
 	}
-	_, _, b := encodeStaged([]truce.OpResult{res})
-	writeJSON(w, http.StatusAccepted, b)
+	writeJSON(w, http.StatusAccepted, res.Document.JSON())
 }

@@ -48,9 +48,22 @@ type idemRecord struct {
 	DocID       string    `json:"di,omitempty"`
 	MergedBase  int64     `json:"mb,omitempty"`
 	MergedCur   int64     `json:"mc,omitempty"`
-	Status      int       `json:"s,omitempty"`
-	ContentType string    `json:"ct,omitempty"`
-	Body        []byte    `json:"b,omitempty"`
+	Answer      []byte    `json:"a,omitempty"`
+	legacyAnswer
+}
+
+// legacyAnswer is how records written before the answer became opaque
+// bytes kept it: the status, content type and body the http package gave.
+// Such a record may still be live (for the idempotency TTL after it was
+// written, 24 hours by default), and forgetting it would let a retry apply
+// its write a second time. So it is still read, and its answer handed on
+// as the JSON of these three members, which is how the http package
+// encodes the answers it stores (its storedAnswer). Nothing writes these
+// fields any more.
+type legacyAnswer struct {
+	Status      int    `json:"s,omitempty"`
+	ContentType string `json:"ct,omitempty"`
+	Body        []byte `json:"b,omitempty"`
 }
 
 // Idempotency implements truce.ReadTx.
@@ -64,8 +77,14 @@ func (t *tx) Idempotency(caller, key string) (*truce.IdempotencyRecord, error) {
 		}
 		rec = &truce.IdempotencyRecord{
 			IdempotencyKey: truce.IdempotencyKey{Caller: r.Caller, Key: r.Key, Fingerprint: r.Fingerprint},
-			CreatedAt:      r.CreatedAt, ExpiresAt: r.ExpiresAt,
-			Status: r.Status, ContentType: r.ContentType, Body: r.Body,
+			CreatedAt:      r.CreatedAt, ExpiresAt: r.ExpiresAt, Answer: r.Answer,
+		}
+		if r.Answer == nil && r.Status != 0 {
+			a, err := json.Marshal(r.legacyAnswer)
+			if err != nil {
+				return err
+			}
+			rec.Answer = a
 		}
 		if r.Document != nil {
 			d, err := decodeDocument(r.Document, r.DocCol, r.DocID)
@@ -105,7 +124,7 @@ func (t *tx) PutIdempotency(r *truce.IdempotencyRecord) error {
 		}
 	}
 	rec := idemRecord{Caller: r.Caller, Key: r.Key, Fingerprint: r.Fingerprint, CreatedAt: r.CreatedAt.UTC(),
-		ExpiresAt: r.ExpiresAt.UTC(), Status: r.Status, ContentType: r.ContentType, Body: r.Body}
+		ExpiresAt: r.ExpiresAt.UTC(), Answer: r.Answer}
 	if res := r.Result; res != nil && res.Document != nil {
 		rec.Document, rec.Created = appendDocument(nil, res.Document), res.Created
 		rec.DocCol, rec.DocID = res.Document.Collection, res.Document.ID
