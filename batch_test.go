@@ -271,7 +271,7 @@ func TestBatchPolicies(t *testing.T) {
 	if te := wantOpError(t, "an unmergeable patch under manual", err, 0, truce.CodeMergeConflict); te.ConflictID != "" {
 		t.Errorf("the batch names conflict %s", te.ConflictID)
 	}
-	if p, err := svc.Conflicts(ctx, truce.ConflictFilter{}, "", 0); err != nil || len(p.Items) != 0 {
+	if p, err := svc.ListConflicts(ctx, truce.ConflictFilter{}, "", 0); err != nil || len(p.Items) != 0 {
 		t.Errorf("a conflict was recorded for a batch that did not happen: %v %+v", err, p)
 	}
 	if got := lastSeq(t, store); got != before {

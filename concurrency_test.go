@@ -64,7 +64,7 @@ func TestConcurrentIfMatchLosesNoUpdate(t *testing.T) {
 	if err != nil || counter(t, final) != clients*each || final.Version != clients*each+1 {
 		t.Fatalf("final %v %+v, want n=%d at version %d", err, final, clients*each, clients*each+1)
 	}
-	p, err := svc.Versions(ctx, "counters", "c", 0, 1000)
+	p, err := svc.ListVersions(ctx, "counters", "c", 0, 1000)
 	if err != nil || len(p.Items) != clients*each+1 {
 		t.Fatalf("history: %v, %d versions", err, len(p.Items))
 	}

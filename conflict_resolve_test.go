@@ -39,7 +39,7 @@ func TestManualPolicyRecordsConflict(t *testing.T) {
 	if d, err := svc.Get(ctx, "notes", "d"); err != nil || d.Version != 2 {
 		t.Fatalf("the refused write wrote: %v %+v", err, d)
 	}
-	c, err := svc.Conflict(ctx, cid)
+	c, err := svc.GetConflict(ctx, cid)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func TestManualPolicyRecordsConflict(t *testing.T) {
 	if !errors.As(err, &te) || te.Code != truce.CodeMergeConflict || te.ConflictID == "" {
 		t.Fatalf("a stale delete under manual: %v", err)
 	}
-	if c, err := svc.Conflict(ctx, te.ConflictID); err != nil || c.Proposed != nil {
+	if c, err := svc.GetConflict(ctx, te.ConflictID); err != nil || c.Proposed != nil {
 		t.Fatalf("a refused delete's conflict: %v %+v", err, c)
 	}
 	cur, _ := svc.Get(ctx, "notes", "d")
@@ -80,7 +80,7 @@ func TestManualPolicyRecordsConflict(t *testing.T) {
 	}
 
 	runSteps(t, svc, []step{
-		{"read a conflict that never was", func(ctx context.Context, svc *truce.Service) error { return second(svc.Conflict(ctx, "nope")) }, truce.CodeNotFound},
+		{"read a conflict that never was", func(ctx context.Context, svc *truce.Service) error { return second(svc.GetConflict(ctx, "nope")) }, truce.CodeNotFound},
 		{"resolve it", func(ctx context.Context, svc *truce.Service) error {
 			_, _, err := svc.ResolveConflict(ctx, "nope", truce.StrategyKeepCurrent, nil, ifMatch(`"1-1"`), nil)
 			return err
@@ -122,7 +122,7 @@ func TestListConflicts(t *testing.T) {
 		{name: "a negative limit", limit: -1, code: truce.CodeInvalidParameter},
 		{name: "a cursor that was never given", after: strings.Repeat("x", 256), code: truce.CodeInvalidParameter},
 	} {
-		p, err := svc.Conflicts(ctx, tc.f, tc.after, tc.limit)
+		p, err := svc.ListConflicts(ctx, tc.f, tc.after, tc.limit)
 		if !codeIs(t, tc.name, err, tc.code) || err != nil {
 			continue
 		}
@@ -183,10 +183,10 @@ func TestResolveStrategies(t *testing.T) {
 			if got := bodyOf(t, svc, "s", "d"); !sameJSON([]byte(got), tc.want) {
 				t.Errorf("stored %s, want %s", got, tc.want)
 			}
-			if p, err := svc.Versions(ctx, "s", "d", 0, 0); err != nil || len(p.Items) != 4 {
+			if p, err := svc.ListVersions(ctx, "s", "d", 0, 0); err != nil || len(p.Items) != 4 {
 				t.Errorf("history after the resolution: %v %s", err, versions(p))
 			}
-			stored, err := svc.Conflict(ctx, cid)
+			stored, err := svc.GetConflict(ctx, cid)
 			for _, c := range []*truce.Conflict{c, stored} {
 				if err != nil || c.Status != truce.ConflictResolved || c.ClosedAt.IsZero() || c.Resolution == nil ||
 					*c.Resolution != (truce.Resolution{Strategy: tc.strategy, Version: 4}) {
@@ -229,7 +229,7 @@ func TestResolveRefusals(t *testing.T) {
 		_, _, err := svc.ResolveConflict(ctx, cid, tc.strategy, doc, ifMatch(cur.ETag()), nil)
 		codeIs(t, tc.name, err, tc.code)
 	}
-	if c, err := svc.Conflict(ctx, cid); err != nil || c.Status != truce.ConflictOpen {
+	if c, err := svc.GetConflict(ctx, cid); err != nil || c.Status != truce.ConflictOpen {
 		t.Fatalf("a refused resolution closed the conflict: %v %+v", err, c)
 	}
 	if got := bodyOf(t, svc, "u", "d"); got != string(cur.Body) {

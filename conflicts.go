@@ -62,8 +62,8 @@ func checkOpen(c *Conflict) error {
 	return nil
 }
 
-// Conflict returns a recorded conflict, or CodeNotFound.
-func (s *Service) Conflict(ctx context.Context, id string) (*Conflict, error) {
+// GetConflict returns a recorded conflict, or CodeNotFound.
+func (s *Service) GetConflict(ctx context.Context, id string) (*Conflict, error) {
 	var c *Conflict
 	err := s.store.View(ctx, func(tx ReadTx) error {
 		var err error
@@ -73,9 +73,9 @@ func (s *Service) Conflict(ctx context.Context, id string) (*Conflict, error) {
 	return c, err
 }
 
-// Conflicts lists recorded conflicts that pass f, ordered by id (which is
+// ListConflicts lists recorded conflicts that pass f, ordered by id (which is
 // creation order), up to limit (0 means 100) after the cursor after.
-func (s *Service) Conflicts(ctx context.Context, f ConflictFilter, after string, limit int) (*ConflictPage, error) {
+func (s *Service) ListConflicts(ctx context.Context, f ConflictFilter, after string, limit int) (*ConflictPage, error) {
 	switch f.Status {
 	case "", ConflictOpen, ConflictResolved, ConflictDismissed:
 	default:
@@ -138,7 +138,7 @@ func (s *Service) ResolveConflict(ctx context.Context, id, strategy string, docu
 	default:
 		return WriteResult{}, nil, Errorf(CodeInvalidDocument, "strategy %.40q is unknown; use keep-current, take-proposed, merge or custom", strategy)
 	}
-	c, err := s.Conflict(ctx, id)
+	c, err := s.GetConflict(ctx, id)
 	if err != nil {
 		return WriteResult{}, nil, err
 	}

@@ -47,9 +47,9 @@ func history(tx ReadTx, collection, id string) (*Document, *Settings, error) {
 	return cur, &c.Settings, nil
 }
 
-// Versions lists the kept versions of a document (deleted or not) older
+// ListVersions lists the kept versions of a document (deleted or not) older
 // than before (0: from the newest), newest first; limit 0 means 100.
-func (s *Service) Versions(ctx context.Context, collection, id string, before int64, limit int) (*VersionPage, error) {
+func (s *Service) ListVersions(ctx context.Context, collection, id string, before int64, limit int) (*VersionPage, error) {
 	if err := checkCollectionName(collection); err != nil {
 		return nil, err
 	}
@@ -87,10 +87,10 @@ func (s *Service) Versions(ctx context.Context, collection, id string, before in
 	return page, err
 }
 
-// Version returns a document as it was at version v (a tombstone if v
+// GetVersion returns a document as it was at version v (a tombstone if v
 // deleted it). Returns CodeVersionTrimmed for a version that history no
 // longer keeps and CodeNotFound for one that never existed.
-func (s *Service) Version(ctx context.Context, collection, id string, v int64) (*Document, error) {
+func (s *Service) GetVersion(ctx context.Context, collection, id string, v int64) (*Document, error) {
 	if err := checkCollectionName(collection); err != nil {
 		return nil, err
 	}

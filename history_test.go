@@ -47,7 +47,7 @@ func TestHistory(t *testing.T) {
 		{0, 1001, "", truce.CodeInvalidParameter},
 		{-1, 0, "", truce.CodeInvalidParameter},
 	} {
-		p, err := svc.Versions(t.Context(), "notes", "n1", tc.before, tc.limit)
+		p, err := svc.ListVersions(t.Context(), "notes", "n1", tc.before, tc.limit)
 		if codeIs(t, fmt.Sprintf("Versions before %d limit %d", tc.before, tc.limit), err, tc.code) && err == nil && versions(p) != tc.want {
 			t.Errorf("Versions before %d limit %d: %s, want %s", tc.before, tc.limit, versions(p), tc.want)
 		}
@@ -63,7 +63,7 @@ func TestHistory(t *testing.T) {
 		{5, "", truce.CodeNotFound},
 		{0, "", truce.CodeInvalidParameter},
 	} {
-		d, err := svc.Version(t.Context(), "notes", "n1", tc.v)
+		d, err := svc.GetVersion(t.Context(), "notes", "n1", tc.v)
 		if !codeIs(t, fmt.Sprint("Version ", tc.v), err, tc.code) || err != nil {
 			continue
 		}
@@ -71,7 +71,7 @@ func TestHistory(t *testing.T) {
 			t.Errorf("version %d: %d %s deleted=%v, want %s", tc.v, d.Version, got, d.Deleted, tc.want)
 		}
 	}
-	if _, err := svc.Versions(t.Context(), "notes", "never", 0, 0); !codeIs(t, "history of a document that never was", err, truce.CodeNotFound) {
+	if _, err := svc.ListVersions(t.Context(), "notes", "never", 0, 0); !codeIs(t, "history of a document that never was", err, truce.CodeNotFound) {
 		return
 	}
 
@@ -103,7 +103,7 @@ func TestHistory(t *testing.T) {
 		{"restore with the current version", do(restore(2, atVersion(5))), ""},
 		{"restore the tombstone", do(restore(4, none)), ""},
 	})
-	if d, err := svc.Version(t.Context(), "notes", "n1", 6); err != nil || string(d.Body) != `{"title":"two","tags":["a"]}` {
+	if d, err := svc.GetVersion(t.Context(), "notes", "n1", 6); err != nil || string(d.Body) != `{"title":"two","tags":["a"]}` {
 		t.Errorf("version 6 restores version 2: %v %+v", err, d)
 	}
 	if _, err := svc.Get(t.Context(), "notes", "n1"); !codeIs(t, "after restoring a tombstone", err, truce.CodeNotFound) {
@@ -122,11 +122,11 @@ func TestHistoryLimit(t *testing.T) {
 	for i := 1; i <= 6; i++ {
 		mustPut(t, svc, "notes", "n1", fmt.Sprintf(`{"i":%d}`, i))
 	}
-	if p, err := svc.Versions(ctx, "notes", "n1", 0, 0); err != nil || versions(p) != "6 5 4 next=" {
+	if p, err := svc.ListVersions(ctx, "notes", "n1", 0, 0); err != nil || versions(p) != "6 5 4 next=" {
 		t.Fatalf("kept versions: %v %s", err, versions(p))
 	}
 	read := func(v int64) func(context.Context, *truce.Service) error {
-		return func(ctx context.Context, svc *truce.Service) error { return second(svc.Version(ctx, "notes", "n1", v)) }
+		return func(ctx context.Context, svc *truce.Service) error { return second(svc.GetVersion(ctx, "notes", "n1", v)) }
 	}
 	runSteps(t, svc, []step{
 		{"read a trimmed version", read(3), truce.CodeVersionTrimmed},

@@ -62,8 +62,8 @@ func (s *Service) putAnswer(tx Tx, k *IdempotencyKey, rec *IdempotencyRecord) er
 	return tx.PutIdempotency(rec)
 }
 
-// Idempotency returns the live stored answer for a caller's key, or nil.
-func (s *Service) Idempotency(ctx context.Context, caller, key string) (*IdempotencyRecord, error) {
+// GetIdempotency returns the live stored answer for a caller's key, or nil.
+func (s *Service) GetIdempotency(ctx context.Context, caller, key string) (*IdempotencyRecord, error) {
 	var rec *IdempotencyRecord
 	err := s.store.View(ctx, func(tx ReadTx) error {
 		r, err := tx.Idempotency(caller, key)

@@ -531,7 +531,7 @@ func TestLockFencesConcurrentWriters(t *testing.T) {
 		t.Fatalf("%d writes landed, document at version %d; want %d and %d", landed.Load(), cur.Version, writes, writes+1)
 	}
 	for v := int64(2); v <= writes+1; v++ {
-		d, err := svc.Version(ctx, "c", "d", v)
+		d, err := svc.GetVersion(ctx, "c", "d", v)
 		if err != nil || string(d.Body) != `{"by":"holder"}` {
 			t.Fatalf("version %d: %s %v", v, d.Body, err)
 		}

@@ -104,7 +104,7 @@ func TestLastWriteWins(t *testing.T) {
 	if err != nil || res.Document.Version != 3 {
 		t.Fatalf("stale write under last-write-wins: %v %+v", err, res)
 	}
-	old, err := svc.Version(ctx, "cfg", "k", 2)
+	old, err := svc.GetVersion(ctx, "cfg", "k", 2)
 	if err != nil || string(old.Body) != `{"v":2}` {
 		t.Fatalf("overwritten version: %v %s", err, old.Body)
 	}
@@ -146,7 +146,7 @@ func TestIdempotencyExpiry(t *testing.T) {
 	if _, err := svc.CreateLocked(ctx, "notes", []byte(`{}`), "", k); err != nil {
 		t.Fatalf("create: %v", err)
 	}
-	if rec, err := svc.Idempotency(ctx, "c", "k"); err != nil || rec == nil || rec.Result == nil || !rec.Result.Created {
+	if rec, err := svc.GetIdempotency(ctx, "c", "k"); err != nil || rec == nil || rec.Result == nil || !rec.Result.Created {
 		t.Fatalf("stored answer: %+v %v", rec, err)
 	}
 	now = now.Add(59 * time.Minute)
@@ -154,7 +154,7 @@ func TestIdempotencyExpiry(t *testing.T) {
 		t.Fatalf("sweep before expiry: %d %v", n, err)
 	}
 	now = now.Add(2 * time.Minute)
-	if rec, err := svc.Idempotency(ctx, "c", "k"); err != nil || rec != nil {
+	if rec, err := svc.GetIdempotency(ctx, "c", "k"); err != nil || rec != nil {
 		t.Fatalf("expired answer still served: %+v %v", rec, err)
 	}
 	if n, err := svc.SweepIdempotency(ctx); err != nil || n != 1 {
@@ -165,7 +165,7 @@ func TestIdempotencyExpiry(t *testing.T) {
 	if _, err := svc.CreateLocked(ctx, "notes", []byte(`{}`), "", k2); err != nil {
 		t.Fatalf("reuse after expiry: %v", err)
 	}
-	if rec, err := svc.Idempotency(ctx, "c", "k"); err != nil || rec == nil || !rec.Matches([]byte("other")) {
+	if rec, err := svc.GetIdempotency(ctx, "c", "k"); err != nil || rec == nil || !rec.Matches([]byte("other")) {
 		t.Fatalf("answer after reuse: %+v %v", rec, err)
 	}
 }
@@ -183,7 +183,7 @@ func TestIdempotentWrites(t *testing.T) {
 	}
 	stored := func(name string) *truce.IdempotencyRecord {
 		t.Helper()
-		rec, err := svc.Idempotency(ctx, "c", name)
+		rec, err := svc.GetIdempotency(ctx, "c", name)
 		if err != nil {
 			t.Fatal(err)
 		}

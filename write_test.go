@@ -194,10 +194,10 @@ func TestReadsOfDeletedDocuments(t *testing.T) {
 	if _, err := svc.Get(ctx, "notes", "n1"); !codeIs(t, "Get of a deleted document", err, truce.CodeNotFound) {
 		return
 	}
-	if v, err := svc.Version(ctx, "notes", "n1", 1); err != nil || string(v.Body) != `{"a":1}` {
+	if v, err := svc.GetVersion(ctx, "notes", "n1", 1); err != nil || string(v.Body) != `{"a":1}` {
 		t.Errorf("version 1 of a deleted document: %v %+v", err, v)
 	}
-	if v, err := svc.Version(ctx, "notes", "n1", 2); err != nil || !v.Deleted || v.ETag() != tomb.ETag() {
+	if v, err := svc.GetVersion(ctx, "notes", "n1", 2); err != nil || !v.Deleted || v.ETag() != tomb.ETag() {
 		t.Errorf("the tombstone: %v %+v", err, v)
 	}
 }

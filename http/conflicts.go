@@ -27,7 +27,7 @@ func (h *Handler) listConflicts(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := truce.ConflictFilter{Collection: q.Get("collection"), DocID: q.Get("id"), Status: truce.ConflictStatus(q.Get("status"))}
-	page, err := h.svc.Conflicts(r.Context(), f, q.Get("after"), limit)
+	page, err := h.svc.ListConflicts(r.Context(), f, q.Get("after"), limit)
 	if err != nil {
 		h.problem(w, r, err)
 		return
@@ -59,7 +59,7 @@ func (h *Handler) getConflict(w http.ResponseWriter, r *http.Request) {
 		h.problem(w, r, err)
 		return
 	}
-	c, err := h.svc.Conflict(r.Context(), r.PathValue("cid"))
+	c, err := h.svc.GetConflict(r.Context(), r.PathValue("cid"))
 	h.writeConflict(w, r, c, err)
 }
 

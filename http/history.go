@@ -25,7 +25,7 @@ func (h *Handler) listVersions(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	page, err := h.svc.Versions(r.Context(), r.PathValue("c"), r.PathValue("id"), before, limit)
+	page, err := h.svc.ListVersions(r.Context(), r.PathValue("c"), r.PathValue("id"), before, limit)
 	if err != nil {
 		h.problem(w, r, err)
 		return
@@ -67,7 +67,7 @@ func (h *Handler) getVersion(w http.ResponseWriter, r *http.Request) {
 		h.problem(w, r, err)
 		return
 	}
-	d, err := h.svc.Version(r.Context(), r.PathValue("c"), r.PathValue("id"), n)
+	d, err := h.svc.GetVersion(r.Context(), r.PathValue("c"), r.PathValue("id"), n)
 	if err != nil {
 		h.problem(w, r, err)
 		return

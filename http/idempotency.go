@@ -53,7 +53,7 @@ func (h *Handler) idempotent(w http.ResponseWriter, r *http.Request, next http.H
 	}
 	defer h.inflight.Delete(slot)
 
-	rec, err := h.svc.Idempotency(r.Context(), k.Caller, k.Key)
+	rec, err := h.svc.GetIdempotency(r.Context(), k.Caller, k.Key)
 	if err != nil {
 		h.problem(w, r, err)
 		return
