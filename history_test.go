@@ -126,7 +126,9 @@ func TestHistoryLimit(t *testing.T) {
 		t.Fatalf("kept versions: %v %s", err, versions(p))
 	}
 	read := func(v int64) func(context.Context, *truce.Service) error {
-		return func(ctx context.Context, svc *truce.Service) error { return second(svc.GetVersion(ctx, "notes", "n1", v)) }
+		return func(ctx context.Context, svc *truce.Service) error {
+			return second(svc.GetVersion(ctx, "notes", "n1", v))
+		}
 	}
 	runSteps(t, svc, []step{
 		{"read a trimmed version", read(3), truce.CodeVersionTrimmed},
