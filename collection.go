@@ -29,8 +29,9 @@ type Settings struct {
 	// ConflictPolicy applies to writes whose body version is stale.
 	// Empty means PolicyReject.
 	ConflictPolicy ConflictPolicy `json:"conflictPolicy"`
-	// RequirePreconditions refuses (428) writes to existing ids that carry no
-	// precondition at all.
+	// RequirePreconditions refuses (CodePreconditionRequired) every write
+	// but a create that is not conditional: it must name the version or
+	// ETag it changes, or be create-only. A put to a new id is refused too.
 	RequirePreconditions bool `json:"requirePreconditions"`
 	// Unique lists top-level fields whose values must be unique among live
 	// documents. Missing and null values are not indexed.

@@ -86,6 +86,9 @@ func opError(i, total int, op *Op, err error) error {
 // write it makes (nil for a check). A create without an id gets one here,
 // so that every run of the transaction writes the same document.
 func (s *Service) prepareOp(op *Op) (*writeRequest, error) {
+	if (op.Kind == OpCreate || op.Kind == OpPut) && op.Document == nil {
+		return nil, Errorf(CodeInvalidDocument, "a %s op needs a document: the JSON object to store", op.Kind)
+	}
 	if err := checkCollectionName(op.Collection); err != nil {
 		return nil, err
 	}
