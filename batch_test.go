@@ -227,7 +227,8 @@ func TestBatchLimits(t *testing.T) {
 		{"a check with a document", []truce.Op{{Kind: truce.OpCheck, Collection: "c", ID: "a", Document: []byte(`{}`)}}, truce.CodeInvalidParameter, 0},
 		{"a delete with a document", []truce.Op{{Kind: truce.OpDelete, Collection: "c", ID: "a", Document: []byte(`{}`)}}, truce.CodeInvalidParameter, 0},
 		{"a patch of no known type", []truce.Op{{Kind: truce.OpPatch, Collection: "c", ID: "a", PatchType: "text/plain", Patch: []byte(`{}`)}}, truce.CodeUnsupportedMediaType, 0},
-		{"a put without a document", []truce.Op{{Kind: truce.OpPut, Collection: "c", ID: "a"}}, truce.CodeInvalidJSON, 0},
+		{"a put without a document", []truce.Op{{Kind: truce.OpPut, Collection: "c", ID: "a"}}, truce.CodeInvalidDocument, 0},
+		{"a create without a document", []truce.Op{{Kind: truce.OpCreate, Collection: "c"}}, truce.CodeInvalidDocument, 0},
 		{"a document over MaxDocBytes", []truce.Op{put("a"), put("b"), {Kind: truce.OpPut, Collection: "c", ID: "z", Document: fmt.Appendf(nil, `{"s":"%02000d"}`, 0)}}, truce.CodeTooLarge, 2},
 	} {
 		_, err := svc.Batch(t.Context(), tc.ops, nil, nil)

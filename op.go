@@ -64,6 +64,10 @@ type OpError struct {
 
 // Error says which op failed and why.
 func (e *OpError) Error() string {
+	var te *Error
+	if errors.As(e.Err, &te) {
+		return e.Err.Error() // its detail names the op already
+	}
 	return "op " + strconv.Itoa(e.Index) + " (" + string(e.Op) + "): " + e.Err.Error()
 }
 
