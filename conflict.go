@@ -15,7 +15,7 @@ const (
 	ConflictDismissed ConflictStatus = "dismissed"
 )
 
-// The resolution strategies of POST /v1/conflicts/{id}/resolve.
+// The resolution strategies of Service.ResolveConflict.
 const (
 	// StrategyKeepCurrent writes the current document's content again as a
 	// new version, so that the history shows the decision.

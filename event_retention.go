@@ -16,7 +16,8 @@ type EventRetention struct {
 	MaxCount int64
 }
 
-// ParseEventRetention parses --event-retention: an age ("168h"), a count
+// ParseEventRetention parses a retention as people write it (truce
+// serve's --event-retention): an age ("168h"), a count
 // ("1000000"), both separated by a comma ("168h,1000000"), or "0" (keep
 // every event).
 func ParseEventRetention(s string) (EventRetention, error) {

@@ -10,10 +10,10 @@ type OpKind string
 
 // The operations of a transaction (API.md section 7).
 const (
-	OpCreate OpKind = "create" // as POST …/docs
-	OpPut    OpKind = "put"    // as PUT …/docs/{id}
-	OpPatch  OpKind = "patch"  // as PATCH …/docs/{id}
-	OpDelete OpKind = "delete" // as DELETE …/docs/{id}
+	OpCreate OpKind = "create" // as Service.Create
+	OpPut    OpKind = "put"    // as Service.Put
+	OpPatch  OpKind = "patch"  // as Service.Patch
+	OpDelete OpKind = "delete" // as Service.Delete
 	OpCheck  OpKind = "check"  // the preconditions only; writes nothing
 )
 

@@ -51,7 +51,7 @@ type Options struct {
 	// NewID returns a fresh document id for a create without one; nil
 	// means a ULID (26 characters, sortable by creation time).
 	NewID func() string
-	// IdempotencyTTL is how long answers to Idempotency-Keys are kept; 0
+	// IdempotencyTTL is how long answers to idempotency keys are kept; 0
 	// means DefaultIdempotencyTTL.
 	IdempotencyTTL time.Duration
 	// MaxLockTTL caps the ttl and the wait of lock requests; 0 means
