@@ -1,6 +1,7 @@
 package http_test
 
 import (
+	"context"
 	"fmt"
 	"log"
 	"net/http"
@@ -25,8 +26,13 @@ func ExampleNewHandler() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer store.Close()
 	svc := truce.NewService(store, truce.Options{})
+	// Run does the background upkeep (lock expiry, sweeps, trimming the
+	// change log) until its context ends; stop it before closing the store.
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(ctx) }()
+	defer func() { stop(); <-done; store.Close() }()
 
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", trucehttp.NewHandler(svc, trucehttp.Options{}))
