@@ -68,13 +68,17 @@ type ConflictFilter struct {
 	Collection string
 	DocID      string
 	Status     ConflictStatus
+	// Readable, when set, keeps only conflicts of the collections it
+	// accepts: what a caller may read.
+	Readable func(collection string) bool
 }
 
 // Match reports whether c passes the filter.
 func (f ConflictFilter) Match(c *Conflict) bool {
 	return (f.Collection == "" || f.Collection == c.Collection) &&
 		(f.DocID == "" || f.DocID == c.DocID) &&
-		(f.Status == "" || f.Status == c.Status)
+		(f.Status == "" || f.Status == c.Status) &&
+		(f.Readable == nil || f.Readable(c.Collection))
 }
 
 // ConflictPage is one page of recorded conflicts; Next is the cursor of the

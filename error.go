@@ -52,6 +52,9 @@ const (
 	CodeFailedDependency      Code = "failed_dependency"
 	CodeTooManyOps            Code = "too_many_ops"
 	CodeEventsExpired         Code = "events_expired"
+	CodeUnauthorized          Code = "unauthorized"
+	CodeForbidden             Code = "forbidden"
+	CodeRateLimited           Code = "rate_limited"
 	CodeUnavailable           Code = "unavailable"
 	CodeInternal              Code = "internal"
 )
@@ -99,6 +102,9 @@ var codes = []struct {
 	{CodeFailedDependency, false},
 	{CodeTooManyOps, false},
 	{CodeEventsExpired, false},
+	{CodeUnauthorized, false},
+	{CodeForbidden, false},
+	{CodeRateLimited, true},
 	{CodeUnavailable, true},
 	{CodeInternal, true},
 }
@@ -166,6 +172,9 @@ type Error struct {
 	// Changed lists the documents that changed under an interactive
 	// transaction (CodeTransactionConflict).
 	Changed []DocRef
+	// Scope names the scope the caller lacks (CodeForbidden), such as
+	// "write:orders".
+	Scope string
 
 	// conflict is the draft of the conflict a manual policy records.
 	conflict *Conflict

@@ -2,6 +2,7 @@ package truce
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
 	"sort"
 	"sync"
@@ -79,16 +80,43 @@ type FeedFilter struct {
 	ID         string
 	// Types lists the event types to deliver; empty means all.
 	Types []EventType
+	// Readable, when set, keeps only what a caller may read: the events
+	// of the collections it accepts, and the transaction.committed events
+	// whose every write is in one of them.
+	Readable func(collection string) bool
 }
 
 func (f *FeedFilter) match(e *Event) bool {
 	if f.Collection != "" && e.Collection != f.Collection {
 		return false
 	}
+	if f.Readable != nil && !f.readable(e) {
+		return false
+	}
 	if f.ID != "" && e.ID != f.ID {
 		return false
 	}
 	return len(f.Types) == 0 || slices.Contains(f.Types, e.Type)
+}
+
+// readable reports whether Readable accepts everything e tells of.
+func (f *FeedFilter) readable(e *Event) bool {
+	if e.Collection != "" {
+		return f.Readable(e.Collection)
+	}
+	if e.Type != EventTransactionCommitted {
+		return true
+	}
+	var info commitEventInfo
+	if err := json.Unmarshal(e.Info, &info); err != nil {
+		return false
+	}
+	for _, w := range info.Writes {
+		if !f.Readable(w.Collection) {
+			return false
+		}
+	}
+	return true
 }
 
 // ValidateEventTypes checks that each name is an event type (EventTypes).

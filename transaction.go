@@ -210,6 +210,7 @@ func (s *Service) TransactionWrite(ctx context.Context, txid string, op Op, idem
 	if err != nil {
 		return OpResult{}, err
 	}
+	w.by = writerFrom(ctx)
 	for range 32 {
 		var t *Transaction
 		var res OpResult
@@ -230,7 +231,7 @@ func (s *Service) TransactionWrite(ctx context.Context, txid string, op Op, idem
 				return err
 			}
 			baseSeq = seqOf(cur)
-			if err := s.replay(tx, t); err != nil {
+			if err := s.replay(tx, t, writerFrom(ctx)); err != nil {
 				return err
 			}
 			if res, err = s.applyOp(tx, &op, w); err != nil {
@@ -272,13 +273,14 @@ func (s *Service) TransactionWrite(ctx context.Context, txid string, op Op, idem
 }
 
 // replay applies a transaction's staged writes inside tx.
-func (s *Service) replay(tx Tx, t *Transaction) error {
-	_, err := s.replayOps(tx, t)
+func (s *Service) replay(tx Tx, t *Transaction, by string) error {
+	_, err := s.replayOps(tx, t, by)
 	return err
 }
 
-func (s *Service) replayOps(tx Tx, t *Transaction) ([]OpResult, error) {
-	ws, err := s.prepareOps(t.Ops, false)
+// replayOps applies t's staged writes inside tx as by's.
+func (s *Service) replayOps(tx Tx, t *Transaction, by string) ([]OpResult, error) {
+	ws, err := s.prepareOps(t.Ops, false, by)
 	if err != nil {
 		return nil, err
 	}
@@ -312,7 +314,7 @@ func (s *Service) CommitTransaction(ctx context.Context, txid string, idem *Idem
 		if err := validateSeen(tx, t); err != nil {
 			return err
 		}
-		if results, err = s.replayOps(tx, t); err != nil {
+		if results, err = s.replayOps(tx, t, writerFrom(ctx)); err != nil {
 			return err
 		}
 		if err := s.appendCommitEvent(tx, t.ID, results); err != nil {

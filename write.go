@@ -35,6 +35,8 @@ type writeRequest struct {
 	// stored and its event appended, so that what it writes shares the
 	// write's commit.
 	commit func(tx Tx, d *Document) error
+	// by names who writes (WithWriter), for UpdatedBy and the event.
+	by string
 }
 
 // WriteResult is the outcome of a write.
@@ -62,6 +64,7 @@ func (s *Service) write(ctx context.Context, w writeRequest, idem *IdempotencyKe
 	if err := checkID(w.id); err != nil {
 		return WriteResult{}, err
 	}
+	w.by = writerFrom(ctx)
 	var res WriteResult
 	err := s.store.Update(ctx, func(tx Tx) error {
 		var err error
@@ -175,7 +178,7 @@ func (s *Service) applyWrite(tx Tx, w writeRequest) (WriteResult, error) {
 	}
 	now := s.now().UTC()
 	d := &Document{Collection: w.collection, ID: w.id, Version: 1, Seq: seq,
-		CreatedAt: now, UpdatedAt: now, Deleted: del, Body: body}
+		CreatedAt: now, UpdatedAt: now, UpdatedBy: w.by, Deleted: del, Body: body}
 	if cur != nil {
 		d.Version = cur.Version + 1
 		if now.Before(cur.UpdatedAt) { // a clock that stepped back must not reorder history
@@ -205,6 +208,10 @@ func (s *Service) applyWrite(tx Tx, w writeRequest) (WriteResult, error) {
 	}
 	if !del {
 		ev.Document = d.JSON()
+	}
+	if w.by != "" {
+		ev.Info = appendJSONString(append(make([]byte, 0, len(w.by)+16), `{"updatedBy":`...), w.by)
+		ev.Info = append(ev.Info, '}')
 	}
 	if err := tx.AppendEvent(ev); err != nil {
 		return WriteResult{}, err

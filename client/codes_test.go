@@ -14,9 +14,7 @@ import (
 
 // apiOnlyCodes are codes that API.md defines and the SDK knows, but that
 // the server does not answer with yet.
-var apiOnlyCodes = map[string]string{
-	"rate_limited": "API.md section 9: the server has no rate limits yet",
-}
+var apiOnlyCodes = map[string]string{}
 
 // TestCodesMatchServer: the SDK has a Code constant for every code the
 // server can answer with (truce.Codes), and none the server lacks, but for

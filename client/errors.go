@@ -52,6 +52,9 @@ type Error struct {
 	// manual policy, the id of the conflict the server recorded (see
 	// Client.Conflict and Client.Resolve).
 	ConflictID string
+	// Scope is, on a 403 forbidden, the scope the token lacks (such as
+	// "write:orders").
+	Scope string
 	// Problem is the problem details body as the server sent it, with
 	// members this type does not model (a unique violation's field and
 	// holder, the referrers of an in_use error, schema errors).
@@ -89,6 +92,8 @@ const (
 	CodeLocked               = "locked"
 	CodePreconditionRequired = "precondition_required"
 	CodeRateLimited          = "rate_limited"
+	CodeUnauthorized         = "unauthorized"
+	CodeForbidden            = "forbidden"
 	CodeUnavailable          = "unavailable"
 	CodeInternal             = "internal"
 	CodeTransactionConflict  = "transaction_conflict"
@@ -148,6 +153,7 @@ type problem struct {
 	} `json:"current"`
 	Conflicts  []ConflictPath `json:"conflicts"`
 	ConflictID string         `json:"conflictId"`
+	Scope      string         `json:"scope"`
 }
 
 // newError builds the *Error of an answer with an error status.
@@ -170,7 +176,7 @@ func newError(r *request, resp *response) *Error {
 			e.Retryable = *p.Retryable
 		}
 		e.Problem = json.RawMessage(resp.body)
-		e.Conflicts, e.ConflictID = p.Conflicts, p.ConflictID
+		e.Conflicts, e.ConflictID, e.Scope = p.Conflicts, p.ConflictID, p.Scope
 		if c := p.Current; c != nil && len(c.Document) > 0 && string(c.Document) != "null" {
 			if d, err := parseDoc(collectionOf(r.path), c.Document); err == nil {
 				d.ETag = c.ETag

@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/trucedb/truce"
+	"github.com/trucedb/truce/auth"
 )
 
 // DefaultMaxBatchBytes is the default limit on the body of POST /v1/tx:
@@ -37,6 +38,23 @@ func (h *Handler) bodyLimit(r *http.Request) int64 {
 }
 
 // postBatch serves POST /v1/tx: all the ops or none, in one commit.
+// mayApply checks that p may apply every op of a batch: read on the
+// collection of a check, write on the others. The first op it may not is
+// the batch's failed op, and nothing runs.
+func mayApply(p *auth.Principal, ops []truce.Op) error {
+	for i := range ops {
+		op := &ops[i]
+		err := mayWrite(p, op.Collection)
+		if op.Kind == truce.OpCheck {
+			err = mayRead(p, op.Collection)
+		}
+		if err != nil {
+			return &truce.OpError{Index: i, Total: len(ops), Op: op.Kind, Err: err}
+		}
+	}
+	return nil
+}
+
 func (h *Handler) postBatch(w http.ResponseWriter, r *http.Request) {
 	if _, err := query(r); err != nil {
 		h.problem(w, r, err)
@@ -48,6 +66,9 @@ func (h *Handler) postBatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ops, err := h.decodeBatch(r, body)
+	if err == nil {
+		err = mayApply(principalOf(r), ops)
+	}
 	if err != nil {
 		h.batchProblem(w, r, len(ops), err)
 		return

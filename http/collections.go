@@ -58,10 +58,15 @@ func (h *Handler) listCollections(w http.ResponseWriter, r *http.Request) {
 		h.problem(w, r, err)
 		return
 	}
-	if infos == nil {
-		infos = []*truce.CollectionInfo{}
+	// A token sees only the collections it may read.
+	items := make([]*truce.CollectionInfo, 0, len(infos))
+	p := principalOf(r)
+	for _, c := range infos {
+		if p.CanRead(c.Name) {
+			items = append(items, c)
+		}
 	}
-	h.writeValue(w, r, http.StatusOK, map[string]any{"items": infos})
+	h.writeValue(w, r, http.StatusOK, map[string]any{"items": items})
 }
 
 func (h *Handler) deleteCollection(w http.ResponseWriter, r *http.Request) {

@@ -27,6 +27,15 @@ func (h *Handler) listConflicts(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := truce.ConflictFilter{Collection: q.Get("collection"), DocID: q.Get("id"), Status: truce.ConflictStatus(q.Get("status"))}
+	p := principalOf(r)
+	if f.Collection != "" {
+		if err := mayRead(p, f.Collection); err != nil {
+			h.problem(w, r, err)
+			return
+		}
+	} else if !p.ReadsAll() {
+		f.Readable = p.CanRead
+	}
 	page, err := h.svc.ListConflicts(r.Context(), f, q.Get("after"), limit)
 	if err != nil {
 		h.problem(w, r, err)
@@ -60,7 +69,24 @@ func (h *Handler) getConflict(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c, err := h.svc.GetConflict(r.Context(), r.PathValue("cid"))
+	if err == nil {
+		err = mayRead(principalOf(r), c.Collection)
+	}
 	h.writeConflict(w, r, c, err)
+}
+
+// mayChangeConflict checks that the caller may write the collection of
+// conflict id, which resolving or dismissing it needs.
+func (h *Handler) mayChangeConflict(r *http.Request, id string) error {
+	p := principalOf(r)
+	if p.ReadsAll() && p.IsAdmin() {
+		return nil
+	}
+	c, err := h.svc.GetConflict(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	return mayWrite(p, c.Collection)
 }
 
 func (h *Handler) writeConflict(w http.ResponseWriter, r *http.Request, c *truce.Conflict, err error) {
@@ -87,6 +113,10 @@ type resolveRequest struct {
 // and answers with that version (204 when the resolution is a delete). The
 // Link header points back at the now resolved conflict.
 func (h *Handler) resolveConflict(w http.ResponseWriter, r *http.Request) {
+	if err := h.mayChangeConflict(r, r.PathValue("cid")); err != nil {
+		h.problem(w, r, err)
+		return
+	}
 	pre, body, err := h.conditionalJSON(w, r)
 	if err != nil {
 		h.problem(w, r, err)
@@ -113,6 +143,10 @@ func (h *Handler) resolveConflict(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) dismissConflict(w http.ResponseWriter, r *http.Request) {
 	if _, err := query(r); err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	if err := h.mayChangeConflict(r, r.PathValue("cid")); err != nil {
 		h.problem(w, r, err)
 		return
 	}

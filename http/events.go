@@ -66,6 +66,13 @@ func parseFeedQuery(r *http.Request, q url.Values) (*feedQuery, error) {
 	if q.Has("collection") && !truce.ValidCollectionName(fq.filter.Collection) {
 		return nil, truce.Errorf(truce.CodeInvalidCollection, "collection=%.80q is not a collection name", fq.filter.Collection)
 	}
+	if p := principalOf(r); fq.filter.Collection != "" {
+		if err := mayRead(p, fq.filter.Collection); err != nil {
+			return nil, err
+		}
+	} else if !p.ReadsAll() {
+		fq.filter.Readable = p.CanRead
+	}
 	fq.filter.ID = q.Get("id")
 	if q.Has("id") {
 		if !truce.ValidID(fq.filter.ID) {

@@ -12,3 +12,27 @@ import (
 func DecodeBatch(h *Handler, r *http.Request, body []byte) ([]truce.Op, error) {
 	return h.decodeBatch(r, body)
 }
+
+// RouteAccess is one route of a Handler and the access it needs, as the
+// README's table names it.
+type RouteAccess struct {
+	Pattern string
+	Access  string
+	// Transaction marks the routes of requests with Truce-Transaction.
+	Transaction bool
+}
+
+// Routes lists every route h serves, from its route tables.
+func Routes(h *Handler) []RouteAccess {
+	var out []RouteAccess
+	for _, rt := range h.routeTable() {
+		out = append(out, RouteAccess{Pattern: rt.pattern, Access: rt.access.String()})
+	}
+	for _, rt := range h.transactionRouteTable() {
+		out = append(out, RouteAccess{Pattern: rt.pattern, Access: rt.access.String(), Transaction: true})
+	}
+	return out
+}
+
+// BearerToken exposes the Authorization header parser to the fuzzer.
+func BearerToken(values []string) (string, bool) { return bearerToken(values) }

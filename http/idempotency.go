@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -43,7 +42,7 @@ func (h *Handler) idempotent(w http.ResponseWriter, r *http.Request, next http.H
 		return
 	}
 	r.Body = readCloser{bytes.NewReader(body)}
-	k := &truce.IdempotencyKey{Caller: callerOf(r), Key: key, Fingerprint: fingerprint(r, body)}
+	k := &truce.IdempotencyKey{Caller: callerKey(principalOf(r)), Key: key, Fingerprint: fingerprint(r, body)}
 
 	slot := k.Caller + "\x00" + k.Key
 	if _, busy := h.inflight.LoadOrStore(slot, struct{}{}); busy {
@@ -174,16 +173,6 @@ func parseIdempotencyKey(v string) (string, error) {
 		}
 	}
 	return v, nil
-}
-
-// callerOf names who sent a request: without authentication, the client
-// address (without its port).
-func callerOf(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return "addr:" + host
 }
 
 // fingerprint digests what makes two requests the same request: method,

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/trucedb/truce"
+	"github.com/trucedb/truce/auth"
 )
 
 // lockRequest is the body of POST …/docs/{id}/lock. Durations are Go
@@ -187,6 +188,8 @@ func (h *Handler) unlock(w http.ResponseWriter, r *http.Request) {
 	}
 	c, id := r.PathValue("c"), r.PathValue("id")
 	switch {
+	case force && !principalOf(r).IsAdmin():
+		err = forbidden(principalOf(r), auth.AdminScope)
 	case force:
 		err = h.svc.BreakLock(r.Context(), c, id)
 	case !ok:

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/trucedb/truce"
+	"github.com/trucedb/truce/auth"
 )
 
 // statusOf is the one table from error code to HTTP status.
@@ -51,6 +52,9 @@ var statusOf = map[truce.Code]int{
 	truce.CodeFailedDependency:      http.StatusFailedDependency,
 	truce.CodeTooManyOps:            http.StatusBadRequest,
 	truce.CodeEventsExpired:         http.StatusGone,
+	truce.CodeUnauthorized:          http.StatusUnauthorized,
+	truce.CodeForbidden:             http.StatusForbidden,
+	truce.CodeRateLimited:           http.StatusTooManyRequests,
 	truce.CodeUnavailable:           http.StatusServiceUnavailable,
 	truce.CodeInternal:              http.StatusInternalServerError,
 }
@@ -93,6 +97,8 @@ type Problem struct {
 	// Owner and ExpiresAt describe the lock that refused the request.
 	Owner     string `json:"owner,omitempty"`
 	ExpiresAt string `json:"expiresAt,omitempty"`
+	// Scope names the scope the token lacks (403).
+	Scope string `json:"scope,omitempty"`
 }
 
 // Current is the state a client needs to recover from a conflict.
@@ -121,7 +127,36 @@ func (h *Handler) problem(w http.ResponseWriter, r *http.Request, err error) {
 	} else if te.Code == truce.CodeInternal || te.Code == truce.CodeUnavailable {
 		h.log.Error("request failed", "requestId", w.Header().Get("X-Request-Id"), "path", r.URL.Path, "err", err)
 	}
+	if len(te.Referrers) > 0 {
+		te = hideReferrers(principalOf(r), te)
+	}
 	h.writeProblem(w, r, w.Header().Get("X-Request-Id"), StatusOf(te.Code), te)
+}
+
+// hideReferrers leaves out of an in_use problem the referring documents
+// of collections p may not read; the count of referrers stays, since the
+// refusal itself says that some exist.
+func hideReferrers(p *auth.Principal, te *truce.Error) *truce.Error {
+	if p.ReadsAll() {
+		return te
+	}
+	kept := make([]truce.DocRef, 0, len(te.Referrers))
+	for _, ref := range te.Referrers {
+		if p.CanRead(ref.Collection) {
+			kept = append(kept, ref)
+		}
+	}
+	if len(kept) == len(te.Referrers) {
+		return te
+	}
+	c := *te
+	c.Referrers = kept
+	c.Detail = "the document is referenced by " + strconv.Itoa(len(te.Referrers)) + " live document(s)"
+	if len(kept) > 0 {
+		c.Detail += ", e.g. " + kept[0].Collection + "/" + kept[0].ID + " (field " + kept[0].Field + ")"
+	}
+	c.Detail += ", some in collections this token may not read; change or delete them first"
+	return &c
 }
 
 func (h *Handler) writeProblem(w http.ResponseWriter, r *http.Request, rid string, status int, te *truce.Error) {
@@ -131,7 +166,7 @@ func (h *Handler) writeProblem(w http.ResponseWriter, r *http.Request, rid strin
 		Detail: te.Detail + advice(r, te), Instance: r.URL.Path, Code: string(te.Code), Retryable: te.Code.Retryable(),
 		RequestID: rid, Errors: te.Violations, Referrers: te.Referrers,
 		Field: te.Field, Value: te.Value, Holder: te.Holder, Conflicts: te.Conflicts,
-		ConflictID: te.ConflictID, Owner: te.LockOwner,
+		ConflictID: te.ConflictID, Owner: te.LockOwner, Scope: te.Scope,
 	}
 	if !te.LockExpiresAt.IsZero() {
 		p.ExpiresAt = string(truce.AppendTime(nil, te.LockExpiresAt))

@@ -144,6 +144,19 @@ var problemTypes = map[truce.Code]problemType{
 		"The position you resume from (Last-Event-ID or ?since=) is older than the change feed keeps " +
 			"(--event-retention), so events after it may be gone. Re-read the documents you follow, then " +
 			"subscribe again without since to start from now."},
+	truce.CodeUnauthorized: {"Unauthorized",
+		"The server needs a bearer token (Authorization: Bearer <token>), and the request had none, or one it " +
+			"does not know: mistyped, or revoked from the server's --auth-file. An operator makes a token with " +
+			"truce token create and gives it to you once; the CLI sends it with --token or $TRUCE_TOKEN."},
+	truce.CodeForbidden: {"Forbidden",
+		"The token is valid but lacks the scope this request needs, which the problem's scope member names: " +
+			"read:<collection> to read a collection's documents, history, conflicts and events, write:<collection> " +
+			"to write them (it implies read), * for every collection, and admin for collection settings and " +
+			"breaking locks. Ask for a token with that scope."},
+	truce.CodeRateLimited: {"Rate limited",
+		"The caller (its token, or its address without one) sent more requests than its rate limit allows " +
+			"(--rate-limit and --burst, or the token's own rate). Wait for Retry-After and send the request " +
+			"again; the RateLimit header says how many requests are left."},
 	truce.CodeUnavailable: {"Unavailable",
 		"The server is shutting down or its store is not reachable. Retry after a moment."},
 	truce.CodeInternal: {"Internal error",

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/trucedb/truce"
+	"github.com/trucedb/truce/auth"
+	"golang.org/x/time/rate"
 )
 
 // Options configures a Handler. The zero value is usable.
@@ -32,6 +34,17 @@ type Options struct {
 	// Heartbeat is the longest silence on an event stream before a
 	// heartbeat; 0 means DefaultHeartbeat.
 	Heartbeat time.Duration
+	// Auth holds the tokens the server accepts. Nil means no
+	// authentication: every client may do everything, known by its
+	// address (serve only on loopback, or a network you trust).
+	Auth *auth.Keeper
+	// RateLimit and Burst are the token bucket of each caller whose token
+	// names no rate of its own: RateLimit requests a second, Burst at once
+	// (0: two seconds' worth). Zero or rate.Inf means no rate limits, but
+	// for tokens that name a rate. truce serve's defaults are DefaultRate
+	// and DefaultBurst.
+	RateLimit rate.Limit
+	Burst     int
 }
 
 // Handler serves the truce HTTP API (API.md). Mount it at the root of a
@@ -53,6 +66,13 @@ type Handler struct {
 	// heartbeat and streams serve the change feed (events.go).
 	heartbeat time.Duration
 	streams   streams
+
+	// auth, when not nil, holds the tokens (access.go); limits holds each
+	// caller's bucket; rate and burst are the server's, rate.Inf for none.
+	auth   *auth.Keeper
+	limits *limiters
+	rate   rate.Limit
+	burst  int
 }
 
 // NewHandler returns the HTTP handler of svc.
@@ -75,45 +95,17 @@ func NewHandler(svc *truce.Service, opts Options) *Handler {
 	if h.heartbeat <= 0 {
 		h.heartbeat = DefaultHeartbeat
 	}
-	h.routes()
+	h.auth, h.rate, h.burst = opts.Auth, opts.RateLimit, opts.Burst
+	if h.rate <= 0 {
+		h.rate = rate.Inf
+	}
+	if h.burst <= 0 {
+		h.burst = max(1, int(min(2*float64(h.rate), 1e9)))
+	}
+	h.limits = newLimiters()
+	h.register(h.mux, h.routeTable())
 	h.transactionRoutes()
 	return h
-}
-
-func (h *Handler) routes() {
-	m := h.mux
-	m.HandleFunc("GET /healthz", h.healthz)
-	m.HandleFunc("GET /readyz", h.readyz)
-	m.HandleFunc("GET /problems/{name}", h.problemPage)
-
-	m.HandleFunc("GET /v1/collections", h.listCollections)
-	m.HandleFunc("GET /v1/collections/{c}", h.getCollection)
-	m.HandleFunc("PUT /v1/collections/{c}", h.putCollection)
-	m.HandleFunc("DELETE /v1/collections/{c}", h.deleteCollection)
-
-	m.HandleFunc("GET /v1/collections/{c}/docs", h.listDocs)
-	m.HandleFunc("POST /v1/collections/{c}/docs", h.createDoc)
-	m.HandleFunc("GET /v1/collections/{c}/docs/{id}", h.getDoc)
-	m.HandleFunc("PUT /v1/collections/{c}/docs/{id}", h.putDoc)
-	m.HandleFunc("PATCH /v1/collections/{c}/docs/{id}", h.patchDoc)
-	m.HandleFunc("DELETE /v1/collections/{c}/docs/{id}", h.deleteDoc)
-
-	m.HandleFunc("GET /v1/collections/{c}/docs/{id}/versions", h.listVersions)
-	m.HandleFunc("GET /v1/collections/{c}/docs/{id}/versions/{n}", h.getVersion)
-	m.HandleFunc("POST /v1/collections/{c}/docs/{id}/versions/{n}/restore", h.restore)
-	m.HandleFunc("GET /v1/collections/{c}/docs/{id}/diff", h.diff)
-
-	m.HandleFunc("POST /v1/collections/{c}/docs/{id}/lock", h.lock)
-	m.HandleFunc("GET /v1/collections/{c}/docs/{id}/lock", h.getLock)
-	m.HandleFunc("DELETE /v1/collections/{c}/docs/{id}/lock", h.unlock)
-
-	m.HandleFunc("GET /v1/conflicts", h.listConflicts)
-	m.HandleFunc("GET /v1/conflicts/{cid}", h.getConflict)
-	m.HandleFunc("POST /v1/conflicts/{cid}/resolve", h.resolveConflict)
-	m.HandleFunc("POST /v1/conflicts/{cid}/dismiss", h.dismissConflict)
-
-	m.HandleFunc("GET /v1/events", h.events)
-	m.HandleFunc("GET /v1/changes", h.changes)
 }
 
 // ServeHTTP tags the request with an id, refuses dot segments, recovers
@@ -150,6 +142,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// to a malformed id (say "/x" sent as %2Fx) into one to another.
 		h.problem(rw, r, truce.Errorf(truce.CodeInvalidID, "the path %.100q has an empty segment (or an encoded / next to a /); ids and names are never empty and never contain /", r.URL.EscapedPath()))
 		return
+	}
+	if !isPublic(r.URL.Path) {
+		admitted, ok := h.admit(rw, r)
+		if !ok {
+			return
+		}
+		r = admitted
 	}
 	h.idempotent(rw, r, h.handlerFor(r))
 }

@@ -13,21 +13,11 @@ import (
 // to.
 const TransactionHeader = "Truce-Transaction"
 
-// transactionRoutes registers the batch and interactive transaction routes, and the
-// document routes that serve a request carrying Truce-Transaction.
+// transactionRoutes builds the mux of the document requests that carry
+// Truce-Transaction (the batch and transaction routes are in routeTable).
 func (h *Handler) transactionRoutes() {
-	m := h.mux
-	m.HandleFunc("POST /v1/tx", h.postBatch)
-	m.HandleFunc("POST /v1/transactions", h.beginTransaction)
-	m.HandleFunc("POST /v1/transactions/{tid}/commit", h.commitTransaction)
-	m.HandleFunc("DELETE /v1/transactions/{tid}", h.rollbackTransaction)
-
 	t := http.NewServeMux()
-	t.HandleFunc("GET /v1/collections/{c}/docs/{id}", h.transactionGetDoc)
-	t.HandleFunc("POST /v1/collections/{c}/docs", h.transactionCreateDoc)
-	t.HandleFunc("PUT /v1/collections/{c}/docs/{id}", h.transactionPutDoc)
-	t.HandleFunc("PATCH /v1/collections/{c}/docs/{id}", h.transactionPatchDoc)
-	t.HandleFunc("DELETE /v1/collections/{c}/docs/{id}", h.transactionDeleteDoc)
+	h.register(t, h.transactionRouteTable())
 	t.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		h.problem(w, r, truce.Errorf(truce.CodeInvalidParameter,
 			"%s applies to document reads and writes (GET, POST, PUT, PATCH, DELETE under /v1/collections/{c}/docs); send this request without it", TransactionHeader))

@@ -24,7 +24,9 @@ func truceSystem(bin string, extraArgs []string) system {
 				return nil, err
 			}
 			addr := "127.0.0.1:" + strconv.Itoa(port)
-			args := append([]string{"serve", "--addr", addr, "--data", filepath.Join(dir, "data"), "--log-level", "warn"}, extraArgs...)
+			// The load generator is one caller: no rate limit, unless
+			// extraArgs sets one.
+			args := append([]string{"serve", "--addr", addr, "--data", filepath.Join(dir, "data"), "--log-level", "warn", "--rate-limit", "off"}, extraArgs...)
 			p, err := startProc("truce", filepath.Join(dir, "truce.log"), nil, syscall.SIGTERM, bin, args...)
 			if err != nil {
 				return nil, err

@@ -17,8 +17,10 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/time/rate"
 
 	"github.com/trucedb/truce"
+	"github.com/trucedb/truce/auth"
 	trucehttp "github.com/trucedb/truce/http"
 	"github.com/trucedb/truce/pebble"
 )
@@ -39,6 +41,11 @@ type serveOptions struct {
 	maxTxTTL       time.Duration
 	eventRetention string
 	insecureNoAuth bool
+	authFile       string
+	rateLimit      string
+	burst          int
+	tlsCert        string
+	tlsKey         string
 	logLevel       *enumValue
 	logFormat      *enumValue
 	cpuProfile     string
@@ -88,6 +95,11 @@ glibc.malloc.arena_max in GLIBC_TUNABLES, sets the limit instead.`,
 	f.DurationVar(&o.maxTxTTL, "max-tx-ttl", truce.DefaultMaxTransactionTTL, "longest TTL of an interactive transaction (`duration`); longer ones are capped")
 	f.StringVar(&o.eventRetention, "event-retention", truce.DefaultEventRetention.String(), "how much of the change feed to keep: an `age` (168h), a count of events (1000000), both (168h,1000000) or 0 for all; older resumes are 410 events_expired")
 	f.BoolVar(&o.insecureNoAuth, "insecure-no-auth", false, "allow a non-loopback --addr without authentication")
+	f.StringVar(&o.authFile, "auth-file", "", "`PATH` of the auth file of bearer tokens (truce token create makes it); reloaded when it changes and on SIGHUP")
+	f.StringVar(&o.rateLimit, "rate-limit", "1000/s", "each caller's (token's, else address's) `rate` of requests, such as 1000/s or 600/m; off for none")
+	f.IntVar(&o.burst, "burst", trucehttp.DefaultBurst, "how many requests a caller may make at once (`n`)")
+	f.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate `file` (chain) to serve HTTPS and HTTP/2 with --tls-key; reloaded on SIGHUP")
+	f.StringVar(&o.tlsKey, "tls-key", "", "PEM private key `file` of --tls-cert")
 	f.Var(o.logLevel, "log-level", "least severe log `level`: debug, info, warn or error")
 	f.Var(o.logFormat, "log-format", "log `format`: text or json")
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the server to `file` until it stops (for go tool pprof)")
@@ -115,7 +127,19 @@ func (o *serveOptions) run(ctx context.Context, stderr io.Writer) error {
 	if o.dataDir == "" {
 		return usageErrorf("--data must name a directory")
 	}
-	if !o.insecureNoAuth {
+	limit := rate.Inf
+	if o.rateLimit != "off" {
+		if limit, err = auth.ParseRate(o.rateLimit); err != nil {
+			return usageErrorf("--rate-limit: %v, or off", err)
+		}
+	}
+	if o.burst <= 0 {
+		return usageErrorf("--burst must be positive, not %d", o.burst)
+	}
+	if (o.tlsCert == "") != (o.tlsKey == "") {
+		return usageErrorf("--tls-cert and --tls-key go together")
+	}
+	if o.authFile == "" && !o.insecureNoAuth {
 		lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		err := checkLoopback(lctx, o.addr, net.DefaultResolver.LookupNetIP)
 		cancel()
@@ -133,12 +157,25 @@ func (o *serveOptions) run(ctx context.Context, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	var keeper *auth.Keeper
+	if o.authFile != "" {
+		if keeper, err = auth.NewKeeper(o.authFile, log); err != nil {
+			return &usageError{err: fmt.Errorf("--auth-file: %w", err)}
+		}
+	}
+	var certs *certKeeper
+	if o.tlsCert != "" {
+		if certs, err = newCertKeeper(o.tlsCert, o.tlsKey); err != nil {
+			return &usageError{err: err}
+		}
+	}
+
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", o.addr, err)
 	}
 	// The name may have resolved differently when we listened.
-	if tcp, ok := ln.Addr().(*net.TCPAddr); ok && !o.insecureNoAuth && !tcp.IP.IsLoopback() {
+	if tcp, ok := ln.Addr().(*net.TCPAddr); ok && o.authFile == "" && !o.insecureNoAuth && !tcp.IP.IsLoopback() {
 		ln.Close()
 		return &usageError{err: notLoopbackError(o.addr)}
 	}
@@ -159,11 +196,16 @@ func (o *serveOptions) run(ctx context.Context, stderr io.Writer) error {
 		_ = svc.Run(upkeepCtx)
 	}()
 	go tuneGC(upkeepCtx)
+	if keeper != nil {
+		go keeper.Watch(upkeepCtx, authFilePoll)
+	}
+	go reloadOnHangup(upkeepCtx, log, keeper, certs)
 	defer useSpareProc()()
 	var once sync.Once
 	stopUpkeeping := func() { once.Do(func() { stopUpkeep(); <-upkeepDone }) }
 	defer stopUpkeeping()
-	handler := trucehttp.NewHandler(svc, trucehttp.Options{Logger: log, MaxTxBodyBytes: o.maxTxBytes})
+	handler := trucehttp.NewHandler(svc, trucehttp.Options{Logger: log, MaxTxBodyBytes: o.maxTxBytes,
+		Auth: keeper, RateLimit: limit, Burst: o.burst})
 	srv := trucehttp.NewServer(handler)
 	// Shutdown waits for requests to end; event streams end only when told.
 	srv.RegisterOnShutdown(handler.CloseStreams)
@@ -172,8 +214,15 @@ func (o *serveOptions) run(ctx context.Context, stderr io.Writer) error {
 	}
 
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	log.Info("listening", "addr", ln.Addr().String())
+	scheme := "http"
+	if certs != nil {
+		scheme = "https"
+		srv.TLSConfig = certs.config()
+		go func() { served <- srv.ServeTLS(ln, "", "") }()
+	} else {
+		go func() { served <- srv.Serve(ln) }()
+	}
+	log.Info("listening", "addr", ln.Addr().String(), "scheme", scheme, "auth", keeper != nil)
 
 	select {
 	case err := <-served:
@@ -283,4 +332,30 @@ func newLogger(w io.Writer, level, format string) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// authFilePoll is how often the server looks for a change of --auth-file.
+const authFilePoll = 2 * time.Second
+
+// reloadOnHangup reloads the auth file and the TLS pair on each SIGHUP,
+// until ctx ends. A file that does not load keeps the previous one (and
+// says why in the log); connections are not dropped.
+func reloadOnHangup(ctx context.Context, log *slog.Logger, keeper *auth.Keeper, certs *certKeeper) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		}
+		log.Info("SIGHUP: reloading")
+		if keeper != nil {
+			_ = keeper.Reload() // logs its own outcome
+		}
+		if certs != nil {
+			certs.reloadLogged(log)
+		}
+	}
 }

@@ -113,7 +113,9 @@ func Start(t testing.TB, bin, dataDir string, args ...string) *Server {
 		stderr: newLineBuffer(),
 		done:   make(chan struct{}),
 	}
-	args = append([]string{"serve", "--addr", "127.0.0.1:0", "--data", dataDir}, args...)
+	// Tests drive servers harder than one caller's default rate limit;
+	// a test of rate limits passes its own --rate-limit, which wins.
+	args = append([]string{"serve", "--addr", "127.0.0.1:0", "--data", dataDir, "--rate-limit", "off"}, args...)
 	s.Cmd = exec.Command(bin, args...)
 	s.Cmd.Stderr = s.stderr
 	s.Cmd.WaitDelay = 5 * time.Second // in case a child keeps stderr open

@@ -1,0 +1,262 @@
+package http
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/trucedb/truce"
+	"github.com/trucedb/truce/auth"
+)
+
+// access is what a route asks of the caller's token (API.md section 9).
+type access int
+
+const (
+	// public routes need no token: health, readiness and problem pages.
+	public access = iota
+	// anyToken routes need a valid token; the handler checks the scopes
+	// of every collection the request touches.
+	anyToken
+	// readPath and writePath need read: or write: on the path's {c}.
+	readPath
+	writePath
+	// admin routes need the admin scope.
+	admin
+)
+
+// String names the access as the README's table does.
+func (a access) String() string {
+	return [...]string{"none", "a token; per collection", "read:{c}", "write:{c}", "admin"}[a]
+}
+
+// route is one entry of the API: a ServeMux pattern, the access it
+// needs, and its handler. Every route of the Handler is in routeTable, so
+// that none can be served without a decision on who may call it.
+type route struct {
+	pattern string
+	access  access
+	handler http.HandlerFunc
+}
+
+// routeTable lists every route of the main mux.
+func (h *Handler) routeTable() []route {
+	return []route{
+		{"GET /healthz", public, h.healthz},
+		{"GET /readyz", public, h.readyz},
+		{"GET /problems/{name}", public, h.problemPage},
+
+		{"GET /v1/collections", anyToken, h.listCollections},
+		{"GET /v1/collections/{c}", readPath, h.getCollection},
+		{"PUT /v1/collections/{c}", admin, h.putCollection},
+		{"DELETE /v1/collections/{c}", admin, h.deleteCollection},
+
+		{"GET /v1/collections/{c}/docs", readPath, h.listDocs},
+		{"POST /v1/collections/{c}/docs", writePath, h.createDoc},
+		{"GET /v1/collections/{c}/docs/{id}", readPath, h.getDoc},
+		{"PUT /v1/collections/{c}/docs/{id}", writePath, h.putDoc},
+		{"PATCH /v1/collections/{c}/docs/{id}", writePath, h.patchDoc},
+		{"DELETE /v1/collections/{c}/docs/{id}", writePath, h.deleteDoc},
+
+		{"GET /v1/collections/{c}/docs/{id}/versions", readPath, h.listVersions},
+		{"GET /v1/collections/{c}/docs/{id}/versions/{n}", readPath, h.getVersion},
+		{"POST /v1/collections/{c}/docs/{id}/versions/{n}/restore", writePath, h.restore},
+		{"GET /v1/collections/{c}/docs/{id}/diff", readPath, h.diff},
+
+		// Breaking a lock (?force=true) needs admin too: see unlock.
+		{"POST /v1/collections/{c}/docs/{id}/lock", writePath, h.lock},
+		{"GET /v1/collections/{c}/docs/{id}/lock", readPath, h.getLock},
+		{"DELETE /v1/collections/{c}/docs/{id}/lock", writePath, h.unlock},
+
+		{"GET /v1/conflicts", anyToken, h.listConflicts},
+		{"GET /v1/conflicts/{cid}", anyToken, h.getConflict},
+		{"POST /v1/conflicts/{cid}/resolve", anyToken, h.resolveConflict},
+		{"POST /v1/conflicts/{cid}/dismiss", anyToken, h.dismissConflict},
+
+		{"GET /v1/events", anyToken, h.events},
+		{"GET /v1/changes", anyToken, h.changes},
+
+		{"POST /v1/tx", anyToken, h.postBatch},
+		{"POST /v1/transactions", anyToken, h.beginTransaction},
+		{"POST /v1/transactions/{tid}/commit", anyToken, h.commitTransaction},
+		{"DELETE /v1/transactions/{tid}", anyToken, h.rollbackTransaction},
+	}
+}
+
+// transactionRouteTable lists the document routes of a request that
+// carries Truce-Transaction: the same scopes as without it.
+func (h *Handler) transactionRouteTable() []route {
+	return []route{
+		{"GET /v1/collections/{c}/docs/{id}", readPath, h.transactionGetDoc},
+		{"POST /v1/collections/{c}/docs", writePath, h.transactionCreateDoc},
+		{"PUT /v1/collections/{c}/docs/{id}", writePath, h.transactionPutDoc},
+		{"PATCH /v1/collections/{c}/docs/{id}", writePath, h.transactionPatchDoc},
+		{"DELETE /v1/collections/{c}/docs/{id}", writePath, h.transactionDeleteDoc},
+	}
+}
+
+// register adds the routes to m, each behind the check of its access.
+func (h *Handler) register(m *http.ServeMux, routes []route) {
+	for _, rt := range routes {
+		m.Handle(rt.pattern, h.guard(rt))
+	}
+}
+
+// guard checks that the caller may use rt before it runs.
+func (h *Handler) guard(rt route) http.Handler {
+	if rt.access == public || rt.access == anyToken {
+		return rt.handler // ServeHTTP checked the token
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := principalOf(r)
+		var ok bool
+		var need auth.Scope
+		switch rt.access {
+		case readPath:
+			c := r.PathValue("c")
+			ok, need = p.CanRead(c), auth.ReadScope(c)
+		case writePath:
+			c := r.PathValue("c")
+			ok, need = p.CanWrite(c), auth.WriteScope(c)
+		case admin:
+			ok, need = p.IsAdmin(), auth.AdminScope
+		}
+		if !ok {
+			h.problem(w, r, forbidden(p, need))
+			return
+		}
+		rt.handler(w, r)
+	})
+}
+
+// forbidden is the 403 of a token that lacks scope.
+func forbidden(p *auth.Principal, scope auth.Scope) error {
+	return &truce.Error{Code: truce.CodeForbidden, Scope: string(scope),
+		Detail: "the token " + p.Name + " lacks the scope " + string(scope) + " that this request needs"}
+}
+
+// mayRead and mayWrite answer the 403 of a request that touches
+// collection, or nil when p may.
+func mayRead(p *auth.Principal, collection string) error {
+	if p.CanRead(collection) {
+		return nil
+	}
+	return forbidden(p, auth.ReadScope(collection))
+}
+
+func mayWrite(p *auth.Principal, collection string) error {
+	if p.CanWrite(collection) {
+		return nil
+	}
+	return forbidden(p, auth.WriteScope(collection))
+}
+
+type principalKey struct{}
+
+// principalOf returns who the request acts for, as ServeHTTP found it.
+func principalOf(r *http.Request) *auth.Principal {
+	if p, ok := r.Context().Value(principalKey{}).(*auth.Principal); ok {
+		return p
+	}
+	return auth.Anonymous(clientAddr(r))
+}
+
+// clientAddr is the client's address without its port.
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// isPublic reports whether path is served without a token and without
+// rate limits: what load balancers and people reading problem pages ask.
+func isPublic(path string) bool {
+	return path == "/healthz" || path == "/readyz" || strings.HasPrefix(path, "/problems/")
+}
+
+// admit authenticates the request and spends one request of its caller's
+// rate limit. It answers 401 or 429 itself and returns false, or returns
+// the request carrying its Principal.
+func (h *Handler) admit(w http.ResponseWriter, r *http.Request) (*http.Request, bool) {
+	var p *auth.Principal
+	if h.auth == nil {
+		p = auth.Anonymous(clientAddr(r))
+	} else {
+		token, ok := bearerToken(r.Header.Values("Authorization"))
+		if ok {
+			p = h.auth.Set().Authenticate(token)
+		}
+		if p == nil {
+			if !h.rateLimited(w, r, "addr:"+clientAddr(r), 0, 0) {
+				return nil, false
+			}
+			w.Header().Set("WWW-Authenticate", `Bearer realm="truce"`)
+			detail := "this server needs a bearer token: send Authorization: Bearer <token> (truce token create makes one)"
+			if ok {
+				detail = "the bearer token is not one this server knows (revoked, or mistyped); ask for a new one"
+			}
+			h.problem(w, r, &truce.Error{Code: truce.CodeUnauthorized, Detail: detail})
+			return nil, false
+		}
+	}
+	if !h.rateLimited(w, r, callerKey(p), p.Limit, p.Burst) {
+		return nil, false
+	}
+	ctx := context.WithValue(r.Context(), principalKey{}, p)
+	return r.WithContext(truce.WithWriter(ctx, p.Name)), true
+}
+
+// callerKey names p where answers and rate limits are kept per caller:
+// tokens and addresses in separate spaces, so that a token named like an
+// address shares nothing with it.
+func callerKey(p *auth.Principal) string {
+	if p.Authenticated() {
+		return "token:" + p.Name
+	}
+	return "addr:" + p.Name
+}
+
+// rateLimited spends one request of caller's bucket (limit and burst, or
+// the server's when limit is zero), sets the RateLimit fields, and answers
+// 429 and returns false when the bucket is empty.
+func (h *Handler) rateLimited(w http.ResponseWriter, r *http.Request, caller string, limit rate.Limit, burst int) bool {
+	lim, b := h.rate, h.burst
+	if limit > 0 {
+		lim, b = limit, burst
+	}
+	if lim == rate.Inf {
+		return true // no limit, and no RateLimit fields to show
+	}
+	v := h.limits.take(caller, lim, b, time.Now())
+	v.setHeaders(w.Header())
+	if !v.allowed {
+		h.problem(w, r, &truce.Error{Code: truce.CodeRateLimited, RetryAfter: v.wait,
+			Detail: "too many requests from " + strings.TrimPrefix(strings.TrimPrefix(caller, "addr:"), "token:") + "; wait for Retry-After"})
+		return false
+	}
+	return true
+}
+
+// bearerToken returns the token of an Authorization: Bearer header. More
+// than one Authorization header, another scheme, or an empty token is no
+// token.
+func bearerToken(values []string) (string, bool) {
+	if len(values) != 1 {
+		return "", false
+	}
+	scheme, token, ok := strings.Cut(values[0], " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.Trim(token, " ")
+	if token == "" || len(token) > 4096 || strings.ContainsAny(token, " \t") {
+		return "", false
+	}
+	return token, true
+}
