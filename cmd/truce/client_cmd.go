@@ -29,6 +29,7 @@ var cliRetry = client.RetryPolicy{MaxAttempts: 3, MaxElapsed: 10 * time.Second, 
 type clientOptions struct {
 	server string
 	token  string
+	caFile string
 	json   bool
 }
 
@@ -49,6 +50,7 @@ func addClientCommands(root *cobra.Command) {
 		}
 		f.StringVar(&o.server, "server", "", "`URL` of the truce server (default $TRUCE_URL, else "+defaultServer+")")
 		f.StringVar(&o.token, "token", "", "bearer `TOKEN` for the server (default $TRUCE_TOKEN)")
+		f.StringVar(&o.caFile, "ca-file", "", "PEM `file` of the CA (or self-signed certificate) to trust for an https:// server (default $TRUCE_CA_FILE)")
 		f.BoolVar(&o.json, "json", false, "print JSON for scripts instead of text for people")
 		addLockTokenFlag(cmd)
 		root.AddCommand(cmd)
@@ -68,10 +70,17 @@ func (o *clientOptions) client() (*client.Client, error) {
 	if token == "" {
 		token = os.Getenv("TRUCE_TOKEN")
 	}
-	c, err := client.New(server, client.WithToken(token), client.WithRetry(cliRetry),
-		client.WithUserAgent("truce-cli/1"))
+	opts := []client.Option{client.WithToken(token), client.WithRetry(cliRetry), client.WithUserAgent("truce-cli/1")}
+	caFile := o.caFile
+	if caFile == "" {
+		caFile = os.Getenv("TRUCE_CA_FILE")
+	}
+	if caFile != "" {
+		opts = append(opts, client.WithCAFile(caFile))
+	}
+	c, err := client.New(server, opts...)
 	if err != nil {
-		return nil, &usageError{err: fmt.Errorf("--server: %w", err)}
+		return nil, &usageError{err: fmt.Errorf("--server, --ca-file: %w", err)}
 	}
 	return c, nil
 }

@@ -191,6 +191,11 @@ func TestServeUsageErrors(t *testing.T) {
 		{"not a number", []string{"serve", "--max-doc-bytes", "lots"}, "--max-doc-bytes"},
 		{"zero max lock ttl", []string{"serve", "--max-lock-ttl", "0s"}, "--max-lock-ttl"},
 		{"extra argument", []string{"serve", "now"}, "now"},
+		{"missing auth file", []string{"serve", "--auth-file", "/nonexistent/auth.json"}, "--auth-file"},
+		{"bad rate limit", []string{"serve", "--rate-limit", "fast"}, "--rate-limit"},
+		{"zero burst", []string{"serve", "--burst", "0"}, "--burst"},
+		{"cert without key", []string{"serve", "--tls-cert", "c.pem"}, "--tls-key"},
+		{"missing cert", []string{"serve", "--tls-cert", "/nonexistent/c.pem", "--tls-key", "/nonexistent/k.pem"}, "--tls-cert"},
 		{"unknown command", []string{"no-such-command"}, "unknown command"},
 	}
 	for _, tt := range tests {
