@@ -8,8 +8,11 @@
 #
 #   bench/pair.sh [-rounds N] [-workload W] [-docs N] [-duration Ns] [-bench BIN] SPEC SPEC...
 #
-# SPEC is LABEL=BINARY, optionally followed by environment settings for the
-# server, each after a comma (LABEL=BINARY,NAME=VALUE,NAME=VALUE). The
+# SPEC is LABEL=BINARY, optionally followed by settings of the server, each
+# after a comma: NAME=VALUE sets its environment, --flag=value passes it a
+# flag, and +auth runs it with a fresh --auth-file whose one admin token the
+# load generator sends (LABEL=BINARY,NAME=VALUE,--flag=value,+auth). Builds
+# that know --rate-limit run with --rate-limit off unless a flag says. The
 # duration is in whole seconds (8s). Each run's load generator is the
 # binary under test, unless -bench names one binary for all runs (builds
 # that differ in more than the server then compare fairly). The server's
@@ -20,6 +23,7 @@
 #   go build -o /tmp/truce-new ./cmd/truce   # on the new one
 #   bench/pair.sh -rounds 5 old=/tmp/truce-old new=/tmp/truce-new
 #   bench/pair.sh -workload read two=/tmp/truce-new,GOMAXPROCS=2 spare=/tmp/truce-new
+#   bench/pair.sh off=/tmp/truce on=/tmp/truce,+auth,--rate-limit=10000000/s,--burst=20000000
 set -euo pipefail
 
 rounds=3 workload=update docs=() duration=8s gen=""
@@ -50,14 +54,26 @@ hz=$(getconf CLK_TCK)
 for round in $(seq "$rounds"); do
 	for spec in "$@"; do
 		label=${spec%%=*} rest=${spec#*=}
-		bin=${rest%%,*} env=""
-		[ "$rest" != "$bin" ] && env=${rest#*,} && env=${env//,/ }
+		bin=${rest%%,*} env="" flags=() auth=()
+		if [ "$rest" != "$bin" ]; then
+			IFS=',' read -ra parts <<<"${rest#*,}"
+			for part in "${parts[@]}"; do
+				case "$part" in
+				+auth)
+					rm -f "$tmp/auth.json"
+					token=$("$bin" token create --auth-file "$tmp/auth.json" --name bench --scope admin)
+					flags+=(--auth-file "$tmp/auth.json") auth=(--token "$token") ;;
+				--*) flags+=("$part") ;;
+				*) env="$env $part" ;;
+				esac
+			done
+		fi
 		rm -rf "$tmp/data"
-		# The generator is one caller: builds with rate limits run without.
-		limit=""
-		"$bin" serve --help 2>&1 | grep -q -- --rate-limit && limit="--rate-limit off"
-		# shellcheck disable=SC2086 # env holds NAME=VALUE words; limit two words
-		env $env "$bin" serve --addr 127.0.0.1:0 --data "$tmp/data" --log-level info $limit >"$tmp/serve.log" 2>&1 &
+		# The generator is one caller: builds with rate limits run without,
+		# unless the spec's flags (which come later, and win) say otherwise.
+		"$bin" serve --help 2>&1 | grep -q -- --rate-limit && flags=(--rate-limit off "${flags[@]}")
+		# shellcheck disable=SC2086 # env holds NAME=VALUE words
+		env $env "$bin" serve --addr 127.0.0.1:0 --data "$tmp/data" --log-level info "${flags[@]}" >"$tmp/serve.log" 2>&1 &
 		pid=$!
 		addr=""
 		for _ in $(seq 100); do
@@ -69,7 +85,7 @@ for round in $(seq "$rounds"); do
 		timer=()
 		[ -x /usr/bin/time ] && timer=(/usr/bin/time -f "GEN %U %S") # Debian's package time
 		before=$(cpu_ticks "$pid")
-		if ! out=$( { "${timer[@]}" "${gen:-$bin}" bench --server "http://$addr" --workload "$workload" \
+		if ! out=$( { "${timer[@]}" "${gen:-$bin}" bench --server "http://$addr" --workload "$workload" "${auth[@]}" \
 			"${docs[@]}" --clients 64 --duration "$duration" --warmup 3s; } 2>&1); then
 			echo "pair.sh: truce bench failed against $label:" >&2
 			echo "$out" >&2
