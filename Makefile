@@ -27,7 +27,7 @@ VERIFY_FAULTS ?= kill,pause,timeouts
 VERIFY_CYCLES ?= 25
 FUZZTIME ?= 30s
 FUZZ_TARGETS = .:FuzzParseBody .:FuzzParsePlainBody .:FuzzParseETagList .:FuzzPatch ./merge/:FuzzMerge3 ./merge/:FuzzDiff \
-	./http/:FuzzDocumentPath ./http/:FuzzWriteBody
+	./http/:FuzzDocumentPath ./http/:FuzzWriteBody ./http/:FuzzBearerToken ./auth/:FuzzParseFile
 
 .PHONY: verify verify-robustness verify-fuzz
 verify: verify-robustness verify-fuzz

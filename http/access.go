@@ -209,7 +209,10 @@ func (h *Handler) admit(w http.ResponseWriter, r *http.Request) (*http.Request, 
 		return nil, false
 	}
 	ctx := context.WithValue(r.Context(), principalKey{}, p)
-	return r.WithContext(truce.WithWriter(ctx, p.Name)), true
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		ctx = truce.WithWriter(ctx, p.Name) // who writes, for _updatedBy
+	}
+	return r.WithContext(ctx), true
 }
 
 // callerKey names p where answers and rate limits are kept per caller:

@@ -65,14 +65,13 @@ func (l *limiters) take(caller string, limit rate.Limit, burst int, now time.Tim
 		lim.SetBurstAt(now, burst)
 	}
 	v := rateVerdict{limit: limit, burst: burst}
-	r := lim.ReserveN(now, 1)
-	if d := r.DelayFrom(now); d > 0 {
-		r.CancelAt(now)
-		v.wait = d
-		return v
+	v.allowed = lim.AllowN(now, 1)
+	tokens := lim.TokensAt(now)
+	if v.allowed {
+		v.remaining = max(0, int(tokens))
+	} else {
+		v.wait = time.Duration((1 - tokens) / float64(limit) * float64(time.Second))
 	}
-	v.allowed = true
-	v.remaining = max(0, int(lim.TokensAt(now)))
 	return v
 }
 
@@ -98,13 +97,42 @@ func (l *limiters) len() int {
 // of burst requests over the seconds it takes to fill; RateLimit says what
 // is left now and in how many seconds the bucket is full again. A refused
 // request also gets Retry-After.
+//
+// Every answer carries them, so they are written without canonicalizing
+// their names again, and the policy, the same for every caller of one
+// limit, is made once.
 func (v *rateVerdict) setHeaders(h http.Header) {
-	perSec := float64(v.limit)
-	window := int64(math.Ceil(float64(v.burst) / perSec))
-	refill := int64(math.Ceil(float64(v.burst-v.remaining) / perSec))
-	h.Set("RateLimit-Policy", `"caller";q=`+strconv.Itoa(v.burst)+`;w=`+strconv.FormatInt(max(window, 1), 10))
-	h.Set("RateLimit", `"caller";r=`+strconv.Itoa(v.remaining)+`;t=`+strconv.FormatInt(refill, 10))
+	refill := int64(math.Ceil(float64(v.burst-v.remaining) / float64(v.limit)))
+	b := make([]byte, 0, 32)
+	b = append(b, `"caller";r=`...)
+	b = strconv.AppendInt(b, int64(v.remaining), 10)
+	b = append(b, ";t="...)
+	b = strconv.AppendInt(b, refill, 10)
+	h["Ratelimit-Policy"] = policyValue(v.limit, v.burst)
+	h["Ratelimit"] = []string{string(b)}
 	if !v.allowed {
 		h.Set("Retry-After", strconv.FormatInt(max(1, int64(math.Ceil(v.wait.Seconds()))), 10))
 	}
+}
+
+// policies caches the RateLimit-Policy value of each limit and burst.
+var policies sync.Map // policyKey → []string
+
+type policyKey struct {
+	limit rate.Limit
+	burst int
+}
+
+// policyValue returns the RateLimit-Policy value of a bucket: a quota of
+// burst requests over the seconds it takes to fill. Callers must not
+// change the slice, which answers share.
+func policyValue(limit rate.Limit, burst int) []string {
+	k := policyKey{limit, burst}
+	if v, ok := policies.Load(k); ok {
+		return v.([]string)
+	}
+	window := max(int64(math.Ceil(float64(burst)/float64(limit))), 1)
+	v := []string{`"caller";q=` + strconv.Itoa(burst) + `;w=` + strconv.FormatInt(window, 10)}
+	policies.Store(k, v)
+	return v
 }
