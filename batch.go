@@ -39,7 +39,7 @@ func (s *Service) Batch(ctx context.Context, ops []Op, idem *IdempotencyKey, ans
 	if len(ops) > s.maxOps {
 		return nil, Errorf(CodeTooManyOps, "the transaction has %d ops; the limit is %d: split it", len(ops), s.maxOps)
 	}
-	ws, err := s.prepareOps(ops, true, writerFrom(ctx))
+	ws, err := s.prepareOps(ops, true, callerFrom(ctx))
 	if err != nil {
 		return nil, err
 	}
@@ -57,7 +57,7 @@ func (s *Service) Batch(ctx context.Context, ops []Op, idem *IdempotencyKey, ans
 
 // prepareOps checks each op on its own and, if once, that no document is
 // written twice, and returns their writes (nil for a check).
-func (s *Service) prepareOps(ops []Op, once bool, by string) ([]*writeRequest, error) {
+func (s *Service) prepareOps(ops []Op, once bool, c Caller) ([]*writeRequest, error) {
 	ws := make([]*writeRequest, len(ops))
 	writer := make(map[DocRef]int, len(ops))
 	for i := range ops {
@@ -68,7 +68,7 @@ func (s *Service) prepareOps(ops []Op, once bool, by string) ([]*writeRequest, e
 		}
 		ws[i] = w
 		if w != nil {
-			w.by = by
+			w.caller = c
 		}
 		if w == nil || !once {
 			continue

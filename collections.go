@@ -84,7 +84,7 @@ func reindex(tx Tx, s *Service, name string, old, new *Settings) error {
 		ref := refString(name, d.ID)
 		if len(new.References) > 0 {
 			onlyRefs := &Settings{References: new.References}
-			if err := s.checkBody(tx, onlyRefs, ref, name, d.ID, d.Body); err != nil {
+			if err := s.checkBody(tx, onlyRefs, ref, name, d.ID, d.Body, nil); err != nil {
 				return wrapExisting(err)
 			}
 		}

@@ -210,7 +210,7 @@ func (s *Service) TransactionWrite(ctx context.Context, txid string, op Op, idem
 	if err != nil {
 		return OpResult{}, err
 	}
-	w.by = writerFrom(ctx)
+	w.caller = callerFrom(ctx)
 	for range 32 {
 		var t *Transaction
 		var res OpResult
@@ -231,7 +231,7 @@ func (s *Service) TransactionWrite(ctx context.Context, txid string, op Op, idem
 				return err
 			}
 			baseSeq = seqOf(cur)
-			if err := s.replay(tx, t, writerFrom(ctx)); err != nil {
+			if err := s.replay(tx, t, callerFrom(ctx)); err != nil {
 				return err
 			}
 			if res, err = s.applyOp(tx, &op, w); err != nil {
@@ -273,14 +273,14 @@ func (s *Service) TransactionWrite(ctx context.Context, txid string, op Op, idem
 }
 
 // replay applies a transaction's staged writes inside tx.
-func (s *Service) replay(tx Tx, t *Transaction, by string) error {
-	_, err := s.replayOps(tx, t, by)
+func (s *Service) replay(tx Tx, t *Transaction, c Caller) error {
+	_, err := s.replayOps(tx, t, c)
 	return err
 }
 
-// replayOps applies t's staged writes inside tx as by's.
-func (s *Service) replayOps(tx Tx, t *Transaction, by string) ([]OpResult, error) {
-	ws, err := s.prepareOps(t.Ops, false, by)
+// replayOps applies t's staged writes inside tx as c's.
+func (s *Service) replayOps(tx Tx, t *Transaction, c Caller) ([]OpResult, error) {
+	ws, err := s.prepareOps(t.Ops, false, c)
 	if err != nil {
 		return nil, err
 	}
@@ -314,7 +314,7 @@ func (s *Service) CommitTransaction(ctx context.Context, txid string, idem *Idem
 		if err := validateSeen(tx, t); err != nil {
 			return err
 		}
-		if results, err = s.replayOps(tx, t, writerFrom(ctx)); err != nil {
+		if results, err = s.replayOps(tx, t, callerFrom(ctx)); err != nil {
 			return err
 		}
 		if err := s.appendCommitEvent(tx, t.ID, results); err != nil {

@@ -35,8 +35,8 @@ type writeRequest struct {
 	// stored and its event appended, so that what it writes shares the
 	// write's commit.
 	commit func(tx Tx, d *Document) error
-	// by names who writes (WithWriter), for UpdatedBy and the event.
-	by string
+	// caller is who writes (WithCaller): UpdatedBy, and what it may read.
+	caller Caller
 }
 
 // WriteResult is the outcome of a write.
@@ -64,7 +64,7 @@ func (s *Service) write(ctx context.Context, w writeRequest, idem *IdempotencyKe
 	if err := checkID(w.id); err != nil {
 		return WriteResult{}, err
 	}
-	w.by = writerFrom(ctx)
+	w.caller = callerFrom(ctx)
 	var res WriteResult
 	err := s.store.Update(ctx, func(tx Tx) error {
 		var err error
@@ -152,7 +152,7 @@ func (s *Service) applyWrite(tx Tx, w writeRequest) (WriteResult, error) {
 		return WriteResult{}, notFound(w.collection, w.id, cur)
 	}
 	if !del {
-		if err := s.checkBody(tx, settings, ref, w.collection, w.id, body); err != nil {
+		if err := s.checkBody(tx, settings, ref, w.collection, w.id, body, w.caller.CanRead); err != nil {
 			return WriteResult{}, err
 		}
 	}
@@ -178,7 +178,7 @@ func (s *Service) applyWrite(tx Tx, w writeRequest) (WriteResult, error) {
 	}
 	now := s.now().UTC()
 	d := &Document{Collection: w.collection, ID: w.id, Version: 1, Seq: seq,
-		CreatedAt: now, UpdatedAt: now, UpdatedBy: w.by, Deleted: del, Body: body}
+		CreatedAt: now, UpdatedAt: now, UpdatedBy: w.caller.Name, Deleted: del, Body: body}
 	if cur != nil {
 		d.Version = cur.Version + 1
 		if now.Before(cur.UpdatedAt) { // a clock that stepped back must not reorder history
@@ -209,8 +209,8 @@ func (s *Service) applyWrite(tx Tx, w writeRequest) (WriteResult, error) {
 	if !del {
 		ev.Document = d.JSON()
 	}
-	if w.by != "" {
-		ev.Info = appendJSONString(append(make([]byte, 0, len(w.by)+16), `{"updatedBy":`...), w.by)
+	if by := w.caller.Name; by != "" {
+		ev.Info = appendJSONString(append(make([]byte, 0, len(by)+16), `{"updatedBy":`...), by)
 		ev.Info = append(ev.Info, '}')
 	}
 	if err := tx.AppendEvent(ev); err != nil {
@@ -232,7 +232,7 @@ func (s *Service) applyWrite(tx Tx, w writeRequest) (WriteResult, error) {
 
 // checkBody applies the size limit, the schema and the reference rule to a
 // body about to be written.
-func (s *Service) checkBody(tx ReadTx, settings *Settings, ref, collection, id string, body []byte) error {
+func (s *Service) checkBody(tx ReadTx, settings *Settings, ref, collection, id string, body []byte, canRead func(string) bool) error {
 	if len(body) > s.maxDocBytes {
 		return Errorf(CodeTooLarge, "%s would be %d bytes; the limit is %d", ref, len(body), s.maxDocBytes)
 	}
@@ -247,6 +247,10 @@ func (s *Service) checkBody(tx ReadTx, settings *Settings, ref, collection, id s
 		target := DocRef{Collection: settings.References[f], ID: targets[f]}
 		if target.Collection == collection && target.ID == id {
 			continue // a document may name itself
+		}
+		if canRead != nil && !canRead(target.Collection) {
+			return &Error{Code: CodeForbidden, Scope: "read:" + target.Collection,
+				Detail: ref + ": " + f + " references collection " + target.Collection + ", which the caller may not read"}
 		}
 		d, err := getDocument(tx, target.Collection, target.ID)
 		if err != nil {

@@ -210,7 +210,11 @@ func (h *Handler) admit(w http.ResponseWriter, r *http.Request) (*http.Request, 
 	}
 	ctx := context.WithValue(r.Context(), principalKey{}, p)
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		ctx = truce.WithWriter(ctx, p.Name) // who writes, for _updatedBy
+		c := truce.Caller{Name: p.Name} // who writes, for _updatedBy
+		if !p.ReadsAll() {
+			c.CanRead = p.CanRead
+		}
+		ctx = truce.WithCaller(ctx, c)
 	}
 	return r.WithContext(ctx), true
 }

@@ -3,20 +3,21 @@ package truce_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/trucedb/truce"
 )
 
-// TestWriterRecorded: every write path records the writer WithWriter
+// TestWriterRecorded: every write path records the writer WithCaller
 // names, in the version (UpdatedBy, and so _updatedBy in history) and in
 // its change-log event (updatedBy, also on a delete, whose event has no
 // document); a write without one records none.
 func TestWriterRecorded(t *testing.T) {
 	svc, store := mustService(t)
 	bg := context.Background()
-	as := func(name string) context.Context { return truce.WithWriter(bg, name) }
+	as := func(name string) context.Context { return truce.WithCaller(bg, truce.Caller{Name: name}) }
 	none := truce.Precondition{}
 	steps := []struct {
 		writer string
@@ -100,5 +101,46 @@ func TestWriterRecorded(t *testing.T) {
 		if got := byVersion[int64(i+1)]; got != st.writer {
 			t.Errorf("event of version %d: updatedBy %q, want %q", i+1, got, st.writer)
 		}
+	}
+}
+
+// TestReferencesNeedRead: a caller that may not read the referenced
+// collection is refused the same way whether the target exists or not, so
+// a write cannot probe another collection; one that may read it gets the
+// usual answers.
+func TestReferencesNeedRead(t *testing.T) {
+	svc, _ := mustService(t)
+	bg := context.Background()
+	if _, _, err := svc.PutCollection(bg, "posts", truce.Settings{References: map[string]string{"author": "users"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Put(bg, "users", "ann", []byte(`{}`), truce.Precondition{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	postsOnly := truce.WithCaller(bg, truce.Caller{Name: "w", CanRead: func(c string) bool { return c == "posts" }})
+	both := truce.WithCaller(bg, truce.Caller{Name: "w", CanRead: func(c string) bool { return c == "posts" || c == "users" }})
+	for _, tc := range []struct {
+		ctx  context.Context
+		body string
+		want truce.Code
+	}{
+		{postsOnly, `{"author":"ann"}`, truce.CodeForbidden},
+		{postsOnly, `{"author":"nobody"}`, truce.CodeForbidden},
+		{postsOnly, `{"title":"no reference"}`, ""},
+		{both, `{"author":"nobody"}`, truce.CodeInvalidReference},
+		{both, `{"author":"ann"}`, ""},
+	} {
+		_, err := svc.Put(tc.ctx, "posts", "p1", []byte(tc.body), truce.Precondition{}, nil)
+		if truce.ErrorCode(err) != tc.want {
+			t.Errorf("%s: %v, want %q", tc.body, err, tc.want)
+		}
+		var te *truce.Error
+		if tc.want == truce.CodeForbidden && (!errors.As(err, &te) || te.Scope != "read:users") {
+			t.Errorf("%s: scope %+v, want read:users", tc.body, te)
+		}
+	}
+	ops := []truce.Op{{Kind: truce.OpPut, Collection: "posts", ID: "p2", Document: []byte(`{"author":"ann"}`)}}
+	if _, err := svc.Batch(postsOnly, ops, nil, nil); truce.ErrorCode(err) != truce.CodeForbidden {
+		t.Errorf("batch: %v, want forbidden", err)
 	}
 }
