@@ -16,6 +16,19 @@ type Principal struct {
 
 	token  bool // from the auth file; else everything is allowed
 	grants grants
+	// hash is the SHA-256 of the token, hex: what names the token for
+	// good, where its name may be given to another token later.
+	hash string
+}
+
+// Key names p where answers and rate limits are kept per caller: a token
+// by its hash (a name may be given to another token later), an address
+// by itself, in separate spaces.
+func (p *Principal) Key() string {
+	if p.token {
+		return "token:" + p.hash
+	}
+	return "addr:" + p.Name
 }
 
 // Anonymous returns the Principal of a client of a server without an auth

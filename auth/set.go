@@ -2,7 +2,6 @@ package auth
 
 import (
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/hex"
 )
 
@@ -13,9 +12,8 @@ type Set struct {
 	names  []string
 }
 
-// stored is one token of a Set: its hash and whom it stands for.
+// stored is one token of a Set: whom it stands for.
 type stored struct {
-	hash      [sha256.Size]byte
 	principal *Principal
 }
 
@@ -29,14 +27,14 @@ func NewSet(f *File) *Set {
 		for i, sc := range e.Scopes {
 			scopes[i] = Scope(sc)
 		}
-		p := &Principal{Name: e.Name, token: true, grants: newGrants(scopes), Burst: e.Burst}
+		p := &Principal{Name: e.Name, token: true, grants: newGrants(scopes), Burst: e.Burst, hash: e.SHA256}
 		if e.Rate != "" {
 			p.Limit, _ = ParseRate(e.Rate)
 			if p.Burst == 0 {
 				p.Burst = burstFor(p.Limit)
 			}
 		}
-		s.byHash[h] = stored{hash: h, principal: p}
+		s.byHash[h] = stored{principal: p}
 		s.names = append(s.names, e.Name)
 	}
 	return s
@@ -46,13 +44,33 @@ func NewSet(f *File) *Set {
 func (s *Set) Len() int { return len(s.names) }
 
 // Authenticate returns the Principal of token, or nil when the set has no
-// such token. The lookup is by the SHA-256 of token, and the stored hash
-// is compared in constant time: how long it takes depends only on that
-// hash, which tells a caller nothing about any stored token.
+// such token. Only hashes are compared: the lookup is by the SHA-256 of
+// token, so how long it takes depends on that hash alone, which a caller
+// cannot choose and which tells it nothing about any stored token. (A
+// byte-by-byte comparison of the token itself would leak its prefix; a
+// comparison of hashes leaks nothing a caller can use.)
 func (s *Set) Authenticate(token string) *Principal {
-	h := sha256.Sum256([]byte(token))
+	st, ok := s.byHash[sha256.Sum256([]byte(token))]
+	if !ok {
+		return nil
+	}
+	return st.principal
+}
+
+// Current returns the Principal that p's token has in s: p itself or its
+// successor after a reload (with the scopes the file gives it now), or nil
+// when the token is no longer in s. A Principal that is no token is its
+// own current.
+func (s *Set) Current(p *Principal) *Principal {
+	if !p.token {
+		return p
+	}
+	var h [sha256.Size]byte
+	if _, err := hex.Decode(h[:], []byte(p.hash)); err != nil {
+		return nil
+	}
 	st, ok := s.byHash[h]
-	if !ok || subtle.ConstantTimeCompare(h[:], st.hash[:]) != 1 {
+	if !ok {
 		return nil
 	}
 	return st.principal

@@ -205,7 +205,7 @@ func (h *Handler) admit(w http.ResponseWriter, r *http.Request) (*http.Request, 
 			return nil, false
 		}
 	}
-	if !h.rateLimited(w, r, callerKey(p), p.Limit, p.Burst) {
+	if !h.rateLimited(w, r, p.Key(), p.Limit, p.Burst) {
 		return nil, false
 	}
 	ctx := context.WithValue(r.Context(), principalKey{}, p)
@@ -217,16 +217,6 @@ func (h *Handler) admit(w http.ResponseWriter, r *http.Request) (*http.Request, 
 		ctx = truce.WithCaller(ctx, c)
 	}
 	return r.WithContext(ctx), true
-}
-
-// callerKey names p where answers and rate limits are kept per caller:
-// tokens and addresses in separate spaces, so that a token named like an
-// address shares nothing with it.
-func callerKey(p *auth.Principal) string {
-	if p.Authenticated() {
-		return "token:" + p.Name
-	}
-	return "addr:" + p.Name
 }
 
 // rateLimited spends one request of caller's bucket (limit and burst, or

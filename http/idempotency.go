@@ -42,7 +42,7 @@ func (h *Handler) idempotent(w http.ResponseWriter, r *http.Request, next http.H
 		return
 	}
 	r.Body = readCloser{bytes.NewReader(body)}
-	k := &truce.IdempotencyKey{Caller: callerKey(principalOf(r)), Key: key, Fingerprint: fingerprint(r, body)}
+	k := &truce.IdempotencyKey{Caller: principalOf(r).Key(), Key: key, Fingerprint: fingerprint(r, body)}
 
 	slot := k.Caller + "\x00" + k.Key
 	if _, busy := h.inflight.LoadOrStore(slot, struct{}{}); busy {
