@@ -52,6 +52,9 @@ func TestParseFile(t *testing.T) {
 		{"bad rate", `{"tokens":[{"name":"ci","sha256":"` + hash + `","scopes":["admin"],"rate":"fast"}]}`, "rate"},
 		{"zero rate", `{"tokens":[{"name":"ci","sha256":"` + hash + `","scopes":["admin"],"rate":"0/s"}]}`, "rate"},
 		{"negative burst", `{"tokens":[{"name":"ci","sha256":"` + hash + `","scopes":["admin"],"burst":-1}]}`, "burst"},
+		{"burst without rate", `{"tokens":[{"name":"ci","sha256":"` + hash + `","scopes":["admin"],"burst":5}]}`, "burst"},
+		{"NaN rate", `{"tokens":[{"name":"ci","sha256":"` + hash + `","scopes":["admin"],"rate":"NaN/s"}]}`, "rate"},
+		{"infinite rate", `{"tokens":[{"name":"ci","sha256":"` + hash + `","scopes":["admin"],"rate":"Inf/s"}]}`, "rate"},
 		{"duplicate name", string(fileJSON(t, good, entry("ci", "t2", "admin"))), "used twice"},
 		{"duplicate hash", string(fileJSON(t, good, entry("other", "t1", "admin"))), "listed twice"},
 	}

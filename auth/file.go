@@ -98,8 +98,8 @@ func (e *Entry) check() error {
 			return fmt.Errorf("%s: %w", e.Name, err)
 		}
 	}
-	if e.Burst < 0 {
-		return fmt.Errorf("%s: burst must not be negative", e.Name)
+	if e.Burst < 0 || (e.Burst > 0 && e.Rate == "") {
+		return fmt.Errorf("%s: burst must be positive, and goes with a rate", e.Name)
 	}
 	return nil
 }
@@ -216,14 +216,14 @@ func ParseRate(s string) (rate.Limit, error) {
 	n, unit, ok := strings.Cut(s, "/")
 	per := map[string]time.Duration{"s": time.Second, "m": time.Minute, "h": time.Hour}[unit]
 	v, err := strconv.ParseFloat(n, 64)
-	if !ok || per == 0 || err != nil || v <= 0 || v > 1e9 {
+	if !ok || per == 0 || err != nil || !(v > 0 && v <= 1e9) { // NaN fails too
 		return 0, fmt.Errorf("rate %q: want a positive number of requests per s, m or h, such as 50/s", s)
 	}
 	return rate.Limit(v / per.Seconds()), nil
 }
 
-// burstFor is the burst of a rate that names none: two seconds' worth, at
+// BurstFor is the burst of a rate that names none: two seconds' worth, at
 // least 1.
-func burstFor(l rate.Limit) int {
-	return max(1, int(2*float64(l)))
+func BurstFor(l rate.Limit) int {
+	return max(1, int(min(2*float64(l), 1e9)))
 }

@@ -31,6 +31,10 @@ func (p *Principal) Key() string {
 	return "addr:" + p.Name
 }
 
+// Nobody is the Principal of a request no one admitted: it may do
+// nothing.
+var Nobody = &Principal{Name: "nobody", token: true}
+
 // Anonymous returns the Principal of a client of a server without an auth
 // file: it is known by its address and may do everything.
 func Anonymous(addr string) *Principal { return &Principal{Name: addr} }

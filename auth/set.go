@@ -31,7 +31,7 @@ func NewSet(f *File) *Set {
 		if e.Rate != "" {
 			p.Limit, _ = ParseRate(e.Rate)
 			if p.Burst == 0 {
-				p.Burst = burstFor(p.Limit)
+				p.Burst = BurstFor(p.Limit)
 			}
 		}
 		s.byHash[h] = stored{principal: p}

@@ -157,10 +157,11 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 // The transport trusts rootCAs when not nil, else the system's roots.
 func defaultTransport(rootCAs *x509.CertPool) http.RoundTripper {
 	t, ok := http.DefaultTransport.(*http.Transport)
-	if !ok {
-		return http.DefaultTransport
+	if !ok { // replaced by the program: start from a fresh one
+		t = &http.Transport{Proxy: http.ProxyFromEnvironment, ForceAttemptHTTP2: true}
+	} else {
+		t = t.Clone()
 	}
-	t = t.Clone()
 	t.MaxIdleConns = 256
 	t.MaxIdleConnsPerHost = 64
 	if rootCAs != nil {

@@ -4,6 +4,9 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"net/netip"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -99,37 +102,63 @@ func (h *Handler) transactionRouteTable() []route {
 	}
 }
 
-// register adds the routes to m, each behind the check of its access.
+// register adds the routes to m, each behind the check of its access, and
+// notes the paths of the public ones.
 func (h *Handler) register(m *http.ServeMux, routes []route) {
 	for _, rt := range routes {
 		m.Handle(rt.pattern, h.guard(rt))
+		if rt.access == public {
+			_, path, _ := strings.Cut(rt.pattern, " ")
+			if i := strings.IndexByte(path, '{'); i >= 0 {
+				h.publicPrefixes = append(h.publicPrefixes, path[:i])
+			} else {
+				h.publicPaths = append(h.publicPaths, path)
+			}
+		}
 	}
 }
 
-// guard checks that the caller may use rt before it runs.
+// isPublic reports whether path is one of the public routes' (what load
+// balancers and people reading problem pages ask), served without a token
+// and without rate limits.
+func (h *Handler) isPublic(path string) bool {
+	if slices.Contains(h.publicPaths, path) {
+		return true
+	}
+	for _, p := range h.publicPrefixes {
+		if strings.HasPrefix(path, p) && !strings.Contains(path[len(p):], "/") {
+			return true
+		}
+	}
+	return false
+}
+
+// guard checks that the caller may use rt, then runs it behind the
+// Idempotency-Key layer: a stored answer is replayed only to a caller the
+// route admits. ServeHTTP authenticated the caller already; an anyToken
+// route checks each collection it touches itself.
 func (h *Handler) guard(rt route) http.Handler {
-	if rt.access == public || rt.access == anyToken {
-		return rt.handler // ServeHTTP checked the token
+	if rt.access == public {
+		return rt.handler
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := principalOf(r)
-		var ok bool
-		var need auth.Scope
+		var err error
 		switch rt.access {
 		case readPath:
-			c := r.PathValue("c")
-			ok, need = p.CanRead(c), auth.ReadScope(c)
+			err = mayRead(p, r.PathValue("c"))
 		case writePath:
-			c := r.PathValue("c")
-			ok, need = p.CanWrite(c), auth.WriteScope(c)
+			err = mayWrite(p, r.PathValue("c"))
 		case admin:
-			ok, need = p.IsAdmin(), auth.AdminScope
+			if !p.IsAdmin() {
+				err = forbidden(p, auth.AdminScope)
+			}
 		}
-		if !ok {
-			h.problem(w, r, forbidden(p, need))
+		if err != nil {
+			h.problem(w, r, err)
 			return
 		}
-		rt.handler(w, r)
+		h.idempotent(w, r, rt.handler)
 	})
 }
 
@@ -157,12 +186,13 @@ func mayWrite(p *auth.Principal, collection string) error {
 
 type principalKey struct{}
 
-// principalOf returns who the request acts for, as ServeHTTP found it.
+// principalOf returns who the request acts for, as ServeHTTP found it. A
+// request it did not admit (a public route's) is nobody: it may do nothing.
 func principalOf(r *http.Request) *auth.Principal {
 	if p, ok := r.Context().Value(principalKey{}).(*auth.Principal); ok {
 		return p
 	}
-	return auth.Anonymous(clientAddr(r))
+	return auth.Nobody
 }
 
 // clientAddr is the client's address without its port.
@@ -172,12 +202,6 @@ func clientAddr(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
-}
-
-// isPublic reports whether path is served without a token and without
-// rate limits: what load balancers and people reading problem pages ask.
-func isPublic(path string) bool {
-	return path == "/healthz" || path == "/readyz" || strings.HasPrefix(path, "/problems/")
 }
 
 // admit authenticates the request and spends one request of its caller's
@@ -193,7 +217,7 @@ func (h *Handler) admit(w http.ResponseWriter, r *http.Request) (*http.Request, 
 			p = h.auth.Set().Authenticate(token)
 		}
 		if p == nil {
-			if !h.rateLimited(w, r, "addr:"+clientAddr(r), 0, 0) {
+			if !h.allow(w, r, addrBucket(clientAddr(r)), 0, 0) {
 				return nil, false
 			}
 			w.Header().Set("WWW-Authenticate", `Bearer realm="truce"`)
@@ -205,7 +229,11 @@ func (h *Handler) admit(w http.ResponseWriter, r *http.Request) (*http.Request, 
 			return nil, false
 		}
 	}
-	if !h.rateLimited(w, r, p.Key(), p.Limit, p.Burst) {
+	bucket := p.Key()
+	if !p.Authenticated() {
+		bucket = addrBucket(p.Name)
+	}
+	if !h.allow(w, r, bucket, p.Limit, p.Burst) {
 		return nil, false
 	}
 	ctx := context.WithValue(r.Context(), principalKey{}, p)
@@ -219,10 +247,21 @@ func (h *Handler) admit(w http.ResponseWriter, r *http.Request) (*http.Request, 
 	return r.WithContext(ctx), true
 }
 
-// rateLimited spends one request of caller's bucket (limit and burst, or
-// the server's when limit is zero), sets the RateLimit fields, and answers
-// 429 and returns false when the bucket is empty.
-func (h *Handler) rateLimited(w http.ResponseWriter, r *http.Request, caller string, limit rate.Limit, burst int) bool {
+// addrBucket names the rate-limit bucket of a client address: the address,
+// or for IPv6 its /64, which one host usually has whole.
+func addrBucket(addr string) string {
+	a, err := netip.ParseAddr(addr)
+	if err != nil || !a.Is6() || a.Is4In6() {
+		return "addr:" + addr
+	}
+	p, _ := a.Prefix(64)
+	return "addr:" + p.String()
+}
+
+// allow spends one request of bucket (limit and burst, or the server's
+// when limit is zero), sets the RateLimit fields, and answers 429 and
+// returns false when the bucket is empty.
+func (h *Handler) allow(w http.ResponseWriter, r *http.Request, bucket string, limit rate.Limit, burst int) bool {
 	lim, b := h.rate, h.burst
 	if limit > 0 {
 		lim, b = limit, burst
@@ -230,11 +269,11 @@ func (h *Handler) rateLimited(w http.ResponseWriter, r *http.Request, caller str
 	if lim == rate.Inf {
 		return true // no limit, and no RateLimit fields to show
 	}
-	v := h.limits.take(caller, lim, b, time.Now())
+	v := h.limits.take(bucket, lim, b, time.Now())
 	v.setHeaders(w.Header())
 	if !v.allowed {
 		h.problem(w, r, &truce.Error{Code: truce.CodeRateLimited, RetryAfter: v.wait,
-			Detail: "too many requests from " + strings.TrimPrefix(strings.TrimPrefix(caller, "addr:"), "token:") + "; wait for Retry-After"})
+			Detail: "too many requests from this caller (" + strconv.FormatFloat(float64(lim), 'g', 4, 64) + " a second, " + strconv.Itoa(b) + " at once); wait for Retry-After"})
 		return false
 	}
 	return true

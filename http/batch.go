@@ -44,11 +44,11 @@ func (h *Handler) bodyLimit(r *http.Request) int64 {
 func mayApply(p *auth.Principal, ops []truce.Op) error {
 	for i := range ops {
 		op := &ops[i]
-		err := mayWrite(p, op.Collection)
+		may := mayWrite
 		if op.Kind == truce.OpCheck {
-			err = mayRead(p, op.Collection)
+			may = mayRead
 		}
-		if err != nil {
+		if err := may(p, op.Collection); err != nil {
 			return &truce.OpError{Index: i, Total: len(ops), Op: op.Kind, Err: err}
 		}
 	}

@@ -68,25 +68,28 @@ func (h *Handler) getConflict(w http.ResponseWriter, r *http.Request) {
 		h.problem(w, r, err)
 		return
 	}
-	c, err := h.svc.GetConflict(r.Context(), r.PathValue("cid"))
-	if err == nil {
-		err = mayRead(principalOf(r), c.Collection)
-	}
+	c, err := h.conflictFor(r, false)
 	h.writeConflict(w, r, c, err)
 }
 
-// mayChangeConflict checks that the caller may write the collection of
-// conflict id, which resolving or dismissing it needs.
-func (h *Handler) mayChangeConflict(r *http.Request, id string) error {
-	p := principalOf(r)
-	if p.ReadsAll() && p.IsAdmin() {
-		return nil
-	}
-	c, err := h.svc.GetConflict(r.Context(), id)
+// conflictFor reads the conflict the request names, as the caller may see
+// it: not found unless it may read the conflict's collection (so that a
+// conflict of another collection is not even confirmed to exist), and
+// forbidden unless it may write it when write is set (resolving and
+// dismissing).
+func (h *Handler) conflictFor(r *http.Request, write bool) (*truce.Conflict, error) {
+	c, err := h.svc.GetConflict(r.Context(), r.PathValue("cid"))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return mayWrite(p, c.Collection)
+	p := principalOf(r)
+	if !p.CanRead(c.Collection) {
+		return nil, truce.Errorf(truce.CodeNotFound, "there is no conflict %.80q", c.ID)
+	}
+	if write {
+		return c, mayWrite(p, c.Collection)
+	}
+	return c, nil
 }
 
 func (h *Handler) writeConflict(w http.ResponseWriter, r *http.Request, c *truce.Conflict, err error) {
@@ -113,7 +116,7 @@ type resolveRequest struct {
 // and answers with that version (204 when the resolution is a delete). The
 // Link header points back at the now resolved conflict.
 func (h *Handler) resolveConflict(w http.ResponseWriter, r *http.Request) {
-	if err := h.mayChangeConflict(r, r.PathValue("cid")); err != nil {
+	if _, err := h.conflictFor(r, true); err != nil {
 		h.problem(w, r, err)
 		return
 	}
@@ -146,7 +149,7 @@ func (h *Handler) dismissConflict(w http.ResponseWriter, r *http.Request) {
 		h.problem(w, r, err)
 		return
 	}
-	if err := h.mayChangeConflict(r, r.PathValue("cid")); err != nil {
+	if _, err := h.conflictFor(r, true); err != nil {
 		h.problem(w, r, err)
 		return
 	}

@@ -69,8 +69,12 @@ func (h *Handler) idempotent(w http.ResponseWriter, r *http.Request, next http.H
 	cw := &captureWriter{ResponseWriter: w, key: k}
 	next.ServeHTTP(cw, r)
 	// A 423 is not stored: nothing was done, and the same request, retried
-	// after Retry-After, is meant to succeed once the lock is gone.
+	// after Retry-After, is meant to succeed once the lock is gone. Nor
+	// are 401, 403 and 429: they answer the caller, not the request, and
+	// the same request is meant to succeed once the token, its scopes or
+	// its rate allow it.
 	if cw.stored || cw.status >= 500 || cw.status == 0 || cw.status == http.StatusLocked ||
+		cw.status == http.StatusUnauthorized || cw.status == http.StatusForbidden || cw.status == http.StatusTooManyRequests ||
 		(cw.status == http.StatusConflict && bytes.Contains(cw.body.Bytes(), []byte(`"idempotency_key_in_use"`))) {
 		return
 	}

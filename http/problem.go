@@ -127,9 +127,6 @@ func (h *Handler) problem(w http.ResponseWriter, r *http.Request, err error) {
 	} else if te.Code == truce.CodeInternal || te.Code == truce.CodeUnavailable {
 		h.log.Error("request failed", "requestId", w.Header().Get("X-Request-Id"), "path", r.URL.Path, "err", err)
 	}
-	if len(te.Referrers) > 0 {
-		te = hideReferrers(principalOf(r), te)
-	}
 	h.writeProblem(w, r, w.Header().Get("X-Request-Id"), StatusOf(te.Code), te)
 }
 
@@ -151,7 +148,11 @@ func hideReferrers(p *auth.Principal, te *truce.Error) *truce.Error {
 	}
 	c := *te
 	c.Referrers = kept
-	c.Detail = "the document is referenced by " + strconv.Itoa(len(te.Referrers)) + " live document(s)"
+	n := strconv.Itoa(len(te.Referrers))
+	if len(te.Referrers) >= 100 { // the Service lists the first 100
+		n += " or more"
+	}
+	c.Detail = "the document is referenced by " + n + " live document(s)"
 	if len(kept) > 0 {
 		c.Detail += ", e.g. " + kept[0].Collection + "/" + kept[0].ID + " (field " + kept[0].Field + ")"
 	}
@@ -159,7 +160,12 @@ func hideReferrers(p *auth.Principal, te *truce.Error) *truce.Error {
 	return &c
 }
 
+// writeProblem answers te as problem+json with status. Every problem passes
+// here, so here it leaves out what the caller may not read.
 func (h *Handler) writeProblem(w http.ResponseWriter, r *http.Request, rid string, status int, te *truce.Error) {
+	if len(te.Referrers) > 0 {
+		te = hideReferrers(principalOf(r), te)
+	}
 	title := problemTypeOf(te.Code).title
 	p := Problem{
 		Type: "/problems/" + problemName(te.Code), Title: title, Status: status,

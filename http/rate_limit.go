@@ -10,21 +10,22 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// DefaultRate and DefaultBurst are the rate limit of a caller whose token
-// names none: 1000 requests a second, 2000 at once.
-const (
-	DefaultRate  rate.Limit = 1000
-	DefaultBurst            = 2000
-)
-
 // limiterSweepEvery is how often, at most, the limiters forget callers
-// whose bucket has filled up again.
-const limiterSweepEvery = 10 * time.Second
+// whose bucket has filled up again; maxCallers bounds the callers they
+// remember at once.
+const (
+	limiterSweepEvery = 10 * time.Second
+	maxCallers        = 100_000
+)
 
 // limiters keeps a token bucket per caller. A caller whose bucket is full
 // again is forgotten at the next sweep: a new bucket starts full, so
 // forgetting it gives nobody more than they had. The map holds only the
-// callers that made requests in the last few seconds.
+// callers that made requests in the last few seconds, and never more than
+// maxCallers: past that, a sweep runs at once, and if every caller is
+// still short of tokens, arbitrary ones are forgotten (each then gets a
+// full bucket again: a flood of new callers costs the limits' precision,
+// not the server's memory).
 type limiters struct {
 	mu        sync.Mutex
 	callers   map[string]*rate.Limiter // guarded by mu
@@ -53,7 +54,7 @@ func (l *limiters) take(caller string, limit rate.Limit, burst int, now time.Tim
 	l.mu.Lock()
 	lim, ok := l.callers[caller]
 	if !ok {
-		if now.Sub(l.lastSweep) >= limiterSweepEvery {
+		if now.Sub(l.lastSweep) >= limiterSweepEvery || len(l.callers) >= maxCallers {
 			l.sweepLocked(now)
 		}
 		lim = rate.NewLimiter(limit, burst)
@@ -75,13 +76,20 @@ func (l *limiters) take(caller string, limit rate.Limit, burst int, now time.Tim
 	return v
 }
 
-// sweepLocked forgets the callers whose bucket is full.
+// sweepLocked forgets the callers whose bucket is full, and then, while
+// they are too many, arbitrary ones down to nine tenths of maxCallers.
 func (l *limiters) sweepLocked(now time.Time) {
 	l.lastSweep = now
 	for name, lim := range l.callers {
 		if lim.TokensAt(now) >= float64(lim.Burst()) {
 			delete(l.callers, name)
 		}
+	}
+	for name := range l.callers { // map order is random
+		if len(l.callers) < maxCallers*9/10 {
+			break
+		}
+		delete(l.callers, name)
 	}
 }
 

@@ -86,3 +86,33 @@ func TestLimitersConcurrent(t *testing.T) {
 		t.Fatalf("%d requests allowed, want the burst of 500", allowed.Load())
 	}
 }
+
+// TestLimitersBounded: a flood of new callers, none of whose buckets has
+// refilled, never makes the limiters remember more than maxCallers.
+func TestLimitersBounded(t *testing.T) {
+	l := newLimiters()
+	now := time.Unix(1000, 0)
+	for i := range maxCallers + 5000 {
+		l.take(fmt.Sprint("a", i), 1e-6, 1, now)
+		if n := l.len(); n > maxCallers {
+			t.Fatalf("%d callers remembered after %d, want at most %d", n, i+1, maxCallers)
+		}
+	}
+}
+
+// TestAddrBucket: an IPv6 client is limited by its /64, which one host
+// usually has whole; IPv4 clients by their address.
+func TestAddrBucket(t *testing.T) {
+	for in, want := range map[string]string{
+		"127.0.0.1":        "addr:127.0.0.1",
+		"2001:db8::1":      "addr:2001:db8::/64",
+		"2001:db8::ffff:1": "addr:2001:db8::/64",
+		"2001:db8:0:1::1":  "addr:2001:db8:0:1::/64",
+		"::ffff:10.0.0.1":  "addr:::ffff:10.0.0.1",
+		"not an address":   "addr:not an address",
+	} {
+		if got := addrBucket(in); got != want {
+			t.Errorf("addrBucket(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

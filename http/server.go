@@ -41,8 +41,8 @@ type Options struct {
 	// RateLimit and Burst are the token bucket of each caller whose token
 	// names no rate of its own: RateLimit requests a second, Burst at once
 	// (0: two seconds' worth). Zero or rate.Inf means no rate limits, but
-	// for tokens that name a rate. truce serve's defaults are DefaultRate
-	// and DefaultBurst.
+	// for tokens that name a rate. truce serve's default is 1000/s, with
+	// a burst of 2000.
 	RateLimit rate.Limit
 	Burst     int
 }
@@ -71,8 +71,10 @@ type Handler struct {
 	// caller's bucket; rate and burst are the server's, rate.Inf for none.
 	auth   *auth.Keeper
 	limits *limiters
-	rate   rate.Limit
-	burst  int
+	// publicPaths and publicPrefixes are where the public routes are.
+	publicPaths, publicPrefixes []string
+	rate                        rate.Limit
+	burst                       int
 }
 
 // NewHandler returns the HTTP handler of svc.
@@ -100,11 +102,11 @@ func NewHandler(svc *truce.Service, opts Options) *Handler {
 		h.rate = rate.Inf
 	}
 	if h.burst <= 0 {
-		h.burst = max(1, int(min(2*float64(h.rate), 1e9)))
+		h.burst = auth.BurstFor(h.rate)
 	}
 	h.limits = newLimiters()
+	h.txmux = h.transactionMux()
 	h.register(h.mux, h.routeTable())
-	h.transactionRoutes()
 	return h
 }
 
@@ -143,14 +145,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.problem(rw, r, truce.Errorf(truce.CodeInvalidID, "the path %.100q has an empty segment (or an encoded / next to a /); ids and names are never empty and never contain /", r.URL.EscapedPath()))
 		return
 	}
-	if !isPublic(r.URL.Path) {
+	if !h.isPublic(r.URL.Path) {
 		admitted, ok := h.admit(rw, r)
 		if !ok {
 			return
 		}
 		r = admitted
 	}
-	h.idempotent(rw, r, h.handlerFor(r))
+	h.handlerFor(r).ServeHTTP(rw, r)
 }
 
 func hasDotSegment(p string) bool {

@@ -13,16 +13,16 @@ import (
 // to.
 const TransactionHeader = "Truce-Transaction"
 
-// transactionRoutes builds the mux of the document requests that carry
+// transactionMux builds the mux of the document requests that carry
 // Truce-Transaction (the batch and transaction routes are in routeTable).
-func (h *Handler) transactionRoutes() {
+func (h *Handler) transactionMux() *http.ServeMux {
 	t := http.NewServeMux()
 	h.register(t, h.transactionRouteTable())
 	t.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		h.problem(w, r, truce.Errorf(truce.CodeInvalidParameter,
 			"%s applies to document reads and writes (GET, POST, PUT, PATCH, DELETE under /v1/collections/{c}/docs); send this request without it", TransactionHeader))
 	})
-	h.txmux = t
+	return t
 }
 
 // handlerFor routes a document request that names a transaction to the

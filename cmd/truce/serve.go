@@ -97,7 +97,7 @@ glibc.malloc.arena_max in GLIBC_TUNABLES, sets the limit instead.`,
 	f.BoolVar(&o.insecureNoAuth, "insecure-no-auth", false, "allow a non-loopback --addr without authentication")
 	f.StringVar(&o.authFile, "auth-file", "", "`PATH` of the auth file of bearer tokens (truce token create makes it); reloaded when it changes and on SIGHUP")
 	f.StringVar(&o.rateLimit, "rate-limit", "1000/s", "each caller's (token's, else address's) `rate` of requests, such as 1000/s or 600/m; off for none")
-	f.IntVar(&o.burst, "burst", trucehttp.DefaultBurst, "how many requests a caller may make at once (`n`)")
+	f.IntVar(&o.burst, "burst", 0, "how many requests a caller may make at once (`n`); 0: two seconds of --rate-limit (2000 at 1000/s)")
 	f.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate `file` (chain) to serve HTTPS and HTTP/2 with --tls-key; reloaded on SIGHUP")
 	f.StringVar(&o.tlsKey, "tls-key", "", "PEM private key `file` of --tls-cert")
 	f.Var(o.logLevel, "log-level", "least severe log `level`: debug, info, warn or error")
@@ -133,8 +133,8 @@ func (o *serveOptions) run(ctx context.Context, stderr io.Writer) error {
 			return usageErrorf("--rate-limit: %v, or off", err)
 		}
 	}
-	if o.burst <= 0 {
-		return usageErrorf("--burst must be positive, not %d", o.burst)
+	if o.burst < 0 {
+		return usageErrorf("--burst must not be negative, not %d", o.burst)
 	}
 	if (o.tlsCert == "") != (o.tlsKey == "") {
 		return usageErrorf("--tls-cert and --tls-key go together")
@@ -199,7 +199,15 @@ func (o *serveOptions) run(ctx context.Context, stderr io.Writer) error {
 	if keeper != nil {
 		go keeper.Watch(upkeepCtx, authFilePoll)
 	}
-	go reloadOnHangup(upkeepCtx, log, keeper, certs)
+	if keeper != nil || certs != nil {
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP) // before anything is served
+		defer signal.Stop(hup)
+		go reloadOnHangup(upkeepCtx, hup, log, keeper, certs)
+	}
+	if tcp, ok := ln.Addr().(*net.TCPAddr); ok && keeper != nil && certs == nil && !tcp.IP.IsLoopback() {
+		log.Warn("bearer tokens will cross the network in clear: serve HTTPS with --tls-cert and --tls-key, or put a TLS-terminating proxy in front")
+	}
 	defer useSpareProc()()
 	var once sync.Once
 	stopUpkeeping := func() { once.Do(func() { stopUpkeep(); <-upkeepDone }) }
@@ -337,13 +345,10 @@ func newLogger(w io.Writer, level, format string) *slog.Logger {
 // authFilePoll is how often the server looks for a change of --auth-file.
 const authFilePoll = 2 * time.Second
 
-// reloadOnHangup reloads the auth file and the TLS pair on each SIGHUP,
+// reloadOnHangup reloads the auth file and the TLS pair on each SIGHUP (hup),
 // until ctx ends. A file that does not load keeps the previous one (and
 // says why in the log); connections are not dropped.
-func reloadOnHangup(ctx context.Context, log *slog.Logger, keeper *auth.Keeper, certs *certKeeper) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+func reloadOnHangup(ctx context.Context, hup <-chan os.Signal, log *slog.Logger, keeper *auth.Keeper, certs *certKeeper) {
 	for {
 		select {
 		case <-ctx.Done():

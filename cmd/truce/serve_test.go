@@ -193,7 +193,7 @@ func TestServeUsageErrors(t *testing.T) {
 		{"extra argument", []string{"serve", "now"}, "now"},
 		{"missing auth file", []string{"serve", "--auth-file", "/nonexistent/auth.json"}, "--auth-file"},
 		{"bad rate limit", []string{"serve", "--rate-limit", "fast"}, "--rate-limit"},
-		{"zero burst", []string{"serve", "--burst", "0"}, "--burst"},
+		{"negative burst", []string{"serve", "--burst", "-1"}, "--burst"},
 		{"cert without key", []string{"serve", "--tls-cert", "c.pem"}, "--tls-key"},
 		{"missing cert", []string{"serve", "--tls-cert", "/nonexistent/c.pem", "--tls-key", "/nonexistent/k.pem"}, "--tls-cert"},
 		{"unknown command", []string{"no-such-command"}, "unknown command"},
