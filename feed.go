@@ -82,7 +82,9 @@ type FeedFilter struct {
 	Types []EventType
 	// Readable, when set, keeps only what a caller may read: the events
 	// of the collections it accepts, and the transaction.committed events
-	// whose every write is in one of them.
+	// whose every write is in one of them. Any other event without a
+	// collection is left out, so that a type added later is not shown to
+	// callers it may not concern before someone decides who may read it.
 	Readable func(collection string) bool
 }
 
@@ -105,7 +107,7 @@ func (f *FeedFilter) readable(e *Event) bool {
 		return f.Readable(e.Collection)
 	}
 	if e.Type != EventTransactionCommitted {
-		return true
+		return false
 	}
 	var info commitEventInfo
 	if err := json.Unmarshal(e.Info, &info); err != nil {
@@ -193,6 +195,18 @@ func (f *Feed) Subscribers() int {
 	defer f.mu.RUnlock()
 	return f.subs
 }
+
+// SetReadable replaces the filter's Readable (nil: every collection).
+// The events that Next and Read return from then on pass the new filter;
+// those already returned are not looked at again, and Match tells which
+// of them the new filter keeps. A caller whose grants change while it
+// subscribes (its token's file was reloaded) calls it between reads.
+func (s *Subscription) SetReadable(readable func(collection string) bool) {
+	s.filter.Readable = readable
+}
+
+// Match reports whether e passes the subscription's filter as it is now.
+func (s *Subscription) Match(e *FeedEvent) bool { return s.filter.match(e.Event) }
 
 // Pos returns the seq the subscription has read through: every event up to
 // it that passes the filter has been returned. Resuming from Pos loses and

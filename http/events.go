@@ -5,11 +5,13 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/trucedb/truce"
+	"github.com/trucedb/truce/auth"
 )
 
 // Stream timing. DefaultHeartbeat is the longest silence on an event
@@ -135,8 +137,9 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer sub.Close()
+	acc := h.watchAccess(r, sub)
 	if isWebSocket(r) {
-		h.eventsWebSocket(w, r, sub, fq)
+		h.eventsWebSocket(w, r, sub, acc, fq)
 		return
 	}
 	ctx, cancel := h.streamContext(r)
@@ -180,6 +183,13 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 			if truce.ErrorCode(err) != truce.CodeEventsExpired {
 				h.log.Warn("event stream ended", "requestId", w.Header().Get("X-Request-Id"), "err", err)
 			}
+			return
+		}
+		// With each batch and each heartbeat: a token revoked since ends
+		// the stream (a resume gets 401).
+		evs, ok := acc.check(sub, evs)
+		if !ok {
+			h.log.Info("event stream ended: its token was revoked", "requestId", w.Header().Get("X-Request-Id"), "token", acc.name)
 			return
 		}
 		for _, e := range evs {
@@ -254,6 +264,7 @@ func (h *Handler) changes(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer sub.Close()
+	acc := h.watchAccess(r, sub)
 	evs, err := sub.Read(r.Context(), int(limit))
 	if err == nil && len(evs) == 0 && wait > 0 {
 		// The server's timeouts would cut a long wait short.
@@ -273,6 +284,13 @@ func (h *Handler) changes(w http.ResponseWriter, r *http.Request) {
 		h.problem(w, r, err)
 		return
 	}
+	evs, ok := acc.check(sub, evs)
+	if !ok {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="truce"`)
+		h.problem(w, r, &truce.Error{Code: truce.CodeUnauthorized,
+			Detail: "the bearer token was revoked while this request ran; ask for a new one"})
+		return
+	}
 	b := append(make([]byte, 0, 256), `{"items":[`...)
 	for i, e := range evs {
 		if i > 0 {
@@ -284,4 +302,92 @@ func (h *Handler) changes(w http.ResponseWriter, r *http.Request) {
 	b = strconv.AppendInt(b, sub.Pos(), 10)
 	b = append(b, '}')
 	writeJSON(w, http.StatusOK, b)
+}
+
+// streamAccess keeps what an open change-feed stream delivers in step with
+// the auth file, which may be reloaded under it (API.md section 9: a token
+// sees in the feed only the collections it may read, and a revoked token
+// sees nothing). The stream looks its token up again in the Set that a
+// reload made: it ends when the token is gone, and its filter follows the
+// token's scopes now, so that a collection it may no longer read stops and
+// one it may now read starts.
+//
+// Only the stream's goroutine, the one that reads its Subscription (whose
+// filter calls canRead), uses a streamAccess, so it needs no lock. While
+// the file is not reloaded it costs one pointer comparison per batch, and
+// one per event of a token that reads only some collections.
+type streamAccess struct {
+	keeper *auth.Keeper
+	name   string // the token's name, for the log
+	// set is the Set that p was last looked up in; nil before the first
+	// look, since a reload may have come after the request was admitted.
+	set *auth.Set
+	// p is the token's principal in set, nil once the token is gone.
+	p *auth.Principal
+	// filtered is the principal whose grants the subscription's filter
+	// follows.
+	filtered *auth.Principal
+}
+
+// watchAccess returns the streamAccess of a stream of r that reads sub,
+// after giving sub its filter; nil without auth, where nothing changes.
+func (h *Handler) watchAccess(r *http.Request, sub *truce.Subscription) *streamAccess {
+	if h.auth == nil {
+		return nil
+	}
+	p := principalOf(r)
+	a := &streamAccess{keeper: h.auth, name: p.Name, p: p, filtered: p}
+	sub.SetReadable(a.readable())
+	return a
+}
+
+// readable is the Readable of a filter that follows p: nil when p reads
+// every collection, where there is nothing to filter.
+func (a *streamAccess) readable() func(collection string) bool {
+	if a.p.ReadsAll() {
+		return nil
+	}
+	return a.canRead
+}
+
+// look looks the token up again if the auth file was reloaded since it
+// last did.
+func (a *streamAccess) look() {
+	if s := a.keeper.Set(); s != a.set {
+		a.set = s
+		if a.p != nil {
+			a.p = s.Current(a.p)
+		}
+	}
+}
+
+// canRead is the filter of a token that reads only some collections: it
+// asks the Set of the last reload, so that an event the subscription
+// reads after a reload passes or not by the grants of then.
+func (a *streamAccess) canRead(collection string) bool {
+	a.look()
+	return a.p != nil && a.p.CanRead(collection)
+}
+
+// check takes each batch of events the subscription returns, and each
+// heartbeat (no events), before they are sent. It reports false when the
+// token is gone: the stream must end and send nothing more. Else, if a
+// reload changed the token's principal since the filter was set, it gives
+// sub the filter of the grants of now and keeps of evs only what passes
+// it: a batch read before the reload was seen may hold events the token
+// may no longer read.
+func (a *streamAccess) check(sub *truce.Subscription, evs []*truce.FeedEvent) ([]*truce.FeedEvent, bool) {
+	if a == nil {
+		return evs, true
+	}
+	a.look()
+	if a.p == a.filtered {
+		return evs, true
+	}
+	if a.p == nil {
+		return nil, false
+	}
+	a.filtered = a.p
+	sub.SetReadable(a.readable())
+	return slices.DeleteFunc(evs, func(e *truce.FeedEvent) bool { return !sub.Match(e) }), true
 }

@@ -29,7 +29,7 @@ func isWebSocket(r *http.Request) bool {
 // eventsWebSocket serves the feed over a WebSocket: one text message per
 // event, the same JSON as an SSE event's data; pings as heartbeats.
 // Messages from the client are read and ignored.
-func (h *Handler) eventsWebSocket(w http.ResponseWriter, r *http.Request, sub *truce.Subscription, fq *feedQuery) {
+func (h *Handler) eventsWebSocket(w http.ResponseWriter, r *http.Request, sub *truce.Subscription, acc *streamAccess, fq *feedQuery) {
 	// The connection outlives the server's timeouts; clear them before the
 	// handshake takes it over.
 	rc := http.NewResponseController(w)
@@ -51,6 +51,14 @@ func (h *Handler) eventsWebSocket(w http.ResponseWriter, r *http.Request, sub *t
 		evs, err := sub.Next(hctx, streamBatch)
 		hcancel()
 		if h.goingAway(c) {
+			return
+		}
+		// With each batch and each heartbeat: a token revoked since ends
+		// the stream, as a policy violation (a new request gets 401).
+		evs, ok := acc.check(sub, evs)
+		if !ok {
+			h.log.Info("event stream ended: its token was revoked", "requestId", w.Header().Get("X-Request-Id"), "token", acc.name)
+			c.Close(websocket.StatusPolicyViolation, "the token was revoked")
 			return
 		}
 		switch {
