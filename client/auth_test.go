@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -32,7 +33,7 @@ func authHandlerWrapped(tb testing.TB, opts trucehttp.Options, wrap func(http.Ha
 	if err := f.Save(path); err != nil {
 		tb.Fatal(err)
 	}
-	keeper, err := auth.NewKeeper(path, nil)
+	keeper, err := auth.NewKeeper(path, slog.New(slog.DiscardHandler))
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -48,7 +49,7 @@ func mustAuthServer(tb testing.TB, opts trucehttp.Options) *authServer {
 	if err := f.Save(path); err != nil {
 		tb.Fatal(err)
 	}
-	keeper, err := auth.NewKeeper(path, nil)
+	keeper, err := auth.NewKeeper(path, slog.New(slog.DiscardHandler))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -341,7 +342,7 @@ func TestAuthFileReload(t *testing.T) {
 	if err := f.Save(path); err != nil {
 		t.Fatal(err)
 	}
-	keeper, err := auth.NewKeeper(path, nil)
+	keeper, err := auth.NewKeeper(path, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
