@@ -205,14 +205,22 @@ func (h *Handler) admit(w http.ResponseWriter, r *http.Request) (*http.Request, 
 			return nil, false
 		}
 	}
-	if !h.rateLimited(w, r, p.Key(), p.Limit, p.Burst) {
+	key := p.Key()
+	if !h.rateLimited(w, r, key, p.Limit, p.Burst) {
 		return nil, false
 	}
 	ctx := context.WithValue(r.Context(), principalKey{}, p)
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		c := truce.Caller{Name: p.Name} // who writes, for _updatedBy
+	// Writes need the caller (for _updatedBy and their reference checks);
+	// so does every call of an interactive transaction, its reads
+	// included, since a transaction belongs to the caller that began it.
+	// Plain reads do without.
+	if _, inTransaction := r.Header[TransactionHeader]; inTransaction || r.Method != http.MethodGet && r.Method != http.MethodHead {
+		c := truce.Caller{ID: key, Name: p.Name}
 		if !p.ReadsAll() {
 			c.CanRead = p.CanRead
+		}
+		if !p.WritesAll() {
+			c.CanWrite = p.CanWrite
 		}
 		ctx = truce.WithCaller(ctx, c)
 	}
