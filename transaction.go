@@ -14,7 +14,12 @@ import (
 // has seen and what it has staged. Nothing it stages is visible outside
 // it until Commit applies it all in one commit.
 type Transaction struct {
-	ID        string
+	ID string
+	// Owner is the Caller.ID that began the transaction; only that caller
+	// may read, stage, commit or roll back in it. Empty for a transaction
+	// begun without a caller ID (and for those stored before owners were),
+	// which anyone may use.
+	Owner     string
 	CreatedAt time.Time
 	// ExpiresAt is when the transaction ends by itself, with everything it
 	// staged.
@@ -75,6 +80,8 @@ var (
 
 // BeginTransaction starts an interactive transaction that lives for ttl
 // (0 means DefaultTransactionTTL; more than Options.MaxTransactionTTL is capped to it).
+// The transaction belongs to the caller ctx names (WithCaller), if it has
+// an ID.
 // With idem, answer(t) is stored as idem's answer in the commit that
 // begins it (see IdempotencyKey); answer is needed only with idem.
 func (s *Service) BeginTransaction(ctx context.Context, ttl time.Duration, idem *IdempotencyKey, answer func(*Transaction) []byte) (*Transaction, error) {
@@ -87,7 +94,7 @@ func (s *Service) BeginTransaction(ctx context.Context, ttl time.Duration, idem 
 		ttl = s.maxTransactionTTL
 	}
 	now := s.now().UTC()
-	t := &Transaction{ID: ulid.Make().String(), CreatedAt: now, ExpiresAt: now.Add(ttl)}
+	t := &Transaction{ID: ulid.Make().String(), Owner: callerFrom(ctx).ID, CreatedAt: now, ExpiresAt: now.Add(ttl)}
 	err := s.store.Update(ctx, func(tx Tx) error {
 		if err := tx.PutTransaction(t); err != nil || idem == nil {
 			return err
@@ -100,12 +107,19 @@ func (s *Service) BeginTransaction(ctx context.Context, ttl time.Duration, idem 
 	return t, nil
 }
 
-// loadTransaction reads a live transaction, or CodeTransactionExpired.
-func (s *Service) loadTransaction(tx ReadTx, id string) (*Transaction, error) {
+// loadTransaction reads a live transaction that c may use, or
+// CodeTransactionExpired. A transaction of another owner is refused
+// exactly as an id that names none, before its expiry is looked at:
+// anything else (a 403, an expiry time) would tell whoever holds a
+// leaked id that it is live.
+func (s *Service) loadTransaction(tx ReadTx, id string, c Caller) (*Transaction, error) {
 	if id == "" || len(id) > 255 {
 		return nil, Errorf(CodeTransactionExpired, "%.80q is not a transaction id; begin a transaction first", id)
 	}
 	t, err := tx.Transaction(id)
+	if err == nil && t.Owner != "" && c.ID != "" && c.ID != t.Owner {
+		err = ErrNoRecord
+	}
 	if errors.Is(err, ErrNoRecord) {
 		return nil, Errorf(CodeTransactionExpired, "transaction %s is gone: it expired, was committed or rolled back (or never began); begin a new one and redo its reads and writes", id)
 	}
@@ -116,6 +130,30 @@ func (s *Service) loadTransaction(tx ReadTx, id string) (*Transaction, error) {
 		return nil, Errorf(CodeTransactionExpired, "transaction %s expired at %s with everything it staged; begin a new one and redo its reads and writes", id, string(AppendTime(nil, t.ExpiresAt)))
 	}
 	return t, nil
+}
+
+// mayCommit refuses, with CodeForbidden naming the scope, a caller that
+// may no longer write a collection t staged a write in, or read one t
+// read: the transport checked each request against the scopes of its
+// time, and a token's scopes may have shrunk since.
+func mayCommit(t *Transaction, c Caller) error {
+	if c.CanWrite != nil {
+		for i := range t.Ops {
+			if col := t.Ops[i].Collection; !c.CanWrite(col) {
+				return &Error{Code: CodeForbidden, Scope: "write:" + col,
+					Detail: "transaction " + t.ID + " staged a write in collection " + col + ", which the caller may no longer write; nothing was applied: roll it back"}
+			}
+		}
+	}
+	if c.CanRead != nil {
+		for _, r := range t.Seen {
+			if !c.CanRead(r.Collection) {
+				return &Error{Code: CodeForbidden, Scope: "read:" + r.Collection,
+					Detail: "transaction " + t.ID + " read collection " + r.Collection + ", which the caller may no longer read; nothing was applied: roll it back"}
+			}
+		}
+	}
+	return nil
 }
 
 // validateSeen refuses, with CodeTransactionConflict listing them, when a
@@ -151,9 +189,10 @@ func (s *Service) TransactionGet(ctx context.Context, txid, collection, id strin
 	if err := checkID(id); err != nil {
 		return nil, false, err
 	}
+	c := callerFrom(ctx)
 	err = s.store.Update(ctx, func(tx Tx) error {
 		d, staged = nil, false
-		t, err := s.loadTransaction(tx, txid)
+		t, err := s.loadTransaction(tx, txid, c)
 		if err != nil {
 			return err
 		}
@@ -210,14 +249,15 @@ func (s *Service) TransactionWrite(ctx context.Context, txid string, op Op, idem
 	if err != nil {
 		return OpResult{}, err
 	}
-	w.caller = callerFrom(ctx)
+	c := callerFrom(ctx)
+	w.caller = c
 	for range 32 {
 		var t *Transaction
 		var res OpResult
 		var baseSeq int64
 		err := s.store.Update(ctx, func(tx Tx) error {
 			var err error
-			if t, err = s.loadTransaction(tx, txid); err != nil {
+			if t, err = s.loadTransaction(tx, txid, c); err != nil {
 				return err
 			}
 			if len(t.Ops) >= s.maxOps {
@@ -231,7 +271,7 @@ func (s *Service) TransactionWrite(ctx context.Context, txid string, op Op, idem
 				return err
 			}
 			baseSeq = seqOf(cur)
-			if err := s.replay(tx, t, callerFrom(ctx)); err != nil {
+			if err := s.replay(tx, t, c); err != nil {
 				return err
 			}
 			if res, err = s.applyOp(tx, &op, w); err != nil {
@@ -243,7 +283,7 @@ func (s *Service) TransactionWrite(ctx context.Context, txid string, op Op, idem
 			return OpResult{}, err
 		}
 		err = s.store.Update(ctx, func(tx Tx) error {
-			t2, err := s.loadTransaction(tx, txid)
+			t2, err := s.loadTransaction(tx, txid, c)
 			if err != nil {
 				return err
 			}
@@ -299,22 +339,30 @@ func (s *Service) replayOps(tx Tx, t *Transaction, c Caller) ([]OpResult, error)
 // The transaction ends. Returns CodeTransactionConflict listing the
 // changed documents (nothing applied; the transaction stays until it is
 // rolled back or expires), a *OpError when a staged write no longer
-// applies (a unique value or a referenced document changed), or
-// CodeTransactionExpired. Of two concurrent commits of one transaction,
+// applies (a unique value or a referenced document changed),
+// CodeForbidden when the caller may no longer write a collection the
+// transaction wrote or read one it read (its scopes shrank since: nothing
+// applied, the transaction stays), or CodeTransactionExpired (also for a
+// caller other than the one that began it). Of two concurrent commits of one transaction,
 // one applies and the other is CodeTransactionExpired. With idem,
 // answer(results) is stored as idem's answer in the commit (see
 // IdempotencyKey); answer is needed only with idem.
 func (s *Service) CommitTransaction(ctx context.Context, txid string, idem *IdempotencyKey, answer AnswerFunc) ([]OpResult, error) {
 	var results []OpResult
+	c := callerFrom(ctx)
 	err := s.store.Update(ctx, func(tx Tx) error {
-		t, err := s.loadTransaction(tx, txid)
+		t, err := s.loadTransaction(tx, txid, c)
 		if err != nil {
+			return err
+		}
+		// Before validateSeen, whose conflict lists documents by name.
+		if err := mayCommit(t, c); err != nil {
 			return err
 		}
 		if err := validateSeen(tx, t); err != nil {
 			return err
 		}
-		if results, err = s.replayOps(tx, t, callerFrom(ctx)); err != nil {
+		if results, err = s.replayOps(tx, t, c); err != nil {
 			return err
 		}
 		if err := s.appendCommitEvent(tx, t.ID, results); err != nil {
@@ -329,10 +377,12 @@ func (s *Service) CommitTransaction(ctx context.Context, txid string, idem *Idem
 }
 
 // RollbackTransaction ends a transaction and drops what it staged.
-// Returns CodeTransactionExpired when it is already gone.
+// Returns CodeTransactionExpired when it is already gone, or belongs to
+// another caller.
 func (s *Service) RollbackTransaction(ctx context.Context, txid string) error {
+	c := callerFrom(ctx)
 	return s.store.Update(ctx, func(tx Tx) error {
-		if _, err := s.loadTransaction(tx, txid); err != nil {
+		if _, err := s.loadTransaction(tx, txid, c); err != nil {
 			return err
 		}
 		return tx.DeleteTransaction(txid)

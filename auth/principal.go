@@ -62,3 +62,9 @@ func (p *Principal) IsAdmin() bool { return !p.token || p.grants.admin }
 func (p *Principal) ReadsAll() bool {
 	return !p.token || p.grants.admin || p.grants.readAll || p.grants.writeAll
 }
+
+// WritesAll reports whether p may write every collection, so that a
+// transaction's commit need not check its writes again.
+func (p *Principal) WritesAll() bool {
+	return !p.token || p.grants.admin || p.grants.writeAll
+}

@@ -237,10 +237,23 @@ func (h *Handler) admit(w http.ResponseWriter, r *http.Request) (*http.Request, 
 		return nil, false
 	}
 	ctx := context.WithValue(r.Context(), principalKey{}, p)
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		c := truce.Caller{Name: p.Name} // who writes, for _updatedBy
+	// Writes need the caller (for _updatedBy and their reference checks);
+	// so does every call of an interactive transaction, its reads
+	// included, since a transaction belongs to the caller that began it.
+	// Plain reads do without.
+	if _, inTransaction := r.Header[TransactionHeader]; inTransaction || r.Method != http.MethodGet && r.Method != http.MethodHead {
+		c := truce.Caller{Name: p.Name}
+		if p.Authenticated() {
+			// Transactions belong to tokens. Without auth there is no one
+			// to keep out, and a client's address may change between its
+			// requests (::1 and 127.0.0.1), so they belong to nobody.
+			c.ID = p.Key()
+		}
 		if !p.ReadsAll() {
 			c.CanRead = p.CanRead
+		}
+		if !p.WritesAll() {
+			c.CanWrite = p.CanWrite
 		}
 		ctx = truce.WithCaller(ctx, c)
 	}

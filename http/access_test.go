@@ -28,11 +28,15 @@ const (
 )
 
 // authServer is a server with an auth file of the tokens above, over a
-// store holding orders/o1, a recorded conflict on it and a transaction.
+// store holding orders/o1, a recorded conflict on it and a transaction
+// that the writer began.
 type authServer struct {
 	*client
 	svc      *truce.Service
 	handler  *trucehttp.Handler
+	file     *auth.File // what authFile holds; keeper reloads it
+	authFile string
+	keeper   *auth.Keeper
 	conflict string
 	txid     string
 }
@@ -62,7 +66,8 @@ func mustAuthServer(tb testing.TB, opts trucehttp.Options) *authServer {
 	h := trucehttp.NewHandler(svc, opts)
 	srv := httptest.NewServer(h)
 	tb.Cleanup(func() { srv.Close(); store.Close() })
-	s := &authServer{client: &client{tb: tb, base: srv.URL, hc: srv.Client()}, svc: svc, handler: h}
+	s := &authServer{client: &client{tb: tb, base: srv.URL, hc: srv.Client()}, svc: svc, handler: h,
+		file: f, authFile: path, keeper: keeper}
 
 	ctx := context.Background()
 	if _, _, err := svc.PutCollection(ctx, "orders", truce.Settings{ConflictPolicy: truce.PolicyManual}); err != nil {
@@ -79,12 +84,20 @@ func mustAuthServer(tb testing.TB, opts trucehttp.Options) *authServer {
 		tb.Fatalf("no conflict recorded: %v", err)
 	}
 	s.conflict = te.ConflictID
-	tr, err := svc.BeginTransaction(ctx, time.Minute, nil, nil)
+	writer := keeper.Set().Authenticate(tokWriter)
+	tr, err := svc.BeginTransaction(truce.WithCaller(ctx, truce.Caller{ID: writer.Key(), Name: writer.Name}), time.Minute, nil, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	s.txid = tr.ID
 	return s
+}
+
+// begin begins a transaction as token and returns its id.
+func (s *authServer) begin(token string) string {
+	s.tb.Helper()
+	id, _ := s.send("POST", "/v1/transactions", token, "").want(s.tb, http.StatusCreated, "").JSON(s.tb)["id"].(string)
+	return id
 }
 
 func errorsAs(err error, te **truce.Error) bool {
@@ -178,8 +191,8 @@ var anyTokenWithoutScope = map[string]struct {
 	"GET /v1/changes":                    {http.StatusOK, ""},
 	"POST /v1/tx":                        {http.StatusForbidden, "read:orders"}, // op 0, a check
 	"POST /v1/transactions":              {http.StatusCreated, ""},
-	"POST /v1/transactions/{tid}/commit": {http.StatusOK, ""},
-	"DELETE /v1/transactions/{tid}":      {http.StatusNoContent, ""},
+	"POST /v1/transactions/{tid}/commit": {http.StatusGone, ""}, // the writer's: to others, as if gone
+	"DELETE /v1/transactions/{tid}":      {http.StatusGone, ""}, // the writer's: to others, as if gone
 }
 
 // TestAuthMatrix: every route of the route tables, as no token, an unknown
@@ -196,12 +209,15 @@ func TestAuthMatrix(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			for _, caller := range []string{"none", "unknown", "without", "with"} {
 				s := mustAuthServer(t, trucehttp.Options{})
-				req := s.requestFor(rt)
 				token := map[string]string{"none": "", "unknown": "truce_nobody", "without": tokOther}[caller]
 				if caller == "with" {
 					token = map[string]string{"read:{c}": tokReader, "write:{c}": tokWriter, "admin": tokAdmin,
 						"a token; per collection": tokWriter, "none": ""}[rt.Access]
+					if token != "" && token != tokWriter {
+						s.txid = s.begin(token) // its own: the writer's is not
+					}
 				}
+				req := s.requestFor(rt)
 				r := s.send(req.method, req.path, token, req.body, req.headers...)
 				switch {
 				case rt.Access == "none":

@@ -168,3 +168,76 @@ func TestTxnIdempotency(t *testing.T) {
 		t.Errorf("a replayed staged patch was staged twice: %+v", res.Results)
 	}
 }
+
+// TestTxnBelongsToItsToken: a transaction belongs to the token that
+// began it. Another token, even admin, gets from a read, a staged write,
+// a commit or a rollback in it what an id that names no transaction gets
+// (410, not 403, which would confirm the id); the owner then reads what
+// it staged and commits it, and the version names the owner. A commit
+// after the owner lost a scope it staged or read with is 403 naming the
+// scope, with nothing applied.
+func TestTxnBelongsToItsToken(t *testing.T) {
+	s := mustAuthServer(t, trucehttp.Options{})
+	id := s.begin(tokWriter)
+	s.send("PUT", "/v1/collections/orders/docs/o2", tokWriter, `{"n":1}`, tx(id)).want(t, 202, "")
+
+	const unknown = "01JZZZZZZZZZZZZZZZZZZZZZZZ"
+	for _, rq := range []struct{ method, path, body, token string }{
+		{"GET", "/v1/collections/orders/docs/o2", "", tokReader},
+		{"GET", "/v1/collections/orders/docs/o2", "", tokAdmin},
+		{"PUT", "/v1/collections/orders/docs/o2", `{"n":2}`, tokAdmin},
+		{"DELETE", "/v1/collections/orders/docs/o1", "", tokAdmin},
+		{"POST", "/v1/transactions/{tid}/commit", "", tokAdmin},
+		{"DELETE", "/v1/transactions/{tid}", "", tokAdmin},
+	} {
+		var headers []string
+		path := strings.ReplaceAll(rq.path, "{tid}", id)
+		if !strings.Contains(rq.path, "{tid}") {
+			headers = []string{tx(id)}
+		}
+		got := s.send(rq.method, path, rq.token, rq.body, headers...).want(t, 410, "transaction_expired").JSON(t)
+		if !strings.Contains(rq.path, "{tid}") {
+			headers = []string{tx(unknown)}
+		}
+		want := s.send(rq.method, strings.ReplaceAll(rq.path, "{tid}", unknown), rq.token, rq.body, headers...).want(t, 410, "transaction_expired").JSON(t)
+		if strings.ReplaceAll(got["detail"].(string), id, "ID") != strings.ReplaceAll(want["detail"].(string), unknown, "ID") {
+			t.Errorf("%s %s as another token: %v; an unknown id gets %v", rq.method, rq.path, got["detail"], want["detail"])
+		}
+	}
+	s.send("GET", "/v1/collections/orders/docs/o2", tokAdmin, "").want(t, 404, "not_found")
+
+	r := s.send("GET", "/v1/collections/orders/docs/o2", tokWriter, "", tx(id)).want(t, 200, "")
+	if r.Header.Get("Truce-Staged") != "true" || field(t, r.Body, "n") != 1.0 {
+		t.Fatalf("the owner's read of its staged write: %v %s", r.Header, r.Body)
+	}
+	res := s.send("POST", "/v1/transactions/"+id+"/commit", tokWriter, "").want(t, 200, "").tx(t)
+	if len(res.Results) != 1 {
+		t.Fatalf("commit: %+v", res)
+	}
+	d := s.send("GET", "/v1/collections/orders/docs/o2", tokAdmin, "").want(t, 200, "")
+	if field(t, d.Body, "n") != 1.0 || field(t, d.Body, "_updatedBy") != "writer" {
+		t.Errorf("committed: %s", d.Body)
+	}
+
+	// The writer is left with read:orders: it may no longer commit the
+	// write it staged, but may still roll it back.
+	id = s.begin(tokWriter)
+	s.send("PUT", "/v1/collections/orders/docs/o3", tokWriter, `{"n":1}`, tx(id)).want(t, 202, "")
+	for i := range s.file.Tokens {
+		if s.file.Tokens[i].Name == "writer" {
+			s.file.Tokens[i].Scopes = []string{"read:orders"}
+		}
+	}
+	if err := s.file.Save(s.authFile); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.keeper.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	p := s.send("POST", "/v1/transactions/"+id+"/commit", tokWriter, "").want(t, 403, "forbidden").JSON(t)
+	if p["scope"] != "write:orders" {
+		t.Errorf("scope %v, want write:orders", p["scope"])
+	}
+	s.send("GET", "/v1/collections/orders/docs/o3", tokAdmin, "").want(t, 404, "not_found")
+	s.send("DELETE", "/v1/transactions/"+id, tokWriter, "").want(t, 204, "")
+}

@@ -30,7 +30,11 @@ func transactionExpiryKey(b []byte, expires time.Time, id string) []byte {
 // transactionRecord is the stored form of a truce.Transaction; staged documents
 // are kept in the document encoding, with their collection and id beside.
 type transactionRecord struct {
-	ID        string          `json:"id"`
+	ID string `json:"id"`
+	// Owner is absent from records written before transactions had
+	// owners: those load with none and stay usable by anyone, as they were
+	// when begun, until they expire.
+	Owner     string          `json:"o,omitempty"`
 	CreatedAt time.Time       `json:"t"`
 	ExpiresAt time.Time       `json:"x"`
 	Rev       int64           `json:"r"`
@@ -53,7 +57,7 @@ func (t *tx) Transaction(id string) (*truce.Transaction, error) {
 		if err := json.Unmarshal(v, &r); err != nil {
 			return fmt.Errorf("%w: transaction: %v", errCorrupt, err)
 		}
-		out = &truce.Transaction{ID: r.ID, CreatedAt: r.CreatedAt, ExpiresAt: r.ExpiresAt, Rev: r.Rev,
+		out = &truce.Transaction{ID: r.ID, Owner: r.Owner, CreatedAt: r.CreatedAt, ExpiresAt: r.ExpiresAt, Rev: r.Rev,
 			Seen: r.Seen, Ops: r.Ops, Staged: make([]*truce.Document, len(r.Staged))}
 		for i, s := range r.Staged {
 			d, err := decodeDocument(s.Doc, s.Col, s.ID)
@@ -95,7 +99,7 @@ func (t *tx) PutTransaction(tr *truce.Transaction) error {
 			return wrap("put transaction", err)
 		}
 	}
-	r := transactionRecord{ID: tr.ID, CreatedAt: tr.CreatedAt.UTC(), ExpiresAt: tr.ExpiresAt.UTC(), Rev: tr.Rev,
+	r := transactionRecord{ID: tr.ID, Owner: tr.Owner, CreatedAt: tr.CreatedAt.UTC(), ExpiresAt: tr.ExpiresAt.UTC(), Rev: tr.Rev,
 		Seen: tr.Seen, Ops: tr.Ops, Staged: make([]stagedDocJSON, len(tr.Staged))}
 	for i, d := range tr.Staged {
 		r.Staged[i] = stagedDocJSON{Col: d.Collection, ID: d.ID, Doc: appendDocument(nil, d)}

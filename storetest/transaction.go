@@ -16,7 +16,7 @@ var transactionTests = []test{
 func testTransactions(t *testing.T, h *harness) {
 	staged := doc("acc", "a", 2, 0)
 	txns := []*truce.Transaction{
-		{ID: "t1", CreatedAt: at(0), ExpiresAt: at(10), Rev: 3,
+		{ID: "t1", Owner: "token:ab12", CreatedAt: at(0), ExpiresAt: at(10), Rev: 3,
 			Seen: []truce.SeenDoc{{Collection: "acc", ID: "a", Seq: 7}, {Collection: "acc", ID: "b", Seq: 0}},
 			Ops: []truce.Op{{Kind: truce.OpPatch, Collection: "acc", ID: "a",
 				Pre: truce.Precondition{IfMatch: []string{`"1-7"`}, LockToken: "lt"}, PatchType: truce.MergePatch, Patch: []byte(`{"v":2}`)}},
