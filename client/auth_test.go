@@ -2,15 +2,13 @@ package client_test
 
 import (
 	"errors"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 
 	"github.com/trucedb/truce"
-	"github.com/trucedb/truce/auth"
+	"github.com/trucedb/truce/auth/authtest"
 	"github.com/trucedb/truce/client"
 	trucehttp "github.com/trucedb/truce/http"
 	"github.com/trucedb/truce/pebble"
@@ -25,18 +23,10 @@ func authHandler(tb testing.TB, opts trucehttp.Options) *httptest.Server {
 // authHandlerWrapped is authHandler with wrap around the handler.
 func authHandlerWrapped(tb testing.TB, opts trucehttp.Options, wrap func(http.Handler) http.Handler) *httptest.Server {
 	tb.Helper()
-	path := filepath.Join(tb.TempDir(), "auth.json")
-	f := &auth.File{Tokens: []auth.Entry{
-		{Name: "reader", SHA256: auth.HashToken("tok-reader"), Scopes: []string{"read:notes"}},
-		{Name: "writer", SHA256: auth.HashToken("tok-writer"), Scopes: []string{"write:notes"}},
-	}}
-	if err := f.Save(path); err != nil {
-		tb.Fatal(err)
-	}
-	keeper, err := auth.NewKeeper(path, slog.New(slog.DiscardHandler))
-	if err != nil {
-		tb.Fatal(err)
-	}
+	keeper, _ := authtest.Keeper(tb,
+		authtest.Token{Name: "reader", Token: "tok-reader", Scopes: []string{"read:notes"}},
+		authtest.Token{Name: "writer", Token: "tok-writer", Scopes: []string{"write:notes"}},
+	)
 	store, err := pebble.Open(tb.TempDir(), pebble.Options{})
 	if err != nil {
 		tb.Fatal(err)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/trucedb/truce"
 	"github.com/trucedb/truce/auth"
+	"github.com/trucedb/truce/auth/authtest"
 	trucehttp "github.com/trucedb/truce/http"
 	"github.com/trucedb/truce/pebble"
 )
@@ -43,17 +44,13 @@ type authServer struct {
 
 func mustAuthServer(tb testing.TB, opts trucehttp.Options) *authServer {
 	tb.Helper()
-	path := filepath.Join(tb.TempDir(), "auth.json")
-	f := &auth.File{Tokens: []auth.Entry{
-		{Name: "admin", SHA256: auth.HashToken(tokAdmin), Scopes: []string{"admin"}},
-		{Name: "reader", SHA256: auth.HashToken(tokReader), Scopes: []string{"read:orders"}},
-		{Name: "writer", SHA256: auth.HashToken(tokWriter), Scopes: []string{"write:orders"}},
-		{Name: "other", SHA256: auth.HashToken(tokOther), Scopes: []string{"read:other", "write:other"}},
-	}}
-	if err := f.Save(path); err != nil {
-		tb.Fatal(err)
-	}
-	keeper, err := auth.NewKeeper(path, slog.New(slog.DiscardHandler))
+	keeper, path := authtest.Keeper(tb,
+		authtest.Token{Name: "admin", Token: tokAdmin, Scopes: []string{"admin"}},
+		authtest.Token{Name: "reader", Token: tokReader, Scopes: []string{"read:orders"}},
+		authtest.Token{Name: "writer", Token: tokWriter, Scopes: []string{"write:orders"}},
+		authtest.Token{Name: "other", Token: tokOther, Scopes: []string{"read:other", "write:other"}},
+	)
+	f, err := auth.Load(path)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -37,7 +37,6 @@ func (h *Handler) bodyLimit(r *http.Request) int64 {
 	return h.maxBody
 }
 
-// postBatch serves POST /v1/tx: all the ops or none, in one commit.
 // mayApply checks that p may apply every op of a batch: read on the
 // collection of a check, write on the others. The first op it may not is
 // the batch's failed op, and nothing runs.
@@ -55,6 +54,7 @@ func mayApply(p *auth.Principal, ops []truce.Op) error {
 	return nil
 }
 
+// postBatch serves POST /v1/tx: all the ops or none, in one commit.
 func (h *Handler) postBatch(w http.ResponseWriter, r *http.Request) {
 	if _, err := query(r); err != nil {
 		h.problem(w, r, err)
