@@ -62,8 +62,13 @@ func newServeCmd(stderr io.Writer) *cobra.Command {
 		Long: `Run the truce server on an embedded Pebble store in the --data directory.
 
 It logs the address it listens on to stderr ("listening addr=HOST:PORT");
---addr 127.0.0.1:0 picks a free port. Without authentication the server
-listens on loopback addresses only, unless --insecure-no-auth is given.
+--addr 127.0.0.1:0 picks a free port. With --auth-file every request but
+/healthz, /readyz and /problems/ needs a bearer token from that file
+(truce token create makes them); without it the server listens on
+loopback addresses only, unless --insecure-no-auth is given. Each caller
+(token, else address) may make --rate-limit requests (1000/s by default).
+--tls-cert and --tls-key serve HTTPS and HTTP/2; SIGHUP reloads them and
+the auth file, which is also reloaded when it changes.
 
 On SIGINT or SIGTERM it stops accepting connections, lets the requests in
 flight finish (for up to 10 s), closes the store and exits 0. A second
