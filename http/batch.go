@@ -56,11 +56,7 @@ func mayApply(p *auth.Principal, ops []truce.Op) error {
 
 // postBatch serves POST /v1/tx: all the ops or none, in one commit.
 func (h *Handler) postBatch(w http.ResponseWriter, r *http.Request) {
-	if _, err := query(r); err != nil {
-		h.problem(w, r, err)
-		return
-	}
-	body, err := h.jsonBody(w, r)
+	body, err := h.jsonRequest(w, r)
 	if err != nil {
 		h.problem(w, r, err)
 		return

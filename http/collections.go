@@ -8,11 +8,7 @@ import (
 )
 
 func (h *Handler) putCollection(w http.ResponseWriter, r *http.Request) {
-	if _, err := query(r); err != nil {
-		h.problem(w, r, err)
-		return
-	}
-	body, err := h.jsonBody(w, r)
+	body, err := h.jsonRequest(w, r)
 	if err != nil {
 		h.problem(w, r, err)
 		return

@@ -49,11 +49,7 @@ var docBufs = sync.Pool{New: func() any { return new([]byte) }}
 const maxPooledDocBuf = 64 << 10
 
 func (h *Handler) createDoc(w http.ResponseWriter, r *http.Request) {
-	if _, err := query(r); err != nil {
-		h.problem(w, r, err)
-		return
-	}
-	body, err := h.jsonBody(w, r)
+	body, err := h.jsonRequest(w, r)
 	if err != nil {
 		h.problem(w, r, err)
 		return

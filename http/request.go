@@ -193,6 +193,15 @@ func limitParam(q url.Values) (int, error) {
 	return int(min(limit, truce.MaxPageSize+1)), nil
 }
 
+// jsonRequest reads the body of a request that takes no query parameters
+// and a JSON body: an unknown parameter is 400, another body type 415.
+func (h *Handler) jsonRequest(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if _, err := query(r); err != nil {
+		return nil, err
+	}
+	return h.jsonBody(w, r)
+}
+
 // jsonBody reads a body that must be application/json (415 otherwise).
 func (h *Handler) jsonBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	if err := requireJSON(r); err != nil {

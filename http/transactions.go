@@ -35,11 +35,7 @@ func (h *Handler) handlerFor(r *http.Request) http.Handler {
 }
 
 func (h *Handler) beginTransaction(w http.ResponseWriter, r *http.Request) {
-	if _, err := query(r); err != nil {
-		h.problem(w, r, err)
-		return
-	}
-	body, err := h.jsonBody(w, r)
+	body, err := h.jsonRequest(w, r)
 	if err != nil {
 		h.problem(w, r, err)
 		return
@@ -137,11 +133,7 @@ func (h *Handler) transactionGetDoc(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) transactionCreateDoc(w http.ResponseWriter, r *http.Request) {
-	if _, err := query(r); err != nil {
-		h.problem(w, r, err)
-		return
-	}
-	body, err := h.jsonBody(w, r)
+	body, err := h.jsonRequest(w, r)
 	if err != nil {
 		h.problem(w, r, err)
 		return
