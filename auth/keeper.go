@@ -18,10 +18,28 @@ type Keeper struct {
 	path string
 	log  *slog.Logger
 	cur  atomic.Pointer[Set]
+	// next ends when the next reload stores a Set (NextReload).
+	next atomic.Pointer[reloadSignal]
 
 	mu    sync.Mutex // guards stamp, and serializes reloads
 	stamp fileStamp
 }
+
+// reloadSignal is a context that a reload cancels.
+type reloadSignal struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+func newReloadSignal() *reloadSignal {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &reloadSignal{ctx, cancel}
+}
+
+// NextReload returns a context that ends when the auth file is next
+// reloaded, so that what holds on to a token (an open change-feed stream)
+// can look it up again at once rather than at its next heartbeat.
+func (k *Keeper) NextReload() context.Context { return k.next.Load().ctx }
 
 // fileStamp tells whether a file changed since it was read.
 type fileStamp struct {
@@ -54,6 +72,7 @@ func NewKeeper(path string, log *slog.Logger) (*Keeper, error) {
 	}
 	k.stamp = st
 	k.cur.Store(NewSet(f))
+	k.next.Store(newReloadSignal())
 	return k, nil
 }
 
@@ -83,6 +102,7 @@ func (k *Keeper) reloadLocked() error {
 	k.stamp = st
 	s := NewSet(f)
 	k.cur.Store(s)
+	k.next.Swap(newReloadSignal()).cancel()
 	k.log.Info("auth file loaded", "path", k.path, "tokens", s.Len())
 	return nil
 }

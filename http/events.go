@@ -168,13 +168,13 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		buf = buf[:0]
-		hctx, hcancel := context.WithTimeout(ctx, h.heartbeat)
+		hctx, woke, hcancel := acc.waitContext(ctx, h.heartbeat)
 		evs, err := sub.Next(hctx, streamBatch)
 		hcancel()
 		switch {
 		case ctx.Err() != nil:
 			return
-		case errors.Is(err, context.DeadlineExceeded):
+		case errors.Is(err, context.DeadlineExceeded), err != nil && woke():
 			buf = appendPosition(append(buf, ": heartbeat\n"...), sub.Pos())
 		case err != nil:
 			// Trimmed under a subscriber that fell too far behind, or the
@@ -272,12 +272,26 @@ func (h *Handler) changes(w http.ResponseWriter, r *http.Request) {
 		_ = rc.SetReadDeadline(time.Time{})
 		_ = rc.SetWriteDeadline(time.Now().Add(wait + streamWriteTimeout))
 		ctx, cancel := h.streamContext(r)
-		wctx, wcancel := context.WithTimeout(ctx, wait)
-		evs, err = sub.Next(wctx, int(limit))
-		wcancel()
+		deadline := time.Now().Add(wait)
+		for {
+			wctx, woke, wcancel := acc.waitContext(ctx, time.Until(deadline))
+			evs, err = sub.Next(wctx, int(limit))
+			wcancel()
+			if err == nil || !woke() {
+				break
+			}
+			// The auth file was reloaded: a revoked token's poll ends
+			// now (check below); another goes on waiting.
+			if acc.look(); acc.p == nil {
+				evs, err = nil, nil
+				break
+			}
+		}
 		cancel()
-		if err != nil && wctx.Err() != nil && r.Context().Err() == nil {
-			err = nil // waited in vain (or the server stops): an empty page
+		if err != nil && ctx.Err() == nil && r.Context().Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			err = nil // waited in vain: an empty page
+		} else if err != nil && ctx.Err() != nil && r.Context().Err() == nil {
+			err = nil // the server stops: an empty page
 		}
 	}
 	if err != nil {
@@ -390,4 +404,18 @@ func (a *streamAccess) check(sub *truce.Subscription, evs []*truce.FeedEvent) ([
 	a.filtered = a.p
 	sub.SetReadable(a.readable())
 	return slices.DeleteFunc(evs, func(e *truce.FeedEvent) bool { return !sub.Match(e) }), true
+}
+
+// waitContext is the context of one wait of a stream for events: it ends
+// after d, or when ctx ends, or, with auth, when the auth file is
+// reloaded, so that a revoked token's stream ends at once rather than at
+// its next heartbeat. woke reports whether a reload ended it.
+func (a *streamAccess) waitContext(ctx context.Context, d time.Duration) (wctx context.Context, woke func() bool, cancel context.CancelFunc) {
+	wctx, wcancel := context.WithTimeout(ctx, d)
+	if a == nil {
+		return wctx, func() bool { return false }, wcancel
+	}
+	reload := a.keeper.NextReload()
+	stop := context.AfterFunc(reload, wcancel)
+	return wctx, func() bool { return reload.Err() != nil && ctx.Err() == nil }, func() { stop(); wcancel() }
 }

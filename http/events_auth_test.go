@@ -407,3 +407,46 @@ func TestFeedReloadsWhileEventsFlow(t *testing.T) {
 	}
 	t.Logf("%d reloads while %d events were written; the revoked token saw %d events", reloads, len(page.Items), len(res.got))
 }
+
+// TestFeedRevokedEndsAtOnce: a revoked token's idle streams end when the
+// auth file is reloaded, not at their next heartbeat, which here is ten
+// minutes away: SSE ends, the WebSocket closes with 1008, and a long poll
+// with a five-minute wait answers 401.
+func TestFeedRevokedEndsAtOnce(t *testing.T) {
+	s := mustServeFeedAuth(t, 10*time.Minute, map[string][]string{"reader": {"read:orders"}, "other": {"read:orders"}})
+	st := s.openSSE("/v1/events", bearer("reader"))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	ws := s.dialFeed(ctx, "/v1/events", "reader")
+	kept := s.openSSE("/v1/events", bearer("other"))
+	done := make(chan *response, 1)
+	go func() {
+		r, err := rawDo(s.client, "GET", "/v1/changes?wait=5m", nil, bearer("reader"))
+		if err != nil {
+			t.Error(err)
+		}
+		done <- r
+	}()
+	for s.svc.Feed().Subscribers() < 4 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	s.mustGrant("reader") // no scopes left: revoked
+	mustEnd(t, st)
+	_, _, err := ws.Read(ctx)
+	if websocket.CloseStatus(err) != websocket.StatusPolicyViolation {
+		t.Errorf("WebSocket: %v, want a close with 1008", err)
+	}
+	select {
+	case r := <-done:
+		if r != nil {
+			r.want(t, http.StatusUnauthorized, "unauthorized")
+		}
+	case <-ctx.Done():
+		t.Fatal("the long poll of a revoked token went on waiting")
+	}
+	// A stream whose token was not revoked goes on.
+	s.put("orders", "a")
+	if e := kept.take(t, 1)[0]; where(e.Data) != "orders/a" {
+		t.Fatalf("the other token's stream: %v", e.Data)
+	}
+}

@@ -47,9 +47,12 @@ func (h *Handler) eventsWebSocket(w http.ResponseWriter, r *http.Request, sub *t
 	peerGone := c.CloseRead(context.Background())
 	defer context.AfterFunc(peerGone, cancel)()
 	for {
-		hctx, hcancel := context.WithTimeout(ctx, h.heartbeat)
+		hctx, woke, hcancel := acc.waitContext(ctx, h.heartbeat)
 		evs, err := sub.Next(hctx, streamBatch)
 		hcancel()
+		if err != nil && woke() {
+			err = context.DeadlineExceeded // a reload: look at the token, and ping as on a heartbeat
+		}
 		if h.goingAway(c) {
 			return
 		}
