@@ -132,11 +132,12 @@ func (s *Service) loadTransaction(tx ReadTx, id string, c Caller) (*Transaction,
 	return t, nil
 }
 
-// mayCommit refuses, with CodeForbidden naming the scope, a caller that
-// may no longer write a collection t staged a write in, or read one t
-// read: the transport checked each request against the scopes of its
-// time, and a token's scopes may have shrunk since.
-func mayCommit(t *Transaction, c Caller) error {
+// mayUse refuses, with CodeForbidden naming the scope, a caller that may
+// no longer write a collection t staged a write in, or read one t read:
+// the transport checked each request against the scopes of its time, and
+// a token's scopes may have shrunk since. Every later read, write and the
+// commit ask, before they say anything of what changed under t.
+func mayUse(t *Transaction, c Caller) error {
 	if c.CanWrite != nil {
 		for i := range t.Ops {
 			if col := t.Ops[i].Collection; !c.CanWrite(col) {
@@ -194,6 +195,9 @@ func (s *Service) TransactionGet(ctx context.Context, txid, collection, id strin
 		d, staged = nil, false
 		t, err := s.loadTransaction(tx, txid, c)
 		if err != nil {
+			return err
+		}
+		if err := mayUse(t, c); err != nil {
 			return err
 		}
 		// A transaction that is bound to conflict learns it now, before
@@ -262,6 +266,9 @@ func (s *Service) TransactionWrite(ctx context.Context, txid string, op Op, idem
 			}
 			if len(t.Ops) >= s.maxOps {
 				return Errorf(CodeTooManyOps, "transaction %s has %d staged writes; the limit is %d: commit and start another", t.ID, len(t.Ops), s.maxOps)
+			}
+			if err := mayUse(t, c); err != nil {
+				return err
 			}
 			if err := validateSeen(tx, t); err != nil {
 				return err
@@ -356,7 +363,7 @@ func (s *Service) CommitTransaction(ctx context.Context, txid string, idem *Idem
 			return err
 		}
 		// Before validateSeen, whose conflict lists documents by name.
-		if err := mayCommit(t, c); err != nil {
+		if err := mayUse(t, c); err != nil {
 			return err
 		}
 		if err := validateSeen(tx, t); err != nil {

@@ -167,6 +167,17 @@ func TestTransactionCommitChecksScopes(t *testing.T) {
 				mustPut(t, svc, "acc", "a", `{"balance":1}`)
 			}
 			delete(scopes, tc.revoke)
+			// A read in the transaction is refused as the commit is, before
+			// it tells what changed.
+			if _, _, err := svc.TransactionGet(ctx, tr.ID, "acc", "a"); truce.ErrorCode(err) != tc.want {
+				t.Fatalf("read after the revocation: %v, want %q", err, tc.want)
+			}
+			if tc.want == truce.CodeForbidden {
+				op := truce.Op{Kind: truce.OpPut, Collection: "acc", ID: "z", Document: []byte(`{}`)}
+				if _, err := svc.TransactionWrite(ctx, tr.ID, op, nil, nil); truce.ErrorCode(err) != tc.want {
+					t.Fatalf("a write after the revocation: %v, want %q", err, tc.want)
+				}
+			}
 			_, err = svc.CommitTransaction(ctx, tr.ID, nil, nil)
 			if truce.ErrorCode(err) != tc.want {
 				t.Fatalf("commit: %v, want %q", err, tc.want)
