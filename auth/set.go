@@ -8,18 +8,12 @@ import (
 // Set is a loaded auth file, ready to authenticate requests. It is never
 // changed once built, so it is safe for concurrent use.
 type Set struct {
-	byHash map[[sha256.Size]byte]stored
-	names  []string
-}
-
-// stored is one token of a Set: whom it stands for.
-type stored struct {
-	principal *Principal
+	byHash map[[sha256.Size]byte]*Principal
 }
 
 // NewSet builds the Set of f, which ParseFile or Load checked.
 func NewSet(f *File) *Set {
-	s := &Set{byHash: make(map[[sha256.Size]byte]stored, len(f.Tokens))}
+	s := &Set{byHash: make(map[[sha256.Size]byte]*Principal, len(f.Tokens))}
 	for _, e := range f.Tokens {
 		var h [sha256.Size]byte
 		hex.Decode(h[:], []byte(e.SHA256))
@@ -34,14 +28,13 @@ func NewSet(f *File) *Set {
 				p.Burst = BurstFor(p.Limit)
 			}
 		}
-		s.byHash[h] = stored{principal: p}
-		s.names = append(s.names, e.Name)
+		s.byHash[h] = p
 	}
 	return s
 }
 
 // Len returns the number of tokens in the set.
-func (s *Set) Len() int { return len(s.names) }
+func (s *Set) Len() int { return len(s.byHash) }
 
 // Authenticate returns the Principal of token, or nil when the set has no
 // such token. Only hashes are compared: the lookup is by the SHA-256 of
@@ -50,11 +43,7 @@ func (s *Set) Len() int { return len(s.names) }
 // byte-by-byte comparison of the token itself would leak its prefix; a
 // comparison of hashes leaks nothing a caller can use.)
 func (s *Set) Authenticate(token string) *Principal {
-	st, ok := s.byHash[sha256.Sum256([]byte(token))]
-	if !ok {
-		return nil
-	}
-	return st.principal
+	return s.byHash[sha256.Sum256([]byte(token))]
 }
 
 // Current returns the Principal that p's token has in s: p itself or its
@@ -69,9 +58,5 @@ func (s *Set) Current(p *Principal) *Principal {
 	if _, err := hex.Decode(h[:], []byte(p.hash)); err != nil {
 		return nil
 	}
-	st, ok := s.byHash[h]
-	if !ok {
-		return nil
-	}
-	return st.principal
+	return s.byHash[h]
 }
