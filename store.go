@@ -66,6 +66,12 @@ type ReadTx interface {
 	// Referrers returns up to limit references whose target is the given
 	// document, ordered by referring collection, id and field.
 	Referrers(collection, id string, limit int) ([]Reference, error)
+	// IndexEntries returns up to limit entries of the secondary index
+	// named index of collection whose keys k satisfy from <= k < to (to ==
+	// nil: no upper bound), ascending by the bytes of their keys, or
+	// descending when reverse. An index with no entries is not an error:
+	// the answer is empty.
+	IndexEntries(collection, index string, from, to []byte, reverse bool, limit int) ([]IndexEntry, error)
 
 	// Events returns up to limit change-log events with seq greater than
 	// after, in seq order.
@@ -109,7 +115,7 @@ type Tx interface {
 	// PutCollection creates or replaces a collection record.
 	PutCollection(c *Collection) error
 	// DropCollection removes a collection record and every document,
-	// version and unique-index entry of the collection. References whose
+	// version, unique-index and secondary-index entry of the collection. References whose
 	// referrer is in the collection must be removed by the caller first.
 	DropCollection(name string) error
 
@@ -124,6 +130,17 @@ type Tx interface {
 	PutUnique(collection, field string, value []byte, id string) error
 	// DeleteUnique removes a unique-index entry.
 	DeleteUnique(collection, field string, value []byte) error
+
+	// PutIndexEntry creates or replaces the entry under key in the
+	// secondary index named index of collection, pointing at the document
+	// id. The Service encodes keys; the Store compares them as bytes.
+	PutIndexEntry(collection, index string, key []byte, id string) error
+	// DeleteIndexEntry removes the entry under key; removing one that does
+	// not exist is not an error.
+	DeleteIndexEntry(collection, index string, key []byte) error
+	// DropIndex removes every entry of one secondary index of collection,
+	// and nothing else.
+	DropIndex(collection, index string) error
 
 	// PutReference records a reference; DeleteReference removes one.
 	PutReference(r Reference) error
@@ -168,6 +185,15 @@ type Tx interface {
 type Reference struct {
 	From DocRef
 	To   DocRef
+}
+
+// IndexEntry is one entry of a secondary index: a key, whose byte order is
+// the index's order, and the document it points at.
+type IndexEntry struct {
+	// Key is the entry's key, as the Service encoded it (index.go).
+	Key []byte
+	// ID is the id of the document the entry points at.
+	ID string
 }
 
 // ErrNoRecord is returned by ReadTx methods for a record that does not exist.

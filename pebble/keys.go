@@ -23,6 +23,7 @@ import (
 //	v\x00<col>\x00<id>\x00<version BE8>                    stored version
 //	e\x00<seq BE8>                                         change-log event
 //	u\x00<col>\x00<uvarint len(field)><field><value>       unique index → id
+//	n\x00<col>\x00<uvarint len(index)><index><key>       secondary index → id (indexes.go)
 //	r\x00<toCol>\x00<toID>\x00<fromCol>\x00<fromID>\x00<field>  reference index
 //	k\x00<id>                                              recorded conflict (conflict.go)
 //	i\x00…, x\x00…                                         idempotency answers (idempotency.go)

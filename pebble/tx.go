@@ -579,6 +579,7 @@ func (t *tx) DropCollection(name string) error {
 		docPrefix(nil, name),
 		versionColPrefix(nil, name),
 		uniqueColPrefix(nil, name),
+		indexColPrefix(nil, name),
 	} {
 		if err := b.DeleteRange(prefix, prefixEnd(prefix), nil); err != nil {
 			return wrap("drop collection", err)

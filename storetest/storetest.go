@@ -57,6 +57,7 @@ var tests = concat(
 	collectionTests,
 	documentTests,
 	indexTests,
+	secondaryIndexTests,
 	eventTests,
 	eventTrimTests,
 	txTests,
