@@ -45,6 +45,14 @@ type Settings struct {
 	// HistoryLimit is the number of versions kept per document; 0 keeps all.
 	// The latest version is always kept.
 	HistoryLimit int `json:"historyLimit"`
+	// Indexes lists the secondary indexes that queries read, each a list
+	// of dotted paths (at most MaxIndexes, of at most MaxIndexPaths each).
+	// Every write keeps them in its commit.
+	Indexes [][]string `json:"indexes,omitempty"`
+	// IndexBuilds is the progress of the indexes still being built in the
+	// background (BuildIndexes). The Service keeps it: PutCollection
+	// ignores what the caller gives, and DecodeSettings refuses it.
+	IndexBuilds []IndexBuild `json:"indexBuilds,omitempty"`
 }
 
 // Policy returns the effective conflict policy.
@@ -89,14 +97,31 @@ func (c *CollectionInfo) MarshalJSON() ([]byte, error) {
 	if s.References == nil {
 		s.References = map[string]string{}
 	}
+	indexes := s.Indexes
+	if indexes == nil {
+		indexes = [][]string{}
+	}
+	building := make([][]string, 0, len(s.IndexBuilds))
+	for _, b := range s.IndexBuilds {
+		building = append(building, b.Index)
+	}
+	s.IndexBuilds = nil
 	return json.Marshal(struct {
-		Name      string          `json:"name"`
-		Settings  Settings        `json:"settings"`
-		Counts    CollectionStats `json:"counts"`
-		CreatedAt string          `json:"createdAt"`
-		UpdatedAt string          `json:"updatedAt"`
-	}{c.Name, s, c.Stats,
-		string(AppendTime(nil, c.CreatedAt)), string(AppendTime(nil, c.UpdatedAt))})
+		Name      string `json:"name"`
+		Settings  struct {
+			Settings
+			Indexes [][]string `json:"indexes"`
+		} `json:"settings"`
+		Counts          CollectionStats `json:"counts"`
+		Building        bool            `json:"building"`
+		BuildingIndexes [][]string      `json:"buildingIndexes"`
+		CreatedAt       string          `json:"createdAt"`
+		UpdatedAt       string          `json:"updatedAt"`
+	}{Name: c.Name, Settings: struct {
+		Settings
+		Indexes [][]string `json:"indexes"`
+	}{s, indexes}, Counts: c.Stats, Building: len(building) > 0, BuildingIndexes: building,
+		CreatedAt: string(AppendTime(nil, c.CreatedAt)), UpdatedAt: string(AppendTime(nil, c.UpdatedAt))})
 }
 
 // DecodeSettings parses collection settings strictly: unknown fields,
@@ -115,6 +140,9 @@ func DecodeSettings(data []byte) (Settings, error) {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&s); err != nil {
 		return s, Errorf(CodeInvalidSettings, "collection settings: %s", strings.TrimPrefix(err.Error(), "json: "))
+	}
+	if s.IndexBuilds != nil {
+		return s, Errorf(CodeInvalidSettings, "collection settings: indexBuilds is kept by the server; leave it out")
 	}
 	return s, s.Validate()
 }
@@ -150,6 +178,9 @@ func (s *Settings) validate() (*jsonschema.Schema, error) {
 		if !ValidCollectionName(c) {
 			return nil, Errorf(CodeInvalidSettings, "references.%s names %q, which is not a valid collection name", f, c)
 		}
+	}
+	if err := validateIndexes(s.Indexes); err != nil {
+		return nil, err
 	}
 	if s.HistoryLimit < 0 {
 		return nil, Errorf(CodeInvalidSettings, "historyLimit must be 0 (keep all) or positive, not %d", s.HistoryLimit)

@@ -21,6 +21,9 @@ func (s *Service) PutCollection(ctx context.Context, name string, settings Setti
 	}
 	settings.Unique = slices.Clone(settings.Unique)
 	settings.References = maps.Clone(settings.References)
+	settings.Indexes = slices.Clone(settings.Indexes)
+	settings.IndexBuilds = nil
+	building := false
 	err = s.store.Update(ctx, func(tx Tx) error {
 		old, err := getCollection(tx, name)
 		if err != nil {
@@ -29,11 +32,16 @@ func (s *Service) PutCollection(ctx context.Context, name string, settings Setti
 		created = old == nil
 		now := s.now().UTC()
 		c := &Collection{Name: name, Settings: settings, CreatedAt: now, UpdatedAt: now}
+		var oldSettings *Settings
 		if old != nil {
 			c.CreatedAt = old.CreatedAt
 			if err := reindex(tx, s, name, &old.Settings, &c.Settings); err != nil {
 				return err
 			}
+			oldSettings = &old.Settings
+		}
+		if building, err = changeIndexes(tx, name, oldSettings, &c.Settings); err != nil {
+			return err
 		}
 		if c.Seq, err = tx.NextSeq(); err != nil {
 			return err
@@ -50,6 +58,9 @@ func (s *Service) PutCollection(ctx context.Context, name string, settings Setti
 	})
 	if err != nil {
 		return info, created, err
+	}
+	if building {
+		s.kickIndexBuilder()
 	}
 	// The writes that follow find the schema compiled; the collection's
 	// entry is replaced even when the new settings have no schema.

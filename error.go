@@ -57,6 +57,10 @@ const (
 	CodeRateLimited           Code = "rate_limited"
 	CodeUnavailable           Code = "unavailable"
 	CodeInternal              Code = "internal"
+	CodeInvalidQuery          Code = "invalid_query"
+	CodeIndexRequired         Code = "index_required"
+	CodeScanTooLarge          Code = "scan_too_large"
+	CodeIndexBuilding         Code = "index_building"
 )
 
 // codes lists every code, each with whether repeating the same call can
@@ -107,6 +111,10 @@ var codes = []struct {
 	{CodeRateLimited, true},
 	{CodeUnavailable, true},
 	{CodeInternal, true},
+	{CodeInvalidQuery, false},
+	{CodeIndexRequired, false},
+	{CodeScanTooLarge, false},
+	{CodeIndexBuilding, true},
 }
 
 // Codes returns every code, in the order they are declared.

@@ -21,7 +21,9 @@ var transactionSweepInterval = 10 * time.Second
 //     document notices);
 //   - it deletes stored answers to idempotency keys once they expire;
 //   - it deletes the state of interactive transactions past their TTL;
-//   - it trims the change log to Options.EventRetention.
+//   - it trims the change log to Options.EventRetention;
+//   - it builds the indexes added to collections that have documents
+//     (BuildIndexes), and resumes the builds a restart interrupted.
 //
 // A failure of the store is logged to Options.Logger and retried; it does
 // not stop Run.
@@ -29,6 +31,10 @@ func (s *Service) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		s.runLockExpirer(ctx)
+		return nil
+	})
+	g.Go(func() error {
+		s.runIndexBuilder(ctx)
 		return nil
 	})
 	g.Go(func() error {

@@ -31,6 +31,10 @@ const (
 	// DefaultTransactionTTL is the TTL of an interactive transaction begun
 	// without one.
 	DefaultTransactionTTL = 60 * time.Second
+	// DefaultMaxScanDocs bounds the documents one page of a query may
+	// examine beyond what an index selects, when Options.MaxScanDocs is
+	// zero.
+	DefaultMaxScanDocs = 10000
 	// DefaultMaxTransactionTTL caps the TTL of an interactive transaction
 	// when Options.MaxTransactionTTL is zero.
 	DefaultMaxTransactionTTL = 10 * time.Minute
@@ -66,6 +70,11 @@ type Options struct {
 	// EventRetention is how much of the change log Run keeps; the zero
 	// value keeps every event.
 	EventRetention EventRetention
+	// MaxScanDocs bounds the documents one page of a query may examine
+	// that its index does not select (a scan, or conditions no index
+	// serves); past it the query is refused (CodeScanTooLarge). 0 means
+	// DefaultMaxScanDocs.
+	MaxScanDocs int
 	// Logger receives what Run's background work reports: failures of the
 	// store, which it retries. Nil means slog.Default().
 	Logger *slog.Logger
@@ -95,6 +104,10 @@ type Service struct {
 	log       *slog.Logger
 	// schemas holds the collections' compiled schemas (schema.go).
 	schemas schemaCache
+	// indexKick wakes the index builder (index.go); maxScan bounds the
+	// documents a query page examines (query.go).
+	indexKick chan struct{}
+	maxScan   int
 }
 
 // NewService returns a Service over store.
@@ -118,6 +131,10 @@ func NewService(store Store, opts Options) *Service {
 	}
 	s.lockWait = newLockQueues()
 	s.lockKick = make(chan struct{}, 1)
+	s.indexKick = make(chan struct{}, 1)
+	if s.maxScan = opts.MaxScanDocs; s.maxScan <= 0 {
+		s.maxScan = DefaultMaxScanDocs
+	}
 	s.maxOps, s.maxTransactionTTL = opts.MaxOps, opts.MaxTransactionTTL
 	if s.maxOps <= 0 {
 		s.maxOps = DefaultMaxOps

@@ -193,6 +193,16 @@ func (s *Service) applyWrite(tx Tx, w writeRequest) (WriteResult, error) {
 	if err := tx.PutDocument(d); err != nil {
 		return WriteResult{}, err
 	}
+	var oldDoc, newDoc *Document
+	if live {
+		oldDoc = cur
+	}
+	if !del {
+		newDoc = d
+	}
+	if err := maintainIndexes(tx, settings, w.collection, oldDoc, newDoc); err != nil {
+		return WriteResult{}, err
+	}
 	if lim := int64(settings.HistoryLimit); lim > 0 && d.Version > lim {
 		if err := tx.TrimVersions(w.collection, w.id, d.Version-lim+1); err != nil {
 			return WriteResult{}, err

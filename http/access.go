@@ -59,6 +59,9 @@ func (h *Handler) routeTable() []route {
 		{"DELETE /v1/collections/{c}", admin, h.deleteCollection},
 
 		{"GET /v1/collections/{c}/docs", readPath, h.listDocs},
+		// A query is a read, though it is a POST: read:{c}, and never an
+		// idempotent write (see guard).
+		{"POST /v1/collections/{c}/query", readPath, h.queryDocs},
 		{"POST /v1/collections/{c}/docs", writePath, h.createDoc},
 		{"GET /v1/collections/{c}/docs/{id}", readPath, h.getDoc},
 		{"PUT /v1/collections/{c}/docs/{id}", writePath, h.putDoc},
@@ -156,6 +159,12 @@ func (h *Handler) guard(rt route) http.Handler {
 		}
 		if err != nil {
 			h.problem(w, r, err)
+			return
+		}
+		if rt.access == readPath {
+			// A read changes nothing, so it has no answer to keep for an
+			// Idempotency-Key: repeating it is already safe.
+			rt.handler.ServeHTTP(w, r)
 			return
 		}
 		h.idempotent(w, r, rt.handler)

@@ -38,6 +38,10 @@ func advice(r *http.Request, te *truce.Error) string {
 		}
 	case truce.CodeEventsExpired:
 		return " (without since or Last-Event-ID)"
+	case truce.CodeIndexRequired:
+		return " (the \"scan\" member of the body; indexes are set with PUT /v1/collections/" + r.PathValue("c") + ")"
+	case truce.CodeIndexBuilding:
+		return " (GET /v1/collections/" + r.PathValue("c") + " shows when it is done)"
 	}
 	return ""
 }

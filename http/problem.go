@@ -57,6 +57,10 @@ var statusOf = map[truce.Code]int{
 	truce.CodeRateLimited:           http.StatusTooManyRequests,
 	truce.CodeUnavailable:           http.StatusServiceUnavailable,
 	truce.CodeInternal:              http.StatusInternalServerError,
+	truce.CodeInvalidQuery:          http.StatusBadRequest,
+	truce.CodeIndexRequired:         http.StatusBadRequest,
+	truce.CodeScanTooLarge:          http.StatusBadRequest,
+	truce.CodeIndexBuilding:         http.StatusServiceUnavailable,
 }
 
 // StatusOf returns the HTTP status that answers an error code.

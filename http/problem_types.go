@@ -159,6 +159,26 @@ var problemTypes = map[truce.Code]problemType{
 			"again; the RateLimit header says how many requests are left."},
 	truce.CodeUnavailable: {"Unavailable",
 		"The server is shutting down or its store is not reachable. Retry after a moment."},
+	truce.CodeInvalidQuery: {"Invalid query",
+		"The body of POST /v1/collections/{c}/query is malformed: an unknown member or operator, a path that is " +
+			"empty or names a reserved field other than _id, _version, _createdAt and _updatedAt, an operand of the " +
+			"wrong type ($in and $nin take lists, $exists a boolean, $prefix a string), a limit outside 1-1000, " +
+			"orderBy paths in different directions, or an after cursor that another query gave. The problem's " +
+			"errors member points at the offending part; fix it and send the query again."},
+	truce.CodeIndexRequired: {"Index required",
+		"No index of the collection selects exactly the documents this query asks for, in its order. An index " +
+			"serves a query when its leading paths are compared for equality and then at most one path is a range " +
+			"($lt $lte $gt $gte $prefix $exists) or the orderBy path. The detail names an index that would serve it: " +
+			"add it to the collection's indexes with PUT /v1/collections/{c}, or send \"scan\": true to examine the " +
+			"documents (up to the server's --max-scan-docs per page)."},
+	truce.CodeScanTooLarge: {"Scan too large",
+		"The query asked to scan, and filling one page would examine more documents than the server allows " +
+			"(--max-scan-docs, 10,000 by default). Add an index that serves the query, or narrow it with conditions " +
+			"an index serves."},
+	truce.CodeIndexBuilding: {"Index building",
+		"The index that serves this query was added to a collection that had documents and is still being " +
+			"built in the background; GET /v1/collections/{c} shows \"building\": true until it is done. Retry " +
+			"after Retry-After, or send \"scan\": true to examine the documents meanwhile."},
 	truce.CodeInternal: {"Internal error",
 		"Something failed inside the server; the server log has the cause, under the problem's requestId."},
 }

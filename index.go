@@ -1,0 +1,363 @@
+package truce
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+)
+
+// The bounds of a collection's secondary indexes (Settings.Indexes).
+const (
+	// MaxIndexes is the most indexes a collection may declare.
+	MaxIndexes = 16
+	// MaxIndexPaths is the most paths one index may have.
+	MaxIndexPaths = 8
+	// maxPathBytes bounds one dotted path.
+	maxPathBytes = 1024
+)
+
+// indexBuildBatch is how many documents one background step of an index
+// build adds, in one Update: small enough that writes to the collection
+// wait little behind it.
+const indexBuildBatch = 256
+
+// indexBuildInterval is how often Run looks for index builds that nothing
+// announced: those a restart interrupted, and retries after a failure.
+var indexBuildInterval = 5 * time.Second
+
+// IndexBuild is the progress of building one index in the background: the
+// documents up to After (by id) have their entries.
+type IndexBuild struct {
+	// Index is the paths of the index being built.
+	Index []string `json:"index"`
+	// After is the id of the last document the build has indexed; "" when
+	// it has not begun.
+	After string `json:"after"`
+}
+
+// reservedPaths are the reserved fields a query or an index may name: they
+// come from the document's metadata, not its body.
+var reservedPaths = []string{FieldID, FieldVersion, FieldCreatedAt, FieldUpdatedAt}
+
+// checkPath reports what is wrong with a dotted path, or "" when it is
+// usable: non-empty segments, and a reserved field only alone.
+func checkPath(p string) string {
+	if p == "" || len(p) > maxPathBytes {
+		return "a path is 1 to " + itoa(maxPathBytes) + " bytes"
+	}
+	segs := strings.Split(p, ".")
+	for _, s := range segs {
+		if s == "" {
+			return "path " + strconvQuote(p) + " has an empty segment"
+		}
+	}
+	if strings.HasPrefix(segs[0], "_") {
+		if len(segs) > 1 || !slices.Contains(reservedPaths, segs[0]) {
+			return "path " + strconvQuote(p) + " names a reserved field; only " + strings.Join(reservedPaths, ", ") + " can be queried or indexed"
+		}
+	}
+	return ""
+}
+
+func strconvQuote(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// validateIndexes checks Settings.Indexes.
+func validateIndexes(indexes [][]string) error {
+	if len(indexes) > MaxIndexes {
+		return Errorf(CodeInvalidSettings, "indexes: %d indexes; a collection may have at most %d", len(indexes), MaxIndexes)
+	}
+	seen := map[string]bool{}
+	for i, ix := range indexes {
+		if len(ix) == 0 || len(ix) > MaxIndexPaths {
+			return Errorf(CodeInvalidSettings, "indexes[%d]: an index is a list of 1 to %d dotted paths", i, MaxIndexPaths)
+		}
+		paths := map[string]bool{}
+		for _, p := range ix {
+			if msg := checkPath(p); msg != "" {
+				return Errorf(CodeInvalidSettings, "indexes[%d]: %s", i, msg)
+			}
+			if paths[p] {
+				return Errorf(CodeInvalidSettings, "indexes[%d] lists %q twice", i, p)
+			}
+			paths[p] = true
+		}
+		name := indexName(ix)
+		if seen[name] {
+			return Errorf(CodeInvalidSettings, "indexes lists %s twice", name)
+		}
+		seen[name] = true
+	}
+	return nil
+}
+
+// indexName is the name under which the Store keeps an index: its paths
+// as a JSON array, which no two different lists of paths share.
+func indexName(paths []string) string {
+	b, _ := json.Marshal(paths)
+	return string(b)
+}
+
+// docView reads the values of paths in a document, decoding its body once.
+type docView struct {
+	d       *Document
+	body    map[string]any
+	decoded bool
+}
+
+// get returns the value at a dotted path and whether the document has it.
+func (v *docView) get(path string) (any, bool) {
+	if strings.HasPrefix(path, "_") {
+		switch path {
+		case FieldID:
+			return v.d.ID, true
+		case FieldVersion:
+			return float64(v.d.Version), true
+		case FieldCreatedAt:
+			return string(AppendTime(nil, v.d.CreatedAt)), true
+		case FieldUpdatedAt:
+			return string(AppendTime(nil, v.d.UpdatedAt)), true
+		}
+		return nil, false
+	}
+	if !v.decoded {
+		v.decoded = true
+		// Stored bodies are valid JSON objects. Numbers stay as written,
+		// for projections; the collation reads them as floats.
+		dec := json.NewDecoder(bytes.NewReader(v.d.Body))
+		dec.UseNumber()
+		_ = dec.Decode(&v.body)
+	}
+	var cur any = v.body
+	for seg := range strings.SplitSeq(path, ".") {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if cur, ok = m[seg]; !ok {
+			return nil, false
+		}
+	}
+	return cur, true
+}
+
+// indexKey returns the key of d in the index of paths: the collation
+// encodings of its values, then its id, which makes keys unique.
+func indexKey(paths []string, v *docView) []byte {
+	b := make([]byte, 0, 64)
+	for _, p := range paths {
+		val, ok := v.get(p)
+		b = appendCollated(b, val, ok)
+	}
+	return append(b, v.d.ID...)
+}
+
+// maintainIndexes moves a document's entries in the collection's
+// secondary indexes from old, its live version before the write (nil for
+// none), to new, the version written (nil for a tombstone).
+func maintainIndexes(tx Tx, settings *Settings, collection string, old, new *Document) error {
+	if len(settings.Indexes) == 0 {
+		return nil
+	}
+	var ov, nv *docView
+	if old != nil {
+		ov = &docView{d: old}
+	}
+	if new != nil {
+		nv = &docView{d: new}
+	}
+	for _, ix := range settings.Indexes {
+		var ok, nk []byte
+		if ov != nil {
+			ok = indexKey(ix, ov)
+		}
+		if nv != nil {
+			nk = indexKey(ix, nv)
+		}
+		if ok != nil && nk != nil && string(ok) == string(nk) {
+			continue
+		}
+		name := indexName(ix)
+		if ok != nil {
+			if err := tx.DeleteIndexEntry(collection, name, ok); err != nil {
+				return err
+			}
+		}
+		if nk != nil {
+			if err := tx.PutIndexEntry(collection, name, nk, new.ID); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// changeIndexes applies, inside the Update of PutCollection, a change of
+// a collection's indexes from old to new settings: it drops the entries of
+// the indexes that go, and schedules a build for the indexes that come
+// when the collection has live documents. It sets new.IndexBuilds.
+func changeIndexes(tx Tx, name string, old, new *Settings) (building bool, err error) {
+	var builds []IndexBuild
+	newNames := map[string]bool{}
+	for _, ix := range new.Indexes {
+		newNames[indexName(ix)] = true
+	}
+	oldNames := map[string]bool{}
+	if old != nil {
+		for _, ix := range old.Indexes {
+			n := indexName(ix)
+			oldNames[n] = true
+			if !newNames[n] {
+				if err := tx.DropIndex(name, n); err != nil {
+					return false, err
+				}
+			}
+		}
+		for _, b := range old.IndexBuilds {
+			if newNames[indexName(b.Index)] {
+				builds = append(builds, b)
+			}
+		}
+	}
+	var hasDocs bool
+	if old != nil {
+		docs, err := tx.Documents(name, "", 1)
+		if err != nil {
+			return false, err
+		}
+		hasDocs = len(docs) > 0
+	}
+	for _, ix := range new.Indexes {
+		if n := indexName(ix); !oldNames[n] && hasDocs {
+			// A new index's old entries, if any, are from a time it was
+			// declared before: start clean.
+			if err := tx.DropIndex(name, n); err != nil {
+				return false, err
+			}
+			builds = append(builds, IndexBuild{Index: slices.Clone(ix)})
+		}
+	}
+	new.IndexBuilds = builds
+	return len(builds) > 0, nil
+}
+
+// buildingIndex reports whether the index of paths is still being built.
+func (s *Settings) buildingIndex(paths []string) bool {
+	for _, b := range s.IndexBuilds {
+		if slices.Equal(b.Index, paths) {
+			return true
+		}
+	}
+	return false
+}
+
+// BuildIndexes runs the builds of the indexes added to collections that
+// had documents, a bounded Update at a time, until none is left or ctx
+// ends. Run calls it when PutCollection schedules a build, and now and then
+// to resume builds that a restart interrupted; programs that do not call
+// Run can call it themselves. While an index builds, every write keeps its
+// entries as it keeps a finished index's, and queries that need it are
+// refused (CodeIndexBuilding).
+func (s *Service) BuildIndexes(ctx context.Context) error {
+	for {
+		var names []string
+		err := s.store.View(ctx, func(tx ReadTx) error {
+			names = names[:0]
+			cs, err := tx.Collections()
+			for _, c := range cs {
+				if len(c.Settings.IndexBuilds) > 0 {
+					names = append(names, c.Name)
+				}
+			}
+			return err
+		})
+		if err != nil || len(names) == 0 {
+			return err
+		}
+		for _, name := range names {
+			for {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				more, err := s.buildIndexStep(ctx, name)
+				if err != nil {
+					return err
+				}
+				if !more {
+					break
+				}
+			}
+		}
+	}
+}
+
+// buildIndexStep adds the entries of up to indexBuildBatch documents to
+// the first index being built in a collection, and records the progress
+// in the same Update. It reports whether any build is left.
+func (s *Service) buildIndexStep(ctx context.Context, name string) (more bool, err error) {
+	err = s.store.Update(ctx, func(tx Tx) error {
+		c, err := getCollection(tx, name)
+		if err != nil || c == nil || len(c.Settings.IndexBuilds) == 0 {
+			more = false
+			return err
+		}
+		c.Settings.IndexBuilds = slices.Clone(c.Settings.IndexBuilds)
+		b := &c.Settings.IndexBuilds[0]
+		docs, err := tx.Documents(name, b.After, indexBuildBatch)
+		if err != nil {
+			return err
+		}
+		ix := indexName(b.Index)
+		for _, d := range docs {
+			if err := tx.PutIndexEntry(name, ix, indexKey(b.Index, &docView{d: d}), d.ID); err != nil {
+				return err
+			}
+		}
+		if len(docs) < indexBuildBatch {
+			c.Settings.IndexBuilds = c.Settings.IndexBuilds[1:]
+			if len(c.Settings.IndexBuilds) == 0 {
+				c.Settings.IndexBuilds = nil
+			}
+		} else {
+			b.After = docs[len(docs)-1].ID
+		}
+		if c.Seq, err = tx.NextSeq(); err != nil {
+			return err
+		}
+		more = len(c.Settings.IndexBuilds) > 0
+		return tx.PutCollection(c)
+	})
+	return more, err
+}
+
+// runIndexBuilder is Run's loop that builds indexes: at once when
+// PutCollection schedules a build, and every indexBuildInterval.
+func (s *Service) runIndexBuilder(ctx context.Context) {
+	t := time.NewTicker(indexBuildInterval)
+	defer t.Stop()
+	for {
+		if err := s.BuildIndexes(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			s.upkeepFailed(ctx, "build indexes", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-s.indexKick:
+		}
+	}
+}
+
+// kickIndexBuilder wakes runIndexBuilder.
+func (s *Service) kickIndexBuilder() {
+	select {
+	case s.indexKick <- struct{}{}:
+	default:
+	}
+}
