@@ -1,6 +1,9 @@
 package truce
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // SetFeedRing sets the capacity of the feed's ring of recent events.
 func SetFeedRing(f *Feed, events int) {
@@ -23,3 +26,15 @@ func SetTransactionSweepInterval(d time.Duration) (restore func()) {
 	transactionSweepInterval = d
 	return func() { transactionSweepInterval = old }
 }
+
+// BuildIndexStep runs one bounded step of the index builds of a
+// collection, as BuildIndexes does, and reports whether any is left.
+func BuildIndexStep(s *Service, ctx context.Context, collection string) (bool, error) {
+	return s.buildIndexStep(ctx, collection)
+}
+
+// IndexName is the name under which the Store keeps the index of paths.
+func IndexName(paths []string) string { return indexName(paths) }
+
+// ServiceStore returns the Store a Service runs on.
+func ServiceStore(s *Service) Store { return s.store }
