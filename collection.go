@@ -107,8 +107,8 @@ func (c *CollectionInfo) MarshalJSON() ([]byte, error) {
 	}
 	s.IndexBuilds = nil
 	return json.Marshal(struct {
-		Name      string `json:"name"`
-		Settings  struct {
+		Name     string `json:"name"`
+		Settings struct {
 			Settings
 			Indexes [][]string `json:"indexes"`
 		} `json:"settings"`
