@@ -32,6 +32,9 @@ type Settings struct {
 	// HistoryLimit is the number of versions kept per document; 0 keeps
 	// all.
 	HistoryLimit int `json:"historyLimit,omitempty"`
+	// Indexes lists the secondary indexes that queries read, each a list
+	// of dotted paths, such as {{"status", "total"}, {"email"}}.
+	Indexes [][]string `json:"indexes,omitempty"`
 }
 
 // Collection is a collection as the server describes it.
@@ -42,6 +45,11 @@ type Collection struct {
 	Settings Settings `json:"settings"`
 	// Counts counts its documents.
 	Counts CollectionCounts `json:"counts"`
+	// Building reports that indexes added to the collection are still
+	// being built, and BuildingIndexes lists them; queries that need them
+	// wait (the client retries the server's 503 index_building).
+	Building        bool       `json:"building"`
+	BuildingIndexes [][]string `json:"buildingIndexes"`
 	// CreatedAt and UpdatedAt are when it was created and when its
 	// settings last changed.
 	CreatedAt time.Time `json:"createdAt"`
