@@ -37,6 +37,7 @@ type serveOptions struct {
 	idempotencyTTL time.Duration
 	maxLockTTL     time.Duration
 	maxTxOps       int
+	maxScanDocs    int
 	maxTxBytes     int64
 	maxTxTTL       time.Duration
 	eventRetention string
@@ -98,6 +99,7 @@ glibc.malloc.arena_max in GLIBC_TUNABLES, sets the limit instead.`,
 	f.IntVar(&o.maxTxOps, "max-tx-ops", truce.DefaultMaxOps, "most operations in one transaction (`n`)")
 	f.Int64Var(&o.maxTxBytes, "max-tx-bytes", trucehttp.DefaultMaxBatchBytes, "largest POST /v1/tx body accepted, in `bytes`")
 	f.DurationVar(&o.maxTxTTL, "max-tx-ttl", truce.DefaultMaxTransactionTTL, "longest TTL of an interactive transaction (`duration`); longer ones are capped")
+	f.IntVar(&o.maxScanDocs, "max-scan-docs", truce.DefaultMaxScanDocs, "most documents one page of a query with \"scan\": true may examine (`n`); past it, 400 scan_too_large")
 	f.StringVar(&o.eventRetention, "event-retention", truce.DefaultEventRetention.String(), "how much of the change feed to keep: an `age` (168h), a count of events (1000000), both (168h,1000000) or 0 for all; older resumes are 410 events_expired")
 	f.BoolVar(&o.insecureNoAuth, "insecure-no-auth", false, "allow a non-loopback --addr without authentication")
 	f.StringVar(&o.authFile, "auth-file", "", "`PATH` of the auth file of bearer tokens (truce token create makes it); reloaded when it changes and on SIGHUP")
@@ -124,6 +126,9 @@ func (o *serveOptions) run(ctx context.Context, stderr io.Writer) error {
 	}
 	if o.maxTxOps <= 0 || o.maxTxBytes <= 0 || o.maxTxTTL <= 0 {
 		return usageErrorf("--max-tx-ops, --max-tx-bytes and --max-tx-ttl must be positive")
+	}
+	if o.maxScanDocs <= 0 {
+		return usageErrorf("--max-scan-docs must be positive, not %d", o.maxScanDocs)
 	}
 	retention, err := truce.ParseEventRetention(o.eventRetention)
 	if err != nil {
@@ -192,7 +197,7 @@ func (o *serveOptions) run(ctx context.Context, stderr io.Writer) error {
 	}
 	svc := truce.NewService(store, truce.Options{MaxDocBytes: o.maxDocBytes, IdempotencyTTL: o.idempotencyTTL,
 		MaxLockTTL: o.maxLockTTL, MaxOps: o.maxTxOps, MaxTransactionTTL: o.maxTxTTL,
-		EventRetention: retention, Logger: log})
+		MaxScanDocs: o.maxScanDocs, EventRetention: retention, Logger: log})
 	// The background work stops before the store closes, on every way out.
 	upkeepCtx, stopUpkeep := context.WithCancel(context.Background())
 	upkeepDone := make(chan struct{})
