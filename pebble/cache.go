@@ -118,6 +118,18 @@ func cloneCollection(c *truce.Collection) *truce.Collection {
 	cp.Settings.Unique = slices.Clone(c.Settings.Unique)
 	cp.Settings.References = maps.Clone(c.Settings.References)
 	cp.Settings.Schema = bytes.Clone(c.Settings.Schema)
+	if c.Settings.Indexes != nil {
+		cp.Settings.Indexes = make([][]string, len(c.Settings.Indexes))
+		for i, ix := range c.Settings.Indexes {
+			cp.Settings.Indexes[i] = slices.Clone(ix)
+		}
+	}
+	if c.Settings.IndexBuilds != nil {
+		cp.Settings.IndexBuilds = make([]truce.IndexBuild, len(c.Settings.IndexBuilds))
+		for i, b := range c.Settings.IndexBuilds {
+			cp.Settings.IndexBuilds[i] = truce.IndexBuild{Index: slices.Clone(b.Index), After: b.After}
+		}
+	}
 	return &cp
 }
 

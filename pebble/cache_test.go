@@ -281,7 +281,7 @@ func TestDocumentCacheBudget(t *testing.T) {
 // TestCloneCollectionCoversSettings fails when truce.Settings gains a field
 // that a shallow copy would share, so that cloneCollection learns to copy it.
 func TestCloneCollectionCoversSettings(t *testing.T) {
-	cloned := map[string]bool{"Unique": true, "References": true, "Schema": true}
+	cloned := map[string]bool{"Unique": true, "References": true, "Schema": true, "Indexes": true, "IndexBuilds": true}
 	typ := reflect.TypeFor[truce.Settings]()
 	for i := range typ.NumField() {
 		f := typ.Field(i)
