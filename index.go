@@ -6,8 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // The bounds of a collection's secondary indexes (Settings.Indexes).
@@ -100,8 +103,15 @@ func validateIndexes(indexes [][]string) error {
 // indexName is the name under which the Store keeps an index: its paths
 // as a JSON array, which no two different lists of paths share.
 func indexName(paths []string) string {
-	b, _ := json.Marshal(paths)
-	return string(b)
+	b := make([]byte, 0, 32)
+	b = append(b, '[')
+	for i, p := range paths {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, p)
+	}
+	return string(append(b, ']'))
 }
 
 // docView reads the values of paths in a document, decoding its body once.
@@ -165,20 +175,28 @@ func maintainIndexes(tx Tx, settings *Settings, collection string, old, new *Doc
 	if len(settings.Indexes) == 0 {
 		return nil
 	}
-	var ov, nv *docView
+	var paths []string
+	for _, ix := range settings.Indexes {
+		for _, p := range ix {
+			if !slices.Contains(paths, p) {
+				paths = append(paths, p)
+			}
+		}
+	}
+	var ov, nv map[string][]byte
 	if old != nil {
-		ov = &docView{d: old}
+		ov = collatedPaths(old, paths)
 	}
 	if new != nil {
-		nv = &docView{d: new}
+		nv = collatedPaths(new, paths)
 	}
 	for _, ix := range settings.Indexes {
 		var ok, nk []byte
 		if ov != nil {
-			ok = indexKey(ix, ov)
+			ok = keyOf(ix, ov, old.ID)
 		}
 		if nv != nil {
-			nk = indexKey(ix, nv)
+			nk = keyOf(ix, nv, new.ID)
 		}
 		if ok != nil && nk != nil && string(ok) == string(nk) {
 			continue
@@ -196,6 +214,91 @@ func maintainIndexes(tx Tx, settings *Settings, collection string, old, new *Doc
 		}
 	}
 	return nil
+}
+
+// keyOf assembles the key of a document in the index of paths from the
+// collation encodings of its values.
+func keyOf(paths []string, vals map[string][]byte, id string) []byte {
+	n := len(id)
+	for _, p := range paths {
+		n += len(vals[p])
+	}
+	b := make([]byte, 0, n)
+	for _, p := range paths {
+		b = append(b, vals[p]...)
+	}
+	return append(b, id...)
+}
+
+// collatedPaths returns the collation encoding of the value of each path
+// in d, reading only the parts of the body the paths lead to: every write
+// to an indexed collection does this twice (the old version and the new).
+// It encodes exactly as appendCollated does for the decoded value.
+func collatedPaths(d *Document, paths []string) map[string][]byte {
+	out := make(map[string][]byte, len(paths))
+	var body []string
+	for _, p := range paths {
+		if strings.HasPrefix(p, "_") {
+			v, ok := (&docView{d: d}).get(p)
+			out[p] = appendCollated(nil, v, ok)
+		} else {
+			body = append(body, p)
+		}
+	}
+	if len(body) > 0 {
+		collateAt(d.Body, body, body, out)
+	}
+	return out
+}
+
+// collateAt encodes the values at the paths rel of the JSON object obj
+// into out, under the full paths full.
+func collateAt(obj []byte, rel, full []string, out map[string][]byte) {
+	names := make(map[string]bool, len(rel))
+	for _, r := range rel {
+		first, _, _ := strings.Cut(r, ".")
+		names[first] = true
+	}
+	vals, err := topLevel(obj, names)
+	for i, r := range rel {
+		first, rest, nested := strings.Cut(r, ".")
+		v, ok := vals[first]
+		switch {
+		case err != nil || !ok || (nested && v.Kind() != '{'):
+			out[full[i]] = []byte{tagMissing}
+		case nested:
+			collateAt(v, []string{rest}, full[i:i+1], out)
+		default:
+			out[full[i]] = collateRaw(v)
+		}
+	}
+}
+
+// collateRaw encodes one raw JSON value.
+func collateRaw(v jsontext.Value) []byte {
+	switch v.Kind() {
+	case 'n':
+		return []byte{tagNull}
+	case 't':
+		return []byte{tagTrue}
+	case 'f':
+		return []byte{tagFalse}
+	case '0':
+		if f, err := strconv.ParseFloat(string(v), 64); err == nil {
+			return appendCollatedNumber([]byte{tagNumber}, f)
+		}
+	case '"':
+		if s, err := jsontext.AppendUnquote(nil, v); err == nil {
+			return append(appendStringBody([]byte{tagString}, string(s)), 0x00, 0x01)
+		}
+	}
+	var x any
+	dec := json.NewDecoder(bytes.NewReader(v))
+	dec.UseNumber()
+	if err := dec.Decode(&x); err != nil {
+		return []byte{tagNull}
+	}
+	return appendCollated(nil, x, true)
 }
 
 // changeIndexes applies, inside the Update of PutCollection, a change of
@@ -315,7 +418,7 @@ func (s *Service) buildIndexStep(ctx context.Context, name string) (more bool, e
 		}
 		ix := indexName(b.Index)
 		for _, d := range docs {
-			if err := tx.PutIndexEntry(name, ix, indexKey(b.Index, &docView{d: d}), d.ID); err != nil {
+			if err := tx.PutIndexEntry(name, ix, keyOf(b.Index, collatedPaths(d, b.Index), d.ID), d.ID); err != nil {
 				return err
 			}
 		}

@@ -377,7 +377,9 @@ func (s *Service) readPlan(tx ReadTx, collection string, p *plan, f *filter, lim
 				if err != nil {
 					return err
 				}
-				if d == nil || d.Deleted || !f.all.match(&docView{d: d}) {
+				// An exact plan's entries are the matching documents: the
+				// same snapshot holds the entry and the version it indexes.
+				if d == nil || d.Deleted || (!p.exact && !f.all.match(&docView{d: d})) {
 					continue
 				}
 				hits = append(hits, hit{d, e.Key})
