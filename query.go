@@ -33,8 +33,10 @@ type Query struct {
 
 // OrderBy is one sort path of a query.
 type OrderBy struct {
+	// Field is the dotted path to sort by.
 	Field string `json:"field"`
-	Desc  bool   `json:"desc,omitempty"`
+	// Desc sorts from the highest value down.
+	Desc bool `json:"desc,omitempty"`
 }
 
 // The bounds of a query beyond those of Query's fields.

@@ -30,8 +30,10 @@ type Query struct {
 
 // OrderBy is one sort path of a Query.
 type OrderBy struct {
+	// Field is the dotted path to sort by.
 	Field string `json:"field"`
-	Desc  bool   `json:"desc,omitempty"`
+	// Desc sorts from the highest value down.
+	Desc bool `json:"desc,omitempty"`
 }
 
 // QueryPage is one page of a query's answer.
