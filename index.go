@@ -183,7 +183,7 @@ func maintainIndexes(tx Tx, settings *Settings, collection string, old, new *Doc
 			}
 		}
 	}
-	var ov, nv map[string][]byte
+	var ov, nv [][]byte
 	if old != nil {
 		ov = collatedPaths(old, paths)
 	}
@@ -193,10 +193,10 @@ func maintainIndexes(tx Tx, settings *Settings, collection string, old, new *Doc
 	for _, ix := range settings.Indexes {
 		var ok, nk []byte
 		if ov != nil {
-			ok = keyOf(ix, ov, old.ID)
+			ok = keyOf(ix, paths, ov, old.ID)
 		}
 		if nv != nil {
-			nk = keyOf(ix, nv, new.ID)
+			nk = keyOf(ix, paths, nv, new.ID)
 		}
 		if ok != nil && nk != nil && string(ok) == string(nk) {
 			continue
@@ -216,62 +216,160 @@ func maintainIndexes(tx Tx, settings *Settings, collection string, old, new *Doc
 	return nil
 }
 
-// keyOf assembles the key of a document in the index of paths from the
-// collation encodings of its values.
-func keyOf(paths []string, vals map[string][]byte, id string) []byte {
+// keyOf assembles the key of a document in the index ix from the collation
+// encodings vals of its values at paths.
+func keyOf(ix, paths []string, vals [][]byte, id string) []byte {
 	n := len(id)
-	for _, p := range paths {
-		n += len(vals[p])
+	for _, p := range ix {
+		n += len(vals[slices.Index(paths, p)])
 	}
 	b := make([]byte, 0, n)
-	for _, p := range paths {
-		b = append(b, vals[p]...)
+	for _, p := range ix {
+		b = append(b, vals[slices.Index(paths, p)]...)
 	}
 	return append(b, id...)
 }
+
+var missingKey = []byte{tagMissing}
 
 // collatedPaths returns the collation encoding of the value of each path
 // in d, reading only the parts of the body the paths lead to: every write
 // to an indexed collection does this twice (the old version and the new).
 // It encodes exactly as appendCollated does for the decoded value.
-func collatedPaths(d *Document, paths []string) map[string][]byte {
-	out := make(map[string][]byte, len(paths))
-	var body []string
-	for _, p := range paths {
+func collatedPaths(d *Document, paths []string) [][]byte {
+	out := make([][]byte, len(paths))
+	for i, p := range paths {
 		if strings.HasPrefix(p, "_") {
 			v, ok := (&docView{d: d}).get(p)
-			out[p] = appendCollated(nil, v, ok)
-		} else {
-			body = append(body, p)
+			out[i] = appendCollated(nil, v, ok)
+			continue
 		}
-	}
-	if len(body) > 0 {
-		collateAt(d.Body, body, body, out)
+		out[i] = collateAt(d.Body, p)
 	}
 	return out
 }
 
-// collateAt encodes the values at the paths rel of the JSON object obj
-// into out, under the full paths full.
-func collateAt(obj []byte, rel, full []string, out map[string][]byte) {
-	names := make(map[string]bool, len(rel))
-	for _, r := range rel {
-		first, _, _ := strings.Cut(r, ".")
-		names[first] = true
-	}
-	vals, err := topLevel(obj, names)
-	for i, r := range rel {
-		first, rest, nested := strings.Cut(r, ".")
-		v, ok := vals[first]
+// collateAt encodes the value at the dotted path of the JSON object obj.
+func collateAt(obj []byte, path string) []byte {
+	for {
+		first, rest, nested := strings.Cut(path, ".")
+		v, ok := member(obj, first)
 		switch {
-		case err != nil || !ok || (nested && v.Kind() != '{'):
-			out[full[i]] = []byte{tagMissing}
-		case nested:
-			collateAt(v, []string{rest}, full[i:i+1], out)
-		default:
-			out[full[i]] = collateRaw(v)
+		case !ok:
+			return missingKey
+		case !nested:
+			return collateRaw(v)
+		case len(v) == 0 || v[0] != '{':
+			return missingKey
+		}
+		obj, path = v, rest
+	}
+}
+
+// member returns the raw value of the member name of the JSON object obj,
+// which is valid JSON (a stored body, or a part of one).
+func member(obj []byte, name string) (jsontext.Value, bool) {
+	i := skipSpace(obj, 0)
+	if i >= len(obj) || obj[i] != '{' {
+		return nil, false
+	}
+	i++
+	for {
+		i = skipSpace(obj, i)
+		if i >= len(obj) || obj[i] != '"' {
+			return nil, false
+		}
+		kend := skipString(obj, i)
+		if kend < 0 {
+			return nil, false
+		}
+		key := obj[i:kend]
+		i = skipSpace(obj, kend)
+		if i >= len(obj) || obj[i] != ':' {
+			return nil, false
+		}
+		i = skipSpace(obj, i+1)
+		vend := skipValue(obj, i)
+		if vend < 0 {
+			return nil, false
+		}
+		if keyEquals(key, name) {
+			return jsontext.Value(obj[i:vend]), true
+		}
+		i = skipSpace(obj, vend)
+		if i >= len(obj) || obj[i] != ',' {
+			return nil, false
+		}
+		i++
+	}
+}
+
+// keyEquals reports whether the quoted JSON string key spells name.
+func keyEquals(key []byte, name string) bool {
+	inner := key[1 : len(key)-1]
+	if bytes.IndexByte(inner, '\\') < 0 {
+		return string(inner) == name
+	}
+	u, err := jsontext.AppendUnquote(nil, key)
+	return err == nil && string(u) == name
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipString returns the index after the string that starts at b[i], or
+// -1.
+func skipString(b []byte, i int) int {
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1
 		}
 	}
+	return -1
+}
+
+// skipValue returns the index after the value that starts at b[i], or -1.
+func skipValue(b []byte, i int) int {
+	if i >= len(b) {
+		return -1
+	}
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(b); j++ {
+			switch b[j] {
+			case '"':
+				if j = skipString(b, j); j < 0 {
+					return -1
+				}
+				j--
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return j + 1
+				}
+			}
+		}
+		return -1
+	}
+	j := i
+	for j < len(b) && b[j] != ',' && b[j] != '}' && b[j] != ']' && b[j] != ' ' && b[j] != '\t' && b[j] != '\n' && b[j] != '\r' {
+		j++
+	}
+	if j == i {
+		return -1
+	}
+	return j
 }
 
 // collateRaw encodes one raw JSON value.
@@ -288,6 +386,11 @@ func collateRaw(v jsontext.Value) []byte {
 			return appendCollatedNumber([]byte{tagNumber}, f)
 		}
 	case '"':
+		inner := v[1 : len(v)-1]
+		if bytes.IndexByte(inner, '\\') < 0 {
+			b := make([]byte, 0, len(inner)+3)
+			return append(appendStringBody(append(b, tagString), string(inner)), 0x00, 0x01)
+		}
 		if s, err := jsontext.AppendUnquote(nil, v); err == nil {
 			return append(appendStringBody([]byte{tagString}, string(s)), 0x00, 0x01)
 		}
@@ -418,7 +521,7 @@ func (s *Service) buildIndexStep(ctx context.Context, name string) (more bool, e
 		}
 		ix := indexName(b.Index)
 		for _, d := range docs {
-			if err := tx.PutIndexEntry(name, ix, keyOf(b.Index, collatedPaths(d, b.Index), d.ID), d.ID); err != nil {
+			if err := tx.PutIndexEntry(name, ix, keyOf(b.Index, b.Index, collatedPaths(d, b.Index), d.ID), d.ID); err != nil {
 				return err
 			}
 		}
