@@ -38,3 +38,8 @@ func IndexName(paths []string) string { return indexName(paths) }
 
 // ServiceStore returns the Store a Service runs on.
 func ServiceStore(s *Service) Store { return s.store }
+
+// IndexKey returns the key of d in the index of paths.
+func IndexKey(paths []string, d *Document) []byte {
+	return keyOf(paths, paths, collatedPaths(d, paths), d.ID)
+}

@@ -613,6 +613,9 @@ func checkIndexEntries(t *testing.T, svc *truce.Service, collection string, inde
 		var got []string
 		for i, e := range es {
 			got = append(got, e.ID)
+			if d, err := svc.Get(ctx, collection, e.ID); err == nil && !bytes.Equal(e.Key, truce.IndexKey(ix, d)) {
+				t.Errorf("index %v: the entry of %s does not hold its current values (%s)", ix, e.ID, d.Body)
+			}
 			if i > 0 && bytes.Compare(es[i-1].Key, e.Key) >= 0 {
 				t.Errorf("index %v: keys out of order at %d", ix, i)
 			}

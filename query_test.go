@@ -508,3 +508,85 @@ func TestIndexSettings(t *testing.T) {
 		}
 	}
 }
+
+// TestIndexBuildConcurrentWrites: writes that race a build, before and
+// after its position, leave the index holding exactly the live documents.
+func TestIndexBuildConcurrentWrites(t *testing.T) {
+	svc, _ := mustService(t)
+	ctx := context.Background()
+	const n = 1200
+	for i := 0; i < n; i += 300 {
+		var ops []truce.Op
+		for j := i; j < i+300; j++ {
+			ops = append(ops, truce.Op{Kind: truce.OpPut, Collection: "c", ID: docID(j), Document: fmt.Appendf(nil, `{"k":%d}`, j%5)})
+		}
+		if _, err := svc.Batch(ctx, ops, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustSettings(t, svc, "c", truce.Settings{Indexes: [][]string{{"k"}}})
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for w := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				id := docID((i*37 + w*401) % (n + 100))
+				var err error
+				if i%4 == 0 {
+					_, err = svc.Delete(ctx, "c", id, truce.Precondition{}, nil)
+					if truce.ErrorCode(err) == truce.CodeNotFound {
+						err = nil
+					}
+				} else {
+					_, err = svc.Put(ctx, "c", id, fmt.Appendf(nil, `{"k":%d}`, i%7), truce.Precondition{}, nil)
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	if err := svc.BuildIndexes(ctx); err != nil {
+		t.Fatal(err)
+	}
+	close(stop)
+	wg.Wait()
+	checkIndexEntries(t, svc, "c", [][]string{{"k"}})
+}
+
+// TestIndexConflictResolution: resolving a recorded conflict writes the
+// resolution's entries in the same commit.
+func TestIndexConflictResolution(t *testing.T) {
+	svc, _ := mustService(t)
+	ctx := context.Background()
+	mustSettings(t, svc, "c", truce.Settings{ConflictPolicy: truce.PolicyManual, Indexes: [][]string{{"k"}}})
+	mustPut(t, svc, "c", "x", `{"k":1}`)
+	mustPut(t, svc, "c", "x", `{"k":2}`)
+	_, err := svc.Put(ctx, "c", "x", []byte(`{"k":3,"_version":1}`), truce.Precondition{}, nil)
+	var te *truce.Error
+	if !errors.As(err, &te) || te.ConflictID == "" {
+		t.Fatalf("no conflict: %v", err)
+	}
+	cur, err := svc.Get(ctx, "c", "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := svc.ResolveConflict(ctx, te.ConflictID, "take-proposed", nil, truce.Precondition{IfMatch: []string{cur.ETag()}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	checkIndexEntries(t, svc, "c", [][]string{{"k"}})
+	if ids, err := queryIDs(t, svc, "c", truce.Query{Where: json.RawMessage(`{"k":3}`)}); err != nil || !slices.Equal(ids, []string{"x"}) {
+		t.Errorf("after the resolution: %v, %v", ids, err)
+	}
+	if ids, err := queryIDs(t, svc, "c", truce.Query{Where: json.RawMessage(`{"k":2}`)}); err != nil || len(ids) != 0 {
+		t.Errorf("the replaced value: %v, %v", ids, err)
+	}
+}
