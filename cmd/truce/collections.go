@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -100,6 +101,7 @@ func newCollectionPutCmd(o *clientOptions) *cobra.Command {
 	var (
 		file       string
 		unique     []string
+		indexes    []string
 		references map[string]string
 		require    bool
 		history    int
@@ -118,16 +120,17 @@ a field left out goes back to its default. For example:
 
   {"conflictPolicy": "merge", "requirePreconditions": true,
    "unique": ["email"], "references": {"owner": "users"},
-   "schema": {...}, "historyLimit": 10}`,
+   "schema": {...}, "historyLimit": 10, "indexes": [["status", "total"]]}`,
 		Example: `  truce collection put users --unique email --require-preconditions
   truce collection put notes --policy merge --history-limit 20
+  truce collection put orders --index status,total --index email
   truce collection put orders -f orders-settings.json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			fl := cmd.Flags()
 			var s client.Settings
 			flagsGiven := fl.Changed("unique") || fl.Changed("reference") || fl.Changed("require-preconditions") ||
-				fl.Changed("history-limit") || fl.Changed("policy")
+				fl.Changed("history-limit") || fl.Changed("policy") || fl.Changed("index")
 			if file != "" || !flagsGiven {
 				body, err := readBody(cmd, file)
 				if err != nil {
@@ -144,6 +147,12 @@ a field left out goes back to its default. For example:
 			}
 			if fl.Changed("reference") {
 				s.References = references
+			}
+			if fl.Changed("index") {
+				s.Indexes = nil
+				for _, ix := range indexes {
+					s.Indexes = append(s.Indexes, strings.Split(ix, ","))
+				}
 			}
 			if fl.Changed("require-preconditions") {
 				s.RequirePreconditions = require
@@ -171,6 +180,7 @@ a field left out goes back to its default. For example:
 	f := cmd.Flags()
 	f.StringVarP(&file, "file", "f", "", "read the settings from `FILE` (- for stdin)")
 	f.StringSliceVar(&unique, "unique", nil, "a top-level `FIELD` whose values must be unique (repeat or comma-separate)")
+	f.StringArrayVar(&indexes, "index", nil, "a secondary index for queries: its dotted `PATHS`, comma-separated (repeat for more indexes)")
 	f.StringToStringVar(&references, "reference", nil, "FIELD holds ids of documents in COLLECTION (`FIELD=COLLECTION`, repeatable)")
 	f.BoolVar(&require, "require-preconditions", false, "refuse writes to existing documents without --if-match or --version (428)")
 	f.IntVar(&history, "history-limit", 0, "keep `N` versions of each document (0: all)")

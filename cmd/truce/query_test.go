@@ -8,11 +8,15 @@ import (
 func TestCLIQuery(t *testing.T) {
 	srv := mustServeCLI(t)
 	s := "--server=" + srv.URL
+	r := mustTruce(t, "", "collection", "put", "orders", "--index", "status,total", "--index", "email", s)
+	if !strings.Contains(r.stdout, `"status",`) || !strings.Contains(r.stdout, `"email"`) {
+		t.Errorf("collection put --index: %s", r.stdout)
+	}
 	mustTruce(t, `{"indexes":[["status","total"]]}`, "collection", "put", "orders", s)
 	for i, body := range []string{`{"status":"open","total":5,"who":{"n":"ann"}}`, `{"status":"open","total":50}`, `{"status":"closed","total":7}`} {
 		mustTruce(t, body, "put", "orders", "o"+string(rune('1'+i)), s)
 	}
-	r := mustTruce(t, "", "query", "orders", `{"status":"open"}`, "--order-by", "-total", "--fields", "total,who.n", s)
+	r = mustTruce(t, "", "query", "orders", `{"status":"open"}`, "--order-by", "-total", "--fields", "total,who.n", s)
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
 	if len(lines) != 3 || !strings.HasPrefix(lines[0], "ID") || !strings.Contains(lines[0], "WHO.N") ||
 		!strings.HasPrefix(lines[1], "o2") || !strings.HasPrefix(lines[2], "o1") || !strings.Contains(lines[2], "ann") {
