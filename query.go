@@ -314,6 +314,9 @@ func (p *whereParser) field(path string, v any, ptr string) ([]*fieldCond, error
 		}
 	}
 	if !isObj || nOps == 0 {
+		if p.n++; p.n > maxQueryConditions {
+			return nil, queryError(ptr, "a query has at most "+itoa(maxQueryConditions)+" conditions")
+		}
 		return []*fieldCond{p.cond(path, "$eq", v)}, nil
 	}
 	if nOps != len(ops) {

@@ -115,7 +115,7 @@ func (s *Service) Query(ctx context.Context, collection string, q Query) (*Query
 			return nil, queryError("/orderBy/"+itoa(int64(i))+"/field", "orderBy lists "+o.Field+" twice")
 		}
 	}
-	hash := queryHash(f, &q)
+	hash := queryHash(&q)
 	var cur *cursor
 	if q.After != "" {
 		if cur, err = parseCursor(q.After, hash); err != nil {
@@ -509,7 +509,7 @@ func parseCursor(s, hash string) (*cursor, error) {
 
 // queryHash identifies a query but for its page: its filter as parsed, its
 // order, its fields and whether it may scan.
-func queryHash(f *filter, q *Query) string {
+func queryHash(q *Query) string {
 	var where any
 	_ = json.Unmarshal(q.Where, &where)
 	b, _ := json.Marshal(struct {

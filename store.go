@@ -69,8 +69,9 @@ type ReadTx interface {
 	// IndexEntries returns up to limit entries of the secondary index
 	// named index of collection whose keys k satisfy from <= k < to (to ==
 	// nil: no upper bound), ascending by the bytes of their keys, or
-	// descending when reverse. An index with no entries is not an error:
-	// the answer is empty.
+	// descending when reverse. Keys come back byte for byte as they were
+	// put (an empty key as an empty, non-nil slice). An index with no
+	// entries is not an error: the answer is empty.
 	IndexEntries(collection, index string, from, to []byte, reverse bool, limit int) ([]IndexEntry, error)
 
 	// Events returns up to limit change-log events with seq greater than
