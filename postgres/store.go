@@ -206,6 +206,9 @@ func (s *Store) View(ctx context.Context, fn func(truce.ReadTx) error) error {
 	t.done = true
 	if t.err != nil {
 		t.release(false)
+		if unreachable(t.err) {
+			s.pool.Reset()
+		}
 		return storeError(ctx, "view", t.err)
 	}
 	if cerr := t.release(true); cerr != nil && err == nil {
@@ -254,9 +257,23 @@ func (s *Store) Update(ctx context.Context, fn func(truce.Tx) error) error {
 	}
 	defer s.end()
 	backoff := time.Millisecond
+	broken := 0
 	for attempt := 1; ; attempt++ {
 		err, again := s.update(ctx, fn)
+		if errors.Is(err, errBrokenConn) {
+			// A connection of the pool was found broken before the
+			// COMMIT was sent: nothing was committed, and the pool has
+			// been emptied; another connection may work (a restarted
+			// server), a new one at most once more.
+			if broken++; broken > 2 {
+				return err.(*brokenConnError).err
+			}
+			again = true
+		}
 		if !again || attempt == maxAttempts {
+			if b, ok := err.(*brokenConnError); ok {
+				return b.err
+			}
 			return err
 		}
 		select {
@@ -282,6 +299,10 @@ func (s *Store) update(ctx context.Context, fn func(truce.Tx) error) (err error,
 	t.done = true
 	if t.err != nil {
 		t.release(false)
+		if unreachable(t.err) && ctx.Err() == nil {
+			s.pool.Reset()
+			return &brokenConnError{storeError(ctx, "update", t.err)}, false
+		}
 		return storeError(ctx, "update", t.err), retryable(t.err)
 	}
 	if ferr != nil {
@@ -292,6 +313,9 @@ func (s *Store) update(ctx context.Context, fn func(truce.Tx) error) (err error,
 		t.release(false)
 		if retryable(err) {
 			return storeError(ctx, "commit", err), true
+		}
+		if unreachable(err) {
+			s.pool.Reset()
 		}
 		if unreachable(err) && t.commitSent {
 			return &truce.Error{Code: truce.CodeUnavailable, Detail: "the connection to PostgreSQL broke during a commit, whose outcome is unknown: " + err.Error()}, false
@@ -339,6 +363,20 @@ func (s *Store) Close() error {
 	s.stopListener()
 	s.pool.Close()
 	return nil
+}
+
+// errBrokenConn marks the failure of an Update whose connection broke
+// before its COMMIT was sent.
+var errBrokenConn = errors.New("postgres: connection broken before the commit")
+
+// brokenConnError is the failure of an Update whose connection broke before
+// its COMMIT was sent: the store's error, which Update returns if it does
+// not try again, and errBrokenConn for Update to see.
+type brokenConnError struct{ err error }
+
+func (e *brokenConnError) Error() string { return e.err.Error() }
+func (e *brokenConnError) Unwrap() []error {
+	return []error{e.err, errBrokenConn}
 }
 
 // retryable reports whether err is a failure after which the transaction
