@@ -39,6 +39,7 @@ type tx struct {
 	err        error // the first failure of a statement; the tx is lost
 
 	queue []queued // writes not sent yet
+	ahead *readAhead
 
 	// In an Update, once begun: seq and trimmed are the committed values
 	// of the meta row, last the last seq allocated and trimmedTo the trim
@@ -77,6 +78,7 @@ func (t *tx) exec(sql string, args ...any) error {
 		return err
 	}
 	t.queue = append(t.queue, queued{sql, args})
+	t.ahead = nil // the write may change what was read ahead
 	return nil
 }
 
@@ -84,23 +86,42 @@ func (t *tx) exec(sql string, args ...any) error {
 // round trip, and calls scan with sql's rows. An empty sql sends only what
 // is due. Any failure loses the tx.
 func (t *tx) query(scan func(pgx.Rows) error, sql string, args ...any) error {
+	if sql == "" {
+		return t.roundTrip()
+	}
+	return t.roundTrip(stmt{sql, args, scan})
+}
+
+// stmt is a statement that reads, and what reads its rows.
+type stmt struct {
+	sql  string
+	args []any
+	scan func(pgx.Rows) error
+}
+
+// roundTrip sends what is due and stmts in one round trip, and scans their
+// rows. Any failure loses the tx.
+func (t *tx) roundTrip(stmts ...stmt) error {
 	if err := t.check(); err != nil {
 		return err
 	}
 	b := &pgx.Batch{}
 	t.prelude(b)
-	if sql != "" {
-		b.Queue(sql, args...)
+	for _, q := range stmts {
+		b.Queue(q.sql, q.args...)
 	}
 	if b.Len() == 0 {
 		return nil
 	}
 	br := t.conn.SendBatch(t.ctx, b)
 	err := t.readPrelude(br)
-	if err == nil && sql != "" {
+	for _, q := range stmts {
+		if err != nil {
+			break
+		}
 		var rows pgx.Rows
 		if rows, err = br.Query(); err == nil {
-			err = scan(rows)
+			err = q.scan(rows)
 			rows.Close()
 			if err == nil {
 				err = rows.Err()
@@ -282,6 +303,13 @@ func (t *tx) Collection(name string) (*truce.Collection, error) {
 	if !truce.ValidCollectionName(name) {
 		return nil, truce.ErrNoRecord
 	}
+	if a := t.ahead; a != nil && a.collection == name {
+		if a.coll == nil {
+			return nil, truce.ErrNoRecord
+		}
+		c := *a.coll
+		return &c, decodeSettings(&c, a.settings)
+	}
 	c := &truce.Collection{Name: name}
 	var settings []byte
 	found, err := t.get("SELECT seq, created_at, updated_at, settings FROM collections WHERE name = $1",
@@ -334,6 +362,17 @@ func (t *tx) Document(collection, id string) (*truce.Document, error) {
 	}
 	if !truce.ValidCollectionName(collection) || !truce.ValidID(id) {
 		return nil, truce.ErrNoRecord
+	}
+	if t.write {
+		a, err := t.readAhead(collection, id)
+		if err != nil {
+			return nil, err
+		}
+		if a.doc == nil {
+			return nil, truce.ErrNoRecord
+		}
+		d := *a.doc
+		return &d, nil
 	}
 	return t.oneDocument(sqlDocument, collection, id)
 }
