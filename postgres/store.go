@@ -202,16 +202,19 @@ func (s *Store) View(ctx context.Context, fn func(truce.ReadTx) error) error {
 		return err
 	}
 	t := &tx{s: s, ctx: ctx, conn: conn}
+	defer t.release()
 	err = fn(t)
 	t.done = true
 	if t.err != nil {
-		t.release(false)
+		t.end(false)
 		if unreachable(t.err) {
 			s.pool.Reset()
 		}
 		return storeError(ctx, "view", t.err)
 	}
-	if cerr := t.release(true); cerr != nil && err == nil {
+	// What fn read must be durable before anyone hears of it, even
+	// through fn's error.
+	if cerr := t.end(true); cerr != nil {
 		return storeError(ctx, "view", cerr)
 	}
 	return err
@@ -226,10 +229,29 @@ func (s *Store) Document(ctx context.Context, collection, id string) (*truce.Doc
 	if !truce.ValidCollectionName(collection) || !truce.ValidID(id) {
 		return nil, truce.ErrNoRecord
 	}
+	b := &pgx.Batch{}
+	b.Queue(sqlDocument, collection, id)
+	b.Queue(sqlFlushed)
+	br := s.pool.SendBatch(ctx, b)
+	rows, err := br.Query()
 	var d *truce.Document
-	rows, err := s.pool.Query(ctx, sqlDocument, collection, id)
 	if err == nil {
 		d, err = scanOneDocument(rows, collection, id)
+	}
+	var flushed bool
+	var lsn string
+	if err == nil || errors.Is(err, truce.ErrNoRecord) {
+		if serr := br.QueryRow().Scan(&flushed, &lsn); serr != nil {
+			err = serr
+		}
+	}
+	if cerr := br.Close(); cerr != nil && (err == nil || errors.Is(err, truce.ErrNoRecord)) {
+		err = cerr
+	}
+	if (err == nil || errors.Is(err, truce.ErrNoRecord)) && !flushed {
+		if werr := waitDurable(ctx, s.pool, lsn); werr != nil {
+			err = werr
+		}
 	}
 	if err != nil {
 		if errors.Is(err, truce.ErrNoRecord) {
@@ -295,10 +317,11 @@ func (s *Store) update(ctx context.Context, fn func(truce.Tx) error) (err error,
 		return err, false
 	}
 	t := &tx{s: s, ctx: ctx, conn: conn, write: true}
+	defer t.release()
 	ferr := fn(t)
 	t.done = true
 	if t.err != nil {
-		t.release(false)
+		t.end(false)
 		if unreachable(t.err) && ctx.Err() == nil {
 			s.pool.Reset()
 			return &brokenConnError{storeError(ctx, "update", t.err)}, false
@@ -306,11 +329,14 @@ func (s *Store) update(ctx context.Context, fn func(truce.Tx) error) (err error,
 		return storeError(ctx, "update", t.err), retryable(t.err)
 	}
 	if ferr != nil {
-		t.release(false)
+		// fn's error may tell of what it read, which must be durable.
+		if err := t.end(false); err != nil {
+			return storeError(ctx, "update", err), false
+		}
 		return ferr, false
 	}
 	if err := t.commit(); err != nil {
-		t.release(false)
+		t.end(false)
 		if retryable(err) {
 			return storeError(ctx, "commit", err), true
 		}
@@ -322,7 +348,6 @@ func (s *Store) update(ctx context.Context, fn func(truce.Tx) error) (err error,
 		}
 		return storeError(ctx, "commit", err), false
 	}
-	t.release(true)
 	if t.last > t.seq {
 		s.changes.signal()
 	}

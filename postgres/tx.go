@@ -34,6 +34,7 @@ type tx struct {
 	done  bool // fn has returned
 
 	begun      bool  // the BEGIN has been sent
+	wrote      bool  // a write has been queued
 	ended      bool  // the COMMIT succeeded
 	commitSent bool  // the COMMIT has been sent
 	err        error // the first failure of a statement; the tx is lost
@@ -78,6 +79,7 @@ func (t *tx) exec(sql string, args ...any) error {
 		return err
 	}
 	t.queue = append(t.queue, queued{sql, args})
+	t.wrote = true
 	t.ahead = nil // the write may change what was read ahead
 	return nil
 }
@@ -187,15 +189,20 @@ func (t *tx) begin() error {
 	return t.query(nil, "")
 }
 
-// commit sends the queued writes, the new meta row, the notification and
-// the COMMIT in one round trip.
+// commit ends an Update that fn let commit. If it wrote anything, it sends
+// the queued writes, the new meta row, the notification and the COMMIT in
+// one round trip, followed by a statement that makes the commit durable
+// (see durable.go); else it ends the transaction as a View does.
 func (t *tx) commit() error {
 	if !t.begun && len(t.queue) == 0 {
 		return nil // fn did nothing
 	}
+	meta := t.last != t.seq || t.trimmedTo != t.trimmed
+	if !t.wrote && !meta {
+		return t.end(true)
+	}
 	b := &pgx.Batch{}
 	t.prelude(b)
-	meta := t.last != t.seq || t.trimmedTo != t.trimmed
 	if meta {
 		b.Queue("UPDATE meta SET seq = $1, trimmed = $2 WHERE id = 1", t.last, t.trimmedTo)
 	}
@@ -205,7 +212,9 @@ func (t *tx) commit() error {
 	if notify {
 		b.Queue("SELECT pg_notify($1, $2)", t.s.channel, strconv.FormatInt(t.last, 10))
 	}
+	b.Queue("SET LOCAL synchronous_commit = off")
 	b.Queue("COMMIT")
+	b.Queue(sqlFlush)
 	t.commitSent = true
 	br := t.conn.SendBatch(t.ctx, b)
 	err := t.readPrelude(br)
@@ -216,39 +225,71 @@ func (t *tx) commit() error {
 		_, err = br.Exec()
 	}
 	if err == nil {
-		var tag []byte
-		ct, cerr := br.Exec()
-		tag = []byte(ct.String())
-		if err = cerr; err == nil && string(tag) != "COMMIT" {
-			err = fmt.Errorf("the transaction was rolled back (%s)", tag)
-		}
-	}
-	if cerr := br.Close(); err == nil {
-		err = cerr
+		_, err = br.Exec()
 	}
 	if err == nil {
-		t.ended = true
+		ct, cerr := br.Exec()
+		if err = cerr; err == nil && ct.String() != "COMMIT" {
+			err = fmt.Errorf("the transaction was rolled back (%s)", ct)
+		}
+		if err == nil {
+			t.ended = true
+		}
+	}
+	if err == nil {
+		_, err = br.Exec()
+	}
+	// Close reads up to the end of the implicit transaction of sqlFlush,
+	// whose commit flushes the WAL through this one's.
+	if cerr := br.Close(); err == nil {
+		err = cerr
 	}
 	return err
 }
 
-// release ends the transaction if the COMMIT did not (committing a View
-// when commit is true, else rolling back) and returns the connection.
-func (t *tx) release(commit bool) error {
-	var err error
-	if t.begun && !t.ended {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(t.ctx), 5*time.Second)
-		sql := "ROLLBACK"
-		if commit && t.err == nil {
-			sql = "COMMIT"
-		}
-		_, err = t.conn.Exec(ctx, sql)
-		cancel()
+// end ends the transaction if the COMMIT did not (committing a View when
+// commit is true, else rolling back) and, unless the tx failed, waits
+// until what it read is durable (durable.go). The connection stays the
+// tx's: release returns it.
+func (t *tx) end(commit bool) error {
+	if !t.begun || t.ended {
+		return nil
 	}
-	// The pool closes a connection left inside a transaction.
-	t.conn.Release()
+	sql := "ROLLBACK"
+	if commit && t.err == nil {
+		sql = "COMMIT"
+	}
+	if t.err != nil {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(t.ctx), 5*time.Second)
+		defer cancel()
+		_, err := t.conn.Exec(ctx, sql)
+		return err
+	}
+	b := &pgx.Batch{}
+	b.Queue(sql)
+	b.Queue(sqlFlushed)
+	br := t.conn.SendBatch(t.ctx, b)
+	_, err := br.Exec()
+	if err == nil {
+		t.ended = true
+	}
+	var flushed bool
+	var lsn string
+	if err == nil {
+		err = br.QueryRow().Scan(&flushed, &lsn)
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && !flushed {
+		err = waitDurable(t.ctx, t.conn, lsn)
+	}
 	return err
 }
+
+// release returns the connection to the pool, which closes it if it was
+// left inside a transaction.
+func (t *tx) release() { t.conn.Release() }
 
 // Column lists and statements of documents and versions.
 const (
