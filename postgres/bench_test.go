@@ -3,9 +3,12 @@ package postgres_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -57,6 +60,7 @@ func BenchmarkUpdate(b *testing.B) {
 				}
 			}
 			b.ResetTimer()
+			cpu0 := readCPU()
 			truceRate := run(b, clients, func(id string) error {
 				d, err := svc.Get(ctx, "bench", id)
 				if err != nil {
@@ -65,6 +69,7 @@ func BenchmarkUpdate(b *testing.B) {
 				_, err = svc.Put(ctx, "bench", id, benchBody, truce.Precondition{IfMatch: []string{d.ETag()}}, nil)
 				return err
 			})
+			cpu1 := readCPU()
 			pgRate := run(b, clients, func(id string) error {
 				var doc []byte
 				var version int64
@@ -78,9 +83,15 @@ func BenchmarkUpdate(b *testing.B) {
 				}
 				return err
 			})
+			cpu2 := readCPU()
+			n := float64(b.N)
 			b.ReportMetric(truceRate, "truce-ops/s")
 			b.ReportMetric(pgRate, "sql-ops/s")
 			b.ReportMetric(100*truceRate/pgRate, "truce-%")
+			b.ReportMetric((cpu1.server-cpu0.server).Seconds()*1e6/n, "truce-µs-pg-cpu/op")
+			b.ReportMetric((cpu2.server-cpu1.server).Seconds()*1e6/n, "sql-µs-pg-cpu/op")
+			b.ReportMetric((cpu1.self-cpu0.self).Seconds()*1e6/n, "truce-µs-go-cpu/op")
+			b.ReportMetric((cpu2.self-cpu1.self).Seconds()*1e6/n, "sql-µs-go-cpu/op")
 			b.ReportMetric(0, "ns/op")
 		})
 	}
@@ -107,3 +118,59 @@ func run(b *testing.B, clients int, op func(id string) error) float64 {
 	return float64(b.N) / time.Since(start).Seconds()
 }
 
+// cpuTimes are CPU times used so far: by this process (the truce node, or
+// the hand-written client), and by the PostgreSQL server that pgtest
+// started as its child (every process of it).
+type cpuTimes struct{ self, server time.Duration }
+
+// readCPU reads cpuTimes from /proc; the server's time is 0 when the tests
+// use a server they did not start (pgtest.EnvVar).
+func readCPU() cpuTimes {
+	var c cpuTimes
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		c.self = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	// The postmaster is a child of this process; its backends are its
+	// children.
+	parents := map[int]bool{os.Getpid(): true}
+	entries, _ := os.ReadDir("/proc")
+	type proc struct {
+		ppid  int
+		ticks int64
+	}
+	procs := map[int]proc{}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// The fields after the command's closing parenthesis: state ppid …
+		// utime is the 14th field of the line, stime the 15th.
+		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+		if len(f) < 13 {
+			continue
+		}
+		ppid, _ := strconv.Atoi(f[1])
+		ut, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		procs[pid] = proc{ppid, ut + st}
+	}
+	for range 2 { // the postmaster, then its children
+		for pid, p := range procs {
+			if parents[p.ppid] {
+				parents[pid] = true
+			}
+		}
+	}
+	for pid, p := range procs {
+		if pid != os.Getpid() && parents[pid] {
+			c.server += time.Duration(p.ticks) * time.Second / 100 // USER_HZ
+		}
+	}
+	return c
+}
