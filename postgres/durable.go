@@ -2,6 +2,10 @@ package postgres
 
 import (
 	"context"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -32,38 +36,108 @@ import (
 // transaction waits until the WAL is flushed through its commit record.
 const sqlFlush = "SELECT pg_logical_emit_message(true, 'truce', '')"
 
+// sqlFlushedTo follows sqlFlush in its transaction: the end of the WAL
+// then, which the WAL is flushed through once that transaction has
+// committed.
+const sqlFlushedTo = "SELECT pg_current_wal_insert_lsn()::text"
+
 // sqlFlushed reports whether the WAL is flushed through its current end,
 // and that end.
 const sqlFlushed = "SELECT pg_current_wal_flush_lsn() >= pg_current_wal_insert_lsn(), pg_current_wal_insert_lsn()::text"
 
-// durableWaits are the pauses after which waitDurable looks whether others
-// have flushed the WAL far enough, before it flushes it itself. The
-// writers flush after each commit, so under writes the WAL is soon
-// flushed; but WAL that is no commit's (a page pruned by a read) waits for
-// PostgreSQL's WAL writer, up to wal_writer_delay (200 ms), and the last
-// pause bounds how long a reader waits for it.
-var durableWaits = []time.Duration{300 * time.Microsecond, time.Millisecond, 3 * time.Millisecond}
+// durableWait bounds how long waitDurable waits for the commits in
+// progress on this Store to flush the WAL far enough, before it asks the
+// database (and flushes the WAL itself if needed): WAL that is no
+// commit's (a page pruned by a read) waits for PostgreSQL's WAL writer,
+// up to wal_writer_delay (200 ms), and other nodes' flushes are not heard.
+const durableWait = time.Millisecond
+
+// sqlEnsureFlushed flushes the WAL through $1 unless it is flushed already:
+// the logical message, when written, makes the statement's transaction
+// one that commits synchronously.
+const sqlEnsureFlushed = "SELECT CASE WHEN pg_current_wal_flush_lsn() >= $1::pg_lsn THEN NULL " +
+	"ELSE pg_logical_emit_message(true, 'truce', '') END"
 
 type querier interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-// waitDurable returns once the WAL is flushed through lsn.
-func waitDurable(ctx context.Context, q querier, lsn string) error {
-	for _, d := range durableWaits {
-		timer := time.NewTimer(d)
-		select {
-		case <-timer.C:
-		case <-ctx.Done():
-			timer.Stop()
-			return ctx.Err()
+// parseLSN parses a pg_lsn's text, two hexadecimal halves around a slash.
+func parseLSN(s string) (uint64, bool) {
+	hi, lo, ok := strings.Cut(s, "/")
+	if !ok {
+		return 0, false
+	}
+	h, err1 := strconv.ParseUint(hi, 16, 32)
+	l, err2 := strconv.ParseUint(lo, 16, 32)
+	return h<<32 | l, err1 == nil && err2 == nil
+}
+
+// flushWatch holds the WAL position through which this Store's own commits
+// have found the WAL flushed, and wakes those who wait for it to grow, so
+// that a reader waiting for durability while this node writes hears of
+// the flushes without asking the database.
+type flushWatch struct {
+	lsn atomic.Uint64
+	mu  sync.Mutex
+	ch  chan struct{} // closed when lsn grows; nil when nobody waits
+}
+
+// advance records that the WAL is flushed through lsn.
+func (w *flushWatch) advance(lsn uint64) {
+	for {
+		old := w.lsn.Load()
+		if lsn <= old {
+			return
 		}
-		var flushed bool
-		if err := q.QueryRow(ctx, "SELECT pg_current_wal_flush_lsn() >= $1::pg_lsn", lsn).Scan(&flushed); err != nil || flushed {
-			return err
+		if w.lsn.CompareAndSwap(old, lsn) {
+			break
 		}
 	}
-	_, err := q.Exec(ctx, sqlFlush)
+	w.mu.Lock()
+	if w.ch != nil {
+		close(w.ch)
+		w.ch = nil
+	}
+	w.mu.Unlock()
+}
+
+func (w *flushWatch) grown() <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.ch == nil {
+		w.ch = make(chan struct{})
+	}
+	return w.ch
+}
+
+// waitDurable returns once the WAL is flushed through lsn. self is 1 when
+// the caller is an Update in progress, else 0.
+func (s *Store) waitDurable(ctx context.Context, q querier, lsn string, self int32) error {
+	target, ok := parseLSN(lsn)
+	if ok && s.writers.Load() > self {
+		// Each commit of this Store flushes the WAL and says how far.
+		timer := time.NewTimer(durableWait)
+		defer timer.Stop()
+	wait:
+		for s.flushed.lsn.Load() < target {
+			grown := s.flushed.grown()
+			if s.flushed.lsn.Load() >= target {
+				break
+			}
+			select {
+			case <-grown:
+			case <-timer.C:
+				break wait
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	}
+	if ok && s.flushed.lsn.Load() >= target {
+		return nil
+	}
+	_, err := q.Exec(ctx, sqlEnsureFlushed, lsn)
 	return err
 }

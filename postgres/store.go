@@ -106,6 +106,11 @@ type Store struct {
 	channel string // the NOTIFY channel of the schema
 	log     *slog.Logger
 
+	// flushed is how far this Store's commits found the WAL flushed; see
+	// durable.go.
+	flushed flushWatch
+	// writers counts the Updates in progress.
+	writers atomic.Int32
 	// changes wakes change-feed readers; see notify.go.
 	changes  notifier
 	listen   sync.Once
@@ -249,7 +254,7 @@ func (s *Store) Document(ctx context.Context, collection, id string) (*truce.Doc
 		err = cerr
 	}
 	if (err == nil || errors.Is(err, truce.ErrNoRecord)) && !flushed {
-		if werr := waitDurable(ctx, s.pool, lsn); werr != nil {
+		if werr := s.waitDurable(ctx, s.pool, lsn, 0); werr != nil {
 			err = werr
 		}
 	}
@@ -278,6 +283,8 @@ func (s *Store) Update(ctx context.Context, fn func(truce.Tx) error) error {
 		return err
 	}
 	defer s.end()
+	s.writers.Add(1)
+	defer s.writers.Add(-1)
 	backoff := time.Millisecond
 	broken := 0
 	for attempt := 1; ; attempt++ {

@@ -215,6 +215,7 @@ func (t *tx) commit() error {
 	b.Queue("SET LOCAL synchronous_commit = off")
 	b.Queue("COMMIT")
 	b.Queue(sqlFlush)
+	b.Queue(sqlFlushedTo)
 	t.commitSent = true
 	br := t.conn.SendBatch(t.ctx, b)
 	err := t.readPrelude(br)
@@ -239,10 +240,17 @@ func (t *tx) commit() error {
 	if err == nil {
 		_, err = br.Exec()
 	}
+	var flushedTo string
+	if err == nil {
+		err = br.QueryRow().Scan(&flushedTo)
+	}
 	// Close reads up to the end of the implicit transaction of sqlFlush,
 	// whose commit flushes the WAL through this one's.
 	if cerr := br.Close(); err == nil {
 		err = cerr
+	}
+	if lsn, ok := parseLSN(flushedTo); ok && err == nil {
+		t.s.flushed.advance(lsn)
 	}
 	return err
 }
@@ -282,7 +290,11 @@ func (t *tx) end(commit bool) error {
 		err = cerr
 	}
 	if err == nil && !flushed {
-		err = waitDurable(t.ctx, t.conn, lsn)
+		self := int32(0)
+		if t.write {
+			self = 1
+		}
+		err = t.s.waitDurable(t.ctx, t.conn, lsn, self)
 	}
 	return err
 }
