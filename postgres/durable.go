@@ -32,14 +32,10 @@ import (
 
 // sqlFlush writes a WAL record in a transaction (a transactional logical
 // message, which any wal_level allows and nothing reads, and which
-// changes no table); committed with synchronous_commit on, that
-// transaction waits until the WAL is flushed through its commit record.
-const sqlFlush = "SELECT pg_logical_emit_message(true, 'truce', '')"
-
-// sqlFlushedTo follows sqlFlush in its transaction: the end of the WAL
-// then, which the WAL is flushed through once that transaction has
-// committed.
-const sqlFlushedTo = "SELECT pg_current_wal_insert_lsn()::text"
+// changes no table), and returns its position; committed with
+// synchronous_commit on, that transaction waits until the WAL is flushed
+// through its commit record, which follows.
+const sqlFlush = "SELECT pg_logical_emit_message(true, 'truce', '')::text"
 
 // sqlFlushed reports whether the WAL is flushed through its current end,
 // and that end.

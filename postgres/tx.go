@@ -201,30 +201,27 @@ func (t *tx) commit() error {
 	if !t.wrote && !meta {
 		return t.end(true)
 	}
+	// One statement moves the meta row, notifies the listeners (sent
+	// only if the transaction commits; they read the events table, so the
+	// payload is only a hint) and makes the commit asynchronous.
 	b := &pgx.Batch{}
 	t.prelude(b)
-	if meta {
-		b.Queue("UPDATE meta SET seq = $1, trimmed = $2 WHERE id = 1", t.last, t.trimmedTo)
+	switch {
+	case t.last > t.seq:
+		b.Queue("WITH m AS (UPDATE meta SET seq = $1, trimmed = $2 WHERE id = 1) "+
+			"SELECT pg_notify($3, $4), set_config('synchronous_commit', 'off', true)",
+			t.last, t.trimmedTo, t.s.channel, strconv.FormatInt(t.last, 10))
+	case meta:
+		b.Queue("WITH m AS (UPDATE meta SET seq = $1, trimmed = $2 WHERE id = 1) "+
+			"SELECT set_config('synchronous_commit', 'off', true)", t.last, t.trimmedTo)
+	default:
+		b.Queue("SELECT set_config('synchronous_commit', 'off', true)")
 	}
-	// Sent only if the transaction commits; listeners then read the events
-	// table, so the payload is only a hint.
-	notify := t.last > t.seq
-	if notify {
-		b.Queue("SELECT pg_notify($1, $2)", t.s.channel, strconv.FormatInt(t.last, 10))
-	}
-	b.Queue("SET LOCAL synchronous_commit = off")
 	b.Queue("COMMIT")
 	b.Queue(sqlFlush)
-	b.Queue(sqlFlushedTo)
 	t.commitSent = true
 	br := t.conn.SendBatch(t.ctx, b)
 	err := t.readPrelude(br)
-	if err == nil && meta {
-		_, err = br.Exec()
-	}
-	if err == nil && notify {
-		_, err = br.Exec()
-	}
 	if err == nil {
 		_, err = br.Exec()
 	}
@@ -236,9 +233,6 @@ func (t *tx) commit() error {
 		if err == nil {
 			t.ended = true
 		}
-	}
-	if err == nil {
-		_, err = br.Exec()
 	}
 	var flushedTo string
 	if err == nil {
