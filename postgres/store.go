@@ -21,29 +21,42 @@
 // and nothing can change underneath, so Updates are serializable without
 // SSI's serialization failures (under SERIALIZABLE, every pair of
 // concurrent Updates would conflict on the seq row and one would be rolled
-// back and run again). The lock is released when the COMMIT is durable
-// (synchronous_commit is on), so seqs become visible in commit order, and
-// a View, which reads one REPEATABLE READ snapshot, sees a prefix of them.
-// Serialization failures and deadlocks cannot arise from truce's own
-// statements, but an Update that meets one (from a trigger or an operator's
-// statement) runs fn again, as the contract allows.
+// back and run again, which costs more than waiting). Seqs become visible
+// in commit order, and a View, which reads one REPEATABLE READ snapshot,
+// sees a prefix of them. Serialization failures and deadlocks cannot arise
+// from truce's own statements, but an Update that meets one (from a
+// trigger or an operator's statement) runs fn again, as the contract
+// allows; one whose connection broke before its COMMIT was sent runs again
+// on a new connection.
 //
 // The price is that Updates do not overlap, across nodes: throughput is
-// bounded by one over the time the lock is held, which includes the
-// commit's WAL flush. To keep that time short, an Update sends nothing
-// when fn starts: the BEGIN and the lock go with its first read, its
-// writes are queued and sent with its next read or with the COMMIT, all
-// pipelined in one round trip each (pgx.Batch). A write thus reaches the
-// server only when something must read after it, so reads see the Update's
-// own writes, and a write's failure (a constraint) surfaces at the next
-// read or at the commit. Taking the lock at NextSeq instead, after the
-// reads, would need another isolation level for the reads before it (see
-// above). docs/benchmarks.md has the figures against the hand-written
+// bounded by one over the time the lock is held. To keep that time short:
+//
+//   - An Update sends nothing when fn starts: the BEGIN and the lock go
+//     with its first read, its writes are queued and sent with its next
+//     read or with the COMMIT, all pipelined in one round trip each
+//     (pgx.Batch). A write thus reaches the server only when something
+//     must read after it, so reads see the Update's own writes, and a
+//     write's failure (a constraint) surfaces at the next read or at the
+//     commit.
+//   - The first read of a document's lock record, collection or current
+//     version reads all three, which the Service reads one after the
+//     other (readahead.go). A Service write is then two round trips under
+//     the lock: the reads, and the writes with the COMMIT.
+//   - The COMMIT does not hold the lock through the WAL flush (durable.go):
+//     it is asynchronous, and the same round trip then waits for a flush
+//     through it, so that concurrent commits share fsyncs; readers wait for
+//     the flush of what they saw before they answer.
+//
+// Taking the lock at NextSeq instead, after the reads, would need another
+// isolation level for the reads before it (see above), and would not
+// shorten the time under the lock: the reads are one round trip already.
+// docs/benchmarks.md has the figures against the hand-written
 // SELECT … UPDATE … WHERE version = $n pattern.
 //
 // Views and Store.Document never wait for the lock: a View is a READ ONLY
 // REPEATABLE READ transaction begun with its first read, and
-// Store.Document one statement.
+// Store.Document one round trip.
 //
 // # Bodies
 //
