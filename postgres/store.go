@@ -247,29 +247,18 @@ func (s *Store) Document(ctx context.Context, collection, id string) (*truce.Doc
 	if !truce.ValidCollectionName(collection) || !truce.ValidID(id) {
 		return nil, truce.ErrNoRecord
 	}
-	b := &pgx.Batch{}
-	b.Queue(sqlDocument, collection, id)
-	b.Queue(sqlFlushed)
-	br := s.pool.SendBatch(ctx, b)
-	rows, err := br.Query()
-	var d *truce.Document
-	if err == nil {
-		d, err = scanOneDocument(rows, collection, id)
+	var (
+		nd      nullDocument
+		flushed bool
+		lsn     string
+	)
+	err := s.pool.QueryRow(ctx, sqlStoreDocument, collection, id).Scan(append([]any{&flushed, &lsn}, nd.dest()...)...)
+	if err == nil && !flushed {
+		err = s.waitDurable(ctx, s.pool, lsn, 0)
 	}
-	var flushed bool
-	var lsn string
-	if err == nil || errors.Is(err, truce.ErrNoRecord) {
-		if serr := br.QueryRow().Scan(&flushed, &lsn); serr != nil {
-			err = serr
-		}
-	}
-	if cerr := br.Close(); cerr != nil && (err == nil || errors.Is(err, truce.ErrNoRecord)) {
-		err = cerr
-	}
-	if (err == nil || errors.Is(err, truce.ErrNoRecord)) && !flushed {
-		if werr := s.waitDurable(ctx, s.pool, lsn, 0); werr != nil {
-			err = werr
-		}
+	d := nd.document(collection, id)
+	if err == nil && d == nil {
+		err = truce.ErrNoRecord
 	}
 	if err != nil {
 		if errors.Is(err, truce.ErrNoRecord) {
@@ -279,6 +268,13 @@ func (s *Store) Document(ctx context.Context, collection, id string) (*truce.Doc
 	}
 	return d, nil
 }
+
+// sqlStoreDocument reads a document (NULLs when it is absent) and, as
+// sqlFlushed does, whether everything it could see is durable.
+const sqlStoreDocument = `SELECT f.flushed, f.lsn, ` + docColsOf + `
+FROM (SELECT pg_current_wal_flush_lsn() >= pg_current_wal_insert_lsn() AS flushed,
+	pg_current_wal_insert_lsn()::text AS lsn) AS f
+LEFT JOIN documents d ON d.collection = $1 AND d.id = $2`
 
 // maxAttempts bounds how often Update runs fn again after a serialization
 // failure or a deadlock.

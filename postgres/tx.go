@@ -301,6 +301,7 @@ func (t *tx) release() { t.conn.Release() }
 const (
 	docCols     = "version, seq, deleted, created_at, updated_at, updated_by, body"
 	sqlDocument = "SELECT " + docCols + " FROM documents WHERE collection = $1 AND id = $2"
+	docColsOf   = "d.version, d.seq, d.deleted, d.created_at, d.updated_at, d.updated_by, d.body"
 )
 
 func scanDocument(rows pgx.Rows, d *truce.Document) error {
