@@ -124,6 +124,9 @@ type Store struct {
 	flushed flushWatch
 	// writers counts the Updates in progress.
 	writers atomic.Int32
+	// wlock is the local write lock (tx.lockLocal), a channel so that
+	// waiting for it honours the context.
+	wlock chan struct{}
 	// changes wakes change-feed readers; see notify.go.
 	changes  notifier
 	listen   sync.Once
@@ -182,6 +185,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		log:      opts.Logger,
 		drained:  make(chan struct{}),
 		listened: make(chan struct{}),
+		wlock:    make(chan struct{}, 1),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
