@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -78,6 +79,13 @@ func (t *tx) writer() error {
 func (t *tx) exec(sql string, args ...any) error {
 	if err := t.writer(); err != nil {
 		return err
+	}
+	// The statement is encoded only when sent, later: keep the bytes as
+	// they are now, in case the caller reuses its buffers.
+	for i, a := range args {
+		if b, ok := a.([]byte); ok && b != nil {
+			args[i] = bytes.Clone(b)
+		}
 	}
 	t.queue = append(t.queue, queued{sql, args})
 	t.wrote = true
