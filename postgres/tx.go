@@ -293,6 +293,9 @@ func (t *tx) end(commit bool) error {
 	b.Queue(sql)
 	b.Queue(sqlFlushed)
 	br := t.conn.SendBatch(t.ctx, b)
+	// Not held while waiting for durability below, which other Updates'
+	// commits may bring.
+	t.unlockLocal()
 	_, err := br.Exec()
 	if err == nil {
 		t.ended = true
