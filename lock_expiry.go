@@ -51,7 +51,7 @@ func (s *Service) ExpireLocks(ctx context.Context) (int, error) {
 		}
 		total += len(expired)
 		for _, l := range expired {
-			s.lockWait.notify(refString(l.Collection, l.ID))
+			s.lockNotify(refString(l.Collection, l.ID))
 		}
 		if len(expired) < lockExpiryBatch {
 			return total, nil

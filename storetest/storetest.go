@@ -64,6 +64,7 @@ var tests = concat(
 	idempotencyTests,
 	conflictTests,
 	lockTests,
+	lockQueueTests,
 	transactionTests,
 )
 
