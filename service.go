@@ -84,8 +84,8 @@ type Service struct {
 	maxLockTTL  time.Duration
 	// lockWait orders the lock requests waiting for a document (lock_wait.go);
 	// lockKick wakes the lock expirer when a lock is taken (lock_expiry.go).
-	lockWait          lockWaiters
-	lockKick          chan struct{}
+	lockWait lockWaiters
+	lockKick chan struct{}
 	// shared says that other nodes use the store too (SharedStore): lock
 	// requests then queue in the store (lock_queue.go), woken by
 	// lockSignals and lockWatch, and idempotency keys are claimed there
@@ -95,7 +95,7 @@ type Service struct {
 	lockWatch   lockWatch
 	// claims holds the idempotency keys whose requests run in this
 	// process, when the store is not shared.
-	claims sync.Map
+	claims            sync.Map
 	maxOps            int
 	maxTransactionTTL time.Duration
 	feed              *Feed
