@@ -23,3 +23,12 @@ func SetTransactionSweepInterval(d time.Duration) (restore func()) {
 	transactionSweepInterval = d
 	return func() { transactionSweepInterval = old }
 }
+
+// SetClusterTimings sets the lease of a lock queue record, the poll of a
+// waiting lock request and the lease of an idempotency claim over a shared
+// store, and returns a func that restores them.
+func SetClusterTimings(waiterLease, queuePoll, claimLease time.Duration) (restore func()) {
+	a, b, c := lockWaiterLease, lockQueuePoll, idempotencyClaimLease
+	lockWaiterLease, lockQueuePoll, idempotencyClaimLease = waiterLease, queuePoll, claimLease
+	return func() { lockWaiterLease, lockQueuePoll, idempotencyClaimLease = a, b, c }
+}
