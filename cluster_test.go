@@ -247,3 +247,204 @@ func TestClusterLockGrantedAtExpiry(t *testing.T) {
 		t.Fatalf("granted %+v while %+v was held", l, held)
 	}
 }
+
+// TestClusterIdempotencyClaims: a request with an idempotency key claims it
+// in the store, so that the same key on another node is in use while the
+// request runs, and gets the stored answer once it is answered; a claim is
+// never taken for an answer; a claim is renewed while its request runs,
+// freed when it ends without an answer, and ends by itself when its node
+// dies.
+func TestClusterIdempotencyClaims(t *testing.T) {
+	defer truce.SetClusterTimings(time.Second, 20*time.Millisecond, 300*time.Millisecond)()
+	nodes, store := mustNodes(t, 2, truce.Options{})
+	ctx := t.Context()
+	a, b := nodes[0], nodes[1]
+	key := func(name string) *truce.IdempotencyKey {
+		return &truce.IdempotencyKey{Caller: "c", Key: name, Fingerprint: []byte(name)}
+	}
+
+	k := key("put")
+	rec, claim, err := a.ClaimIdempotency(ctx, k)
+	if err != nil || rec != nil || claim == nil || k.Claim == "" {
+		t.Fatalf("first claim: %+v %+v %v", rec, claim, err)
+	}
+	_, _, err = b.ClaimIdempotency(ctx, key("put"))
+	if te := wantCode(t, "the key on another node while its request runs", err, truce.CodeIdempotencyKeyInUse); te.RetryAfter <= 0 {
+		t.Fatalf("in use without Retry-After: %+v", te)
+	}
+	if rec, err := b.GetIdempotency(ctx, "c", "put"); err != nil || rec != nil {
+		t.Fatalf("a claim read as an answer: %+v %v", rec, err)
+	}
+	time.Sleep(time.Second) // three leases: the claim is renewed
+	_, _, err = b.ClaimIdempotency(ctx, key("put"))
+	wantCode(t, "the key after three leases of its running request", err, truce.CodeIdempotencyKeyInUse)
+	// The same key without the claim is refused even by the write itself.
+	if _, err := b.Put(ctx, "notes", "n", []byte(`{"by":"b"}`), truce.Precondition{}, key("put")); truce.ErrorCode(err) != truce.CodeIdempotencyKeyInUse {
+		t.Fatalf("a write with the key but not the claim: %v", err)
+	}
+	res, err := a.Put(ctx, "notes", "n", []byte(`{"by":"a"}`), truce.Precondition{}, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := claim.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rec, claim, err = b.ClaimIdempotency(ctx, key("put"))
+	if err != nil || claim != nil || rec == nil || rec.Result == nil || rec.Result.Document.Seq != res.Document.Seq || rec.Claim != "" {
+		t.Fatalf("the retry on another node: %+v %+v %v", rec, claim, err)
+	}
+
+	// A request that stores no answer frees its key when it ends.
+	_, claim, err = a.ClaimIdempotency(ctx, key("refused"))
+	if err != nil || claim == nil {
+		t.Fatal(err)
+	}
+	if err := claim.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, claim, err = b.ClaimIdempotency(ctx, key("refused")); err != nil || claim == nil {
+		t.Fatalf("the key of a request that stored nothing: %v", err)
+	}
+	claim.Release(ctx)
+
+	// A dead node's claim ends by itself.
+	dead := key("dead")
+	dead.Claim = "gone"
+	err = store.Update(ctx, func(tx truce.Tx) error {
+		now := time.Now().UTC()
+		return tx.PutIdempotency(&truce.IdempotencyRecord{IdempotencyKey: *dead, CreatedAt: now, ExpiresAt: now.Add(300 * time.Millisecond)})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = b.ClaimIdempotency(ctx, key("dead"))
+	wantCode(t, "the key of a dead node's request", err, truce.CodeIdempotencyKeyInUse)
+	waitFor(t, func() bool {
+		_, c, err := b.ClaimIdempotency(ctx, key("dead"))
+		if c != nil {
+			c.Release(ctx)
+		}
+		return err == nil && c != nil
+	})
+}
+
+// TestClusterIdempotencyOneRuns: clients that send one request with one
+// key, concurrently, to three nodes, and retry while the key is in use,
+// all get the answer of the one request that ran: for a write that stores
+// its answer in its commit, and for a lock request, whose answer is stored
+// after it.
+func TestClusterIdempotencyOneRuns(t *testing.T) {
+	nodes, store := mustNodes(t, 3, truce.Options{})
+	ctx := t.Context()
+	const clients = 9
+	run := func(name string, do func(node *truce.Service, k *truce.IdempotencyKey) (string, error), answer func(*truce.IdempotencyRecord) string) []string {
+		answers := make([]string, clients)
+		var wg sync.WaitGroup
+		for i := range clients {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				node := nodes[i%len(nodes)]
+				for {
+					k := &truce.IdempotencyKey{Caller: "c", Key: name, Fingerprint: []byte(name)}
+					rec, claim, err := node.ClaimIdempotency(ctx, k)
+					if truce.ErrorCode(err) == truce.CodeIdempotencyKeyInUse {
+						time.Sleep(time.Millisecond)
+						continue
+					}
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if rec != nil {
+						answers[i] = answer(rec)
+						return
+					}
+					answers[i], err = do(node, k)
+					claim.Release(ctx)
+					if err != nil {
+						t.Error(err)
+					}
+					return
+				}
+			}()
+		}
+		wg.Wait()
+		return answers
+	}
+	same := func(what string, answers []string) {
+		t.Helper()
+		for _, a := range answers {
+			if a == "" || a != answers[0] {
+				t.Fatalf("%s: answers %q, want one answer", what, answers)
+			}
+		}
+	}
+
+	answers := run("create", func(node *truce.Service, k *truce.IdempotencyKey) (string, error) {
+		d, err := node.CreateLocked(ctx, "notes", []byte(`{}`), "", k)
+		if err != nil {
+			return "", err
+		}
+		return d.ID, nil
+	}, func(rec *truce.IdempotencyRecord) string { return rec.Result.Document.ID })
+	same("create", answers)
+	if st, err := nodes[0].ListCollections(ctx); err != nil || len(st) != 1 || st[0].Stats.Documents != 1 {
+		t.Fatalf("documents after one create with one key: %+v %v", st, err)
+	}
+
+	answers = run("lock", func(node *truce.Service, k *truce.IdempotencyKey) (string, error) {
+		l, err := node.Lock(ctx, truce.LockRequest{Collection: "notes", ID: "x", TTL: time.Minute})
+		if err != nil {
+			return "", err
+		}
+		return l.Token, node.SaveIdempotency(ctx, k, []byte(l.Token))
+	}, func(rec *truce.IdempotencyRecord) string { return string(rec.Answer) })
+	same("lock", answers)
+	if evs := lockEvents(t, store); len(evs) != 1 {
+		t.Fatalf("lock events after one lock request with one key: %v", evs)
+	}
+}
+
+// TestClusterTransaction: an interactive transaction begun on one node is
+// read, written and committed through others; a write committed on a third
+// node to what it read makes its commit a conflict.
+func TestClusterTransaction(t *testing.T) {
+	nodes, _ := mustNodes(t, 3, truce.Options{})
+	ctx := t.Context()
+	a, b, c := nodes[0], nodes[1], nodes[2]
+	mustPut(t, a, "acc", "x", `{"balance":100}`)
+	mustPut(t, a, "acc", "y", `{"balance":0}`)
+
+	id := mustBegin(t, a, time.Minute)
+	if d, staged, err := b.TransactionGet(ctx, id, "acc", "x"); err != nil || staged || d.Version != 1 {
+		t.Fatalf("read through b: %+v %v %v", d, staged, err)
+	}
+	stage(t, c, id, txPut("x", `{"balance":70}`, truce.Precondition{}))
+	stage(t, a, id, txPut("y", `{"balance":30}`, truce.Precondition{}))
+	if d, staged, err := b.TransactionGet(ctx, id, "acc", "x"); err != nil || !staged || string(d.Body) != `{"balance":70}` {
+		t.Fatalf("a write staged through c, read through b: %+v %v %v", d, staged, err)
+	}
+	if res, err := b.CommitTransaction(ctx, id, nil, nil); err != nil || len(res) != 2 {
+		t.Fatalf("commit through b: %v %+v", err, res)
+	}
+	if bodyOf(t, c, "acc", "x") != `{"balance":70}` || bodyOf(t, a, "acc", "y") != `{"balance":30}` {
+		t.Fatal("the commit did not apply both writes")
+	}
+	if _, err := c.CommitTransaction(ctx, id, nil, nil); truce.ErrorCode(err) != truce.CodeTransactionExpired {
+		t.Fatalf("a second commit through c: %v", err)
+	}
+
+	id = mustBegin(t, b, time.Minute)
+	if _, _, err := a.TransactionGet(ctx, id, "acc", "x"); err != nil {
+		t.Fatal(err)
+	}
+	stage(t, a, id, txPut("y", `{"balance":0}`, truce.Precondition{}))
+	mustPut(t, c, "acc", "x", `{"balance":1}`)
+	if _, err := b.CommitTransaction(ctx, id, nil, nil); truce.ErrorCode(err) != truce.CodeTransactionConflict {
+		t.Fatalf("commit after another node changed what it read: %v", err)
+	}
+	if err := c.RollbackTransaction(ctx, mustBegin(t, a, time.Minute)); err != nil {
+		t.Fatalf("rollback through another node: %v", err)
+	}
+}
