@@ -448,3 +448,68 @@ func TestClusterTransaction(t *testing.T) {
 		t.Fatalf("rollback through another node: %v", err)
 	}
 }
+
+// TestClusterSettings: what one node keeps of a collection's settings (its
+// compiled schema) follows changes made through another node: a write is
+// checked against the settings committed when it commits, whichever node
+// changed them, and a collection dropped and made again elsewhere starts
+// afresh.
+func TestClusterSettings(t *testing.T) {
+	nodes, _ := mustNodes(t, 2, truce.Options{})
+	ctx := t.Context()
+	a, b := nodes[0], nodes[1]
+	schema := func(typ string) truce.Settings {
+		return truce.Settings{Schema: []byte(`{"type":"object","properties":{"n":{"type":"` + typ + `"}}}`)}
+	}
+	mustSettings(t, a, "c", schema("integer"))
+	mustPut(t, b, "c", "x", `{"n":1}`) // b compiles and keeps the schema
+	if _, err := b.Put(ctx, "c", "x", []byte(`{"n":"one"}`), truce.Precondition{}, nil); truce.ErrorCode(err) != truce.CodeSchemaViolation {
+		t.Fatalf("a string under the integer schema: %v", err)
+	}
+	mustSettings(t, a, "c", schema("string"))
+	mustPut(t, b, "c", "x", `{"n":"one"}`)
+	if _, err := b.Put(ctx, "c", "x", []byte(`{"n":1}`), truce.Precondition{}, nil); truce.ErrorCode(err) != truce.CodeSchemaViolation {
+		t.Fatalf("an integer after a changed the schema to string: %v", err)
+	}
+	if err := a.DeleteCollection(ctx, "c", true); err != nil {
+		t.Fatal(err)
+	}
+	mustSettings(t, a, "c", truce.Settings{Unique: []string{"n"}})
+	mustPut(t, b, "c", "x", `{"n":1}`)
+	if _, err := b.Put(ctx, "c", "y", []byte(`{"n":1}`), truce.Precondition{}, nil); truce.ErrorCode(err) != truce.CodeUniqueViolation {
+		t.Fatalf("a duplicate under the unique rule set through a: %v", err)
+	}
+}
+
+// TestClusterFeed: a subscriber on one node gets the events of commits on
+// others, in seq order, with the ids the log gave them.
+func TestClusterFeed(t *testing.T) {
+	nodes, store := mustNodes(t, 3, truce.Options{})
+	ctx := t.Context()
+	sub, err := nodes[2].Feed().Subscribe(ctx, 0, truce.FeedFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	for i := range 6 {
+		mustPut(t, nodes[i%2], "c", fmt.Sprint("d", i), `{}`)
+	}
+	var got []int64
+	for len(got) < 6 {
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		evs, err := sub.Next(wctx, 100)
+		cancel()
+		if err != nil {
+			t.Fatalf("after %d events: %v", len(got), err)
+		}
+		for _, e := range evs {
+			got = append(got, e.Seq)
+		}
+	}
+	log := events(t, store)
+	for i, seq := range got {
+		if seq != log[i].Seq {
+			t.Fatalf("seqs %v, the log has %d at %d", got, log[i].Seq, i)
+		}
+	}
+}
