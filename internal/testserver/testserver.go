@@ -100,7 +100,8 @@ type Server struct {
 }
 
 // Start starts `truce serve --addr 127.0.0.1:0 --data dataDir args...` with
-// the binary bin and waits until it logs the address it listens on. It
+// the binary bin (an empty dataDir leaves --data out, for a server whose
+// args name another store) and waits until it logs the address it listens on. It
 // fails the test if the server does not start. A server still running when
 // the test ends is killed; its stderr goes to the test log if the test
 // failed.
@@ -115,7 +116,11 @@ func Start(t testing.TB, bin, dataDir string, args ...string) *Server {
 	}
 	// Tests drive servers harder than one caller's default rate limit;
 	// a test of rate limits passes its own --rate-limit, which wins.
-	args = append([]string{"serve", "--addr", "127.0.0.1:0", "--data", dataDir, "--rate-limit", "off"}, args...)
+	flags := []string{"serve", "--addr", "127.0.0.1:0", "--rate-limit", "off"}
+	if dataDir != "" {
+		flags = append(flags, "--data", dataDir)
+	}
+	args = append(flags, args...)
 	s.Cmd = exec.Command(bin, args...)
 	s.Cmd.Stderr = s.stderr
 	s.Cmd.WaitDelay = 5 * time.Second // in case a child keeps stderr open
