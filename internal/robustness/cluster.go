@@ -174,4 +174,3 @@ func (c *cluster) stop() {
 		n.Stop()
 	}
 }
-

@@ -67,9 +67,9 @@ type Config struct {
 type FaultRecord struct {
 	Fault Fault `json:"fault"`
 	// Node is the node it hit, with several nodes; -1 for none.
-	Node  int           `json:"node"`
-	AtNs  int64         `json:"atNs"` // since the run began
-	Took  time.Duration `json:"took"`
+	Node int           `json:"node"`
+	AtNs int64         `json:"atNs"` // since the run began
+	Took time.Duration `json:"took"`
 }
 
 // Report is what a run did and found.
