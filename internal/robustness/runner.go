@@ -214,6 +214,11 @@ func Run(t testing.TB, cfg Config) *Report {
 	stop.Store(true)
 	wg.Wait()
 	checkAcks(t, ctx, cfg, sess, rep, true)
+	if st, ok := cfg.Workload.(Settler); ok {
+		if err := st.Settle(ctx, sess); err != nil {
+			t.Errorf("%s: reading the final state: %v", cfg.Name, err)
+		}
+	}
 	cl.stop()
 
 	var history []porcupine.Operation
