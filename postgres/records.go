@@ -205,6 +205,17 @@ func (t *tx) Lock(collection, id string) (*truce.Lock, error) {
 	if err := checkDoc(collection, id); err != nil {
 		return nil, err
 	}
+	if t.write {
+		a, err := t.readAhead(collection, id)
+		if err != nil {
+			return nil, err
+		}
+		if a.lock == nil {
+			return nil, truce.ErrNoRecord
+		}
+		l := *a.lock
+		return &l, nil
+	}
 	l := &truce.Lock{Collection: collection, ID: id}
 	found, err := t.get("SELECT token, owner, acquired_at, expires_at, fence FROM locks WHERE collection = $1 AND id = $2",
 		[]any{collection, id}, &l.Token, &l.Owner, &l.AcquiredAt, &l.ExpiresAt, &l.Fence)

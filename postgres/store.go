@@ -21,29 +21,42 @@
 // and nothing can change underneath, so Updates are serializable without
 // SSI's serialization failures (under SERIALIZABLE, every pair of
 // concurrent Updates would conflict on the seq row and one would be rolled
-// back and run again). The lock is released when the COMMIT is durable
-// (synchronous_commit is on), so seqs become visible in commit order, and
-// a View, which reads one REPEATABLE READ snapshot, sees a prefix of them.
-// Serialization failures and deadlocks cannot arise from truce's own
-// statements, but an Update that meets one (from a trigger or an operator's
-// statement) runs fn again, as the contract allows.
+// back and run again, which costs more than waiting). Seqs become visible
+// in commit order, and a View, which reads one REPEATABLE READ snapshot,
+// sees a prefix of them. Serialization failures and deadlocks cannot arise
+// from truce's own statements, but an Update that meets one (from a
+// trigger or an operator's statement) runs fn again, as the contract
+// allows; one whose connection broke before its COMMIT was sent runs again
+// on a new connection.
 //
 // The price is that Updates do not overlap, across nodes: throughput is
-// bounded by one over the time the lock is held, which includes the
-// commit's WAL flush. To keep that time short, an Update sends nothing
-// when fn starts: the BEGIN and the lock go with its first read, its
-// writes are queued and sent with its next read or with the COMMIT, all
-// pipelined in one round trip each (pgx.Batch). A write thus reaches the
-// server only when something must read after it, so reads see the Update's
-// own writes, and a write's failure (a constraint) surfaces at the next
-// read or at the commit. Taking the lock at NextSeq instead, after the
-// reads, would need another isolation level for the reads before it (see
-// above). docs/benchmarks.md has the figures against the hand-written
+// bounded by one over the time the lock is held. To keep that time short:
+//
+//   - An Update sends nothing when fn starts: the BEGIN and the lock go
+//     with its first read, its writes are queued and sent with its next
+//     read or with the COMMIT, all pipelined in one round trip each
+//     (pgx.Batch). A write thus reaches the server only when something
+//     must read after it, so reads see the Update's own writes, and a
+//     write's failure (a constraint) surfaces at the next read or at the
+//     commit.
+//   - The first read of a document's lock record, collection or current
+//     version reads all three, which the Service reads one after the
+//     other (readahead.go). A Service write is then two round trips under
+//     the lock: the reads, and the writes with the COMMIT.
+//   - The COMMIT does not hold the lock through the WAL flush (durable.go):
+//     it is asynchronous, and the same round trip then waits for a flush
+//     through it, so that concurrent commits share fsyncs; readers wait for
+//     the flush of what they saw before they answer.
+//
+// Taking the lock at NextSeq instead, after the reads, would need another
+// isolation level for the reads before it (see above), and would not
+// shorten the time under the lock: the reads are one round trip already.
+// docs/benchmarks.md has the figures against the hand-written
 // SELECT … UPDATE … WHERE version = $n pattern.
 //
 // Views and Store.Document never wait for the lock: a View is a READ ONLY
 // REPEATABLE READ transaction begun with its first read, and
-// Store.Document one statement.
+// Store.Document one round trip.
 //
 // # Bodies
 //
@@ -106,6 +119,14 @@ type Store struct {
 	channel string // the NOTIFY channel of the schema
 	log     *slog.Logger
 
+	// flushed is how far this Store's commits found the WAL flushed; see
+	// durable.go.
+	flushed flushWatch
+	// writers counts the Updates in progress.
+	writers atomic.Int32
+	// wlock is the local write lock (tx.lockLocal), a channel so that
+	// waiting for it honours the context.
+	wlock chan struct{}
 	// changes wakes change-feed readers; see notify.go.
 	changes  notifier
 	listen   sync.Once
@@ -164,6 +185,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		log:      opts.Logger,
 		drained:  make(chan struct{}),
 		listened: make(chan struct{}),
+		wlock:    make(chan struct{}, 1),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -202,16 +224,19 @@ func (s *Store) View(ctx context.Context, fn func(truce.ReadTx) error) error {
 		return err
 	}
 	t := &tx{s: s, ctx: ctx, conn: conn}
+	defer t.release()
 	err = fn(t)
 	t.done = true
 	if t.err != nil {
-		t.release(false)
+		t.end(false)
 		if unreachable(t.err) {
 			s.pool.Reset()
 		}
 		return storeError(ctx, "view", t.err)
 	}
-	if cerr := t.release(true); cerr != nil && err == nil {
+	// What fn read must be durable before anyone hears of it, even
+	// through fn's error.
+	if cerr := t.end(true); cerr != nil {
 		return storeError(ctx, "view", cerr)
 	}
 	return err
@@ -226,10 +251,18 @@ func (s *Store) Document(ctx context.Context, collection, id string) (*truce.Doc
 	if !truce.ValidCollectionName(collection) || !truce.ValidID(id) {
 		return nil, truce.ErrNoRecord
 	}
-	var d *truce.Document
-	rows, err := s.pool.Query(ctx, sqlDocument, collection, id)
-	if err == nil {
-		d, err = scanOneDocument(rows, collection, id)
+	var (
+		nd      nullDocument
+		flushed bool
+		lsn     string
+	)
+	err := s.pool.QueryRow(ctx, sqlStoreDocument, collection, id).Scan(append([]any{&flushed, &lsn}, nd.dest()...)...)
+	if err == nil && !flushed {
+		err = s.waitDurable(ctx, s.pool, lsn, 0)
+	}
+	d := nd.document(collection, id)
+	if err == nil && d == nil {
+		err = truce.ErrNoRecord
 	}
 	if err != nil {
 		if errors.Is(err, truce.ErrNoRecord) {
@@ -239,6 +272,13 @@ func (s *Store) Document(ctx context.Context, collection, id string) (*truce.Doc
 	}
 	return d, nil
 }
+
+// sqlStoreDocument reads a document (NULLs when it is absent) and, as
+// sqlFlushed does, whether everything it could see is durable.
+const sqlStoreDocument = `SELECT f.flushed, f.lsn, ` + docColsOf + `
+FROM (SELECT pg_current_wal_flush_lsn() >= pg_current_wal_insert_lsn() AS flushed,
+	pg_current_wal_insert_lsn()::text AS lsn) AS f
+LEFT JOIN documents d ON d.collection = $1 AND d.id = $2`
 
 // maxAttempts bounds how often Update runs fn again after a serialization
 // failure or a deadlock.
@@ -256,6 +296,8 @@ func (s *Store) Update(ctx context.Context, fn func(truce.Tx) error) error {
 		return err
 	}
 	defer s.end()
+	s.writers.Add(1)
+	defer s.writers.Add(-1)
 	backoff := time.Millisecond
 	broken := 0
 	for attempt := 1; ; attempt++ {
@@ -295,10 +337,11 @@ func (s *Store) update(ctx context.Context, fn func(truce.Tx) error) (err error,
 		return err, false
 	}
 	t := &tx{s: s, ctx: ctx, conn: conn, write: true}
+	defer t.release()
 	ferr := fn(t)
 	t.done = true
 	if t.err != nil {
-		t.release(false)
+		t.end(false)
 		if unreachable(t.err) && ctx.Err() == nil {
 			s.pool.Reset()
 			return &brokenConnError{storeError(ctx, "update", t.err)}, false
@@ -306,11 +349,14 @@ func (s *Store) update(ctx context.Context, fn func(truce.Tx) error) (err error,
 		return storeError(ctx, "update", t.err), retryable(t.err)
 	}
 	if ferr != nil {
-		t.release(false)
+		// fn's error may tell of what it read, which must be durable.
+		if err := t.end(false); err != nil {
+			return storeError(ctx, "update", err), false
+		}
 		return ferr, false
 	}
 	if err := t.commit(); err != nil {
-		t.release(false)
+		t.end(false)
 		if retryable(err) {
 			return storeError(ctx, "commit", err), true
 		}
@@ -322,7 +368,6 @@ func (s *Store) update(ctx context.Context, fn func(truce.Tx) error) (err error,
 		}
 		return storeError(ctx, "commit", err), false
 	}
-	t.release(true)
 	if t.last > t.seq {
 		s.changes.signal()
 	}

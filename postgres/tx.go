@@ -34,11 +34,14 @@ type tx struct {
 	done  bool // fn has returned
 
 	begun      bool  // the BEGIN has been sent
+	wrote      bool  // a write has been queued
+	locked     bool  // holds the Store's local write lock
 	ended      bool  // the COMMIT succeeded
 	commitSent bool  // the COMMIT has been sent
 	err        error // the first failure of a statement; the tx is lost
 
 	queue []queued // writes not sent yet
+	ahead *readAhead
 
 	// In an Update, once begun: seq and trimmed are the committed values
 	// of the meta row, last the last seq allocated and trimmedTo the trim
@@ -77,6 +80,8 @@ func (t *tx) exec(sql string, args ...any) error {
 		return err
 	}
 	t.queue = append(t.queue, queued{sql, args})
+	t.wrote = true
+	t.ahead = nil // the write may change what was read ahead
 	return nil
 }
 
@@ -84,23 +89,48 @@ func (t *tx) exec(sql string, args ...any) error {
 // round trip, and calls scan with sql's rows. An empty sql sends only what
 // is due. Any failure loses the tx.
 func (t *tx) query(scan func(pgx.Rows) error, sql string, args ...any) error {
+	if sql == "" {
+		return t.roundTrip()
+	}
+	return t.roundTrip(stmt{sql, args, scan})
+}
+
+// stmt is a statement that reads, and what reads its rows.
+type stmt struct {
+	sql  string
+	args []any
+	scan func(pgx.Rows) error
+}
+
+// roundTrip sends what is due and stmts in one round trip, and scans their
+// rows. Any failure loses the tx.
+func (t *tx) roundTrip(stmts ...stmt) error {
 	if err := t.check(); err != nil {
 		return err
 	}
 	b := &pgx.Batch{}
 	t.prelude(b)
-	if sql != "" {
-		b.Queue(sql, args...)
+	for _, q := range stmts {
+		b.Queue(q.sql, q.args...)
 	}
 	if b.Len() == 0 {
 		return nil
 	}
+	if !t.begun {
+		if err := t.lockLocal(); err != nil {
+			t.err = err
+			return err
+		}
+	}
 	br := t.conn.SendBatch(t.ctx, b)
 	err := t.readPrelude(br)
-	if err == nil && sql != "" {
+	for _, q := range stmts {
+		if err != nil {
+			break
+		}
 		var rows pgx.Rows
 		if rows, err = br.Query(); err == nil {
-			err = scan(rows)
+			err = q.scan(rows)
 			rows.Close()
 			if err == nil {
 				err = rows.Err()
@@ -166,73 +196,157 @@ func (t *tx) begin() error {
 	return t.query(nil, "")
 }
 
-// commit sends the queued writes, the new meta row, the notification and
-// the COMMIT in one round trip.
+// commit ends an Update that fn let commit. If it wrote anything, it sends
+// the queued writes, the new meta row, the notification and the COMMIT in
+// one round trip, followed by a statement that makes the commit durable
+// (see durable.go); else it ends the transaction as a View does.
 func (t *tx) commit() error {
 	if !t.begun && len(t.queue) == 0 {
 		return nil // fn did nothing
 	}
+	meta := t.last != t.seq || t.trimmedTo != t.trimmed
+	if !t.wrote && !meta {
+		return t.end(true)
+	}
+	// One statement moves the meta row, notifies the listeners (sent
+	// only if the transaction commits; they read the events table, so the
+	// payload is only a hint) and makes the commit asynchronous.
 	b := &pgx.Batch{}
 	t.prelude(b)
-	meta := t.last != t.seq || t.trimmedTo != t.trimmed
-	if meta {
-		b.Queue("UPDATE meta SET seq = $1, trimmed = $2 WHERE id = 1", t.last, t.trimmedTo)
-	}
-	// Sent only if the transaction commits; listeners then read the events
-	// table, so the payload is only a hint.
-	notify := t.last > t.seq
-	if notify {
-		b.Queue("SELECT pg_notify($1, $2)", t.s.channel, strconv.FormatInt(t.last, 10))
+	switch {
+	case t.last > t.seq:
+		b.Queue("WITH m AS (UPDATE meta SET seq = $1, trimmed = $2 WHERE id = 1) "+
+			"SELECT pg_notify($3, $4), set_config('synchronous_commit', 'off', true)",
+			t.last, t.trimmedTo, t.s.channel, strconv.FormatInt(t.last, 10))
+	case meta:
+		b.Queue("WITH m AS (UPDATE meta SET seq = $1, trimmed = $2 WHERE id = 1) "+
+			"SELECT set_config('synchronous_commit', 'off', true)", t.last, t.trimmedTo)
+	default:
+		b.Queue("SELECT set_config('synchronous_commit', 'off', true)")
 	}
 	b.Queue("COMMIT")
+	b.Queue(sqlFlush)
+	if !t.begun {
+		if err := t.lockLocal(); err != nil {
+			return err
+		}
+	}
 	t.commitSent = true
 	br := t.conn.SendBatch(t.ctx, b)
+	// The COMMIT is on its way: the next Update of this Store may send its
+	// lock request, to wait in PostgreSQL for this COMMIT only.
+	t.unlockLocal()
 	err := t.readPrelude(br)
-	if err == nil && meta {
-		_, err = br.Exec()
-	}
-	if err == nil && notify {
+	if err == nil {
 		_, err = br.Exec()
 	}
 	if err == nil {
-		var tag []byte
 		ct, cerr := br.Exec()
-		tag = []byte(ct.String())
-		if err = cerr; err == nil && string(tag) != "COMMIT" {
-			err = fmt.Errorf("the transaction was rolled back (%s)", tag)
+		if err = cerr; err == nil && ct.String() != "COMMIT" {
+			err = fmt.Errorf("the transaction was rolled back (%s)", ct)
+		}
+		if err == nil {
+			t.ended = true
 		}
 	}
+	var flushedTo string
+	if err == nil {
+		err = br.QueryRow().Scan(&flushedTo)
+	}
+	// Close reads up to the end of the implicit transaction of sqlFlush,
+	// whose commit flushes the WAL through this one's.
 	if cerr := br.Close(); err == nil {
 		err = cerr
 	}
-	if err == nil {
-		t.ended = true
+	if lsn, ok := parseLSN(flushedTo); ok && err == nil {
+		t.s.flushed.advance(lsn)
 	}
 	return err
 }
 
-// release ends the transaction if the COMMIT did not (committing a View
-// when commit is true, else rolling back) and returns the connection.
-func (t *tx) release(commit bool) error {
-	var err error
-	if t.begun && !t.ended {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(t.ctx), 5*time.Second)
-		sql := "ROLLBACK"
-		if commit && t.err == nil {
-			sql = "COMMIT"
-		}
-		_, err = t.conn.Exec(ctx, sql)
-		cancel()
+// end ends the transaction if the COMMIT did not (committing a View when
+// commit is true, else rolling back) and, unless the tx failed, waits
+// until what it read is durable (durable.go). The connection stays the
+// tx's: release returns it.
+func (t *tx) end(commit bool) error {
+	if !t.begun || t.ended {
+		return nil
 	}
-	// The pool closes a connection left inside a transaction.
-	t.conn.Release()
+	sql := "ROLLBACK"
+	if commit && t.err == nil {
+		sql = "COMMIT"
+	}
+	if t.err != nil {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(t.ctx), 5*time.Second)
+		defer cancel()
+		_, err := t.conn.Exec(ctx, sql)
+		return err
+	}
+	b := &pgx.Batch{}
+	b.Queue(sql)
+	b.Queue(sqlFlushed)
+	br := t.conn.SendBatch(t.ctx, b)
+	_, err := br.Exec()
+	if err == nil {
+		t.ended = true
+	}
+	var flushed bool
+	var lsn string
+	if err == nil {
+		err = br.QueryRow().Scan(&flushed, &lsn)
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && !flushed {
+		self := int32(0)
+		if t.write {
+			self = 1
+		}
+		err = t.s.waitDurable(t.ctx, t.conn, lsn, self)
+	}
 	return err
+}
+
+// release returns the connection to the pool, which closes it if it was
+// left inside a transaction.
+func (t *tx) release() {
+	t.unlockLocal()
+	t.conn.Release()
+}
+
+// lockLocal takes the Store's local write lock, which an Update holds from
+// its first round trip until its COMMIT is sent. The lock of the meta row
+// serializes Updates by itself; this one makes the Updates of one Store
+// queue in Go rather than in PostgreSQL, where each of many waiters on
+// one row costs CPU at every commit (BenchmarkUpdate: the server's CPU per
+// update grew with the clients). So at most one Update per node waits for
+// the row.
+func (t *tx) lockLocal() error {
+	if !t.write || t.locked {
+		return nil
+	}
+	select {
+	case t.s.wlock <- struct{}{}:
+		t.locked = true
+		return nil
+	case <-t.ctx.Done():
+		return t.ctx.Err()
+	}
+}
+
+func (t *tx) unlockLocal() {
+	if t.locked {
+		t.locked = false
+		<-t.s.wlock
+	}
 }
 
 // Column lists and statements of documents and versions.
 const (
 	docCols     = "version, seq, deleted, created_at, updated_at, updated_by, body"
 	sqlDocument = "SELECT " + docCols + " FROM documents WHERE collection = $1 AND id = $2"
+	docColsOf   = "d.version, d.seq, d.deleted, d.created_at, d.updated_at, d.updated_by, d.body"
 )
 
 func scanDocument(rows pgx.Rows, d *truce.Document) error {
@@ -281,6 +395,13 @@ func (t *tx) Collection(name string) (*truce.Collection, error) {
 	}
 	if !truce.ValidCollectionName(name) {
 		return nil, truce.ErrNoRecord
+	}
+	if a := t.ahead; a != nil && a.collection == name {
+		if a.coll == nil {
+			return nil, truce.ErrNoRecord
+		}
+		c := *a.coll
+		return &c, decodeSettings(&c, a.settings)
 	}
 	c := &truce.Collection{Name: name}
 	var settings []byte
@@ -334,6 +455,17 @@ func (t *tx) Document(collection, id string) (*truce.Document, error) {
 	}
 	if !truce.ValidCollectionName(collection) || !truce.ValidID(id) {
 		return nil, truce.ErrNoRecord
+	}
+	if t.write {
+		a, err := t.readAhead(collection, id)
+		if err != nil {
+			return nil, err
+		}
+		if a.doc == nil {
+			return nil, truce.ErrNoRecord
+		}
+		d := *a.doc
+		return &d, nil
 	}
 	return t.oneDocument(sqlDocument, collection, id)
 }

@@ -47,8 +47,7 @@ func startCluster(t testing.TB, cfg Config, bin string) *cluster {
 		dir := t.TempDir()
 		args := cfg.ServerArgs
 		if c.pg != nil {
-			dir = "" // no --data: the node keeps everything in the database
-			args = append([]string{"--store", c.url}, args...)
+			dir = c.url // testserver.Start makes it --store
 		}
 		c.dirs, c.args = append(c.dirs, dir), append(c.args, args)
 		srv := testserver.Start(t, bin, dir, args...)

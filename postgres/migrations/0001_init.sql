@@ -3,12 +3,15 @@
 -- truce Store orders them. Times are kept to the microsecond.
 
 -- meta is one row: the last committed seq and the seq through which the
--- change log was trimmed. Every Update locks this row first (store.go).
+-- change log was trimmed. Every Update locks this row first (store.go),
+-- and every commit that allocates seqs updates it: the free space of its
+-- page keeps those updates HOT (no index change, old versions pruned in
+-- place). Likewise for documents, updated in place at each write.
 CREATE TABLE meta (
 	id      int    PRIMARY KEY CHECK (id = 1),
 	seq     bigint NOT NULL,
 	trimmed bigint NOT NULL
-);
+) WITH (fillfactor = 10);
 INSERT INTO meta (id, seq, trimmed) VALUES (1, 0, 0);
 
 CREATE TABLE collections (
@@ -35,7 +38,7 @@ CREATE TABLE documents (
 	body       bytea,
 	doc        jsonb,
 	PRIMARY KEY (collection, id)
-);
+) WITH (fillfactor = 80);
 
 CREATE TABLE versions (
 	collection text COLLATE "C" NOT NULL,
