@@ -27,7 +27,8 @@ type LockRequest struct {
 // Lock takes the lock on a document for r.TTL and returns it with its
 // token. The document need not exist: its holder alone may then create it.
 // When another client holds the lock, Lock waits up to r.Wait for it, in
-// FIFO order with the other requests that wait for it, and returns
+// FIFO order with the other requests that wait for it (on every node, over
+// a SharedStore: the queue is then in the store), and returns
 // CodeLocked (with the holder's owner and expiry) when the wait runs out.
 // A request whose ctx ends leaves the queue at once.
 //
