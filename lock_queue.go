@@ -130,8 +130,14 @@ type lockStep struct {
 func (s *Service) lockShared(ctx context.Context, collection, id, owner string, ttl, wait time.Duration) (*Lock, error) {
 	key := refString(collection, id)
 	waiter := newLockToken()
-	release := s.lockWatch.acquire(ctx, s)
-	defer release()
+	// The watch of lock events starts only once the request must wait
+	// (and then it looks once more), so a lock taken at once costs none.
+	var release func()
+	defer func() {
+		if release != nil {
+			release()
+		}
+	}()
 	s.lockSignals.enter(key)
 	defer s.lockSignals.exit(key)
 
@@ -151,9 +157,11 @@ func (s *Service) lockShared(ctx context.Context, collection, id, owner string, 
 	}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	for {
+	for first := true; ; first = false {
 		signal := s.lockSignals.channel(key)
-		st, err := s.lockLook(ctx, collection, id, owner, waiter, ttl, wait > 0, mine)
+		// A request that waits takes the lock or joins the queue in its
+		// first look: an Update at once.
+		st, err := s.lockLook(ctx, collection, id, owner, waiter, ttl, wait > 0, mine, first && wait > 0)
 		if err != nil {
 			return nil, err
 		}
@@ -166,6 +174,10 @@ func (s *Service) lockShared(ctx context.Context, collection, id, owner string, 
 		mine = st.mine
 		if wait == 0 && st.holder != nil {
 			return nil, s.lockedError(ctx, key, collection, id, st.holder, st.ahead)
+		}
+		if release == nil {
+			release = s.lockWatch.acquire(ctx, s)
+			continue // a release before the watch began is seen now
 		}
 		// Look again when the holder's lease ends or the record needs
 		// renewing, whichever is first, and at the latest after a poll.
@@ -198,11 +210,11 @@ func (s *Service) lockShared(ctx context.Context, collection, id, owner string, 
 	}
 }
 
-// lockLook looks at the lock and the queue in a View, and commits what the
-// request must do, if anything, in an Update that looks again: take the
-// lock, join the queue (join), join it again after its record ended, or
-// renew its record.
-func (s *Service) lockLook(ctx context.Context, collection, id, owner, waiter string, ttl time.Duration, join bool, mine *LockWaiter) (lockStep, error) {
+// lockLook looks at the lock and the queue in a View (unless direct), and
+// commits what the request must do, if anything, in an Update that looks
+// again: take the lock, join the queue (join), join it again after its
+// record ended, or renew its record.
+func (s *Service) lockLook(ctx context.Context, collection, id, owner, waiter string, ttl time.Duration, join bool, mine *LockWaiter, direct bool) (lockStep, error) {
 	act := func(st *queueState, now time.Time) bool {
 		switch {
 		case st.canTake():
@@ -216,21 +228,23 @@ func (s *Service) lockLook(ctx context.Context, collection, id, owner, waiter st
 		}
 	}
 	var out lockStep
-	var acting bool
-	err := s.store.View(ctx, func(tx ReadTx) error {
-		now := s.lockTime()
-		st, err := readQueue(tx, collection, id, waiter, now)
-		if err != nil {
-			return err
+	acting := direct
+	if !direct {
+		err := s.store.View(ctx, func(tx ReadTx) error {
+			now := s.lockTime()
+			st, err := readQueue(tx, collection, id, waiter, now)
+			if err != nil {
+				return err
+			}
+			out = lockStep{holder: st.lock, mine: st.mine, ahead: st.ahead()}
+			acting = act(&st, now)
+			return nil
+		})
+		if err != nil || !acting {
+			return out, err
 		}
-		out = lockStep{holder: st.lock, mine: st.mine, ahead: st.ahead()}
-		acting = act(&st, now)
-		return nil
-	})
-	if err != nil || !acting {
-		return out, err
 	}
-	err = s.store.Update(ctx, func(tx Tx) error {
+	err := s.store.Update(ctx, func(tx Tx) error {
 		now := s.lockTime()
 		st, err := readQueue(tx, collection, id, waiter, now)
 		if err != nil {
