@@ -248,6 +248,30 @@ func TestClusterLockGrantedAtExpiry(t *testing.T) {
 	}
 }
 
+// TestClusterLockExpiredElsewhere: a lock taken on a node that then died
+// (its Run no longer runs) gets its lock.expired from another node's Run,
+// soon after it ends, though that node never heard of it.
+func TestClusterLockExpiredElsewhere(t *testing.T) {
+	defer truce.SetSharedLockExpiryIdle(100 * time.Millisecond)()
+	nodes, store := mustNodes(t, 2, truce.Options{})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- nodes[1].Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	time.Sleep(50 * time.Millisecond) // node 1's expirer sleeps, knowing of no lock
+	mustLock(t, nodes[0], truce.LockRequest{Collection: "c", ID: "d", Owner: "gone", TTL: 200 * time.Millisecond})
+	waitFor(t, func() bool {
+		evs := lockEvents(t, store)
+		return len(evs) == 2
+	})
+	if evs := lockEvents(t, store); evs[1] != "lock.expired c/d gone" {
+		t.Fatalf("lock events %q", evs)
+	}
+}
+
 // TestClusterIdempotencyClaims: a request with an idempotency key claims it
 // in the store, so that the same key on another node is in use while the
 // request runs, and gets the stored answer once it is answered; a claim is

@@ -32,3 +32,11 @@ func SetClusterTimings(waiterLease, queuePoll, claimLease time.Duration) (restor
 	lockWaiterLease, lockQueuePoll, idempotencyClaimLease = waiterLease, queuePoll, claimLease
 	return func() { lockWaiterLease, lockQueuePoll, idempotencyClaimLease = a, b, c }
 }
+
+// SetSharedLockExpiryIdle sets the longest sleep of the lock expirer over
+// a shared store, and returns a func that restores it.
+func SetSharedLockExpiryIdle(d time.Duration) (restore func()) {
+	old := sharedLockExpiryIdle
+	sharedLockExpiryIdle = d
+	return func() { sharedLockExpiryIdle = old }
+}
