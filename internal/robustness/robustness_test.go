@@ -38,13 +38,18 @@ func TestMain(m *testing.M) {
 // nodes: kill -9 of a node (and its restart), kill -9 of PostgreSQL (and
 // its restart: every acknowledged write must survive it), a paused node,
 // client timeouts. By default TestClusterLinearizable runs twice, with
-// kill and with kill-postgres, and the others once, one with each, which
-// keeps them to seconds in make test; TRUCE_CLUSTER_RUNS runs each more
+// kill and with kill-postgres, and the others once each, which keeps them
+// to seconds in make test; TRUCE_CLUSTER_RUNS runs each more
 // times, through every fault.
 
 // TestClusterLinearizable: versioned documents over several nodes.
 func TestClusterLinearizable(t *testing.T) {
 	runCluster(t, "cluster-documents", 2, Kill, func() Workload { return NewDocuments("clin", 4) })
+}
+
+// TestClusterBankTransfers: a bank of atomic batches over several nodes.
+func TestClusterBankTransfers(t *testing.T) {
+	runCluster(t, "cluster-bank", 1, Pause, func() Workload { return NewBank("cbank", 4, 100) })
 }
 
 // TestClusterInteractiveTransfers: a bank of interactive transactions
