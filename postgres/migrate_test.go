@@ -71,3 +71,24 @@ func TestSchemaTooNew(t *testing.T) {
 		t.Errorf("the refused schema's version became %d", version)
 	}
 }
+
+// TestSynchronousCommitOn checks that truce's connections commit durably
+// even when the URL turns synchronous_commit off.
+func TestSynchronousCommitOn(t *testing.T) {
+	url := pgtest.Start(t)
+	for _, c := range []struct{ options, want string }{
+		{"", "on"},
+		{"&options=-c%20synchronous_commit%3Doff", "on"},
+		{"&options=-c%20synchronous_commit%3Dremote_apply", "remote_apply"},
+	} {
+		s := mustOpen(t, url+c.options, "")
+		got, err := postgres.Setting(s, "synchronous_commit")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != c.want {
+			t.Errorf("synchronous_commit with %q in the URL = %s, want %s", c.options, got, c.want)
+		}
+		s.Close()
+	}
+}

@@ -2,9 +2,12 @@ package postgres
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -21,11 +24,19 @@ import (
 // round trip through the server.
 
 // channelName is the NOTIFY channel of a schema: an identifier of at most
-// 63 bytes.
+// 63 bytes, so a long or non-ASCII schema name is replaced by a hash of
+// it.
 func channelName(schema string) string {
 	c := "truce_changes_" + schema
-	if len(c) > 63 {
-		c = c[:63]
+	ascii := true
+	for i := range len(schema) {
+		if schema[i] >= utf8.RuneSelf {
+			ascii = false
+		}
+	}
+	if len(c) > 63 || !ascii {
+		sum := sha256.Sum256([]byte(schema))
+		c = "truce_changes_" + hex.EncodeToString(sum[:16])
 	}
 	return c
 }

@@ -47,3 +47,22 @@ func TestChangedAcrossStores(t *testing.T) {
 		t.Errorf("after the notification, a View of the other Store read %d events (%v), want 1", n, err)
 	}
 }
+
+// TestChangedLongSchema checks notifications on a schema whose name would
+// make too long a channel name.
+func TestChangedLongSchema(t *testing.T) {
+	url := pgtest.Start(t)
+	const schema = "ünïcode_schema_with_a_name_much_longer_than_fifty_bytes_in_all"
+	a, b := mustOpen(t, url, schema), mustOpen(t, url, schema)
+	b.Changed()
+	time.Sleep(200 * time.Millisecond)
+	ch := b.Changed()
+	if err := a.Update(context.Background(), func(tx truce.Tx) error { return write(tx, "x") }); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ch:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Changed was not closed by a commit on another Store")
+	}
+}

@@ -171,9 +171,24 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	}
 	rp := cfg.ConnConfig.RuntimeParams
 	rp["search_path"] = pgx.Identifier{schema}.Sanitize()
-	// Durability is the contract, whatever the server's default.
-	rp["synchronous_commit"] = "on"
-	rp["application_name"] = "truce"
+	if rp["application_name"] == "" {
+		rp["application_name"] = "truce"
+	}
+	// Durability is the contract, whatever the server's default: a
+	// server (or URL) that turned synchronous_commit off gets it on for
+	// truce's connections; a stronger setting (remote_apply, for
+	// synchronous replicas) is kept.
+	cfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
+		var sc string
+		if err := conn.QueryRow(ctx, "SHOW synchronous_commit").Scan(&sc); err != nil {
+			return err
+		}
+		if sc == "off" {
+			_, err := conn.Exec(ctx, "SET synchronous_commit = on")
+			return err
+		}
+		return nil
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
