@@ -25,6 +25,7 @@ VERIFY_DURATION ?= 10s
 VERIFY_EVERY ?= 1500ms
 VERIFY_FAULTS ?= kill,pause,timeouts
 VERIFY_CYCLES ?= 25
+VERIFY_CLUSTER_FAULTS ?= kill,kill-postgres,pause,timeouts
 FUZZTIME ?= 30s
 FUZZ_TARGETS = .:FuzzParseBody .:FuzzParsePlainBody .:FuzzParseETagList .:FuzzPatch ./merge/:FuzzMerge3 ./merge/:FuzzDiff \
 	./http/:FuzzDocumentPath ./http/:FuzzWriteBody ./http/:FuzzBearerToken ./auth/:FuzzParseFile
@@ -37,6 +38,9 @@ verify-robustness:
 	TRUCE_ROBUSTNESS_EVERY=$(VERIFY_EVERY) TRUCE_ROBUSTNESS_FAULTS=$(VERIFY_FAULTS) \
 	TRUCE_CRASH_CYCLES=$(VERIFY_CYCLES) \
 	$(GO) test -count=1 -timeout 60m -v -run 'TestLinearizable|TestCrashSafety|TestBankTransfers|TestInteractiveTransfers|TestLockFencing' ./internal/robustness/
+	TRUCE_CLUSTER_RUNS=$(VERIFY_RUNS) TRUCE_ROBUSTNESS_DURATION=$(VERIFY_DURATION) \
+	TRUCE_ROBUSTNESS_EVERY=$(VERIFY_EVERY) TRUCE_ROBUSTNESS_FAULTS=$(VERIFY_CLUSTER_FAULTS) \
+	$(GO) test -count=1 -timeout 60m -v -run 'TestCluster' ./internal/robustness/
 
 verify-fuzz:
 	@for t in $(FUZZ_TARGETS); do \

@@ -43,3 +43,20 @@ func ServiceStore(s *Service) Store { return s.store }
 func IndexKey(paths []string, d *Document) []byte {
 	return keyOf(paths, paths, collatedPaths(d, paths), d.ID)
 }
+
+// SetClusterTimings sets the lease of a lock queue record, the poll of a
+// waiting lock request and the lease of an idempotency claim over a shared
+// store, and returns a func that restores them.
+func SetClusterTimings(waiterLease, queuePoll, claimLease time.Duration) (restore func()) {
+	a, b, c := lockWaiterLease, lockQueuePoll, idempotencyClaimLease
+	lockWaiterLease, lockQueuePoll, idempotencyClaimLease = waiterLease, queuePoll, claimLease
+	return func() { lockWaiterLease, lockQueuePoll, idempotencyClaimLease = a, b, c }
+}
+
+// SetSharedLockExpiryIdle sets the longest sleep of the lock expirer over
+// a shared store, and returns a func that restores it.
+func SetSharedLockExpiryIdle(d time.Duration) (restore func()) {
+	old := sharedLockExpiryIdle
+	sharedLockExpiryIdle = d
+	return func() { sharedLockExpiryIdle = old }
+}

@@ -93,8 +93,18 @@ type Service struct {
 	maxLockTTL  time.Duration
 	// lockWait orders the lock requests waiting for a document (lock_wait.go);
 	// lockKick wakes the lock expirer when a lock is taken (lock_expiry.go).
-	lockWait          lockWaiters
-	lockKick          chan struct{}
+	lockWait lockWaiters
+	lockKick chan struct{}
+	// shared says that other nodes use the store too (SharedStore): lock
+	// requests then queue in the store (lock_queue.go), woken by
+	// lockSignals and lockWatch, and idempotency keys are claimed there
+	// (idempotency_claim.go).
+	shared      bool
+	lockSignals lockSignals
+	lockWatch   lockWatch
+	// claims holds the idempotency keys whose requests run in this
+	// process, when the store is not shared.
+	claims            sync.Map
 	maxOps            int
 	maxTransactionTTL time.Duration
 	feed              *Feed
@@ -128,6 +138,9 @@ func NewService(store Store, opts Options) *Service {
 	}
 	if s.maxLockTTL = opts.MaxLockTTL; s.maxLockTTL <= 0 {
 		s.maxLockTTL = DefaultMaxLockTTL
+	}
+	if ss, ok := store.(SharedStore); ok && ss.Shared() {
+		s.shared = true
 	}
 	s.lockWait = newLockQueues()
 	s.lockKick = make(chan struct{}, 1)

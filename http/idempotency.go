@@ -44,15 +44,7 @@ func (h *Handler) idempotent(w http.ResponseWriter, r *http.Request, next http.H
 	r.Body = readCloser{bytes.NewReader(body)}
 	k := &truce.IdempotencyKey{Caller: principalOf(r).Key(), Key: key, Fingerprint: fingerprint(r, body)}
 
-	slot := k.Caller + "\x00" + k.Key
-	if _, busy := h.inflight.LoadOrStore(slot, struct{}{}); busy {
-		w.Header().Set("Retry-After", "1")
-		h.problem(w, r, truce.Errorf(truce.CodeIdempotencyKeyInUse, "a request with Idempotency-Key %q is still in flight; retry after a second to get its answer", key))
-		return
-	}
-	defer h.inflight.Delete(slot)
-
-	rec, err := h.svc.GetIdempotency(r.Context(), k.Caller, k.Key)
+	rec, claim, err := h.svc.ClaimIdempotency(r.Context(), k)
 	if err != nil {
 		h.problem(w, r, err)
 		return
@@ -65,6 +57,11 @@ func (h *Handler) idempotent(w http.ResponseWriter, r *http.Request, next http.H
 		h.replay(w, r, rec)
 		return
 	}
+	defer func() {
+		if err := claim.Release(r.Context()); err != nil {
+			h.log.Warn("releasing an Idempotency-Key failed; it is free again when its claim ends", "err", err)
+		}
+	}()
 
 	cw := &captureWriter{ResponseWriter: w, key: k}
 	next.ServeHTTP(cw, r)

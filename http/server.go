@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -56,8 +55,6 @@ type Handler struct {
 	maxBody int64
 	idBase  string
 	idSeq   atomic.Uint64
-	// inflight holds the caller+key of Idempotency-Key requests running now.
-	inflight sync.Map
 
 	// maxTxBody limits the body of a batch transaction.
 	maxTxBody int64

@@ -65,6 +65,7 @@ var tests = concat(
 	idempotencyTests,
 	conflictTests,
 	lockTests,
+	lockQueueTests,
 	transactionTests,
 )
 
