@@ -121,6 +121,11 @@ type Store struct {
 	state     atomic.Int64
 	drained   chan struct{}
 	drainOnce sync.Once
+
+	// log receives the slow commits at debug level; metrics holds what
+	// the store measures itself (metrics.go).
+	log     *slog.Logger
+	metrics storeMetrics
 }
 
 var _ truce.Store = (*Store)(nil)
@@ -162,6 +167,8 @@ func open(dir string, opts Options, fs vfs.FS) (*Store, error) {
 		drained:   make(chan struct{}),
 		epoch:     time.Now(),
 		docBudget: opts.DocumentCacheSize,
+		log:       log,
+		metrics:   newStoreMetrics(),
 	}
 	// L0 compactions. Every flush makes L0 tables whose current documents
 	// span the whole key range, so each compaction out of L0 rewrites
@@ -316,15 +323,17 @@ func (s *Store) Update(ctx context.Context, fn func(truce.Tx) error) (err error)
 	}
 	s.writers.Add(1)
 	defer s.writers.Add(-1)
+	start := time.Now()
 	select {
 	case s.wlock <- struct{}{}:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	locked := true
+	locked := time.Now()
+	holding := true
 	unlock := func() {
-		if locked {
-			locked = false
+		if holding {
+			holding = false
 			<-s.wlock
 		}
 	}
@@ -382,6 +391,7 @@ func (s *Store) Update(ctx context.Context, fn func(truce.Tx) error) (err error)
 	s.cacheDocuments(t)
 	s.applyLockWrites(t)
 	unlock()
+	queued := time.Now()
 
 	// Other writers proceed while this one waits for the fsync; Pebble syncs
 	// the WAL for all the batches queued by then at once (see walSyncDelay).
@@ -394,6 +404,7 @@ func (s *Store) Update(ctx context.Context, fn func(truce.Tx) error) (err error)
 	// The WAL is synced up to and including b, and every earlier commit
 	// precedes b in the WAL.
 	s.durable.advance(commit, t.last)
+	s.observeCommit(start, locked, queued)
 	if t.last > t.seqBound {
 		s.changes.signal()
 	}
