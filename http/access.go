@@ -53,6 +53,7 @@ func (h *Handler) routeTable() []route {
 		{"GET /readyz", public, h.readyz},
 		{"GET /problems/{name}", public, h.problemPage},
 		{"GET /metrics", admin, h.serveMetrics},
+		{"GET /v1/openapi.json", public, h.serveOpenAPI},
 
 		{"GET /v1/collections", anyToken, h.listCollections},
 		{"GET /v1/collections/{c}", readPath, h.getCollection},
