@@ -4,6 +4,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http/httptest"
+	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -196,4 +198,49 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// Every truce metric is in the README's table, and the Grafana dashboard
+// names only metrics that exist.
+func TestMetricsDocumented(t *testing.T) {
+	c, _ := mustServeMetrics(t, trucehttp.Options{})
+	// Something for every vector to show.
+	c.do("PUT", "/v1/collections/a", `{"conflictPolicy":"manual"}`).want(t, 201, "")
+	c.do("PUT", "/v1/collections/a/docs/d", `{"x":1}`).want(t, 201, "")
+	c.do("PUT", "/v1/collections/a/docs/d", `{"x":2,"_version":1}`).want(t, 200, "")
+	c.do("PUT", "/v1/collections/a/docs/d", `{"x":3,"_version":1}`).want(t, 409, "merge_conflict")
+	c.do("POST", "/v1/collections/a/docs/d/lock", `{}`).want(t, 201, "")
+	c.do("POST", "/v1/tx", `{"ops":[{"op":"create","collection":"a","document":{"y":1}}]}`).want(t, 200, "")
+	r := c.do("GET", "/metrics", nil).want(t, 200, "")
+	families := map[string]bool{}
+	for _, l := range strings.Split(string(r.Body), "\n") {
+		if name, ok := strings.CutPrefix(l, "# TYPE "); ok {
+			name, _, _ = strings.Cut(name, " ")
+			families[name] = true
+		}
+	}
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name := range families {
+		if strings.HasPrefix(name, "truce_") && !strings.Contains(string(readme), "`"+name+"`") {
+			t.Errorf("README's metrics table lacks %s", name)
+		}
+	}
+	dash, err := os.ReadFile("../docs/grafana-dashboard.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range regexp.MustCompile(`truce_[a-z0-9_]+`).FindAllString(string(dash), -1) {
+		base := name
+		for _, suffix := range []string{"_bucket", "_count", "_sum"} {
+			if b, ok := strings.CutSuffix(name, suffix); ok && families[b] {
+				base = b
+			}
+		}
+		if !families[base] {
+			t.Errorf("the dashboard names %s, which the server does not export", name)
+		}
+	}
 }
