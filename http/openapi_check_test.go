@@ -198,3 +198,33 @@ func TestOpenAPIServed(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Every route of the route tables is in the document, with the scope it
+// needs; a route added without its apiOp fails here.
+func TestOpenAPICoversRoutes(t *testing.T) {
+	doc, _ := spec(t)
+	probe := mustAuthServer(t, trucehttp.Options{})
+	for _, rt := range trucehttp.Routes(probe.handler) {
+		method, path, _ := strings.Cut(rt.Pattern, " ")
+		item := doc.Paths.Find(path)
+		if item == nil || item.GetOperation(method) == nil {
+			t.Errorf("the document lacks %s", rt.Pattern)
+			continue
+		}
+		op := item.GetOperation(method)
+		if rt.Access == "none" {
+			if op.Security == nil || len(*op.Security) != 0 {
+				t.Errorf("%s: a public route, but the document asks for a token", rt.Pattern)
+			}
+			continue
+		}
+		if op.Security == nil || len(*op.Security) != 1 || (*op.Security)[0]["bearer"] == nil {
+			t.Errorf("%s: the document does not ask for a bearer token", rt.Pattern)
+		}
+		if rt.Transaction {
+			if op.Parameters.GetByInAndName("header", "Truce-Transaction") == nil || (method != "GET" && op.Responses.Status(202) == nil) {
+				t.Errorf("%s: the document lacks its Truce-Transaction header or its 202 (staged)", rt.Pattern)
+			}
+		}
+	}
+}

@@ -204,7 +204,7 @@ func openAPIComponents() map[string]any {
 			"OpenAPI":         response("This document", typ("object")),
 			"NoContent":       response("Done", nil),
 			"NotModified":     response("The document still has the ETag of If-None-Match", nil, "ETag"),
-			"Document":        response("The document", ref("schemas", "Document"), "ETag", "Last-Modified", "Truce-Merged", "Idempotent-Replayed", "Link"),
+			"Document":        response("The document", ref("schemas", "Document"), "ETag", "Last-Modified", "Truce-Merged", "Truce-Staged", "Idempotent-Replayed", "Link"),
 			"DocumentCreated": response("The created document", ref("schemas", "Document"), "ETag", "Last-Modified", "Location", "Idempotent-Replayed"),
 			"Staged":          response("The write is staged in the transaction", nil, "Truce-Staged", "Truce-Merged"),
 			"DocumentList":    response("A page of documents", obj(map[string]any{"items": arrayOf(ref("schemas", "Document")), "next": nullable("string")}, "items")),

@@ -147,8 +147,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rw := &responseWriter{ResponseWriter: w, rid: rid, h: h, r: r}
 	observed := h.metrics != nil || h.accessLog
 	if observed {
-		rw.body.ReadCloser = r.Body
-		r.Body = &rw.body
+		if r.Body != nil && r.Body != http.NoBody {
+			// Count the body's bytes as handlers read them; the caller
+			// gets its request back as it was.
+			body := r.Body
+			rw.body.ReadCloser = body
+			r.Body = &rw.body
+			defer func() { r.Body = body }()
+		}
 		if h.metrics != nil {
 			h.metrics.inflight.Inc()
 		}
