@@ -362,6 +362,26 @@ func (s *Service) LockWaiters(collection, id string) int {
 	return s.lockWait.waiting(refString(collection, id))
 }
 
+// CountLocks returns how many locks are live now, counting at most limit
+// of the lock records (for metrics: it reads them all).
+func (s *Service) CountLocks(ctx context.Context, limit int) (int, error) {
+	n := 0
+	err := s.store.View(ctx, func(tx ReadTx) error {
+		ls, err := tx.LocksByExpiry(time.Unix(1<<40, 0), limit)
+		if err != nil {
+			return err
+		}
+		now := s.lockTime()
+		for _, l := range ls {
+			if l.LiveAt(now) {
+				n++
+			}
+		}
+		return nil
+	})
+	return n, err
+}
+
 // MaxLockTTL returns the cap on lock ttl and wait.
 func (s *Service) MaxLockTTL() time.Duration { return s.maxLockTTL }
 

@@ -82,6 +82,9 @@ type Metrics struct {
 	// a Handler registers its routes.
 	routesMu sync.Mutex
 	routes   map[string]*routeMetrics
+	// watching is set once a Service's gauges are registered; guarded by
+	// routesMu.
+	watching bool
 }
 
 // childKey names one child of a vector labelled by collection.
@@ -459,4 +462,28 @@ func (fm feedMetrics) expired() {
 	if fm.m != nil {
 		fm.m.feedExpired.Inc()
 	}
+}
+
+// maxCountedLocks bounds the lock records read at each scrape.
+const maxCountedLocks = 100000
+
+// watchService adds the gauges read from svc at each scrape: the live
+// locks. Only the first Service of m is watched.
+func (m *Metrics) watchService(svc *truce.Service) {
+	m.routesMu.Lock()
+	defer m.routesMu.Unlock()
+	if m.watching {
+		return
+	}
+	m.watching = true
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "truce_locks_held",
+		Help: "Locks live now (counted at each scrape, up to 100,000)."}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		n, err := svc.CountLocks(ctx, maxCountedLocks)
+		if err != nil {
+			return -1
+		}
+		return float64(n)
+	}))
 }

@@ -146,6 +146,7 @@ func TestMetricsLocksTransactionsFeed(t *testing.T) {
 	m := scrape(t, c)
 	wantSample(t, m, `truce_lock_wait_seconds_count{outcome="acquired"}`, "1")
 	wantSample(t, m, `truce_lock_wait_seconds_count{outcome="locked"}`, "1")
+	wantSample(t, m, `truce_locks_held`, "1")
 	wantSample(t, m, `truce_conflicts_total{code="locked",collection="k"}`, "2")
 	wantSample(t, m, `truce_transactions_total{kind="batch",outcome="committed"}`, "1")
 	wantSample(t, m, `truce_transactions_total{kind="batch",outcome="conflict"}`, "1")

@@ -130,6 +130,7 @@ func NewHandler(svc *truce.Service, opts Options) *Handler {
 			h.routeMetrics[rt.pattern] = h.metrics.route(rt.pattern)
 		}
 		h.unmatched = h.metrics.route(unmatchedRoute)
+		h.metrics.watchService(svc)
 	}
 	return h
 }
