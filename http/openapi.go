@@ -173,6 +173,9 @@ func operation(rt route, method, path string, op apiOp) map[string]any {
 	}
 	if op.body != "" {
 		o["requestBody"] = ref("requestBodies", op.body)
+		if b, ok := inlineBodies[op.body]; ok {
+			o["requestBody"] = b
+		}
 	}
 	switch rt.access {
 	case public:
@@ -267,8 +270,22 @@ func problemHeaders() map[string]any {
 	}
 }
 
+// ref refers to a component. Parameters, responses and request bodies
+// are named with a suffix of their kind, so that generators (oapi-codegen)
+// make no two Go types of the same name.
 func ref(kind, name string) map[string]any {
-	return map[string]any{"$ref": "#/components/" + kind + "/" + name}
+	return map[string]any{"$ref": "#/components/" + kind + "/" + name + componentSuffix[kind]}
+}
+
+var componentSuffix = map[string]string{"parameters": "Param", "responses": "Response", "requestBodies": "Body"}
+
+// suffixed returns components with the suffix of their kind.
+func suffixed(kind string, components map[string]any) map[string]any {
+	out := make(map[string]any, len(components))
+	for name, c := range components {
+		out[name+componentSuffix[kind]] = c
+	}
+	return out
 }
 
 var (
@@ -298,9 +315,10 @@ func (h *Handler) serveOpenAPI(w http.ResponseWriter, r *http.Request) {
 }
 
 // OpenAPI returns the OpenAPI 3.1 document that GET /v1/openapi.json
-// serves (for tests and for generators run at build time).
-func (h *Handler) OpenAPI() ([]byte, error) {
-	doc, err := openAPIDocument(h.routeTable())
+// serves, indented (for tests, and for generators: truce openapi).
+func OpenAPI() ([]byte, error) {
+	// The route table only names the handlers: a zero Handler lists them.
+	doc, err := openAPIDocument((&Handler{}).routeTable())
 	if err != nil {
 		return nil, err
 	}

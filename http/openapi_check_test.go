@@ -14,9 +14,7 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
-	"github.com/trucedb/truce"
 	trucehttp "github.com/trucedb/truce/http"
-	"github.com/trucedb/truce/pebble"
 )
 
 var (
@@ -30,13 +28,7 @@ var (
 func spec(tb testing.TB) (*openapi3.T, routers.Router) {
 	tb.Helper()
 	specOnce.Do(func() {
-		store, err := pebble.Open(tb.TempDir(), pebble.Options{})
-		if err != nil {
-			specErr = err
-			return
-		}
-		defer store.Close()
-		b, err := trucehttp.NewHandler(truce.NewService(store, truce.Options{}), trucehttp.Options{}).OpenAPI()
+		b, err := trucehttp.OpenAPI()
 		if err != nil {
 			specErr = err
 			return

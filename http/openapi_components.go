@@ -20,7 +20,17 @@ func typ(t string) map[string]any { return map[string]any{"type": t} }
 
 func arrayOf(items any) map[string]any { return map[string]any{"type": "array", "items": items} }
 
-func nullable(t string) map[string]any { return map[string]any{"type": []string{t, "null"}} }
+// anyType is a schema of any of the types. It is written with anyOf, not
+// as a list of types, which generators such as oapi-codegen do not take.
+func anyType(types ...string) map[string]any {
+	var of []any
+	for _, t := range types {
+		of = append(of, typ(t))
+	}
+	return map[string]any{"anyOf": of}
+}
+
+func nullable(t string) map[string]any { return anyType(t, "null") }
 
 func param(in, name, desc string, schema any) map[string]any {
 	p := map[string]any{"in": in, "name": name, "description": desc, "schema": schema}
@@ -97,7 +107,7 @@ func openAPIComponents() map[string]any {
 			"requirePreconditions": typ("boolean"),
 			"unique":               arrayOf(typ("string")),
 			"references":           map[string]any{"type": "object", "additionalProperties": typ("string")},
-			"schema":               map[string]any{"type": []string{"object", "boolean"}},
+			"schema":               anyType("object", "boolean"),
 			"historyLimit":         map[string]any{"type": "integer", "minimum": 0},
 			"indexes":              arrayOf(arrayOf(typ("string"))),
 		},
@@ -128,7 +138,8 @@ func openAPIComponents() map[string]any {
 		"lockToken": typ("string"),
 	}, "op", "collection")
 	duration := map[string]any{"type": "string", "description": "a Go duration such as 30s or 2m"}
-	lockDuration := map[string]any{"type": []string{"string", "number"}, "description": "a Go duration such as 30s or 2m, or a number of seconds"}
+	lockDuration := anyType("string", "number")
+	lockDuration["description"] = "a Go duration such as 30s or 2m, or a number of seconds"
 
 	return map[string]any{
 		"securitySchemes": map[string]any{"bearer": map[string]any{
@@ -139,8 +150,8 @@ func openAPIComponents() map[string]any {
 			"Problem": problem, "Document": document, "Settings": settings, "Collection": collection,
 			"Conflict": conflict, "Lock": lock, "Event": event, "OpResult": opResult, "Op": batchOp,
 		},
-		"parameters": map[string]any{
-			"path_c":           param("path", "c", "A collection name.", nameSchema),
+		"parameters": suffixed("parameters", map[string]any{
+			"path_c":           withGoName(param("path", "c", "A collection name.", nameSchema), "CollectionName"),
 			"path_id":          param("path", "id", "A document id.", idSchema),
 			"path_n":           param("path", "n", "A version number.", map[string]any{"type": "integer", "minimum": 1}),
 			"path_cid":         param("path", "cid", "A recorded conflict's id.", typ("string")),
@@ -166,7 +177,7 @@ func openAPIComponents() map[string]any {
 			"LockToken":        param("header", "Lock-Token", "The token of the lock the caller holds.", typ("string")),
 			"TruceTransaction": param("header", "Truce-Transaction", "The interactive transaction this request belongs to: reads join its read set, writes are staged (202).", typ("string")),
 			"LastEventID":      param("header", "Last-Event-ID", "Resume the feed after this seq.", typ("string")),
-		},
+		}),
 		"headers": map[string]any{
 			"ETag":                hdr("The document version's strong entity tag."),
 			"Last-Modified":       hdr("When the version was written."),
@@ -182,22 +193,15 @@ func openAPIComponents() map[string]any {
 			"Idempotent-Replayed": hdr("true: the answer is the stored one of an earlier request with this Idempotency-Key."),
 			"WWW-Authenticate":    hdr("Bearer realm=\"truce\", on a 401."),
 		},
-		"requestBodies": map[string]any{
-			"Document": map[string]any{"required": true, "content": jsonContent(typ("object"))},
-			"Settings": map[string]any{"content": jsonContent(ref("schemas", "Settings"))},
-			"Patch": map[string]any{"required": true, "content": map[string]any{
-				"application/merge-patch+json": map[string]any{"schema": typ("object")},
-				"application/json-patch+json": map[string]any{"schema": arrayOf(obj(map[string]any{
-					"op":   map[string]any{"type": "string", "enum": []string{"add", "remove", "replace", "move", "copy", "test"}},
-					"path": typ("string"), "from": typ("string"), "value": map[string]any{},
-				}, "op", "path"))},
-			}},
+		"requestBodies": suffixed("requestBodies", map[string]any{
+			"Document":           map[string]any{"required": true, "content": jsonContent(typ("object"))},
+			"Settings":           map[string]any{"content": jsonContent(ref("schemas", "Settings"))},
 			"LockRequest":        map[string]any{"content": jsonContent(obj(map[string]any{"ttl": lockDuration, "owner": typ("string"), "wait": lockDuration}))},
 			"Resolution":         map[string]any{"required": true, "content": jsonContent(obj(map[string]any{"strategy": map[string]any{"type": "string", "enum": []string{"keep-current", "take-proposed", "merge", "custom"}}, "document": nullable("object")}, "strategy"))},
 			"Batch":              map[string]any{"required": true, "content": jsonContent(obj(map[string]any{"ops": arrayOf(ref("schemas", "Op"))}, "ops"))},
 			"TransactionRequest": map[string]any{"content": jsonContent(obj(map[string]any{"ttl": duration}))},
-		},
-		"responses": map[string]any{
+		}),
+		"responses": suffixed("responses", map[string]any{
 			"Status":          response("OK", obj(map[string]any{"status": typ("string")}, "status")),
 			"HTML":            map[string]any{"description": "An HTML page", "content": map[string]any{"text/html": map[string]any{"schema": typ("string")}}},
 			"Metrics":         map[string]any{"description": "The Prometheus text format", "content": map[string]any{"text/plain": map[string]any{"schema": typ("string")}}},
@@ -223,10 +227,30 @@ func openAPIComponents() map[string]any {
 			"Changes":            response("A page of events", obj(map[string]any{"items": arrayOf(ref("schemas", "Event")), "last": typ("integer")}, "items", "last")),
 			"BatchResults":       response("Every op applied", obj(map[string]any{"results": arrayOf(ref("schemas", "OpResult"))}, "results")),
 			"Transaction":        response("The transaction", obj(map[string]any{"id": typ("string"), "expiresAt": typ("string")}, "id", "expiresAt"), "Location"),
-		},
+		}),
 	}
 }
 
 func hdr(desc string) map[string]any {
 	return map[string]any{"description": desc, "schema": typ("string")}
+}
+
+// withGoName names a parameter's Go identifier for oapi-codegen: a path
+// parameter c would clash with the receiver of its client's methods.
+func withGoName(p map[string]any, name string) map[string]any {
+	p["x-go-name"] = name
+	return p
+}
+
+// inlineBodies are request bodies written into their operation, not as
+// components: oapi-codegen names the types of a component's media types
+// alike, and a PATCH takes two.
+var inlineBodies = map[string]any{
+	"Patch": map[string]any{"required": true, "content": map[string]any{
+		"application/merge-patch+json": map[string]any{"schema": typ("object")},
+		"application/json-patch+json": map[string]any{"schema": arrayOf(obj(map[string]any{
+			"op":   map[string]any{"type": "string", "enum": []string{"add", "remove", "replace", "move", "copy", "test"}},
+			"path": typ("string"), "from": typ("string"), "value": map[string]any{},
+		}, "op", "path"))},
+	}},
 }
