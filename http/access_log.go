@@ -6,6 +6,9 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/trucedb/truce/auth"
 )
 
@@ -22,13 +25,21 @@ func (h *Handler) done(rw *responseWriter, start time.Time) {
 	pattern := r.Pattern
 	if pattern == "" {
 		// Refused before routing (401, 429, a malformed path), or no route.
-		if h.routeMetrics != nil || h.accessLog {
-			mux := h.mux
-			if h.handlerFor(r) == h.txmux {
-				mux = h.txmux
-			}
-			_, pattern = mux.Handler(r)
+		mux := h.mux
+		if h.handlerFor(r) == h.txmux {
+			mux = h.txmux
 		}
+		_, pattern = mux.Handler(r)
+	}
+	if span := trace.SpanFromContext(r.Context()); span.IsRecording() {
+		// Traced (truce serve with OTEL_EXPORTER_OTLP_ENDPOINT): name the
+		// request's span by its route, as the metrics do.
+		_, route, _ := strings.Cut(pattern, " ")
+		if route == "" {
+			route = unmatchedRoute
+		}
+		span.SetName(r.Method + " " + route)
+		span.SetAttributes(attribute.String("http.route", route), attribute.String("truce.code", string(rw.code)))
 	}
 	if h.metrics != nil {
 		h.metrics.inflight.Dec()

@@ -17,9 +17,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+	"golang.org/x/time/rate"
+
 	"github.com/trucedb/truce"
 	"github.com/trucedb/truce/auth"
-	"golang.org/x/time/rate"
 )
 
 // Options configures a Handler. The zero value is usable.
@@ -146,7 +148,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("X-Request-Id", rid)
 	rw := &responseWriter{ResponseWriter: w, rid: rid, h: h, r: r}
-	observed := h.metrics != nil || h.accessLog
+	observed := h.metrics != nil || h.accessLog || trace.SpanFromContext(r.Context()).IsRecording()
 	if observed {
 		if r.Body != nil && r.Body != http.NoBody {
 			// Count the body's bytes as handlers read them; the caller

@@ -7,6 +7,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // SlowCommit is the time from an Update's start to its durable commit past
@@ -35,11 +37,16 @@ func newStoreMetrics() storeMetrics {
 
 // observeCommit counts an Update that committed: it started at start, took
 // the write lock at locked, queued its batch at queued, and is durable now.
-func (s *Store) observeCommit(start, locked, queued time.Time) {
+func (s *Store) observeCommit(ctx context.Context, start, locked, queued time.Time) {
 	now := time.Now()
 	d := now.Sub(start)
 	s.metrics.commit.Observe(d.Seconds())
 	s.metrics.lockWait.Observe(locked.Sub(start).Seconds())
+	if span := trace.SpanFromContext(ctx); span.IsRecording() {
+		span.SetAttributes(attribute.Int64("truce.write_lock_wait_us", locked.Sub(start).Microseconds()),
+			attribute.Int64("truce.under_lock_us", queued.Sub(locked).Microseconds()),
+			attribute.Int64("truce.fsync_wait_us", now.Sub(queued).Microseconds()))
+	}
 	if d > SlowCommit && s.log.Enabled(context.Background(), slog.LevelDebug) {
 		s.log.Debug("slow store commit", "duration", d, "writeLockWait", locked.Sub(start),
 			"underLock", queued.Sub(locked), "fsyncWait", now.Sub(queued))

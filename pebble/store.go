@@ -32,6 +32,8 @@ import (
 	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/trucedb/truce"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Options configure a Store. The zero value is a good default for a server.
@@ -323,6 +325,17 @@ func (s *Store) Update(ctx context.Context, fn func(truce.Tx) error) (err error)
 	}
 	s.writers.Add(1)
 	defer s.writers.Add(-1)
+	if parent := trace.SpanFromContext(ctx); parent.IsRecording() {
+		// Traced: a span per commit (nothing at all when not traced).
+		var span trace.Span
+		ctx, span = parent.TracerProvider().Tracer("github.com/trucedb/truce/pebble").Start(ctx, "store.commit")
+		defer func() {
+			if err != nil {
+				span.SetStatus(codes.Error, err.Error())
+			}
+			span.End()
+		}()
+	}
 	start := time.Now()
 	select {
 	case s.wlock <- struct{}{}:
@@ -404,7 +417,7 @@ func (s *Store) Update(ctx context.Context, fn func(truce.Tx) error) (err error)
 	// The WAL is synced up to and including b, and every earlier commit
 	// precedes b in the WAL.
 	s.durable.advance(commit, t.last)
-	s.observeCommit(start, locked, queued)
+	s.observeCommit(ctx, start, locked, queued)
 	if t.last > t.seqBound {
 		s.changes.signal()
 	}

@@ -246,7 +246,18 @@ func (o *serveOptions) run(ctx context.Context, stderr io.Writer) error {
 	defer side.close()
 	handler := trucehttp.NewHandler(svc, trucehttp.Options{Logger: log, MaxTxBodyBytes: o.maxTxBytes,
 		Auth: keeper, RateLimit: limit, Burst: o.burst, Metrics: metrics, AccessLog: o.accessLog})
-	srv := trucehttp.NewServer(handler)
+	traced, stopTracing, err := startTracing(ctx, handler, log)
+	if err != nil {
+		stopUpkeeping()
+		store.Close()
+		return fmt.Errorf("tracing: %w", err)
+	}
+	defer func() {
+		tctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = stopTracing(tctx)
+	}()
+	srv := trucehttp.NewServer(traced)
 	// Shutdown waits for requests to end; event streams end only when told.
 	srv.RegisterOnShutdown(handler.CloseStreams)
 	if srv.ErrorLog == nil {
