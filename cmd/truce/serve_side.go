@@ -27,7 +27,8 @@ func (o *serveOptions) sideListeners(metrics *trucehttp.Metrics, log *slog.Logge
 		srv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 		side = append(side, srv)
 		go func() { _ = srv.Serve(ln) }()
-		log.Info("listening", "addr", ln.Addr().String(), "serves", name)
+		// Not "listening": scripts take the first such line for --addr's.
+		log.Info("serving "+name, "addr", ln.Addr().String())
 		return nil
 	}
 	if o.metricsAddr != "" {
