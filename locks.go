@@ -382,6 +382,20 @@ func (s *Service) CountLocks(ctx context.Context, limit int) (int, error) {
 	return n, err
 }
 
+// CountOpenConflicts returns how many recorded conflicts are open, by
+// collection, reading at most limit of them (for metrics).
+func (s *Service) CountOpenConflicts(ctx context.Context, limit int) (map[string]int, error) {
+	counts := map[string]int{}
+	err := s.store.View(ctx, func(tx ReadTx) error {
+		cs, err := tx.Conflicts(ConflictFilter{Status: ConflictOpen}, "", limit)
+		for _, c := range cs {
+			counts[c.Collection]++
+		}
+		return err
+	})
+	return counts, err
+}
+
 // MaxLockTTL returns the cap on lock ttl and wait.
 func (s *Service) MaxLockTTL() time.Duration { return s.maxLockTTL }
 

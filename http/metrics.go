@@ -209,11 +209,12 @@ func (h *Handler) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	h.metrics.Handler().ServeHTTP(w, r)
 }
 
-// maxCountedLocks bounds the lock records read at each scrape.
-const maxCountedLocks = 100000
+// maxCounted bounds the lock and conflict records read at each scrape.
+const maxCounted = 100000
 
 // watchService adds the gauges read from svc at each scrape: the live
-// locks. Only the first Service of m is watched.
+// locks and the open recorded conflicts. Only the first Service of m is
+// watched.
 func (m *Metrics) watchService(svc *truce.Service) {
 	m.routesMu.Lock()
 	defer m.routesMu.Unlock()
@@ -221,14 +222,46 @@ func (m *Metrics) watchService(svc *truce.Service) {
 		return
 	}
 	m.watching = true
-	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "truce_locks_held",
-		Help: "Locks live now (counted at each scrape, up to 100,000)."}, func() float64 {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		n, err := svc.CountLocks(ctx, maxCountedLocks)
-		if err != nil {
-			return -1
+	m.reg.MustRegister(serviceCollector{m: m, svc: svc})
+}
+
+var (
+	descLocksHeld     = prometheus.NewDesc("truce_locks_held", "Locks live now (counted at each scrape, up to 100,000).", nil, nil)
+	descOpenConflicts = prometheus.NewDesc("truce_recorded_conflicts_open", "Recorded conflicts open now, by collection (counted at each scrape, up to 100,000).", []string{"collection"}, nil)
+)
+
+// serviceCollector reads the gauges of a Service's state at each scrape.
+type serviceCollector struct {
+	m   *Metrics
+	svc *truce.Service
+}
+
+func (c serviceCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descLocksHeld
+	ch <- descOpenConflicts
+}
+
+func (c serviceCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if n, err := c.svc.CountLocks(ctx, maxCounted); err == nil {
+		ch <- prometheus.MustNewConstMetric(descLocksHeld, prometheus.GaugeValue, float64(n))
+	}
+	byCollection, err := c.svc.CountOpenConflicts(ctx, maxCounted)
+	if err != nil {
+		return
+	}
+	// Only collections that already have a label value get their own.
+	counts := map[string]float64{}
+	c.m.mu.RLock()
+	for name, n := range byCollection {
+		if !c.m.collections[name] {
+			name = OtherCollection
 		}
-		return float64(n)
-	}))
+		counts[name] += float64(n)
+	}
+	c.m.mu.RUnlock()
+	for name, n := range counts {
+		ch <- prometheus.MustNewConstMetric(descOpenConflicts, prometheus.GaugeValue, n, name)
+	}
 }

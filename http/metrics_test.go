@@ -103,6 +103,7 @@ func TestMetricsConflicts(t *testing.T) {
 	wantSample(t, m, `truce_conflicts_total{code="precondition_failed",collection="_other"}`, "1")
 	wantSample(t, m, `truce_merges_total{collection="notes",outcome="merged"}`, "1")
 	wantSample(t, m, `truce_merges_total{collection="notes",outcome="conflict"}`, "1")
+	noSample(t, m, "truce_recorded_conflicts_open{")
 	wantSample(t, m, `truce_http_requests_total{method="GET",route="/v1/collections/{c}/docs/{id}",status="200"}`, "2")
 	wantSample(t, m, `truce_http_requests_total{method="GET",route="_unmatched",status="404"}`, "1")
 	wantSample(t, m, `truce_http_request_duration_seconds_count{method="PUT",route="/v1/collections/{c}/docs/{id}",status="409"}`, "2")
@@ -213,6 +214,10 @@ func TestMetricsDocumented(t *testing.T) {
 	c.do("PUT", "/v1/collections/a/docs/d", `{"x":3,"_version":1}`).want(t, 409, "merge_conflict")
 	c.do("POST", "/v1/collections/a/docs/d/lock", `{}`).want(t, 201, "")
 	c.do("POST", "/v1/tx", `{"ops":[{"op":"create","collection":"a","document":{"y":1}}]}`).want(t, 200, "")
+	samples := scrape(t, c)
+	wantSample(t, samples, `truce_recorded_conflicts_open{collection="a"}`, "1")
+	wantSample(t, samples, `truce_recorded_conflicts_total{collection="a",event="opened"}`, "1")
+	wantSample(t, samples, `truce_locks_held`, "1")
 	r := c.do("GET", "/metrics", nil).want(t, 200, "")
 	families := map[string]bool{}
 	for _, l := range strings.Split(string(r.Body), "\n") {
