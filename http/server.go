@@ -153,10 +153,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if r.Body != nil && r.Body != http.NoBody {
 			// Count the body's bytes as handlers read them; the caller
 			// gets its request back as it was.
-			body := r.Body
+			orig, body := r, r.Body
 			rw.body.ReadCloser = body
 			r.Body = &rw.body
-			defer func() { r.Body = body }()
+			defer func() { orig.Body = body }()
 		}
 		if h.metrics != nil {
 			h.metrics.inflight.Inc()

@@ -330,7 +330,10 @@ func (s *Store) Update(ctx context.Context, fn func(truce.Tx) error) (err error)
 		var span trace.Span
 		ctx, span = parent.TracerProvider().Tracer("github.com/trucedb/truce/pebble").Start(ctx, "store.commit")
 		defer func() {
-			if err != nil {
+			// A refusal of the rules (a conflict, say) is an answer, not a
+			// failure of the store.
+			var te *truce.Error
+			if err != nil && !errors.As(err, &te) {
 				span.SetStatus(codes.Error, err.Error())
 			}
 			span.End()
