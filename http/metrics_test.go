@@ -325,3 +325,24 @@ func BenchmarkMetricsOverhead(b *testing.B) {
 		}
 	}
 }
+
+// The Handler counts a body's bytes through a wrapper, and gives the
+// caller its request back as it was.
+func TestMetricsRequestBodyRestored(t *testing.T) {
+	store, err := pebble.Open(t.TempDir(), pebble.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	h := trucehttp.NewHandler(truce.NewService(store, truce.Options{}), trucehttp.Options{Metrics: trucehttp.NewMetrics(trucehttp.MetricsOptions{NoRuntime: true})})
+	req := httptest.NewRequest("PUT", "/v1/collections/notes/docs/n1", strings.NewReader(`{"a":1}`))
+	body := req.Body
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	if w.Code != 201 {
+		t.Fatalf("status %d: %s", w.Code, w.Body)
+	}
+	if req.Body != body {
+		t.Errorf("the request's Body is %T, not the one it came with", req.Body)
+	}
+}
