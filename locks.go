@@ -355,6 +355,40 @@ func (s *Service) lockNotify(key string) {
 	s.lockSignals.signal(key)
 }
 
+// CountLocks returns how many locks are live now, counting at most limit
+// of the lock records (for metrics: it reads them all).
+func (s *Service) CountLocks(ctx context.Context, limit int) (int, error) {
+	n := 0
+	err := s.store.View(ctx, func(tx ReadTx) error {
+		ls, err := tx.LocksByExpiry(time.Unix(1<<40, 0), limit)
+		if err != nil {
+			return err
+		}
+		now := s.lockTime()
+		for _, l := range ls {
+			if l.LiveAt(now) {
+				n++
+			}
+		}
+		return nil
+	})
+	return n, err
+}
+
+// CountOpenConflicts returns how many recorded conflicts are open, by
+// collection, reading at most limit of them (for metrics).
+func (s *Service) CountOpenConflicts(ctx context.Context, limit int) (map[string]int, error) {
+	counts := map[string]int{}
+	err := s.store.View(ctx, func(tx ReadTx) error {
+		cs, err := tx.Conflicts(ConflictFilter{Status: ConflictOpen}, "", limit)
+		for _, c := range cs {
+			counts[c.Collection]++
+		}
+		return err
+	})
+	return counts, err
+}
+
 // MaxLockTTL returns the cap on lock ttl and wait.
 func (s *Service) MaxLockTTL() time.Duration { return s.maxLockTTL }
 

@@ -131,6 +131,9 @@ func decodeAnswer(b []byte) (storedAnswer, error) {
 
 // replay answers with a stored answer.
 func (h *Handler) replay(w http.ResponseWriter, r *http.Request, rec *truce.IdempotencyRecord) {
+	if h.metrics != nil {
+		h.metrics.replays.Inc()
+	}
 	if res := rec.Result; res != nil {
 		w.Header().Set("Idempotent-Replayed", "true")
 		h.writeResult(w, r, *res, nil)
