@@ -268,11 +268,11 @@ func TestQueryProjection(t *testing.T) {
 	if err := json.Unmarshal(page.Item(0), &got); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := got["_updatedAt"]; !ok || len(got) != 6 {
+	if _, ok := got["_updatedAt"]; !ok || got["_etag"] != page.Items[0].ETag() || len(got) != 7 {
 		t.Errorf("projection: %s", page.Item(0))
 	}
 	if !strings.Contains(string(page.Item(0)), `"b":{"c":2}`) || !strings.Contains(string(page.Item(0)), `"e":"<&>"`) ||
-		!strings.Contains(string(page.Item(0)), `"big":12345678901234567890`) || !strings.HasPrefix(string(page.Item(0)), `{"_id":"x","_version":1,`) {
+		!strings.Contains(string(page.Item(0)), `"big":12345678901234567890`) || !strings.HasPrefix(string(page.Item(0)), `{"_id":"x","_version":1,"_etag":`) {
 		t.Errorf("projection: %s", page.Item(0))
 	}
 	if string(page.Items[0].Body) != `{"a":1,"b":{"c":2,"d":3},"e":"<&>","big":12345678901234567890}` {

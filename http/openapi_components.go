@@ -82,6 +82,7 @@ func openAPIComponents() map[string]any {
 			"_createdAt": map[string]any{"type": "string", "format": "date-time"},
 			"_updatedAt": map[string]any{"type": "string", "format": "date-time"},
 			"_updatedBy": typ("string"), "_deleted": typ("boolean"),
+			"_etag": map[string]any{"type": "string", "description": "The version's entity tag, on the items of a query (whose answer has no ETag header per document)."},
 		},
 		"required": []string{"_id", "_version"},
 	}
