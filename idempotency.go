@@ -117,5 +117,7 @@ func (s *Service) SaveIdempotency(ctx context.Context, k *IdempotencyKey, answer
 // SweepIdempotency deletes expired answers in small commits, so writers
 // wait at most for one short batch. It returns how many it deleted.
 func (s *Service) SweepIdempotency(ctx context.Context) (int, error) {
-	return s.sweepExpired(ctx, Tx.DeleteExpiredIdempotency)
+	n, err := s.sweepExpired(ctx, Tx.DeleteExpiredIdempotency)
+	s.upkeep.idempotency.Add(int64(n))
+	return n, err
 }

@@ -54,6 +54,7 @@ func (s *Service) ExpireLocks(ctx context.Context) (int, error) {
 			return total, err
 		}
 		total += len(expired)
+		s.upkeep.locks.Add(int64(len(expired)))
 		for _, l := range expired {
 			s.lockNotify(refString(l.Collection, l.ID))
 		}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -118,6 +119,8 @@ type Service struct {
 	// documents a query page examines (query.go).
 	indexKick chan struct{}
 	maxScan   int
+	// upkeep counts what the background work did (UpkeepStats).
+	upkeep struct{ locks, transactions, idempotency atomic.Int64 }
 }
 
 // NewService returns a Service over store.

@@ -227,6 +227,9 @@ func (m *Metrics) watchService(svc *truce.Service) {
 
 var (
 	descLocksHeld     = prometheus.NewDesc("truce_locks_held", "Locks live now (counted at each scrape, up to 100,000).", nil, nil)
+	descLocksExpired  = prometheus.NewDesc("truce_locks_expired_total", "Locks that ended unreleased and were removed with their lock.expired event by this node's upkeep.", nil, nil)
+	descTxSwept       = prometheus.NewDesc("truce_transactions_swept_total", "Interactive transactions deleted past their TTL by this node's upkeep (never committed; a commit after the TTL counts as truce_transactions_total{outcome=\"expired\"}).", nil, nil)
+	descIdemSwept     = prometheus.NewDesc("truce_idempotency_swept_total", "Stored Idempotency-Key answers deleted past their TTL by this node's upkeep.", nil, nil)
 	descOpenConflicts = prometheus.NewDesc("truce_recorded_conflicts_open", "Recorded conflicts open now, by collection (counted at each scrape, up to 100,000).", []string{"collection"}, nil)
 )
 
@@ -238,10 +241,17 @@ type serviceCollector struct {
 
 func (c serviceCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descLocksHeld
+	ch <- descLocksExpired
+	ch <- descTxSwept
+	ch <- descIdemSwept
 	ch <- descOpenConflicts
 }
 
 func (c serviceCollector) Collect(ch chan<- prometheus.Metric) {
+	up := c.svc.UpkeepStats()
+	ch <- prometheus.MustNewConstMetric(descLocksExpired, prometheus.CounterValue, float64(up.LocksExpired))
+	ch <- prometheus.MustNewConstMetric(descTxSwept, prometheus.CounterValue, float64(up.TransactionsExpired))
+	ch <- prometheus.MustNewConstMetric(descIdemSwept, prometheus.CounterValue, float64(up.IdempotencyExpired))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if n, err := c.svc.CountLocks(ctx, maxCounted); err == nil {
