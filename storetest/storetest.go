@@ -58,6 +58,7 @@ var tests = concat(
 	documentTests,
 	indexTests,
 	secondaryIndexTests,
+	queryTests,
 	eventTests,
 	eventTrimTests,
 	txTests,
