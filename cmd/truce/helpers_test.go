@@ -10,11 +10,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/trucedb/truce/internal/pgtest"
 	"github.com/trucedb/truce/internal/testserver"
 )
 
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := pgtest.Run(m)
 	testserver.Cleanup()
 	os.Exit(code)
 }

@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -23,6 +24,7 @@ import (
 	"github.com/trucedb/truce/auth"
 	trucehttp "github.com/trucedb/truce/http"
 	"github.com/trucedb/truce/pebble"
+	"github.com/trucedb/truce/postgres"
 )
 
 // shutdownTimeout bounds how long requests in flight may take to finish
@@ -33,6 +35,7 @@ const shutdownTimeout = 10 * time.Second
 type serveOptions struct {
 	addr           string
 	dataDir        string
+	storeURL       string
 	maxDocBytes    int
 	idempotencyTTL time.Duration
 	maxLockTTL     time.Duration
@@ -60,7 +63,11 @@ func newServeCmd(stderr io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the truce server",
-		Long: `Run the truce server on an embedded Pebble store in the --data directory.
+		Long: `Run the truce server on an embedded Pebble store in the --data directory,
+or on PostgreSQL with --store postgres://…, where any number of truce
+servers may share one database (its schema "truce" is created and
+migrated at start; the URL's pool_max_conns bounds each server's
+connections, 4 per core by default).
 
 It logs the address it listens on to stderr ("listening addr=HOST:PORT");
 --addr 127.0.0.1:0 picks a free port. With --auth-file every request but
@@ -87,12 +94,16 @@ arenas, which bounds the memory freed but not reused; MALLOC_ARENA_MAX, or
 glibc.malloc.arena_max in GLIBC_TUNABLES, sets the limit instead.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.storeURL != "" && cmd.Flags().Changed("data") {
+				return usageErrorf("give --data or --store, not both")
+			}
 			return o.run(cmd.Context(), stderr)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.addr, "addr", "127.0.0.1:8080", "`host:port` to listen on")
 	f.StringVar(&o.dataDir, "data", "./truce-data", "`directory` of the embedded store; created if missing")
+	f.StringVar(&o.storeURL, "store", "", "PostgreSQL `URL` (postgres://user:password@host:port/database) to keep the data in instead of --data; several servers may share it")
 	f.IntVar(&o.maxDocBytes, "max-doc-bytes", truce.DefaultMaxDocBytes, "largest document body accepted, in `bytes`")
 	f.DurationVar(&o.idempotencyTTL, "idempotency-ttl", truce.DefaultIdempotencyTTL, "how long answers to Idempotency-Key requests are kept (`duration`)")
 	f.DurationVar(&o.maxLockTTL, "max-lock-ttl", truce.DefaultMaxLockTTL, "cap on the ttl and the wait of lock requests (`duration`)")
@@ -134,7 +145,11 @@ func (o *serveOptions) run(ctx context.Context, stderr io.Writer) error {
 	if err != nil {
 		return usageErrorf("--event-retention: %v", err)
 	}
-	if o.dataDir == "" {
+	if o.storeURL != "" {
+		if !strings.HasPrefix(o.storeURL, "postgres://") && !strings.HasPrefix(o.storeURL, "postgresql://") {
+			return usageErrorf("--store must be a postgres:// URL")
+		}
+	} else if o.dataDir == "" {
 		return usageErrorf("--data must name a directory")
 	}
 	limit := rate.Inf
@@ -190,7 +205,7 @@ func (o *serveOptions) run(ctx context.Context, stderr io.Writer) error {
 		return &usageError{err: notLoopbackError(o.addr)}
 	}
 
-	store, err := openStore(o.dataDir, log)
+	store, err := o.openStore(ctx, log)
 	if err != nil {
 		ln.Close()
 		return err
@@ -271,6 +286,20 @@ func (o *serveOptions) run(ctx context.Context, stderr io.Writer) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// openStore opens the store that --store or --data names.
+func (o *serveOptions) openStore(ctx context.Context, log *slog.Logger) (truce.Store, error) {
+	if o.storeURL == "" {
+		return openStore(o.dataDir, log)
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	store, err := postgres.Open(ctx, o.storeURL, postgres.Options{Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("open the store on PostgreSQL: %w", err)
+	}
+	return store, nil
 }
 
 // openStore opens the Pebble store in dir, creating dir if needed.

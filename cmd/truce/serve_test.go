@@ -197,6 +197,7 @@ func TestServeUsageErrors(t *testing.T) {
 		{"cert without key", []string{"serve", "--tls-cert", "c.pem"}, "--tls-key"},
 		{"missing cert", []string{"serve", "--tls-cert", "/nonexistent/c.pem", "--tls-key", "/nonexistent/k.pem"}, "--tls-cert"},
 		{"unknown command", []string{"no-such-command"}, "unknown command"},
+		{"store and data", []string{"serve", "--store", "postgres://truce@127.0.0.1:1/truce"}, "--store"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -5,8 +5,8 @@
 // 127.0.0.1 only, fsync on). A test that needs PostgreSQL and cannot get
 // one fails; it is never skipped.
 //
-// A package that calls Start must run its tests through Main, which stops
-// the server and removes its directory when the tests end:
+// A package that calls Start must run its tests through Main (or Run),
+// which stops the server and removes its directory when the tests end:
 //
 //	func TestMain(m *testing.M) { pgtest.Main(m) }
 package pgtest
@@ -44,6 +44,12 @@ var (
 // server that Start may have started and removing its directory. Call it
 // from TestMain in every package that calls Start.
 func Main(m *testing.M) {
+	os.Exit(Run(m))
+}
+
+// Run is Main for a TestMain that has more to do after the tests: it
+// returns their exit status instead of exiting.
+func Run(m *testing.M) int {
 	inMain.Store(true)
 	code := m.Run()
 	if server != nil {
@@ -54,7 +60,7 @@ func Main(m *testing.M) {
 			}
 		}
 	}
-	os.Exit(code)
+	return code
 }
 
 // Start returns the postgres:// URL of a new, empty database that belongs

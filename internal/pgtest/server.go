@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -70,17 +71,25 @@ func startOnce(bin, dir string, cred *syscall.Credential) (*runner, error) {
 		return nil, err
 	}
 	data := filepath.Join(dir, "data")
+	if err := os.RemoveAll(data); err != nil {
+		return nil, err
+	}
+	initdb := []string{filepath.Join(bin, "initdb"), "-D", data, "-U", "truce", "--auth=trust",
+		"-E", "UTF8", "--locale=C", "--no-instructions"}
+	return startPostmaster(bin, dir, cred, port, initdb)
+}
+
+// startPostmaster starts a postmaster on the cluster in dir/data, after
+// running initdb when it is not nil, and waits until it accepts
+// connections.
+func startPostmaster(bin, dir string, cred *syscall.Credential, port int, initdb []string) (*runner, error) {
+	data := filepath.Join(dir, "data")
 	r := &runner{
 		url:  fmt.Sprintf("postgres://truce@127.0.0.1:%d/postgres?sslmode=disable", port),
 		dir:  dir,
 		log:  filepath.Join(dir, "postgres.log"),
 		done: make(chan struct{}),
 	}
-	if err := os.RemoveAll(data); err != nil {
-		return nil, err
-	}
-	initdb := []string{filepath.Join(bin, "initdb"), "-D", data, "-U", "truce", "--auth=trust",
-		"-E", "UTF8", "--locale=C", "--no-instructions"}
 	// unix_socket_directories='' makes the server listen on TCP only:
 	// nothing of it appears in a directory other servers share.
 	postgres := []string{filepath.Join(bin, "postgres"), "-D", data, "-p", strconv.Itoa(port),
@@ -93,13 +102,13 @@ func startOnce(bin, dir string, cred *syscall.Credential) (*runner, error) {
 		return nil, err
 	}
 	if err := r.waitReady(); err != nil {
-		r.stop()
+		r.halt()
 		return nil, err
 	}
 	return r, nil
 }
 
-// run runs initdb, then starts the postmaster and waits for it, all on one
+// run runs initdb (unless it is nil), then starts the postmaster and waits for it, all on one
 // locked OS thread that ends only after the postmaster has: Pdeathsig fires
 // when the thread that started a process ends (https://go.dev/issue/27505),
 // and this way it fires only when the test binary itself ends, so that the
@@ -107,21 +116,23 @@ func startOnce(bin, dir string, cred *syscall.Credential) (*runner, error) {
 func (r *runner) run(initdb, postgres []string, cred *syscall.Credential, started chan<- error) {
 	runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
 	attr := &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGKILL}
-	cmd := exec.Command(initdb[0], initdb[1:]...)
-	cmd.SysProcAttr = attr
-	if out, err := cmd.CombinedOutput(); err != nil {
-		started <- fmt.Errorf("%s: %v\n%s", strings.Join(initdb, " "), err, out)
-		close(r.done)
-		return
+	if initdb != nil {
+		cmd := exec.Command(initdb[0], initdb[1:]...)
+		cmd.SysProcAttr = attr
+		if out, err := cmd.CombinedOutput(); err != nil {
+			started <- fmt.Errorf("%s: %v\n%s", strings.Join(initdb, " "), err, out)
+			close(r.done)
+			return
+		}
 	}
-	logFile, err := os.Create(r.log)
+	logFile, err := os.OpenFile(r.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		started <- err
 		close(r.done)
 		return
 	}
 	defer logFile.Close()
-	cmd = exec.Command(postgres[0], postgres[1:]...)
+	cmd := exec.Command(postgres[0], postgres[1:]...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = attr
 	if err := cmd.Start(); err != nil {
@@ -164,25 +175,36 @@ func (r *runner) waitReady() error {
 	return fmt.Errorf("postgres not ready after a minute: %v; the end of its log:\n%s", last, r.logTail())
 }
 
-// stop shuts the server down fast (SIGINT: disconnect everyone, no waiting
-// for clients), kills it if that takes more than 30 s, and removes its
-// directory.
+// stop shuts the server down and removes its directory.
 func (r *runner) stop() error {
-	var err error
-	if r.proc != nil {
-		r.proc.Signal(syscall.SIGINT)
-		select {
-		case <-r.done:
-		case <-time.After(30 * time.Second):
-			r.proc.Kill()
-			<-r.done
-			err = fmt.Errorf("postgres did not stop within 30 s of SIGINT; killed it")
-		}
-	}
+	err := r.halt()
 	if rmErr := os.RemoveAll(r.dir); rmErr != nil && err == nil {
 		err = rmErr
 	}
 	return err
+}
+
+// halt shuts the server down fast (SIGINT: disconnect everyone, no waiting
+// for clients), and kills it if that takes more than 30 s.
+func (r *runner) halt() error {
+	return r.signal(syscall.SIGINT)
+}
+
+// signal sends sig to the postmaster and waits for it to exit, killing it
+// if it has not within 30 s.
+func (r *runner) signal(sig syscall.Signal) error {
+	if r.proc == nil {
+		return nil
+	}
+	r.proc.Signal(sig)
+	select {
+	case <-r.done:
+		return nil
+	case <-time.After(30 * time.Second):
+		r.proc.Kill()
+		<-r.done
+		return fmt.Errorf("postgres did not stop within 30 s of %v; killed it", sig)
+	}
 }
 
 func (r *runner) logTail() string {
@@ -252,4 +274,90 @@ func freePort() (int, error) {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Server is a PostgreSQL server of one test's own, which the test may
+// crash and start again (to check what survives), unlike the server that
+// Start shares between tests. It always runs from Debian's binaries,
+// whatever EnvVar says.
+type Server struct {
+	tb   testing.TB
+	bin  string
+	dir  string
+	cred *syscall.Credential
+	port int
+	r    *runner // nil while stopped
+}
+
+// NewServer starts a new cluster in a temporary directory, on a free port of
+// 127.0.0.1, with fsync on; it is stopped and removed when tb ends. It
+// fails tb if no server can be started.
+func NewServer(tb testing.TB) *Server {
+	tb.Helper()
+	bin, err := findBinaries()
+	if err != nil {
+		tb.Fatalf("pgtest: %v", err)
+	}
+	dir, err := os.MkdirTemp("", "truce-pgtest-")
+	if err != nil {
+		tb.Fatalf("pgtest: %v", err)
+	}
+	cred, err := credential(dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		tb.Fatalf("pgtest: %v", err)
+	}
+	var r *runner
+	for attempt := 1; ; attempt++ {
+		r, err = startOnce(bin, dir, cred)
+		if err == nil {
+			break
+		}
+		if attempt == 3 || !errors.Is(err, errPortTaken) {
+			os.RemoveAll(dir)
+			tb.Fatalf("pgtest: %v", err)
+		}
+	}
+	port, _ := strconv.Atoi(r.url[strings.LastIndex(r.url, ":")+1 : strings.LastIndex(r.url, "/")])
+	s := &Server{tb: tb, bin: bin, dir: dir, cred: cred, port: port, r: r}
+	tb.Cleanup(func() {
+		if s.r != nil {
+			s.r.halt()
+		}
+		os.RemoveAll(dir)
+	})
+	return s
+}
+
+// URL returns the postgres:// URL of the server's database "postgres".
+func (s *Server) URL() string {
+	return fmt.Sprintf("postgres://truce@127.0.0.1:%d/postgres?sslmode=disable", s.port)
+}
+
+// Crash stops the server as a crash would: an immediate shutdown
+// (SIGQUIT), which ends every process at once, without a checkpoint, so
+// that the next start replays the WAL.
+func (s *Server) Crash() {
+	s.tb.Helper()
+	if s.r == nil {
+		return
+	}
+	if err := s.r.signal(syscall.SIGQUIT); err != nil {
+		s.tb.Fatalf("pgtest: %v", err)
+	}
+	s.r = nil
+}
+
+// Restart starts the server again on the same cluster and port, and waits
+// until it accepts connections.
+func (s *Server) Restart() {
+	s.tb.Helper()
+	if s.r != nil {
+		s.tb.Fatal("pgtest: Restart of a running server")
+	}
+	r, err := startPostmaster(s.bin, s.dir, s.cred, s.port, nil)
+	if err != nil {
+		s.tb.Fatalf("pgtest: restart: %v", err)
+	}
+	s.r = r
 }

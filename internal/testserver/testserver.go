@@ -99,7 +99,8 @@ type Server struct {
 	err    error         // from Cmd.Wait; read after done is closed
 }
 
-// Start starts `truce serve --addr 127.0.0.1:0 --data dataDir args...` with
+// Start starts `truce serve --addr 127.0.0.1:0 --data dataDir args...` (or
+// --store dataDir, when dataDir is a postgres:// URL) with
 // the binary bin and waits until it logs the address it listens on. It
 // fails the test if the server does not start. A server still running when
 // the test ends is killed; its stderr goes to the test log if the test
@@ -115,7 +116,11 @@ func Start(t testing.TB, bin, dataDir string, args ...string) *Server {
 	}
 	// Tests drive servers harder than one caller's default rate limit;
 	// a test of rate limits passes its own --rate-limit, which wins.
-	args = append([]string{"serve", "--addr", "127.0.0.1:0", "--data", dataDir, "--rate-limit", "off"}, args...)
+	where := []string{"--data", dataDir}
+	if strings.HasPrefix(dataDir, "postgres://") {
+		where = []string{"--store", dataDir}
+	}
+	args = append(append([]string{"serve", "--addr", "127.0.0.1:0"}, where...), append([]string{"--rate-limit", "off"}, args...)...)
 	s.Cmd = exec.Command(bin, args...)
 	s.Cmd.Stderr = s.stderr
 	s.Cmd.WaitDelay = 5 * time.Second // in case a child keeps stderr open

@@ -1,0 +1,488 @@
+// Package postgres is truce's Store on PostgreSQL, for several truce nodes
+// sharing one database: the tables (created and migrated by Open from the
+// embedded SQL files in migrations/), the mapping of every record to them,
+// the transaction machinery that makes each Update atomic, serializable and
+// durable across nodes, and the change notifications between nodes
+// (LISTEN/NOTIFY over the durable events table).
+//
+// # Transactions and the seq
+//
+// The contract of NextSeq (consecutive numbers, consumed only on commit)
+// and of the change feed (a reader that has read the events up to seq N
+// never later sees a commit appear with a seq at or below N) means that a
+// transaction that allocates seq N+1 must wait until the one that took N
+// has committed or rolled back, and that seqs become visible in order. A
+// sequence or bigserial gives neither: numbers of rolled-back transactions
+// are lost, and a later number may commit first. So the last seq lives in
+// a row of the meta table, and an Update holds that row's lock from its
+// first statement to its COMMIT. Everything else follows from that lock:
+// Updates, on every node, run one at a time, each in READ COMMITTED, where
+// every statement sees everything committed before the lock was granted
+// and nothing can change underneath, so Updates are serializable without
+// SSI's serialization failures (under SERIALIZABLE, every pair of
+// concurrent Updates would conflict on the seq row and one would be rolled
+// back and run again, which costs more than waiting). Seqs become visible
+// in commit order, and a View, which reads one REPEATABLE READ snapshot,
+// sees a prefix of them. Serialization failures and deadlocks cannot arise
+// from truce's own statements, but an Update that meets one (from a
+// trigger or an operator's statement) runs fn again, as the contract
+// allows; one whose connection broke before its COMMIT was sent runs again
+// on a new connection.
+//
+// The price is that Updates do not overlap, across nodes: throughput is
+// bounded by one over the time the lock is held. To keep that time short:
+//
+//   - An Update sends nothing when fn starts: the BEGIN and the lock go
+//     with its first read, its writes are queued and sent with its next
+//     read or with the COMMIT, all pipelined in one round trip each
+//     (pgx.Batch). A write thus reaches the server only when something
+//     must read after it, so reads see the Update's own writes, and a
+//     write's failure (a constraint) surfaces at the next read or at the
+//     commit.
+//   - The first read of a document's lock record, collection or current
+//     version reads all three, which the Service reads one after the
+//     other (readahead.go). A Service write is then two round trips under
+//     the lock: the reads, and the writes with the COMMIT.
+//   - The COMMIT does not hold the lock through the WAL flush (durable.go):
+//     it is asynchronous, and the same round trip then waits for a flush
+//     through it, so that concurrent commits share fsyncs; readers wait for
+//     the flush of what they saw before they answer.
+//
+// Taking the lock at NextSeq instead, after the reads, would need another
+// isolation level for the reads before it (see above), and would not
+// shorten the time under the lock: the reads are one round trip already.
+// docs/benchmarks.md has the figures against the hand-written
+// SELECT … UPDATE … WHERE version = $n pattern.
+//
+// Views and Store.Document never wait for the lock: a View is a READ ONLY
+// REPEATABLE READ transaction begun with its first read, and
+// Store.Document one round trip.
+//
+// # Bodies
+//
+// A document's body is stored as the exact bytes truce was given (bytea):
+// answers must be byte for byte, and jsonb keeps neither key order,
+// duplicate keys, number spelling nor the escape \u0000, which bodies may
+// hold. The documents table has a jsonb column, doc, for SQL queries of
+// the future; truce does not fill it yet, since writing it would make
+// PostgreSQL parse every body on the one path that is serialized, and
+// truce's own indexes (unique, reference, secondary) are computed by truce
+// and stored in their own tables.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/trucedb/truce"
+)
+
+// Options configure a Store. The zero value is a good default for a server.
+type Options struct {
+	// Schema is the PostgreSQL schema that holds truce's tables, created by
+	// Open if missing. Empty means "truce". Several truce deployments may
+	// share a database under different schemas.
+	Schema string
+	// MaxConns bounds the connections of the pool. Zero means the
+	// pool_max_conns of the URL if it has one, else four per processor
+	// (GOMAXPROCS), at least 8: Updates run one at a time, so more
+	// connections serve only reads, and PostgreSQL's max_connections
+	// (100 by default) is shared by every node.
+	MaxConns int32
+	// Logger receives the notification listener's reconnections. Nil
+	// discards them.
+	Logger *slog.Logger
+}
+
+// DefaultSchema is the schema of Options.Schema's zero value.
+const DefaultSchema = "truce"
+
+// ErrClosed is returned by every method of a Store that has been closed.
+var ErrClosed error = &truce.Error{Code: truce.CodeUnavailable, Detail: "the store is closed"}
+
+// Store is a truce.Store in a PostgreSQL database. It is safe for
+// concurrent use, and any number of Stores, in any number of processes,
+// may share one database and schema.
+type Store struct {
+	pool    *pgxpool.Pool
+	schema  string
+	channel string // the NOTIFY channel of the schema
+	log     *slog.Logger
+
+	// flushed is how far this Store's commits found the WAL flushed; see
+	// durable.go.
+	flushed flushWatch
+	// writers counts the Updates in progress.
+	writers atomic.Int32
+	// wlock is the local write lock (tx.lockLocal), a channel so that
+	// waiting for it honours the context.
+	wlock chan struct{}
+	// changes wakes change-feed readers; see notify.go.
+	changes  notifier
+	listen   sync.Once
+	stopList context.CancelFunc // guarded by listen; nil until it ran
+	listened chan struct{}      // closed when the listener has stopped
+
+	// state counts transactions in progress, plus closedBit once Close is
+	// called; drained is closed when the count falls to zero after that.
+	state     atomic.Int64
+	drained   chan struct{}
+	drainOnce sync.Once
+}
+
+var (
+	_ truce.Store          = (*Store)(nil)
+	_ truce.ChangeNotifier = (*Store)(nil)
+)
+
+const closedBit = 1 << 62
+
+// Open connects to the PostgreSQL database named by url (a postgres:// URL
+// or a key=value connection string, as pgx takes), creates or migrates
+// truce's tables in the schema, and returns the Store. It refuses a schema
+// that a newer truce has migrated (ErrSchemaTooNew).
+func Open(ctx context.Context, url string, opts Options) (*Store, error) {
+	schema := opts.Schema
+	if schema == "" {
+		schema = DefaultSchema
+	}
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	switch {
+	case opts.MaxConns > 0:
+		cfg.MaxConns = opts.MaxConns
+	case !strings.Contains(url, "pool_max_conns"):
+		cfg.MaxConns = int32(max(8, 4*runtime.GOMAXPROCS(0)))
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = 10 * time.Second
+	}
+	rp := cfg.ConnConfig.RuntimeParams
+	rp["search_path"] = pgx.Identifier{schema}.Sanitize()
+	if rp["application_name"] == "" {
+		rp["application_name"] = "truce"
+	}
+	// Durability is the contract, whatever the server's default: a
+	// server (or URL) that turned synchronous_commit off gets it on for
+	// truce's connections; a stronger setting (remote_apply, for
+	// synchronous replicas) is kept.
+	cfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
+		var sc string
+		if err := conn.QueryRow(ctx, "SHOW synchronous_commit").Scan(&sc); err != nil {
+			return err
+		}
+		if sc == "off" {
+			_, err := conn.Exec(ctx, "SET synchronous_commit = on")
+			return err
+		}
+		return nil
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	s := &Store{
+		pool:     pool,
+		schema:   schema,
+		channel:  channelName(schema),
+		log:      opts.Logger,
+		drained:  make(chan struct{}),
+		listened: make(chan struct{}),
+		wlock:    make(chan struct{}, 1),
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if err := migrate(ctx, pool, schema); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// begin registers a transaction in progress, so that Close waits for it.
+func (s *Store) begin() error {
+	if s.state.Add(1)&closedBit != 0 {
+		s.end()
+		return ErrClosed
+	}
+	return nil
+}
+
+func (s *Store) end() {
+	if s.state.Add(-1) == closedBit {
+		s.drainOnce.Do(func() { close(s.drained) })
+	}
+}
+
+// View runs fn in a read-only transaction on one snapshot, taken at fn's
+// first read. It returns fn's error, or the store's if it failed.
+func (s *Store) View(ctx context.Context, fn func(truce.ReadTx) error) error {
+	if err := s.begin(); err != nil {
+		return err
+	}
+	defer s.end()
+	conn, err := s.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	t := &tx{s: s, ctx: ctx, conn: conn}
+	defer t.release()
+	err = fn(t)
+	t.done = true
+	if t.err != nil {
+		t.end(false)
+		if unreachable(t.err) {
+			s.pool.Reset()
+		}
+		return storeError(ctx, "view", t.err)
+	}
+	// What fn read must be durable before anyone hears of it, even
+	// through fn's error.
+	if cerr := t.end(true); cerr != nil {
+		return storeError(ctx, "view", cerr)
+	}
+	return err
+}
+
+// Document reads the current version of one document in one statement.
+func (s *Store) Document(ctx context.Context, collection, id string) (*truce.Document, error) {
+	if err := s.begin(); err != nil {
+		return nil, err
+	}
+	defer s.end()
+	if !truce.ValidCollectionName(collection) || !truce.ValidID(id) {
+		return nil, truce.ErrNoRecord
+	}
+	var (
+		nd      nullDocument
+		flushed bool
+		lsn     string
+	)
+	err := s.pool.QueryRow(ctx, sqlStoreDocument, collection, id).Scan(append([]any{&flushed, &lsn}, nd.dest()...)...)
+	if err == nil && !flushed {
+		err = s.waitDurable(ctx, s.pool, lsn, 0)
+	}
+	d := nd.document(collection, id)
+	if err == nil && d == nil {
+		err = truce.ErrNoRecord
+	}
+	if err != nil {
+		if errors.Is(err, truce.ErrNoRecord) {
+			return nil, err
+		}
+		return nil, storeError(ctx, "document", err)
+	}
+	return d, nil
+}
+
+// sqlStoreDocument reads a document (NULLs when it is absent) and, as
+// sqlFlushed does, whether everything it could see is durable.
+const sqlStoreDocument = `SELECT f.flushed, f.lsn, ` + docColsOf + `
+FROM (SELECT pg_current_wal_flush_lsn() >= pg_current_wal_insert_lsn() AS flushed,
+	pg_current_wal_insert_lsn()::text AS lsn) AS f
+LEFT JOIN documents d ON d.collection = $1 AND d.id = $2`
+
+// maxAttempts bounds how often Update runs fn again after a serialization
+// failure or a deadlock.
+const maxAttempts = 20
+
+// Update runs fn in a read-write transaction and commits what it wrote if
+// it returns nil. Updates run one at a time, across every Store sharing
+// the schema (see the package doc). Update returns once the commit is
+// durable. fn runs again after a serialization failure or a deadlock;
+// when the database cannot be reached, Update returns a truce.Error with
+// CodeUnavailable (and nothing was committed, unless the connection broke
+// during the COMMIT: the Detail then says that the outcome is unknown).
+func (s *Store) Update(ctx context.Context, fn func(truce.Tx) error) error {
+	if err := s.begin(); err != nil {
+		return err
+	}
+	defer s.end()
+	s.writers.Add(1)
+	defer s.writers.Add(-1)
+	backoff := time.Millisecond
+	broken := 0
+	for attempt := 1; ; attempt++ {
+		err, again := s.update(ctx, fn)
+		if errors.Is(err, errBrokenConn) {
+			// A connection of the pool was found broken before the
+			// COMMIT was sent: nothing was committed, and the pool has
+			// been emptied; another connection may work (a restarted
+			// server), a new one at most once more.
+			if broken++; broken > 2 {
+				return err.(*brokenConnError).err
+			}
+			again = true
+		}
+		if !again || attempt == maxAttempts {
+			if b, ok := err.(*brokenConnError); ok {
+				return b.err
+			}
+			return err
+		}
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return storeError(ctx, "update", ctx.Err())
+		}
+		backoff = min(2*backoff, 100*time.Millisecond)
+	}
+}
+
+// update makes one attempt of Update; again says whether to make another.
+func (s *Store) update(ctx context.Context, fn func(truce.Tx) error) (err error, again bool) {
+	if err := ctx.Err(); err != nil {
+		return err, false
+	}
+	conn, err := s.acquire(ctx)
+	if err != nil {
+		return err, false
+	}
+	t := &tx{s: s, ctx: ctx, conn: conn, write: true}
+	defer t.release()
+	ferr := fn(t)
+	t.done = true
+	if t.err != nil {
+		t.end(false)
+		if unreachable(t.err) && ctx.Err() == nil {
+			s.pool.Reset()
+			return &brokenConnError{storeError(ctx, "update", t.err)}, false
+		}
+		return storeError(ctx, "update", t.err), retryable(t.err)
+	}
+	if ferr != nil {
+		// fn's error may tell of what it read, which must be durable.
+		if err := t.end(false); err != nil {
+			return storeError(ctx, "update", err), false
+		}
+		return ferr, false
+	}
+	if err := t.commit(); err != nil {
+		t.end(false)
+		if retryable(err) {
+			return storeError(ctx, "commit", err), true
+		}
+		if unreachable(err) {
+			s.pool.Reset()
+		}
+		if unreachable(err) && t.commitSent {
+			return &truce.Error{Code: truce.CodeUnavailable, Detail: "the connection to PostgreSQL broke during a commit, whose outcome is unknown: " + err.Error()}, false
+		}
+		return storeError(ctx, "commit", err), false
+	}
+	if t.last > t.seq {
+		s.changes.signal()
+	}
+	return nil, false
+}
+
+// acquire takes a connection from the pool.
+func (s *Store) acquire(ctx context.Context) (*pgxpool.Conn, error) {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, storeError(ctx, "connect", err)
+	}
+	return conn, nil
+}
+
+// Ping reports whether the store is open and the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.begin(); err != nil {
+		return err
+	}
+	defer s.end()
+	if err := s.pool.Ping(ctx); err != nil {
+		return storeError(ctx, "ping", err)
+	}
+	return nil
+}
+
+// Close waits for the transactions in progress, then stops the listener
+// and closes the connections. Every later call returns ErrClosed.
+func (s *Store) Close() error {
+	old := s.state.Or(closedBit)
+	if old&closedBit != 0 {
+		return ErrClosed
+	}
+	if old != 0 {
+		<-s.drained
+	}
+	s.stopListener()
+	s.pool.Close()
+	return nil
+}
+
+// errBrokenConn marks the failure of an Update whose connection broke
+// before its COMMIT was sent.
+var errBrokenConn = errors.New("postgres: connection broken before the commit")
+
+// brokenConnError is the failure of an Update whose connection broke before
+// its COMMIT was sent: the store's error, which Update returns if it does
+// not try again, and errBrokenConn for Update to see.
+type brokenConnError struct{ err error }
+
+func (e *brokenConnError) Error() string { return e.err.Error() }
+func (e *brokenConnError) Unwrap() []error {
+	return []error{e.err, errBrokenConn}
+}
+
+// retryable reports whether err is a failure after which the transaction
+// may simply run again: a serialization failure or a deadlock.
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
+}
+
+// unreachable reports whether err means that the database could not be
+// reached or the connection broke, rather than a refused statement.
+func unreachable(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		// connection_exception, insufficient_resources (too many
+		// connections) and operator_intervention (shutdown, crash
+		// recovery, cannot_connect_now).
+		return strings.HasPrefix(pe.Code, "08") || strings.HasPrefix(pe.Code, "53") || strings.HasPrefix(pe.Code, "57P")
+	}
+	var ce *pgconn.ConnectError
+	return errors.As(err, &ce) || pgconn.Timeout(err) || pgconn.SafeToRetry(err) ||
+		errors.Is(err, pgx.ErrTxClosed) || isConnClosed(err)
+}
+
+func isConnClosed(err error) bool {
+	s := err.Error()
+	return strings.Contains(s, "conn closed") || strings.Contains(s, "unexpected EOF") ||
+		strings.Contains(s, "connection reset") || strings.Contains(s, "broken pipe") ||
+		strings.Contains(s, "connection refused") || strings.Contains(s, "closed pool")
+}
+
+// storeError describes a failure of the database: ctx's error when ctx
+// ended, a truce.Error with CodeUnavailable when the database could not be
+// reached or the connection broke, else the error wrapped.
+func storeError(ctx context.Context, op string, err error) error {
+	var te *truce.Error
+	if errors.As(err, &te) {
+		return err
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || (ctx.Err() != nil && pgconn.Timeout(err)) {
+		if cerr := ctx.Err(); cerr != nil {
+			return fmt.Errorf("postgres: %s: %w", op, cerr)
+		}
+	}
+	if unreachable(err) {
+		return &truce.Error{Code: truce.CodeUnavailable, Detail: fmt.Sprintf("PostgreSQL is not reachable (%s: %v); try again", op, err)}
+	}
+	return fmt.Errorf("postgres: %s: %w", op, err)
+}

@@ -1,0 +1,399 @@
+package postgres
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/trucedb/truce"
+)
+
+var (
+	errTxDone     = errors.New("postgres: transaction used after its function returned")
+	errTxReadOnly = errors.New("postgres: write in a read-only transaction")
+)
+
+// tx is both the ReadTx of View and the Tx of Update, on one connection of
+// the pool.
+//
+// Nothing is sent when the tx starts. Its first round trip carries the
+// BEGIN (and, in an Update, the lock of the meta row, which reads the
+// committed seq) before its first statement; writes are queued and go
+// before the next read, or with the COMMIT: one round trip per read, plus
+// one for the commit (see the package doc).
+type tx struct {
+	s     *Store
+	ctx   context.Context
+	conn  *pgxpool.Conn
+	write bool // an Update's tx
+	done  bool // fn has returned
+
+	begun      bool  // the BEGIN has been sent
+	wrote      bool  // a write has been queued
+	locked     bool  // holds the Store's local write lock
+	ended      bool  // the COMMIT succeeded
+	commitSent bool  // the COMMIT has been sent
+	err        error // the first failure of a statement; the tx is lost
+
+	queue []queued // writes not sent yet
+	ahead *readAhead
+
+	// In an Update, once begun: seq and trimmed are the committed values
+	// of the meta row, last the last seq allocated and trimmedTo the trim
+	// mark as this Update leaves it.
+	seq, last          int64
+	trimmed, trimmedTo int64
+}
+
+type queued struct {
+	sql  string
+	args []any
+}
+
+// check says whether the tx may still be used.
+func (t *tx) check() error {
+	if t.done {
+		return errTxDone
+	}
+	return t.err
+}
+
+// writer is check for a write.
+func (t *tx) writer() error {
+	if err := t.check(); err != nil {
+		return err
+	}
+	if !t.write {
+		return errTxReadOnly
+	}
+	return nil
+}
+
+// exec queues a write.
+func (t *tx) exec(sql string, args ...any) error {
+	if err := t.writer(); err != nil {
+		return err
+	}
+	// The statement is encoded only when sent, later: keep the bytes as
+	// they are now, in case the caller reuses its buffers.
+	for i, a := range args {
+		if b, ok := a.([]byte); ok && b != nil {
+			args[i] = bytes.Clone(b)
+		}
+	}
+	t.queue = append(t.queue, queued{sql, args})
+	t.wrote = true
+	t.ahead = nil // the write may change what was read ahead
+	return nil
+}
+
+// query sends what is due (the BEGIN, the queued writes) and sql in one
+// round trip, and calls scan with sql's rows. An empty sql sends only what
+// is due. Any failure loses the tx.
+func (t *tx) query(scan func(pgx.Rows) error, sql string, args ...any) error {
+	if sql == "" {
+		return t.roundTrip()
+	}
+	return t.roundTrip(stmt{sql, args, scan})
+}
+
+// stmt is a statement that reads, and what reads its rows.
+type stmt struct {
+	sql  string
+	args []any
+	scan func(pgx.Rows) error
+}
+
+// roundTrip sends what is due and stmts in one round trip, and scans their
+// rows. Any failure loses the tx.
+func (t *tx) roundTrip(stmts ...stmt) error {
+	if err := t.check(); err != nil {
+		return err
+	}
+	b := &pgx.Batch{}
+	t.prelude(b)
+	for _, q := range stmts {
+		b.Queue(q.sql, q.args...)
+	}
+	if b.Len() == 0 {
+		return nil
+	}
+	if !t.begun {
+		if err := t.lockLocal(); err != nil {
+			t.err = err
+			return err
+		}
+	}
+	br := t.conn.SendBatch(t.ctx, b)
+	err := t.readPrelude(br)
+	for _, q := range stmts {
+		if err != nil {
+			break
+		}
+		var rows pgx.Rows
+		if rows, err = br.Query(); err == nil {
+			err = q.scan(rows)
+			rows.Close()
+			if err == nil {
+				err = rows.Err()
+			}
+		}
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.err = err
+	}
+	return err
+}
+
+// prelude queues, at the head of b, what must precede the next statement.
+func (t *tx) prelude(b *pgx.Batch) {
+	if !t.begun {
+		if t.write {
+			b.Queue("BEGIN ISOLATION LEVEL READ COMMITTED")
+			b.Queue("SELECT seq, trimmed FROM meta WHERE id = 1 FOR NO KEY UPDATE")
+		} else {
+			b.Queue("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+		}
+	}
+	for _, q := range t.queue {
+		b.Queue(q.sql, q.args...)
+	}
+}
+
+// readPrelude reads the results of what prelude queued.
+func (t *tx) readPrelude(br pgx.BatchResults) error {
+	if !t.begun {
+		t.begun = true
+		if _, err := br.Exec(); err != nil {
+			return err
+		}
+		if t.write {
+			if err := br.QueryRow().Scan(&t.seq, &t.trimmed); err != nil {
+				return fmt.Errorf("lock the meta row: %w", err)
+			}
+			t.last, t.trimmedTo = t.seq, t.trimmed
+		}
+	}
+	n := len(t.queue)
+	t.queue = t.queue[:0]
+	for range n {
+		if _, err := br.Exec(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// begin makes sure the BEGIN (and an Update's lock) has been sent.
+func (t *tx) begin() error {
+	if err := t.check(); err != nil {
+		return err
+	}
+	if t.begun {
+		return nil
+	}
+	return t.query(nil, "")
+}
+
+// commit ends an Update that fn let commit. If it wrote anything, it sends
+// the queued writes, the new meta row, the notification and the COMMIT in
+// one round trip, followed by a statement that makes the commit durable
+// (see durable.go); else it ends the transaction as a View does.
+func (t *tx) commit() error {
+	if !t.begun && len(t.queue) == 0 {
+		return nil // fn did nothing
+	}
+	meta := t.last != t.seq || t.trimmedTo != t.trimmed
+	if !t.wrote && !meta {
+		return t.end(true)
+	}
+	// One statement moves the meta row, notifies the listeners (sent
+	// only if the transaction commits; they read the events table, so the
+	// payload is only a hint) and makes the commit asynchronous.
+	b := &pgx.Batch{}
+	t.prelude(b)
+	switch {
+	case t.last > t.seq:
+		b.Queue("WITH m AS (UPDATE meta SET seq = $1, trimmed = $2 WHERE id = 1) "+
+			"SELECT pg_notify($3, $4), set_config('synchronous_commit', 'off', true)",
+			t.last, t.trimmedTo, t.s.channel, strconv.FormatInt(t.last, 10))
+	case meta:
+		b.Queue("WITH m AS (UPDATE meta SET seq = $1, trimmed = $2 WHERE id = 1) "+
+			"SELECT set_config('synchronous_commit', 'off', true)", t.last, t.trimmedTo)
+	default:
+		b.Queue("SELECT set_config('synchronous_commit', 'off', true)")
+	}
+	b.Queue("COMMIT")
+	b.Queue(sqlFlush)
+	if !t.begun {
+		if err := t.lockLocal(); err != nil {
+			return err
+		}
+	}
+	t.commitSent = true
+	br := t.conn.SendBatch(t.ctx, b)
+	// The COMMIT is on its way: the next Update of this Store may send its
+	// lock request, to wait in PostgreSQL for this COMMIT only.
+	t.unlockLocal()
+	err := t.readPrelude(br)
+	if err == nil {
+		_, err = br.Exec()
+	}
+	if err == nil {
+		ct, cerr := br.Exec()
+		if err = cerr; err == nil && ct.String() != "COMMIT" {
+			err = fmt.Errorf("the transaction was rolled back (%s)", ct)
+		}
+		if err == nil {
+			t.ended = true
+		}
+	}
+	var flushedTo string
+	if err == nil {
+		err = br.QueryRow().Scan(&flushedTo)
+	}
+	// Close reads up to the end of the implicit transaction of sqlFlush,
+	// whose commit flushes the WAL through this one's.
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if lsn, ok := parseLSN(flushedTo); ok && err == nil {
+		t.s.flushed.advance(lsn)
+	}
+	return err
+}
+
+// end ends the transaction if the COMMIT did not (committing a View when
+// commit is true, else rolling back) and, unless the tx failed, waits
+// until what it read is durable (durable.go). The connection stays the
+// tx's: release returns it.
+func (t *tx) end(commit bool) error {
+	if !t.begun || t.ended {
+		return nil
+	}
+	sql := "ROLLBACK"
+	if commit && t.err == nil {
+		sql = "COMMIT"
+	}
+	if t.err != nil {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(t.ctx), 5*time.Second)
+		defer cancel()
+		_, err := t.conn.Exec(ctx, sql)
+		return err
+	}
+	b := &pgx.Batch{}
+	b.Queue(sql)
+	b.Queue(sqlFlushed)
+	br := t.conn.SendBatch(t.ctx, b)
+	// Not held while waiting for durability below, which other Updates'
+	// commits may bring.
+	t.unlockLocal()
+	_, err := br.Exec()
+	if err == nil {
+		t.ended = true
+	}
+	var flushed bool
+	var lsn string
+	if err == nil {
+		err = br.QueryRow().Scan(&flushed, &lsn)
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && !flushed {
+		self := int32(0)
+		if t.write {
+			self = 1
+		}
+		err = t.s.waitDurable(t.ctx, t.conn, lsn, self)
+	}
+	return err
+}
+
+// release returns the connection to the pool, which closes it if it was
+// left inside a transaction.
+func (t *tx) release() {
+	t.unlockLocal()
+	t.conn.Release()
+}
+
+// lockLocal takes the Store's local write lock, which an Update holds from
+// its first round trip until its COMMIT is sent. The lock of the meta row
+// serializes Updates by itself; this one makes the Updates of one Store
+// queue in Go rather than in PostgreSQL, where each of many waiters on
+// one row costs CPU at every commit (BenchmarkUpdate: the server's CPU per
+// update grew with the clients). So at most one Update per node waits for
+// the row.
+func (t *tx) lockLocal() error {
+	if !t.write || t.locked {
+		return nil
+	}
+	select {
+	case t.s.wlock <- struct{}{}:
+		t.locked = true
+		return nil
+	case <-t.ctx.Done():
+		return t.ctx.Err()
+	}
+}
+
+func (t *tx) unlockLocal() {
+	if t.locked {
+		t.locked = false
+		<-t.s.wlock
+	}
+}
+
+// get runs a query that returns at most one row, scanning it with dest;
+// found says whether there was one.
+func (t *tx) get(sql string, args []any, dest ...any) (found bool, err error) {
+	err = t.query(func(rows pgx.Rows) error {
+		if !rows.Next() {
+			return nil
+		}
+		found = true
+		return rows.Scan(dest...)
+	}, sql, args...)
+	return found, err
+}
+
+// nonNil returns b, or an empty slice for nil, which pgx would send as
+// NULL.
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
+
+func checkCollection(col string) error {
+	if !truce.ValidCollectionName(col) {
+		return fmt.Errorf("postgres: invalid collection name %.80q", col)
+	}
+	return nil
+}
+
+func checkDoc(col, id string) error {
+	if err := checkCollection(col); err != nil {
+		return err
+	}
+	if !truce.ValidID(id) {
+		return fmt.Errorf("postgres: invalid document id %.80q", id)
+	}
+	return nil
+}
+
+func checkReference(r truce.Reference) error {
+	if err := checkDoc(r.From.Collection, r.From.ID); err != nil {
+		return err
+	}
+	return checkDoc(r.To.Collection, r.To.ID)
+}
