@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/trucedb/truce"
 )
 
 // Secondary indexes for queries (issue 20). The Service computes each
@@ -11,21 +12,11 @@ import (
 // the index_entries table, whose primary key orders keys by their bytes
 // (bytea compares as memcmp, then by length).
 
-// IndexEntry is one entry of a secondary index: the key and the id of the
-// document it belongs to.
-//
-// It stands in for truce.IndexEntry until the root package defines it
-// (issue 20); the methods below then take that type instead.
-type IndexEntry struct {
-	Key []byte
-	ID  string
-}
-
 // IndexEntries returns up to limit entries of the secondary index named
 // index of collection whose keys k satisfy from <= k < to (to == nil: no
 // upper bound), in ascending order of key, or descending when reverse is
 // true.
-func (t *tx) IndexEntries(collection, index string, from, to []byte, reverse bool, limit int) ([]IndexEntry, error) {
+func (t *tx) IndexEntries(collection, index string, from, to []byte, reverse bool, limit int) ([]truce.IndexEntry, error) {
 	if err := t.check(); err != nil || limit <= 0 {
 		return nil, err
 	}
@@ -43,10 +34,10 @@ func (t *tx) IndexEntries(collection, index string, from, to []byte, reverse boo
 	if to != nil {
 		args = append(args, to)
 	}
-	var out []IndexEntry
+	var out []truce.IndexEntry
 	err := t.query(func(rows pgx.Rows) error {
 		for rows.Next() {
-			var e IndexEntry
+			var e truce.IndexEntry
 			if err := rows.Scan(&e.Key, &e.ID); err != nil {
 				return err
 			}
