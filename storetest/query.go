@@ -87,6 +87,21 @@ func where(s string) truce.Query { return truce.Query{Where: json.RawMessage(s)}
 
 func docID(i int) string { return fmt.Sprintf("d%04d", i) }
 
+// putKs writes n documents to collection c, docID(i) with the body
+// {"k": i%mod}, in batches of 100.
+func putKs(t *testing.T, svc *truce.Service, n, mod int) {
+	t.Helper()
+	for i := 0; i < n; i += 100 {
+		var ops []truce.Op
+		for j := i; j < min(i+100, n); j++ {
+			ops = append(ops, truce.Op{Kind: truce.OpPut, Collection: "c", ID: docID(j), Document: fmt.Appendf(nil, `{"k":%d}`, j%mod)})
+		}
+		if _, err := svc.Batch(ctx(t), ops, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // testQueryModel runs random queries, with and without indexes, alone and
 // while other goroutines write, and compares every answer with the model.
 func testQueryModel(t *testing.T, h *harness) {
@@ -331,15 +346,7 @@ func testIndexBuildResume(t *testing.T, h *harness) {
 	svc := h.service()
 	c := ctx(t)
 	const n = 700 // more than two steps
-	for i := 0; i < n; i += 100 {
-		var ops []truce.Op
-		for j := i; j < i+100; j++ {
-			ops = append(ops, truce.Op{Kind: truce.OpPut, Collection: "c", ID: docID(j), Document: fmt.Appendf(nil, `{"k":%d}`, j%7)})
-		}
-		if _, err := svc.Batch(c, ops, nil, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
+	putKs(t, svc, n, 7)
 	mustSettings(t, svc, "c", truce.Settings{Indexes: [][]string{{"k"}}})
 	info, err := svc.GetCollection(c, "c")
 	if err != nil {
@@ -419,15 +426,7 @@ func testIndexBuildConcurrentWrites(t *testing.T, h *harness) {
 	svc := h.service()
 	c := ctx(t)
 	const n = 900
-	for i := 0; i < n; i += 300 {
-		var ops []truce.Op
-		for j := i; j < i+300; j++ {
-			ops = append(ops, truce.Op{Kind: truce.OpPut, Collection: "c", ID: docID(j), Document: fmt.Appendf(nil, `{"k":%d}`, j%5)})
-		}
-		if _, err := svc.Batch(c, ops, nil, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
+	putKs(t, svc, n, 5)
 	mustSettings(t, svc, "c", truce.Settings{Indexes: [][]string{{"k"}}})
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
