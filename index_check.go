@@ -62,7 +62,7 @@ func (s *Service) CheckIndexes(ctx context.Context, collection string) error {
 			}
 			want := make(map[string][]byte, len(docs))
 			for _, d := range docs {
-				want[d.ID] = keyOf(ix, ix, collatedPaths(d, ix), d.ID)
+				want[d.ID] = indexKeyOf(ix, d)
 			}
 			seen := make(map[string]bool, len(docs))
 			var prev []byte
