@@ -134,7 +134,9 @@ type Tx interface {
 
 	// PutIndexEntry creates or replaces the entry under key in the
 	// secondary index named index of collection, pointing at the document
-	// id. The Service encodes keys; the Store compares them as bytes.
+	// id. The Service encodes keys; the Store compares them as bytes. The
+	// Store keeps no reference to key once the call returns: the Service
+	// reuses its buffer.
 	PutIndexEntry(collection, index string, key []byte, id string) error
 	// DeleteIndexEntry removes the entry under key; removing one that does
 	// not exist is not an error.
