@@ -172,8 +172,8 @@ func indexKey(paths []string, v *docView) []byte {
 // secondary indexes from old, its live version before the write (nil for
 // none), to new, the version written (nil for a tombstone). Every write to
 // an indexed collection runs it, so it reads each indexed path of each
-// version once, from the raw body, and builds the keys in one buffer: the
-// Tx copies what it keeps.
+// version once, from the raw body, and builds the keys after them in the
+// same buffer.
 func maintainIndexes(tx Tx, settings *Settings, collection string, old, new *Document) error {
 	if len(settings.Indexes) == 0 {
 		return nil
