@@ -1,6 +1,7 @@
 package truce_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -327,3 +328,59 @@ func TestIndexSettings(t *testing.T) {
 }
 
 func docID(i int) string { return fmt.Sprintf("d%04d", i) }
+
+// TestCheckIndexes: the checker finds each way an index can disagree with
+// the documents, and lets a build in progress lack what it has not reached.
+func TestCheckIndexes(t *testing.T) {
+	svc, store := mustService(t)
+	ctx := context.Background()
+	mustSettings(t, svc, "c", truce.Settings{Indexes: [][]string{{"k"}}})
+	for i := range 3 {
+		mustPut(t, svc, "c", docID(i), fmt.Sprintf(`{"k":%d}`, i))
+	}
+	if err := svc.CheckIndexes(ctx, "c"); err != nil {
+		t.Fatal(err)
+	}
+	var es []truce.IndexEntry
+	if err := store.View(ctx, func(tx truce.ReadTx) error {
+		var err error
+		es, err = tx.IndexEntries("c", `["k"]`, nil, nil, false, 10)
+		return err
+	}); err != nil || len(es) != 3 {
+		t.Fatal(es, err)
+	}
+	if err := store.Update(ctx, func(tx truce.Tx) error {
+		if err := tx.DeleteIndexEntry("c", `["k"]`, es[0].Key); err != nil { // missing
+			return err
+		}
+		if err := tx.PutIndexEntry("c", `["k"]`, append(es[1].Key, 'x'), es[1].ID); err != nil { // a second, stale
+			return err
+		}
+		if err := tx.DeleteIndexEntry("c", `["k"]`, es[2].Key); err != nil {
+			return err
+		}
+		stale := append(bytes.TrimSuffix(bytes.Clone(es[0].Key), []byte(es[0].ID)), es[2].ID...)
+		if err := tx.PutIndexEntry("c", `["k"]`, stale, es[2].ID); err != nil { // d0002 under d0000's value
+			return err
+		}
+		return tx.PutIndexEntry("c", `["k"]`, []byte("zz"), "gone") // not a document
+	}); err != nil {
+		t.Fatal(err)
+	}
+	err := svc.CheckIndexes(ctx, "c")
+	for _, want := range []string{`no entry for "d0000"`, `more than one entry for "d0001"`, `the entry of "d0002" does not hold its current values`, `"gone", which is not a live document`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("CheckIndexes: %v; want it to say %s", err, want)
+		}
+	}
+	if err := svc.CheckIndexes(ctx, "nope"); truce.ErrorCode(err) != truce.CodeNotFound {
+		t.Errorf("a missing collection: %v", err)
+	}
+	// A build that has not begun may lack every entry.
+	mustSettings(t, svc, "b", truce.Settings{})
+	mustPut(t, svc, "b", "x", `{"k":1}`)
+	mustSettings(t, svc, "b", truce.Settings{Indexes: [][]string{{"k"}}})
+	if err := svc.CheckIndexes(ctx, "b"); err != nil {
+		t.Errorf("a build not begun: %v", err)
+	}
+}
