@@ -1,7 +1,6 @@
 package truce
 
 import (
-	"context"
 	"time"
 )
 
@@ -25,23 +24,6 @@ func SetTransactionSweepInterval(d time.Duration) (restore func()) {
 	old := transactionSweepInterval
 	transactionSweepInterval = d
 	return func() { transactionSweepInterval = old }
-}
-
-// BuildIndexStep runs one bounded step of the index builds of a
-// collection, as BuildIndexes does, and reports whether any is left.
-func BuildIndexStep(s *Service, ctx context.Context, collection string) (bool, error) {
-	return s.buildIndexStep(ctx, collection)
-}
-
-// IndexName is the name under which the Store keeps the index of paths.
-func IndexName(paths []string) string { return indexName(paths) }
-
-// ServiceStore returns the Store a Service runs on.
-func ServiceStore(s *Service) Store { return s.store }
-
-// IndexKey returns the key of d in the index of paths.
-func IndexKey(paths []string, d *Document) []byte {
-	return keyOf(paths, paths, collatedPaths(d, paths), d.ID)
 }
 
 // SetClusterTimings sets the lease of a lock queue record, the poll of a

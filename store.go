@@ -139,6 +139,9 @@ type Tx interface {
 	// PutIndexEntry creates or replaces the entry under key in the
 	// secondary index named index of collection, pointing at the document
 	// id. The Service encodes keys; the Store compares them as bytes.
+	// Neither this method nor DeleteIndexEntry keeps a reference to key
+	// once it returns: the caller may reuse its buffer, as io.Writer's
+	// may.
 	PutIndexEntry(collection, index string, key []byte, id string) error
 	// DeleteIndexEntry removes the entry under key; removing one that does
 	// not exist is not an error.
