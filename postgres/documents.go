@@ -288,6 +288,9 @@ func (t *tx) PutDocument(d *truce.Document) error {
 	if d.Version <= 0 {
 		return fmt.Errorf("postgres: document %s/%s has version %d; versions start at 1", d.Collection, d.ID, d.Version)
 	}
+	if !t.begun || d.Seq <= t.seq || d.Seq > t.last {
+		t.foreignSeq = true
+	}
 	return t.exec(sqlPutDocument, d.Collection, d.ID, d.Version, d.Seq, d.Deleted, d.CreatedAt, d.UpdatedAt,
 		d.UpdatedBy, d.Body)
 }

@@ -272,7 +272,7 @@ func (s *Store) Document(ctx context.Context, collection, id string) (*truce.Doc
 		lsn     string
 	)
 	err := s.pool.QueryRow(ctx, sqlStoreDocument, collection, id).Scan(append([]any{&flushed, &lsn}, nd.dest()...)...)
-	if err == nil && !flushed {
+	if err == nil && !flushed && !s.flushed.durableSeq(nd.seq) {
 		err = s.waitDurable(ctx, s.pool, lsn, 0)
 	}
 	d := nd.document(collection, id)

@@ -38,6 +38,7 @@ type tx struct {
 	locked     bool  // holds the Store's local write lock
 	ended      bool  // the COMMIT succeeded
 	commitSent bool  // the COMMIT has been sent
+	foreignSeq bool  // a document was written with a seq this Update did not allocate
 	err        error // the first failure of a statement; the tx is lost
 
 	queue []queued // writes not sent yet
@@ -220,16 +221,21 @@ func (t *tx) commit() error {
 	// payload is only a hint) and makes the commit asynchronous.
 	b := &pgx.Batch{}
 	t.prelude(b)
+	async := "set_config('synchronous_commit', 'off', true)"
+	if t.foreignSeq {
+		// Synchronous: its rows must be durable once visible (durable.go).
+		async = "current_setting('synchronous_commit')"
+	}
 	switch {
 	case t.last > t.seq:
 		b.Queue("WITH m AS (UPDATE meta SET seq = $1, trimmed = $2 WHERE id = 1) "+
-			"SELECT pg_notify($3, $4), set_config('synchronous_commit', 'off', true)",
+			"SELECT pg_notify($3, $4), "+async,
 			t.last, t.trimmedTo, t.s.channel, strconv.FormatInt(t.last, 10))
 	case meta:
 		b.Queue("WITH m AS (UPDATE meta SET seq = $1, trimmed = $2 WHERE id = 1) "+
-			"SELECT set_config('synchronous_commit', 'off', true)", t.last, t.trimmedTo)
+			"SELECT "+async, t.last, t.trimmedTo)
 	default:
-		b.Queue("SELECT set_config('synchronous_commit', 'off', true)")
+		b.Queue("SELECT " + async)
 	}
 	b.Queue("COMMIT")
 	b.Queue(sqlFlush)
@@ -267,6 +273,7 @@ func (t *tx) commit() error {
 	}
 	if lsn, ok := parseLSN(flushedTo); ok && err == nil {
 		t.s.flushed.advance(lsn)
+		t.s.flushed.advanceSeq(t.last)
 	}
 	return err
 }
