@@ -220,6 +220,17 @@ func (t *tx) commit() error {
 	// only if the transaction commits; they read the events table, so the
 	// payload is only a hint) and makes the commit asynchronous.
 	b := &pgx.Batch{}
+	if n := len(t.queue); n >= 2 && t.last > t.seq && !t.foreignSeq &&
+		t.queue[n-2].sql == sqlPutDocument && t.queue[n-1].sql == sqlAppendEvent {
+		// A Service write: one statement instead of three, each of which
+		// costs the server more than its execution.
+		args := append(append(t.queue[n-2].args, t.queue[n-1].args...),
+			t.last, t.trimmedTo, t.s.channel, strconv.FormatInt(t.last, 10))
+		t.queue = t.queue[:n-2]
+		t.prelude(b)
+		b.Queue(sqlCommitWrite, args...)
+		return t.sendCommit(b)
+	}
 	t.prelude(b)
 	async := "set_config('synchronous_commit', 'off', true)"
 	if t.foreignSeq {
@@ -237,6 +248,12 @@ func (t *tx) commit() error {
 	default:
 		b.Queue("SELECT " + async)
 	}
+	return t.sendCommit(b)
+}
+
+// sendCommit sends b, which holds what is due and the statement that moves
+// the meta row, with the COMMIT and sqlFlush, and reads their results.
+func (t *tx) sendCommit(b *pgx.Batch) error {
 	b.Queue("COMMIT")
 	b.Queue(sqlFlush)
 	if !t.begun {
