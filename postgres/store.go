@@ -43,6 +43,10 @@
 //     version reads all three, which the Service reads one after the
 //     other (readahead.go). A Service write is then two round trips under
 //     the lock: the reads, and the writes with the COMMIT.
+//   - The writes of a Service write (the document and its version, the
+//     event) go with the move of the seq and the notification as one
+//     statement (sqlCommitWrite): each statement costs the server CPU
+//     beyond its execution.
 //   - The COMMIT does not hold the lock through the WAL flush (durable.go):
 //     it is asynchronous, and the same round trip then waits for a flush
 //     through it, so that concurrent commits share fsyncs; readers wait for
