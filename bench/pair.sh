@@ -11,7 +11,8 @@
 # SPEC is LABEL=BINARY, optionally followed by settings of the server, each
 # after a comma: NAME=VALUE sets its environment, --flag=value passes it a
 # flag, and +auth runs it with a fresh --auth-file whose one admin token the
-# load generator sends (LABEL=BINARY,NAME=VALUE,--flag=value,+auth). Builds
+# load generator sends (LABEL=BINARY,NAME=VALUE,--flag=value,+auth), and
+# bench:--flag=value passes a flag to that run's truce bench. Builds
 # that know --rate-limit run with --rate-limit off unless a flag says. The
 # duration is in whole seconds (8s). Each run's load generator is the
 # binary under test, unless -bench names one binary for all runs (builds
@@ -24,6 +25,7 @@
 #   bench/pair.sh -rounds 5 old=/tmp/truce-old new=/tmp/truce-new
 #   bench/pair.sh -workload read two=/tmp/truce-new,GOMAXPROCS=2 spare=/tmp/truce-new
 #   bench/pair.sh off=/tmp/truce on=/tmp/truce,+auth,--rate-limit=10000000/s,--burst=20000000
+#   bench/pair.sh none=/tmp/truce one=/tmp/truce,bench:--index=n three=/tmp/truce,bench:--index=n,bench:--index=_version,bench:--index=_updatedAt
 set -euo pipefail
 
 rounds=3 workload=update docs=() duration=8s gen=""
@@ -54,7 +56,7 @@ hz=$(getconf CLK_TCK)
 for round in $(seq "$rounds"); do
 	for spec in "$@"; do
 		label=${spec%%=*} rest=${spec#*=}
-		bin=${rest%%,*} env="" flags=() auth=()
+		bin=${rest%%,*} env="" flags=() auth=() benchargs=()
 		if [ "$rest" != "$bin" ]; then
 			IFS=',' read -ra parts <<<"${rest#*,}"
 			for part in "${parts[@]}"; do
@@ -63,6 +65,7 @@ for round in $(seq "$rounds"); do
 					rm -f "$tmp/auth.json"
 					token=$("$bin" token create --auth-file "$tmp/auth.json" --name bench --scope admin)
 					flags+=(--auth-file "$tmp/auth.json") auth=(--token "$token") ;;
+				bench:*) benchargs+=("${part#bench:}") ;;
 				--*) flags+=("$part") ;;
 				*) env="$env $part" ;;
 				esac
@@ -85,7 +88,7 @@ for round in $(seq "$rounds"); do
 		timer=()
 		[ -x /usr/bin/time ] && timer=(/usr/bin/time -f "GEN %U %S") # Debian's package time
 		before=$(cpu_ticks "$pid")
-		if ! out=$( { "${timer[@]}" "${gen:-$bin}" bench --server "http://$addr" --workload "$workload" "${auth[@]}" \
+		if ! out=$( { "${timer[@]}" "${gen:-$bin}" bench --server "http://$addr" --workload "$workload" "${auth[@]}" "${benchargs[@]}" \
 			"${docs[@]}" --clients 64 --duration "$duration" --warmup 3s; } 2>&1); then
 			echo "pair.sh: truce bench failed against $label:" >&2
 			echo "$out" >&2

@@ -31,6 +31,7 @@ type benchOptions struct {
 	ratio      string
 	warmup     time.Duration
 	collection string
+	indexes    []string
 	json       bool
 	chart      string
 	subs       int
@@ -89,6 +90,7 @@ run it where the server runs only if you mean to measure both together.`,
 	f.StringVar(&o.ratio, "ratio", "0.9", "mixed: the share of reads, as a fraction (0.9) or reads:writes (9:1)")
 	f.DurationVar(&o.warmup, "warmup", 2*time.Second, "how long to run before measuring (discarded)")
 	f.StringVar(&o.collection, "collection", "bench", "collection the workloads write into")
+	f.StringArrayVar(&o.indexes, "index", nil, "declare a secondary index of the collection, its dotted `paths` comma-separated (repeat for several): what indexes cost a write; the documents' counter is n, and _version and _updatedAt change on every write too")
 	f.BoolVar(&o.json, "json", false, "print the report as JSON for scripts")
 	f.StringVar(&o.chart, "chart", "", "also write latency over time and the percentile curve to this SVG `file`")
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the load generator's measured run to `file` (for go tool pprof)")
@@ -184,6 +186,9 @@ func (o *benchOptions) run(cmd *cobra.Command) error {
 		return &usageError{err: fmt.Errorf("--server: %w", err)}
 	}
 	defer target.Close()
+	for _, ix := range o.indexes {
+		target.Indexes = append(target.Indexes, strings.Split(ix, ","))
+	}
 	workload, err := spec.New(target)
 	if err != nil {
 		return err

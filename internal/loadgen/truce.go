@@ -3,6 +3,7 @@ package loadgen
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -37,6 +38,9 @@ type Truce struct {
 	collection string
 	token      string
 	hc         *http.Client
+	// Indexes are the secondary indexes Init declares in the collection's
+	// settings, each a list of dotted paths (what an index costs a write).
+	Indexes [][]string
 }
 
 // NewTruce returns the truce server at baseURL as a Store over collection,
@@ -124,9 +128,17 @@ func (t *Truce) setCollection(ctx context.Context, collection, settings string) 
 }
 
 // Init sets the collection's conflict policy to reject, the one the
-// generic workloads' If-Match loops expect.
+// generic workloads' If-Match loops expect, and its Indexes.
 func (t *Truce) Init(ctx context.Context) error {
-	return t.setCollection(ctx, t.collection, `{"conflictPolicy":"reject"}`)
+	settings := map[string]any{"conflictPolicy": "reject"}
+	if len(t.Indexes) > 0 {
+		settings["indexes"] = t.Indexes
+	}
+	b, err := json.Marshal(settings)
+	if err != nil {
+		return err
+	}
+	return t.setCollection(ctx, t.collection, string(b))
 }
 
 // Put replaces the document unconditionally.
