@@ -152,6 +152,7 @@ func markdown(o options, root string, infos []systemInfo, results, all []result)
 			yes(t.Report.Throughput >= 5000), loadgen.Group(cpuBound(t)), yes(cpuBound(t) >= 5000))
 	}
 
+	b.WriteString(trucePostgresMarkdown(label, results, findRun))
 	b.WriteString(readingGuide)
 	b.WriteString(behindGuide)
 	b.WriteString(codeFigures)
