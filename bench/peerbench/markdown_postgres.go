@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/trucedb/truce/internal/loadgen"
@@ -171,9 +172,49 @@ func trucePostgresMarkdown(label map[string]string, results []result, findRun fu
 		}
 	}
 	fmt.Fprintf(&b, "\n`n/a`: the workload does not apply (merge-hot needs truce's merge policy). `—`: the system has no such\n")
-	fmt.Fprintf(&b, "process. For latency and CPU rows a ratio below 1 means truce needs less.\n\n")
+	fmt.Fprintf(&b, "process. For latency and CPU rows a ratio below 1 means truce needs less.")
+	if lo, hi, ok := loadRange(results, columns); ok {
+		fmt.Fprintf(&b, " The 1-minute load average went from\n%s to %s during these runs, on %d cores: trust the CPU rows over the rates.", lo, hi, runtime.NumCPU())
+	}
+	fmt.Fprintf(&b, "\n")
+	var few []string
+	for _, w := range workloads {
+		for _, s := range columns {
+			if r := findRun(s, w); r != nil && r.Report.Clients > 0 && r.Report.Ops < int64(2*r.Report.Clients) {
+				few = append(few, fmt.Sprintf("%s on %s (%s operations)", w, label[s], loadgen.Group(float64(r.Report.Ops))))
+			}
+		}
+	}
+	if len(few) > 0 {
+		fmt.Fprintf(&b, "\nFewer than two operations a client finished in %s: operations still\n", strings.Join(few, ", "))
+		fmt.Fprintf(&b, "running when measuring stopped count in the CPU but not in the operations, so the CPU per operation\n")
+		fmt.Fprintf(&b, "of these runs is overstated, and their rates are rough. A longer run (-duration) measures them better.\n")
+	}
+	fmt.Fprintf(&b, "\n")
 	b.WriteString(scalingEstimate(findRun, pgSystems))
 	return b.String()
+}
+
+// loadRange returns the lowest and highest 1-minute load average seen
+// before or after the runs of systems.
+func loadRange(results []result, systems []string) (lo, hi string, ok bool) {
+	var loads []float64
+	for _, r := range results {
+		if !slices.Contains(systems, r.System) {
+			continue
+		}
+		for _, l := range []string{r.LoadBefore, r.Report.Load} {
+			if f := strings.Fields(l); len(f) > 0 {
+				if v, err := strconv.ParseFloat(f[0], 64); err == nil {
+					loads = append(loads, v)
+				}
+			}
+		}
+	}
+	if len(loads) == 0 {
+		return "", "", false
+	}
+	return strconv.FormatFloat(slices.Min(loads), 'f', 1, 64), strconv.FormatFloat(slices.Max(loads), 'f', 1, 64), true
 }
 
 // scalingEstimate estimates, from the CPU split of the truce-on-PostgreSQL
@@ -203,11 +244,11 @@ func scalingEstimate(findRun func(system, workload string) *result, pgSystems []
 	pgOf := func(r *result) float64 { _, _, p, _, _ := cpuSplit(r); return p }
 	fmt.Fprintf(&b, "Not measured: worked out from the CPU split above, for a machine on which the truce nodes, PostgreSQL\n")
 	fmt.Fprintf(&b, "and the load generator each have cores of their own. With one node, the node spent %s µs of CPU per\n", loadgen.Group(tRead))
-	fmt.Fprintf(&b, "read and %s µs per update, PostgreSQL %s and %s µs (with 1 to %d nodes, the nodes' CPU per update\n",
+	fmt.Fprintf(&b, "read and %s µs per update, PostgreSQL %s and %s µs (with 1 to %d nodes, the nodes' CPU per\n",
 		loadgen.Group(tUpd), loadgen.Group(pRead), loadgen.Group(pUpd), len(pgSystems))
-	fmt.Fprintf(&b, "was %s µs in all, PostgreSQL's %s µs). They were measured on saturated cores and include what\n",
+	fmt.Fprintf(&b, "update was %s µs in all, PostgreSQL's %s µs). They were measured on saturated cores\n",
 		trend("update", truceOf), trend("update", pgOf))
-	fmt.Fprintf(&b, "contention costs; with cores to spare they would be somewhat lower.\n\n")
+	fmt.Fprintf(&b, "and include what contention costs; with cores to spare they would be somewhat lower.\n\n")
 	if pRead > 0 && tRead > 0 {
 		fmt.Fprintf(&b, "- **Reads** take no lock, so they grow with the nodes' cores, %s reads/s for each (1,000,000 ÷ %s),\n",
 			loadgen.Group(1e6/tRead), loadgen.Group(tRead))
@@ -222,16 +263,17 @@ func scalingEstimate(findRun func(system, workload string) *result, pgSystems []
 	fmt.Fprintf(&b, "  through the WAL flush. PostgreSQL's work for the conditional PUT, taken as its CPU per update less\n")
 	fmt.Fprintf(&b, "  its CPU per read, is done under the lock: ")
 	if under := pUpd - pRead; under > 0 && tUpd > 0 {
-		fmt.Fprintf(&b, "%s − %s ≈ %s µs, so writes cannot exceed about 1,000,000 ÷ %s ≈ %s/s\n",
-			loadgen.Group(pUpd), loadgen.Group(pRead), loadgen.Group(under), loadgen.Group(under), loadgen.Group(1e6/under))
-		fmt.Fprintf(&b, "  whatever the number of nodes or cores. That is rough: the two round trips and the node's own work\n")
-		fmt.Fprintf(&b, "  under the lock bring the ceiling lower, the WAL flush (in PostgreSQL's CPU, but outside the lock)\n")
-		fmt.Fprintf(&b, "  higher. The nodes reach it once they have about %.1f cores in all (%s µs of truce\n",
-			tUpd/under, loadgen.Group(tUpd))
-		fmt.Fprintf(&b, "  CPU per update ÷ %s µs under the lock): more nodes, or more cores, add no writes past that, and\n", loadgen.Group(under))
-		fmt.Fprintf(&b, "  PostgreSQL needs about %.1f cores to keep up (%s ÷ %s). The section \"The PostgreSQL store\" below\n",
+		fmt.Fprintf(&b, "%s − %s ≈ %s µs, so writes cannot\n", loadgen.Group(pUpd), loadgen.Group(pRead), loadgen.Group(under))
+		fmt.Fprintf(&b, "  exceed about 1,000,000 ÷ %s ≈ %s/s whatever the number of nodes or cores. That is rough: the two\n",
+			loadgen.Group(under), loadgen.Group(1e6/under))
+		fmt.Fprintf(&b, "  round trips and the node's own work under the lock bring the ceiling lower, the WAL flush (in\n")
+		fmt.Fprintf(&b, "  PostgreSQL's CPU, but outside the lock) higher. The nodes reach it once they have about %.1f cores\n", tUpd/under)
+		fmt.Fprintf(&b, "  in all (%s µs of truce CPU per update ÷ %s µs under the lock): more nodes, or more cores, add no\n",
+			loadgen.Group(tUpd), loadgen.Group(under))
+		fmt.Fprintf(&b, "  writes past that, and PostgreSQL needs about %.1f cores to keep up (%s ÷ %s). The section \"The\n",
 			pUpd/under, loadgen.Group(pUpd), loadgen.Group(under))
-		fmt.Fprintf(&b, "  estimates the same ceiling another way, from single-client runs: roughly 1,000 to 2,000 updates/s.\n")
+		fmt.Fprintf(&b, "  PostgreSQL store\" below estimates the same ceiling another way, from single-client runs: roughly\n")
+		fmt.Fprintf(&b, "  1,000 to 2,000 updates/s.\n")
 	} else {
 		fmt.Fprintf(&b, "this run's figures do not separate it (PostgreSQL's CPU per update is not above its CPU per read).\n")
 	}

@@ -60,6 +60,7 @@ func TestMarkdownTruceOnPostgres(t *testing.T) {
 	pg1, pg2 := fake("truce-pg1", "update", 1, 800, 100), fake("truce-pg2", "update", 1, 600, 150)
 	pg1.ServerCPUMicros, pg1.ServerParts = 2000, []partCPU{{"node 1", 900}, {"PostgreSQL", 1100}}
 	pg2.ServerCPUMicros, pg2.ServerParts = 2200, []partCPU{{"node 1", 500}, {"node 2", 480}, {"PostgreSQL", 1220}}
+	pg2.Report.Clients, pg2.Report.Ops = 64, 100
 	read1 := fake("truce-pg1", "read", 1, 6000, 20)
 	read1.ServerCPUMicros, read1.ServerParts = 160, []partCPU{{"node 1", 60}, {"PostgreSQL", 100}}
 	pattern, pebble := fake("postgres", "update", 1, 1000, 50), fake("truce", "update", 1, 2000, 20)
@@ -77,7 +78,8 @@ func TestMarkdownTruceOnPostgres(t *testing.T) {
 		"| update | PostgreSQL CPU µs/op | 400 | — | 1,100 | 1,220 | 2.75× | 3.05× |",
 		"| read | ops/s | n/a | n/a | 6,000 | n/a | | |",
 		// 1,100 − 100 µs of PostgreSQL's under the lock: 1,000 writes/s.
-		"1,100 − 100 ≈ 1,000 µs, so writes cannot exceed about 1,000,000 ÷ 1,000 ≈ 1,000/s\n",
+		"1,100 − 100 ≈ 1,000 µs, so writes cannot\n  exceed about 1,000,000 ÷ 1,000 ≈ 1,000/s",
+		"Fewer than two operations a client finished in update on truce on PostgreSQL, 2 nodes (100 operations)",
 		"once the nodes have about 0.6 cores, in all, for each core of PostgreSQL's (60 ÷ 100)",
 	} {
 		if !strings.Contains(md, want) {
