@@ -71,6 +71,7 @@ func TestMarkdownTruceOnPostgres(t *testing.T) {
 	md := markdown(o, t.TempDir(), infos, results, results)
 	for _, want := range []string{
 		"\n\n## truce on PostgreSQL, 1 to 2 nodes (issue 18)\n\n",
+		"| truce on PostgreSQL, 1 node: updates ≥ 80% of the PostgreSQL pattern (issue 18) | 80% | yes | 20% | no |",
 		"| workload | figure | PostgreSQL | truce (Pebble) | truce on PostgreSQL, 1 node | truce on PostgreSQL, 2 nodes | 1 node ÷ PostgreSQL | 2 nodes ÷ PostgreSQL |",
 		"| update | ops/s | 1,000 | 2,000 | 800 | 600 | 0.80× | 0.60× |",
 		"| update | truce CPU µs/op | — | 90 | 900 | 980 | | |",
