@@ -80,7 +80,7 @@ func TestMarkdownTruceOnPostgres(t *testing.T) {
 		"| read | ops/s | n/a | n/a | 6,000 | n/a | | |",
 		// 1,100 − 100 µs of PostgreSQL's under the lock: 1,000 writes/s.
 		"1,100 − 100 ≈ 1,000 µs, so writes cannot\n  exceed about 1,000,000 ÷ 1,000 ≈ 1,000/s",
-		"Fewer than two operations a client finished in update on truce on PostgreSQL, 2 nodes (100 operations)",
+		"half an operation a client): update on truce on PostgreSQL, 2 nodes (100 operations: up to 32%).",
 		"once the nodes have about 0.6 cores, in all, for each core of PostgreSQL's (60 ÷ 100)",
 	} {
 		if !strings.Contains(md, want) {
