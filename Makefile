@@ -2,7 +2,7 @@
 # test with the race detector. Fuzz seed corpora run as part of go test.
 GO ?= go
 
-.PHONY: test bench serve
+.PHONY: test bench serve openapi-client
 test:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
@@ -16,6 +16,19 @@ bench:
 serve:
 	$(GO) run ./cmd/truce serve
 
+# Shows that a generator can use the OpenAPI document: oapi-codegen (a
+# pinned release, fetched by go run) generates a Go client from it in a
+# temporary module, which is then compiled.
+OAPI_CODEGEN ?= github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen@v2.8.2
+OAPI_RUNTIME ?= github.com/oapi-codegen/runtime@v1.9.0
+openapi-client:
+	@dir=$$(mktemp -d); trap 'rm -rf "$$dir"' EXIT; \
+	$(GO) run ./cmd/truce openapi > "$$dir/truce.json" && cd "$$dir" && \
+	printf 'module example.com/truceapi\n\ngo 1.26\n' > go.mod && \
+	$(GO) run $(OAPI_CODEGEN) -generate types,client -package truceapi truce.json > client.gen.go && \
+	$(GO) get $(OAPI_RUNTIME) && $(GO) mod tidy && $(GO) build ./... && \
+	echo "oapi-codegen generated a client of $$(grep -c '^func (c \*Client)' client.gen.go) client methods from the OpenAPI document, and it compiles"
+
 # The long mode of the correctness harness (internal/robustness, README "How
 # we test correctness"): many linearizability runs with many faults, kill -9
 # cycles, and every fuzz target for a while. Each knob can be set on the
@@ -25,6 +38,7 @@ VERIFY_DURATION ?= 10s
 VERIFY_EVERY ?= 1500ms
 VERIFY_FAULTS ?= kill,pause,timeouts
 VERIFY_CYCLES ?= 25
+VERIFY_CLUSTER_FAULTS ?= kill,kill-postgres,pause,timeouts
 FUZZTIME ?= 30s
 FUZZ_TARGETS = .:FuzzParseBody .:FuzzParsePlainBody .:FuzzParseETagList .:FuzzPatch ./merge/:FuzzMerge3 ./merge/:FuzzDiff \
 	./http/:FuzzDocumentPath ./http/:FuzzWriteBody ./http/:FuzzBearerToken ./auth/:FuzzParseFile
@@ -37,6 +51,9 @@ verify-robustness:
 	TRUCE_ROBUSTNESS_EVERY=$(VERIFY_EVERY) TRUCE_ROBUSTNESS_FAULTS=$(VERIFY_FAULTS) \
 	TRUCE_CRASH_CYCLES=$(VERIFY_CYCLES) \
 	$(GO) test -count=1 -timeout 60m -v -run 'TestLinearizable|TestCrashSafety|TestBankTransfers|TestInteractiveTransfers|TestLockFencing' ./internal/robustness/
+	TRUCE_CLUSTER_RUNS=$(VERIFY_RUNS) TRUCE_ROBUSTNESS_DURATION=$(VERIFY_DURATION) \
+	TRUCE_ROBUSTNESS_EVERY=$(VERIFY_EVERY) TRUCE_ROBUSTNESS_FAULTS=$(VERIFY_CLUSTER_FAULTS) \
+	$(GO) test -count=1 -timeout 60m -v -run 'TestCluster' ./internal/robustness/
 
 verify-fuzz:
 	@for t in $(FUZZ_TARGETS); do \

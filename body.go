@@ -28,7 +28,7 @@ type parsedBody struct {
 
 // parseBody checks that data is one JSON object truce accepts, strips the
 // reserved fields and compacts the rest. _id and _version are returned;
-// _createdAt, _updatedAt and _updatedBy are ignored so that a document read from truce
+// _createdAt, _updatedAt, _updatedBy and _etag are ignored so that a document read from truce
 // can be sent back as it is; any other underscore field is refused.
 func parseBody(data []byte) (parsedBody, error) {
 	if bytes.IndexByte(data, '\\') < 0 {
@@ -113,7 +113,7 @@ func (pb *parsedBody) reserved(name string, dec *jsontext.Decoder) error {
 		}
 		pb.version = n
 		return nil
-	case FieldCreatedAt, FieldUpdatedAt, FieldUpdatedBy:
+	case FieldCreatedAt, FieldUpdatedAt, FieldUpdatedBy, FieldETag:
 		return nil // read-only metadata: sent back unchanged from a read, ignored
 	}
 	return Errorf(CodeReservedField, "%q: top-level fields that start with an underscore are reserved for truce; rename it", name)

@@ -136,6 +136,21 @@ func eachLive(tx ReadTx, collection string, fn func(*Document) error) error {
 	}
 }
 
+// CollectionExists reports whether the collection exists, without its
+// counts: a read of its settings.
+func (s *Service) CollectionExists(ctx context.Context, name string) (bool, error) {
+	if checkCollectionName(name) != nil {
+		return false, nil
+	}
+	var ok bool
+	err := s.store.View(ctx, func(tx ReadTx) error {
+		c, err := getCollection(tx, name)
+		ok = c != nil
+		return err
+	})
+	return ok, err
+}
+
 // GetCollection returns a collection's settings and counts.
 func (s *Service) GetCollection(ctx context.Context, name string) (*CollectionInfo, error) {
 	if err := checkCollectionName(name); err != nil {

@@ -74,11 +74,12 @@ func (d *Document) JSON() []byte {
 const jsonFieldsSize = 160
 
 // AppendJSON appends the JSON rendering of MarshalJSON to b.
-func (d *Document) AppendJSON(b []byte) []byte {
-	b = append(b, `{"_id":`...)
-	b = strconv.AppendQuote(b, d.ID) // ids are ASCII without quotes or escapes
-	b = append(b, `,"_version":`...)
-	b = strconv.AppendInt(b, d.Version, 10)
+func (d *Document) AppendJSON(b []byte) []byte { return d.appendJSON(b, false) }
+
+// appendJSON is AppendJSON, with the _etag member after _version when etag
+// is true (query answers, which have no ETag header per document).
+func (d *Document) appendJSON(b []byte, etag bool) []byte {
+	b = d.appendIdentity(b, etag)
 	b = append(b, `,"_createdAt":"`...)
 	b = AppendTime(b, d.CreatedAt)
 	b = append(b, `","_updatedAt":"`...)
@@ -139,6 +140,20 @@ func appendDigits(b []byte, v, width int) []byte {
 	return b
 }
 
+// appendIdentity appends the opening brace, _id and _version and, when etag
+// is true, _etag: the members every rendering of a document starts with.
+func (d *Document) appendIdentity(b []byte, etag bool) []byte {
+	b = append(b, `{"_id":`...)
+	b = strconv.AppendQuote(b, d.ID) // ids are ASCII without quotes or escapes
+	b = append(b, `,"_version":`...)
+	b = strconv.AppendInt(b, d.Version, 10)
+	if etag {
+		b = append(b, `,"_etag":`...)
+		b = strconv.AppendQuote(b, d.ETag())
+	}
+	return b
+}
+
 // Reserved field names. Every other top-level field that starts with an
 // underscore is refused.
 const (
@@ -147,7 +162,11 @@ const (
 	FieldCreatedAt = "_createdAt"
 	FieldUpdatedAt = "_updatedAt"
 	FieldUpdatedBy = "_updatedBy"
-	FieldDeleted   = "_deleted"
+	// FieldETag is the version's entity tag, which a query's items carry
+	// because their answer has no ETag header for each; like _updatedAt it
+	// is read-only, ignored when a document read back is written.
+	FieldETag    = "_etag"
+	FieldDeleted = "_deleted"
 )
 
 // ValidID reports whether id is a valid document id: 1 to 255 bytes of

@@ -1,7 +1,6 @@
 package truce
 
 import (
-	"context"
 	"time"
 )
 
@@ -27,19 +26,19 @@ func SetTransactionSweepInterval(d time.Duration) (restore func()) {
 	return func() { transactionSweepInterval = old }
 }
 
-// BuildIndexStep runs one bounded step of the index builds of a
-// collection, as BuildIndexes does, and reports whether any is left.
-func BuildIndexStep(s *Service, ctx context.Context, collection string) (bool, error) {
-	return s.buildIndexStep(ctx, collection)
+// SetClusterTimings sets the lease of a lock queue record, the poll of a
+// waiting lock request and the lease of an idempotency claim over a shared
+// store, and returns a func that restores them.
+func SetClusterTimings(waiterLease, queuePoll, claimLease time.Duration) (restore func()) {
+	a, b, c := lockWaiterLease, lockQueuePoll, idempotencyClaimLease
+	lockWaiterLease, lockQueuePoll, idempotencyClaimLease = waiterLease, queuePoll, claimLease
+	return func() { lockWaiterLease, lockQueuePoll, idempotencyClaimLease = a, b, c }
 }
 
-// IndexName is the name under which the Store keeps the index of paths.
-func IndexName(paths []string) string { return indexName(paths) }
-
-// ServiceStore returns the Store a Service runs on.
-func ServiceStore(s *Service) Store { return s.store }
-
-// IndexKey returns the key of d in the index of paths.
-func IndexKey(paths []string, d *Document) []byte {
-	return keyOf(paths, paths, collatedPaths(d, paths), d.ID)
+// SetSharedLockExpiryIdle sets the longest sleep of the lock expirer over
+// a shared store, and returns a func that restores it.
+func SetSharedLockExpiryIdle(d time.Duration) (restore func()) {
+	old := sharedLockExpiryIdle
+	sharedLockExpiryIdle = d
+	return func() { sharedLockExpiryIdle = old }
 }

@@ -19,6 +19,11 @@ type IdempotencyKey struct {
 	Caller      string
 	Key         string
 	Fingerprint []byte
+	// Claim names the claim (ClaimIdempotency) under which the request
+	// runs, "" for none. A stored record with a Claim and no answer is that
+	// claim: a request with the key is running, on some node, until the
+	// record's ExpiresAt unless renewed. A stored answer has no Claim.
+	Claim string
 }
 
 // IdempotencyRecord is the stored answer to the first request that carried
@@ -46,6 +51,11 @@ func (r *IdempotencyRecord) Matches(fingerprint []byte) bool {
 	return bytes.Equal(r.Fingerprint, fingerprint)
 }
 
+// claimedBy reports whether r is the claim under which k's request runs.
+func (r *IdempotencyRecord) claimedBy(k *IdempotencyKey) bool {
+	return r.Claim != "" && r.Claim == k.Claim
+}
+
 // putAnswer stores rec (its answer fields) as the answer to k inside a
 // write's transaction, refusing when another request with the key
 // committed first.
@@ -53,12 +63,13 @@ func (s *Service) putAnswer(tx Tx, k *IdempotencyKey, rec *IdempotencyRecord) er
 	now := s.now().UTC()
 	old, err := tx.Idempotency(k.Caller, k.Key)
 	switch {
-	case err == nil && old.ExpiresAt.After(now):
+	case err == nil && old.ExpiresAt.After(now) && !old.claimedBy(k):
 		return Errorf(CodeIdempotencyKeyInUse, "another request with idempotency key %q committed first; retry to get its answer", k.Key)
 	case err != nil && !errors.Is(err, ErrNoRecord):
 		return err
 	}
 	rec.IdempotencyKey, rec.CreatedAt, rec.ExpiresAt = *k, now, now.Add(s.idemTTL)
+	rec.Claim = ""
 	return tx.PutIdempotency(rec)
 }
 
@@ -75,8 +86,8 @@ func (s *Service) GetIdempotency(ctx context.Context, caller, key string) (*Idem
 			return err
 		}
 		rec = r
-		if !r.ExpiresAt.After(s.now()) {
-			rec = nil
+		if !r.ExpiresAt.After(s.now()) || r.Claim != "" {
+			rec = nil // expired, or a claim, which holds no answer
 		}
 		return nil
 	})
@@ -91,19 +102,22 @@ func (s *Service) SaveIdempotency(ctx context.Context, k *IdempotencyKey, answer
 	return s.store.Update(ctx, func(tx Tx) error {
 		now := s.now().UTC()
 		old, err := tx.Idempotency(k.Caller, k.Key)
-		if err == nil && old.ExpiresAt.After(now) {
+		if err == nil && old.ExpiresAt.After(now) && !old.claimedBy(k) {
 			return nil
 		}
 		if err != nil && !errors.Is(err, ErrNoRecord) {
 			return err
 		}
-		return tx.PutIdempotency(&IdempotencyRecord{IdempotencyKey: *k, CreatedAt: now, ExpiresAt: now.Add(s.idemTTL),
-			Answer: answer})
+		rec := &IdempotencyRecord{IdempotencyKey: *k, CreatedAt: now, ExpiresAt: now.Add(s.idemTTL), Answer: answer}
+		rec.Claim = ""
+		return tx.PutIdempotency(rec)
 	})
 }
 
 // SweepIdempotency deletes expired answers in small commits, so writers
 // wait at most for one short batch. It returns how many it deleted.
 func (s *Service) SweepIdempotency(ctx context.Context) (int, error) {
-	return s.sweepExpired(ctx, Tx.DeleteExpiredIdempotency)
+	n, err := s.sweepExpired(ctx, Tx.DeleteExpiredIdempotency)
+	s.upkeep.idempotency.Add(int64(n))
+	return n, err
 }

@@ -170,33 +170,59 @@ func indexKey(paths []string, v *docView) []byte {
 
 // maintainIndexes moves a document's entries in the collection's
 // secondary indexes from old, its live version before the write (nil for
-// none), to new, the version written (nil for a tombstone).
+// none), to new, the version written (nil for a tombstone). Every write to
+// an indexed collection runs it, so it reads each indexed path of each
+// version once, from the raw body, and builds the keys after them in the
+// same buffer.
 func maintainIndexes(tx Tx, settings *Settings, collection string, old, new *Document) error {
 	if len(settings.Indexes) == 0 {
 		return nil
 	}
-	var paths []string
-	for _, ix := range settings.Indexes {
-		for _, p := range ix {
-			if !slices.Contains(paths, p) {
-				paths = append(paths, p)
+	paths := settings.Indexes[0]
+	if len(settings.Indexes) > 1 {
+		var union [MaxIndexes * MaxIndexPaths]string
+		paths = union[:0]
+		for _, ix := range settings.Indexes {
+			for _, p := range ix {
+				if !slices.Contains(paths, p) {
+					paths = append(paths, p)
+				}
 			}
 		}
 	}
-	var ov, nv [][]byte
+	// One buffer holds the values of both versions and then the keys,
+	// which most writes fit in.
+	var ov, nv collatedValues
+	ov.buf = make([]byte, 0, 256)
 	if old != nil {
-		ov = collatedPaths(old, paths)
+		ov.collate(old, paths)
+	}
+	nv.buf = ov.buf[len(ov.buf):len(ov.buf)] // the same array, after old's
+	if new != nil {
+		nv.collate(new, paths)
+	}
+	// Each index's keys take no more than all the values and the id, old
+	// and new.
+	var n int
+	if old != nil {
+		n += len(ov.buf) + len(old.ID)
 	}
 	if new != nil {
-		nv = collatedPaths(new, paths)
+		n += len(nv.buf) + len(new.ID)
+	}
+	keys := nv.buf[len(nv.buf):]
+	if cap(keys) < n*len(settings.Indexes) {
+		keys = make([]byte, 0, n*len(settings.Indexes))
 	}
 	for _, ix := range settings.Indexes {
 		var ok, nk []byte
-		if ov != nil {
-			ok = keyOf(ix, paths, ov, old.ID)
+		if old != nil {
+			ok = ov.appendKey(keys, ix, paths, old.ID)
+			keys = ok[len(ok):]
 		}
-		if nv != nil {
-			nk = keyOf(ix, paths, nv, new.ID)
+		if new != nil {
+			nk = nv.appendKey(keys, ix, paths, new.ID)
+			keys = nk[len(nk):]
 		}
 		if ok != nil && nk != nil && string(ok) == string(nk) {
 			continue
@@ -216,51 +242,69 @@ func maintainIndexes(tx Tx, settings *Settings, collection string, old, new *Doc
 	return nil
 }
 
-// keyOf assembles the key of a document in the index ix from the collation
-// encodings vals of its values at paths.
-func keyOf(ix, paths []string, vals [][]byte, id string) []byte {
-	n := len(id)
-	for _, p := range ix {
-		n += len(vals[slices.Index(paths, p)])
+// collatedValues holds the collation encodings of a document's values at
+// some paths, end to end in one buffer.
+type collatedValues struct {
+	buf  []byte
+	n    int                             // how many values buf holds
+	ends [MaxIndexes * MaxIndexPaths]int // where each value ends in buf
+}
+
+// collate sets v to the encodings of d's values at paths, reading only the
+// parts of the body the paths lead to. It encodes exactly as
+// appendCollated does for the decoded value.
+func (v *collatedValues) collate(d *Document, paths []string) {
+	v.buf, v.n = v.buf[:0], 0
+	for _, p := range paths {
+		if strings.HasPrefix(p, "_") {
+			val, ok := (&docView{d: d}).get(p)
+			v.buf = appendCollated(v.buf, val, ok)
+		} else {
+			v.buf = appendCollatedAt(v.buf, d.Body, p)
+		}
+		v.ends[v.n] = len(v.buf)
+		v.n++
 	}
-	b := make([]byte, 0, n)
+}
+
+// at returns the encoding of the value of the i-th path.
+func (v *collatedValues) at(i int) []byte {
+	start := 0
+	if i > 0 {
+		start = v.ends[i-1]
+	}
+	return v.buf[start:v.ends[i]]
+}
+
+// appendKey appends to b the key of the document id in the index ix, from
+// the values v holds for paths, which include ix's.
+func (v *collatedValues) appendKey(b []byte, ix, paths []string, id string) []byte {
 	for _, p := range ix {
-		b = append(b, vals[slices.Index(paths, p)]...)
+		b = append(b, v.at(slices.Index(paths, p))...)
 	}
 	return append(b, id...)
 }
 
-var missingKey = []byte{tagMissing}
-
-// collatedPaths returns the collation encoding of the value of each path
-// in d, reading only the parts of the body the paths lead to: every write
-// to an indexed collection does this twice (the old version and the new).
-// It encodes exactly as appendCollated does for the decoded value.
-func collatedPaths(d *Document, paths []string) [][]byte {
-	out := make([][]byte, len(paths))
-	for i, p := range paths {
-		if strings.HasPrefix(p, "_") {
-			v, ok := (&docView{d: d}).get(p)
-			out[i] = appendCollated(nil, v, ok)
-			continue
-		}
-		out[i] = collateAt(d.Body, p)
-	}
-	return out
+// indexKeyOf returns the key of d in the index ix.
+func indexKeyOf(ix []string, d *Document) []byte {
+	var v collatedValues
+	v.collate(d, ix)
+	return v.appendKey(nil, ix, ix, d.ID)
 }
 
-// collateAt encodes the value at the dotted path of the JSON object obj.
-func collateAt(obj []byte, path string) []byte {
+// appendCollatedAt appends the encoding of the value at the dotted path of
+// the JSON object obj.
+func appendCollatedAt(b, obj []byte, path string) []byte {
 	for {
 		first, rest, nested := strings.Cut(path, ".")
 		v, ok := member(obj, first)
 		switch {
 		case !ok:
-			return missingKey
+			return append(b, tagMissing)
 		case !nested:
-			return collateRaw(v)
+			return appendCollatedRaw(b, v)
 		case len(v) == 0 || v[0] != '{':
-			return missingKey
+			return append(b, tagMissing)
 		}
 		obj, path = v, rest
 	}
@@ -372,36 +416,35 @@ func skipValue(b []byte, i int) int {
 	return j
 }
 
-// collateRaw encodes one raw JSON value.
-func collateRaw(v jsontext.Value) []byte {
+// appendCollatedRaw appends the encoding of one raw JSON value.
+func appendCollatedRaw(b []byte, v jsontext.Value) []byte {
 	switch v.Kind() {
 	case 'n':
-		return []byte{tagNull}
+		return append(b, tagNull)
 	case 't':
-		return []byte{tagTrue}
+		return append(b, tagTrue)
 	case 'f':
-		return []byte{tagFalse}
+		return append(b, tagFalse)
 	case '0':
 		if f, err := strconv.ParseFloat(string(v), 64); err == nil {
-			return appendCollatedNumber([]byte{tagNumber}, f)
+			return appendCollatedNumber(append(b, tagNumber), f)
 		}
 	case '"':
 		inner := v[1 : len(v)-1]
 		if bytes.IndexByte(inner, '\\') < 0 {
-			b := make([]byte, 0, len(inner)+3)
 			return append(appendStringBody(append(b, tagString), string(inner)), 0x00, 0x01)
 		}
 		if s, err := jsontext.AppendUnquote(nil, v); err == nil {
-			return append(appendStringBody([]byte{tagString}, string(s)), 0x00, 0x01)
+			return append(appendStringBody(append(b, tagString), string(s)), 0x00, 0x01)
 		}
 	}
 	var x any
 	dec := json.NewDecoder(bytes.NewReader(v))
 	dec.UseNumber()
 	if err := dec.Decode(&x); err != nil {
-		return []byte{tagNull}
+		return append(b, tagNull)
 	}
-	return appendCollated(nil, x, true)
+	return appendCollated(b, x, true)
 }
 
 // changeIndexes applies, inside the Update of PutCollection, a change of
@@ -521,7 +564,7 @@ func (s *Service) buildIndexStep(ctx context.Context, name string) (more bool, e
 		}
 		ix := indexName(b.Index)
 		for _, d := range docs {
-			if err := tx.PutIndexEntry(name, ix, keyOf(b.Index, b.Index, collatedPaths(d, b.Index), d.ID), d.ID); err != nil {
+			if err := tx.PutIndexEntry(name, ix, indexKeyOf(b.Index, d), d.ID); err != nil {
 				return err
 			}
 		}

@@ -18,8 +18,12 @@ import (
 const lockExpiryBatch = 128
 
 // lockExpiryIdle is the longest the expirer sleeps: a backstop for locks
-// written by another process sharing the store.
+// written by another process sharing the store. Over a SharedStore, the
+// node that took a lock expires it; sharedLockExpiryIdle bounds how late
+// another node does when that one died.
 const lockExpiryIdle = time.Minute
+
+var sharedLockExpiryIdle = 5 * time.Second
 
 // ExpireLocks removes every lock that has ended, each with its lock.expired
 // event, and wakes requests waiting for those documents. It returns how
@@ -50,8 +54,9 @@ func (s *Service) ExpireLocks(ctx context.Context) (int, error) {
 			return total, err
 		}
 		total += len(expired)
+		s.upkeep.locks.Add(int64(len(expired)))
 		for _, l := range expired {
-			s.lockWait.notify(refString(l.Collection, l.ID))
+			s.lockNotify(refString(l.Collection, l.ID))
 		}
 		if len(expired) < lockExpiryBatch {
 			return total, nil
@@ -77,6 +82,10 @@ func (s *Service) nextLockExpiry(ctx context.Context) (at time.Time, ok bool, er
 // sleeps until the earliest expiry, or until a new lock is taken, and at
 // most a minute. It runs beside the writers (Run), never on the write path.
 func (s *Service) runLockExpirer(ctx context.Context) {
+	idle := lockExpiryIdle
+	if s.shared {
+		idle = sharedLockExpiryIdle
+	}
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
@@ -86,7 +95,7 @@ func (s *Service) runLockExpirer(ctx context.Context) {
 		case <-t.C:
 		case <-s.lockKick:
 		}
-		wait := lockExpiryIdle
+		wait := idle
 		if _, err := s.ExpireLocks(ctx); err != nil {
 			s.upkeepFailed(ctx, "expire locks", err)
 			wait = time.Second // the store failed; try again soon
@@ -94,7 +103,7 @@ func (s *Service) runLockExpirer(ctx context.Context) {
 			s.upkeepFailed(ctx, "expire locks", err)
 			wait = time.Second
 		} else if ok {
-			wait = min(max(at.Sub(s.now()), 0), lockExpiryIdle)
+			wait = min(max(at.Sub(s.now()), 0), idle)
 		}
 		t.Reset(wait)
 	}

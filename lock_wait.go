@@ -7,13 +7,10 @@ import "sync"
 // queue tries to take the lock; the others wait for their turn, so a
 // request that arrives later never overtakes one that waits.
 //
-// This is the seam for several nodes. The implementation here is in
-// process, so FIFO holds among the requests of one node, and a node learns
-// of a release only from its own Service. Over a store that several nodes
-// share, a node must also call notify when another node releases or breaks
-// a lock — for example on each lock.released event of the change feed
-// (expiry needs nothing: the head waiter holds a timer at the lock's
-// expiresAt). A cluster-wide FIFO would need the queue in the store.
+// This queue is in process: FIFO holds among the requests of one Service,
+// which learns of every release from its own commits. It serves a Store
+// that one Service owns (Pebble). Over a SharedStore, which several nodes
+// use at once, Lock queues in the store instead (lock_queue.go).
 type lockWaiters interface {
 	// join appends a waiter to the queue of key and returns it.
 	join(key string) *lockWaiter

@@ -27,7 +27,8 @@ type LockRequest struct {
 // Lock takes the lock on a document for r.TTL and returns it with its
 // token. The document need not exist: its holder alone may then create it.
 // When another client holds the lock, Lock waits up to r.Wait for it, in
-// FIFO order with the other requests that wait for it, and returns
+// FIFO order with the other requests that wait for it (on every node, over
+// a SharedStore: the queue is then in the store), and returns
 // CodeLocked (with the holder's owner and expiry) when the wait runs out.
 // A request whose ctx ends leaves the queue at once.
 //
@@ -46,6 +47,9 @@ func (s *Service) Lock(ctx context.Context, r LockRequest) (*Lock, error) {
 	owner := r.Owner
 	if owner == "" {
 		owner = "anonymous"
+	}
+	if s.shared {
+		return s.lockShared(ctx, r.Collection, r.ID, owner, ttl, wait)
 	}
 	key := refString(r.Collection, r.ID)
 	w := s.lockWait.join(key)
@@ -86,7 +90,7 @@ func (s *Service) Lock(ctx context.Context, r LockRequest) (*Lock, error) {
 			// by a lock nobody holds, so it waits for that handoff
 			// (one commit) and is refused naming the new holder.
 			if l, err := s.GetLock(ctx, r.Collection, r.ID); err == nil && l.LiveAt(s.now()) {
-				return nil, s.lockedError(ctx, key, r.Collection, r.ID, l)
+				return nil, s.lockedError(ctx, key, r.Collection, r.ID, l, 0)
 			}
 			if handoff == nil {
 				handoff = time.NewTimer(time.Second)
@@ -96,20 +100,20 @@ func (s *Service) Lock(ctx context.Context, r LockRequest) (*Lock, error) {
 			case <-w.kick:
 			case <-time.After(2 * time.Millisecond):
 			case <-handoff.C:
-				return nil, s.lockedError(ctx, key, r.Collection, r.ID, nil)
+				return nil, s.lockedError(ctx, key, r.Collection, r.ID, nil, s.lockWait.waiting(key)-1)
 			case <-ctx.Done():
 				return nil, ctx.Err()
 			}
 			continue
 		}
 		if wait == 0 {
-			return nil, s.lockedError(ctx, key, r.Collection, r.ID, holder)
+			return nil, s.lockedError(ctx, key, r.Collection, r.ID, holder, s.lockWait.waiting(key)-1)
 		}
 		select {
 		case <-w.kick:
 		case <-expired:
 		case <-deadline.C:
-			return nil, s.lockedError(ctx, key, r.Collection, r.ID, holder)
+			return nil, s.lockedError(ctx, key, r.Collection, r.ID, holder, s.lockWait.waiting(key)-1)
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
@@ -130,27 +134,8 @@ func (s *Service) tryLock(ctx context.Context, collection, id, owner string, ttl
 			holder = old
 			return nil
 		}
-		if old != nil {
-			if err := expireLock(tx, old, now); err != nil {
-				return err
-			}
-		}
-		seq, err := tx.NextSeq()
-		if err != nil {
-			return err
-		}
-		nl := &Lock{Collection: collection, ID: id, Token: newLockToken(), Owner: owner,
-			AcquiredAt: now, ExpiresAt: now.Add(ttl), Fence: seq}
-		if err := tx.PutLock(nl); err != nil {
-			return err
-		}
-		exp := nl.ExpiresAt
-		if err := tx.AppendEvent(&Event{Seq: seq, Type: EventLockAcquired, Collection: collection, ID: id, Time: now,
-			Info: lockInfo{Owner: owner, ExpiresAt: string(AppendTime(nil, exp)), Fence: seq}.encode()}); err != nil {
-			return err
-		}
-		l = nl
-		return nil
+		l, err = takeLock(tx, old, collection, id, owner, ttl, now)
+		return err
 	})
 	if err != nil {
 		return nil, nil, err
@@ -163,8 +148,9 @@ func (s *Service) tryLock(ctx context.Context, collection, id, owner string, ttl
 
 // lockedError is the CodeLocked answer to a lock request that could not
 // wait (longer), naming holder, or, when the request never reached the
-// head of the queue, the lock as it is now.
-func (s *Service) lockedError(ctx context.Context, key, collection, id string, holder *Lock) error {
+// head of the queue, the lock as it is now, or else the ahead requests
+// that wait before it.
+func (s *Service) lockedError(ctx context.Context, key, collection, id string, holder *Lock, ahead int) error {
 	now := s.now()
 	if holder == nil || !holder.LiveAt(now) {
 		if l, err := s.GetLock(ctx, collection, id); err == nil {
@@ -177,9 +163,8 @@ func (s *Service) lockedError(ctx context.Context, key, collection, id string, h
 			"; retry after that, or ask again with a longer wait to queue for it"
 		return e
 	}
-	n := s.lockWait.waiting(key) - 1
 	return &Error{Code: CodeLocked, RetryAfter: time.Second,
-		Detail: key + ": " + strconv.Itoa(n) + " earlier lock requests are waiting for it; ask again with a wait to queue behind them"}
+		Detail: key + ": " + strconv.Itoa(ahead) + " earlier lock requests are waiting for it; ask again with a wait to queue behind them"}
 }
 
 // lockedBy is the CodeLocked refusal of a write by someone who does not
@@ -312,7 +297,7 @@ func (s *Service) release(ctx context.Context, collection, id string, allow func
 			Info: lockInfo{Owner: l.Owner, Forced: allow == nil}.encode()})
 	})
 	if err == nil && released {
-		s.lockWait.notify(refString(collection, id))
+		s.lockNotify(refString(collection, id))
 	}
 	if err != nil {
 		return err
@@ -359,7 +344,49 @@ func (s *Service) GetLock(ctx context.Context, collection, id string) (*Lock, er
 // LockWaiters returns how many lock requests wait for the lock on a
 // document in this process.
 func (s *Service) LockWaiters(collection, id string) int {
-	return s.lockWait.waiting(refString(collection, id))
+	key := refString(collection, id)
+	return s.lockWait.waiting(key) + s.lockSignals.waiting(key)
+}
+
+// lockNotify wakes the requests of this process that wait for a
+// document's lock: it may be free.
+func (s *Service) lockNotify(key string) {
+	s.lockWait.notify(key)
+	s.lockSignals.signal(key)
+}
+
+// CountLocks returns how many locks are live now, counting at most limit
+// of the lock records (for metrics: it reads them all).
+func (s *Service) CountLocks(ctx context.Context, limit int) (int, error) {
+	n := 0
+	err := s.store.View(ctx, func(tx ReadTx) error {
+		ls, err := tx.LocksByExpiry(time.Unix(1<<40, 0), limit)
+		if err != nil {
+			return err
+		}
+		now := s.lockTime()
+		for _, l := range ls {
+			if l.LiveAt(now) {
+				n++
+			}
+		}
+		return nil
+	})
+	return n, err
+}
+
+// CountOpenConflicts returns how many recorded conflicts are open, by
+// collection, reading at most limit of them (for metrics).
+func (s *Service) CountOpenConflicts(ctx context.Context, limit int) (map[string]int, error) {
+	counts := map[string]int{}
+	err := s.store.View(ctx, func(tx ReadTx) error {
+		cs, err := tx.Conflicts(ConflictFilter{Status: ConflictOpen}, "", limit)
+		for _, c := range cs {
+			counts[c.Collection]++
+		}
+		return err
+	})
+	return counts, err
 }
 
 // MaxLockTTL returns the cap on lock ttl and wait.

@@ -55,3 +55,49 @@ func BenchmarkServiceLockCycles(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkServiceLockCyclesShared is BenchmarkServiceLockCycles over a
+// store that says it is shared, with the clients spread over two Services:
+// the queue of waiting requests is in the store (lock_queue.go), so a
+// request that waits costs a commit to join the queue and one that takes
+// the lock from it.
+func BenchmarkServiceLockCyclesShared(b *testing.B) {
+	body := []byte(`{"title":"benchmark","n":1}`)
+	for _, docs := range []int{1, 1000} {
+		for _, clients := range []int{1, 16} {
+			b.Run(fmt.Sprintf("docs=%d/clients=%d", docs, clients), func(b *testing.B) {
+				nodes, _ := mustNodes(b, 2, truce.Options{})
+				ctx := context.Background()
+				var next atomic.Int64
+				var wg sync.WaitGroup
+				b.ResetTimer()
+				start := time.Now()
+				for c := range clients {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						svc := nodes[c%2]
+						for next.Add(1) <= int64(b.N) {
+							id := fmt.Sprint("d", rand.IntN(docs))
+							l, err := svc.Lock(ctx, truce.LockRequest{Collection: "bench", ID: id, TTL: 30 * time.Second, Wait: 30 * time.Second})
+							if err != nil {
+								b.Error(err)
+								return
+							}
+							if _, err := svc.Put(ctx, "bench", id, body, truce.Precondition{LockToken: l.Token}, nil); err != nil {
+								b.Error(err)
+								return
+							}
+							if err := svc.Unlock(ctx, "bench", id, l.Token); err != nil {
+								b.Error(err)
+								return
+							}
+						}
+					}()
+				}
+				wg.Wait()
+				b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "cycles/s")
+			})
+		}
+	}
+}

@@ -85,16 +85,13 @@ func (n *projNode) append(b []byte) []byte {
 // then each field the document has, nested as in the document.
 func (p *QueryPage) appendItem(b []byte, d *Document) []byte {
 	if len(p.fields) == 0 {
-		return d.AppendJSON(b)
+		return d.appendJSON(b, true)
 	}
-	b = append(b, `{"_id":`...)
-	b = strconv.AppendQuote(b, d.ID)
-	b = append(b, `,"_version":`...)
-	b = strconv.AppendInt(b, d.Version, 10)
+	b = d.appendIdentity(b, true)
 	v := &docView{d: d}
 	root := &projNode{}
 	for _, f := range p.fields {
-		if f == FieldID || f == FieldVersion {
+		if f == FieldID || f == FieldVersion || f == FieldETag {
 			continue
 		}
 		if val, ok := v.get(f); ok {

@@ -1,18 +1,16 @@
 package truce_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/trucedb/truce"
-	"github.com/trucedb/truce/pebble"
 )
 
 // queryIDs runs q to its last page and returns the ids in order.
@@ -268,11 +266,11 @@ func TestQueryProjection(t *testing.T) {
 	if err := json.Unmarshal(page.Item(0), &got); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := got["_updatedAt"]; !ok || len(got) != 6 {
+	if _, ok := got["_updatedAt"]; !ok || got["_etag"] != page.Items[0].ETag() || len(got) != 7 {
 		t.Errorf("projection: %s", page.Item(0))
 	}
 	if !strings.Contains(string(page.Item(0)), `"b":{"c":2}`) || !strings.Contains(string(page.Item(0)), `"e":"<&>"`) ||
-		!strings.Contains(string(page.Item(0)), `"big":12345678901234567890`) || !strings.HasPrefix(string(page.Item(0)), `{"_id":"x","_version":1,`) {
+		!strings.Contains(string(page.Item(0)), `"big":12345678901234567890`) || !strings.HasPrefix(string(page.Item(0)), `{"_id":"x","_version":1,"_etag":`) {
 		t.Errorf("projection: %s", page.Item(0))
 	}
 	if string(page.Items[0].Body) != `{"a":1,"b":{"c":2,"d":3},"e":"<&>","big":12345678901234567890}` {
@@ -305,186 +303,6 @@ func TestQueryScanBound(t *testing.T) {
 	}
 }
 
-// TestIndexMaintenance: every kind of write keeps the indexes in its
-// commit: puts, patches, deletes, batches, interactive transactions,
-// restores, and dropping the collection.
-func TestIndexMaintenance(t *testing.T) {
-	svc, _ := mustService(t)
-	ctx := context.Background()
-	indexes := [][]string{{"status", "total"}, {"email"}, {"_updatedAt"}}
-	mustSettings(t, svc, "c", truce.Settings{Indexes: indexes})
-	check := func(what string) {
-		t.Helper()
-		checkIndexEntries(t, svc, "c", indexes)
-		if t.Failed() {
-			t.Fatalf("after %s", what)
-		}
-	}
-	mustPut(t, svc, "c", "a", `{"status":"open","total":1,"email":"a@x"}`)
-	mustPut(t, svc, "c", "b", `{"status":"open","total":2}`)
-	check("puts")
-	mustPut(t, svc, "c", "a", `{"status":"closed","total":1,"email":"a@y"}`)
-	if _, err := svc.Patch(ctx, "c", "b", truce.MergePatch, []byte(`{"total":3}`), truce.Precondition{}, nil); err != nil {
-		t.Fatal(err)
-	}
-	check("replace and patch")
-	mustDelete(t, svc, "c", "b")
-	check("delete")
-	if _, err := svc.Batch(ctx, []truce.Op{
-		{Kind: truce.OpCreate, Collection: "c", ID: "c", Document: []byte(`{"status":"open","total":5}`)},
-		{Kind: truce.OpPut, Collection: "c", ID: "b", Document: []byte(`{"status":"draft"}`)},
-		{Kind: truce.OpDelete, Collection: "c", ID: "a"},
-	}, nil, nil); err != nil {
-		t.Fatal(err)
-	}
-	check("a batch")
-	// A batch that fails leaves no entry behind.
-	if _, err := svc.Batch(ctx, []truce.Op{
-		{Kind: truce.OpPut, Collection: "c", ID: "d", Document: []byte(`{"status":"open","total":9}`)},
-		{Kind: truce.OpCreate, Collection: "c", ID: "c", Document: []byte(`{}`)},
-	}, nil, nil); truce.ErrorCode(err) != truce.CodeAlreadyExists {
-		t.Fatalf("failing batch: %v", err)
-	}
-	check("a failed batch")
-	tx, err := svc.BeginTransaction(ctx, time.Minute, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := svc.TransactionWrite(ctx, tx.ID, truce.Op{Kind: truce.OpPut, Collection: "c", ID: "e", Document: []byte(`{"status":"open","total":0}`)}, nil, nil); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := svc.TransactionWrite(ctx, tx.ID, truce.Op{Kind: truce.OpDelete, Collection: "c", ID: "c"}, nil, nil); err != nil {
-		t.Fatal(err)
-	}
-	if ids, _ := queryIDs(t, svc, "c", truce.Query{Where: json.RawMessage(`{"status":"open"}`)}); !slices.Equal(ids, []string{"c"}) {
-		t.Errorf("staged writes are visible to queries: %v", ids)
-	}
-	if _, err := svc.CommitTransaction(ctx, tx.ID, nil, nil); err != nil {
-		t.Fatal(err)
-	}
-	check("an interactive transaction")
-	if ids, _ := queryIDs(t, svc, "c", truce.Query{Where: json.RawMessage(`{"status":"open"}`)}); !slices.Equal(ids, []string{"e"}) {
-		t.Errorf("after the commit: %v", ids)
-	}
-	if _, err := svc.Restore(ctx, "c", "a", 1, truce.Precondition{}, nil); err != nil {
-		t.Fatal(err)
-	}
-	check("a restore")
-	if ids, _ := queryIDs(t, svc, "c", truce.Query{Where: json.RawMessage(`{"email":"a@x"}`)}); !slices.Equal(ids, []string{"a"}) {
-		t.Errorf("after the restore: %v", ids)
-	}
-	// Removing an index drops its entries; adding it back builds it.
-	mustSettings(t, svc, "c", truce.Settings{Indexes: indexes[:1]})
-	checkIndexEntries(t, svc, "c", indexes[:1])
-	if _, err := svc.Query(ctx, "c", truce.Query{Where: json.RawMessage(`{"email":"a@x"}`)}); truce.ErrorCode(err) != truce.CodeIndexRequired {
-		t.Errorf("a removed index: %v", err)
-	}
-	var n int
-	_ = truce.ServiceStore(svc).View(ctx, func(rt truce.ReadTx) error {
-		es, err := rt.IndexEntries("c", truce.IndexName(indexes[1]), nil, nil, false, 100)
-		n = len(es)
-		return err
-	})
-	if n != 0 {
-		t.Errorf("a removed index keeps %d entries", n)
-	}
-	// Dropping the collection drops its indexes: a new one starts empty.
-	if err := svc.DeleteCollection(ctx, "c", true); err != nil {
-		t.Fatal(err)
-	}
-	mustSettings(t, svc, "c", truce.Settings{Indexes: indexes})
-	check("a dropped and re-created collection")
-}
-
-// TestIndexBuild: an index added to a collection with documents is built
-// in the background, in steps that survive a restart; until it is done
-// the collection says so and queries that need it are 503-able.
-func TestIndexBuild(t *testing.T) {
-	dir := t.TempDir()
-	svc, closeStore := openServiceAt(t, dir)
-	ctx := context.Background()
-	const n = 700 // more than two steps
-	for i := range n {
-		mustPut(t, svc, "c", docID(i), fmt.Sprintf(`{"k":%d}`, i%7))
-	}
-	mustSettings(t, svc, "c", truce.Settings{Indexes: [][]string{{"k"}}})
-	info, err := svc.GetCollection(ctx, "c")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := json.Marshal(info)
-	if !strings.Contains(string(b), `"building":true`) || !strings.Contains(string(b), `"buildingIndexes":[["k"]]`) || strings.Contains(string(b), "indexBuilds") {
-		t.Errorf("collection while building: %s", b)
-	}
-	_, err = svc.Query(ctx, "c", truce.Query{Where: json.RawMessage(`{"k":3}`)})
-	var te *truce.Error
-	if !errors.As(err, &te) || te.Code != truce.CodeIndexBuilding || te.RetryAfter <= 0 {
-		t.Errorf("a query while building: %v", err)
-	}
-	if ids, err := queryIDs(t, svc, "c", truce.Query{Where: json.RawMessage(`{"k":3}`), Scan: true}); err != nil || len(ids) != n/7 {
-		t.Errorf("a scan while building: %d, %v", len(ids), err)
-	}
-	// One step, a write behind the build and one ahead of it, a restart,
-	// and the rest.
-	if more, err := truce.BuildIndexStep(svc, ctx, "c"); err != nil || !more {
-		t.Fatalf("step: %v, %v", more, err)
-	}
-	mustPut(t, svc, "c", docID(1), `{"k":3}`)
-	mustPut(t, svc, "c", docID(n-1), `{"k":3}`)
-	mustDelete(t, svc, "c", docID(n-2))
-	closeStore()
-	svc, _ = openServiceAt(t, dir)
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan error)
-	go func() { done <- svc.Run(runCtx) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		info, err := svc.GetCollection(ctx, "c")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(info.Settings.IndexBuilds) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the build did not finish after a restart")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	cancel()
-	<-done
-	checkIndexEntries(t, svc, "c", [][]string{{"k"}})
-	ids, err := queryIDs(t, svc, "c", truce.Query{Where: json.RawMessage(`{"k":3}`)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := 0
-	for i := range n {
-		if (i%7 == 3 || i == 1 || i == n-1) && i != n-2 {
-			want++
-		}
-	}
-	if len(ids) != want {
-		t.Errorf("after the build: %d documents, want %d", len(ids), want)
-	}
-}
-
-func docID(i int) string { return fmt.Sprintf("d%04d", i) }
-
-// openServiceAt opens a Pebble store in dir and a Service over it; close
-// closes the store (and is also called when the test ends).
-func openServiceAt(tb testing.TB, dir string) (svc *truce.Service, close func()) {
-	tb.Helper()
-	store, err := pebble.Open(dir, pebble.Options{})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var once sync.Once
-	close = func() { once.Do(func() { store.Close() }) }
-	tb.Cleanup(close)
-	return truce.NewService(store, truce.Options{}), close
-}
-
 // TestIndexSettings: indexes are validated.
 func TestIndexSettings(t *testing.T) {
 	for _, body := range []string{
@@ -509,84 +327,60 @@ func TestIndexSettings(t *testing.T) {
 	}
 }
 
-// TestIndexBuildConcurrentWrites: writes that race a build, before and
-// after its position, leave the index holding exactly the live documents.
-func TestIndexBuildConcurrentWrites(t *testing.T) {
-	svc, _ := mustService(t)
-	ctx := context.Background()
-	const n = 1200
-	for i := 0; i < n; i += 300 {
-		var ops []truce.Op
-		for j := i; j < i+300; j++ {
-			ops = append(ops, truce.Op{Kind: truce.OpPut, Collection: "c", ID: docID(j), Document: fmt.Appendf(nil, `{"k":%d}`, j%5)})
-		}
-		if _, err := svc.Batch(ctx, ops, nil, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	mustSettings(t, svc, "c", truce.Settings{Indexes: [][]string{{"k"}}})
-	var wg sync.WaitGroup
-	stop := make(chan struct{})
-	for w := range 3 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				id := docID((i*37 + w*401) % (n + 100))
-				var err error
-				if i%4 == 0 {
-					_, err = svc.Delete(ctx, "c", id, truce.Precondition{}, nil)
-					if truce.ErrorCode(err) == truce.CodeNotFound {
-						err = nil
-					}
-				} else {
-					_, err = svc.Put(ctx, "c", id, fmt.Appendf(nil, `{"k":%d}`, i%7), truce.Precondition{}, nil)
-				}
-				if err != nil {
-					t.Error(err)
-					return
-				}
-			}
-		}()
-	}
-	if err := svc.BuildIndexes(ctx); err != nil {
-		t.Fatal(err)
-	}
-	close(stop)
-	wg.Wait()
-	checkIndexEntries(t, svc, "c", [][]string{{"k"}})
-}
+func docID(i int) string { return fmt.Sprintf("d%04d", i) }
 
-// TestIndexConflictResolution: resolving a recorded conflict writes the
-// resolution's entries in the same commit.
-func TestIndexConflictResolution(t *testing.T) {
-	svc, _ := mustService(t)
+// TestCheckIndexes: the checker finds each way an index can disagree with
+// the documents, and lets a build in progress lack what it has not reached.
+func TestCheckIndexes(t *testing.T) {
+	svc, store := mustService(t)
 	ctx := context.Background()
-	mustSettings(t, svc, "c", truce.Settings{ConflictPolicy: truce.PolicyManual, Indexes: [][]string{{"k"}}})
-	mustPut(t, svc, "c", "x", `{"k":1}`)
-	mustPut(t, svc, "c", "x", `{"k":2}`)
-	_, err := svc.Put(ctx, "c", "x", []byte(`{"k":3,"_version":1}`), truce.Precondition{}, nil)
-	var te *truce.Error
-	if !errors.As(err, &te) || te.ConflictID == "" {
-		t.Fatalf("no conflict: %v", err)
+	mustSettings(t, svc, "c", truce.Settings{Indexes: [][]string{{"k"}}})
+	for i := range 3 {
+		mustPut(t, svc, "c", docID(i), fmt.Sprintf(`{"k":%d}`, i))
 	}
-	cur, err := svc.Get(ctx, "c", "x")
-	if err != nil {
+	if err := svc.CheckIndexes(ctx, "c"); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := svc.ResolveConflict(ctx, te.ConflictID, "take-proposed", nil, truce.Precondition{IfMatch: []string{cur.ETag()}}, nil); err != nil {
+	var es []truce.IndexEntry
+	if err := store.View(ctx, func(tx truce.ReadTx) error {
+		var err error
+		es, err = tx.IndexEntries("c", `["k"]`, nil, nil, false, 10)
+		return err
+	}); err != nil || len(es) != 3 {
+		t.Fatal(es, err)
+	}
+	if err := store.Update(ctx, func(tx truce.Tx) error {
+		if err := tx.DeleteIndexEntry("c", `["k"]`, es[0].Key); err != nil { // missing
+			return err
+		}
+		if err := tx.PutIndexEntry("c", `["k"]`, append(es[1].Key, 'x'), es[1].ID); err != nil { // a second, stale
+			return err
+		}
+		if err := tx.DeleteIndexEntry("c", `["k"]`, es[2].Key); err != nil {
+			return err
+		}
+		stale := append(bytes.TrimSuffix(bytes.Clone(es[0].Key), []byte(es[0].ID)), es[2].ID...)
+		if err := tx.PutIndexEntry("c", `["k"]`, stale, es[2].ID); err != nil { // d0002 under d0000's value
+			return err
+		}
+		return tx.PutIndexEntry("c", `["k"]`, []byte("zz"), "gone") // not a document
+	}); err != nil {
 		t.Fatal(err)
 	}
-	checkIndexEntries(t, svc, "c", [][]string{{"k"}})
-	if ids, err := queryIDs(t, svc, "c", truce.Query{Where: json.RawMessage(`{"k":3}`)}); err != nil || !slices.Equal(ids, []string{"x"}) {
-		t.Errorf("after the resolution: %v, %v", ids, err)
+	err := svc.CheckIndexes(ctx, "c")
+	for _, want := range []string{`no entry for "d0000"`, `more than one entry for "d0001"`, `the entry of "d0002" does not hold its current values`, `"gone", which is not a live document`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("CheckIndexes: %v; want it to say %s", err, want)
+		}
 	}
-	if ids, err := queryIDs(t, svc, "c", truce.Query{Where: json.RawMessage(`{"k":2}`)}); err != nil || len(ids) != 0 {
-		t.Errorf("the replaced value: %v, %v", ids, err)
+	if err := svc.CheckIndexes(ctx, "nope"); truce.ErrorCode(err) != truce.CodeNotFound {
+		t.Errorf("a missing collection: %v", err)
+	}
+	// A build that has not begun may lack every entry.
+	mustSettings(t, svc, "b", truce.Settings{})
+	mustPut(t, svc, "b", "x", `{"k":1}`)
+	mustSettings(t, svc, "b", truce.Settings{Indexes: [][]string{{"k"}}})
+	if err := svc.CheckIndexes(ctx, "b"); err != nil {
+		t.Errorf("a build not begun: %v", err)
 	}
 }

@@ -98,3 +98,27 @@ func (s *Service) upkeepFailed(ctx context.Context, what string, err error) {
 	}
 	s.log.Warn("background work failed; retrying", "work", what, "err", err)
 }
+
+// UpkeepStats counts what a Service's upkeep (Run, or the methods it calls)
+// has done since the Service was made. Over a store that several nodes
+// share, each node counts its own.
+type UpkeepStats struct {
+	// LocksExpired counts the locks that ended unreleased and were removed
+	// with their lock.expired event (ExpireLocks).
+	LocksExpired int64
+	// TransactionsExpired counts the interactive transactions deleted past
+	// their TTL (SweepTransactions).
+	TransactionsExpired int64
+	// IdempotencyExpired counts the stored Idempotency-Key answers deleted
+	// past their TTL (SweepIdempotency).
+	IdempotencyExpired int64
+}
+
+// UpkeepStats returns the counts of the Service's upkeep so far.
+func (s *Service) UpkeepStats() UpkeepStats {
+	return UpkeepStats{
+		LocksExpired:        s.upkeep.locks.Load(),
+		TransactionsExpired: s.upkeep.transactions.Load(),
+		IdempotencyExpired:  s.upkeep.idempotency.Load(),
+	}
+}

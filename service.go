@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -93,8 +94,18 @@ type Service struct {
 	maxLockTTL  time.Duration
 	// lockWait orders the lock requests waiting for a document (lock_wait.go);
 	// lockKick wakes the lock expirer when a lock is taken (lock_expiry.go).
-	lockWait          lockWaiters
-	lockKick          chan struct{}
+	lockWait lockWaiters
+	lockKick chan struct{}
+	// shared says that other nodes use the store too (SharedStore): lock
+	// requests then queue in the store (lock_queue.go), woken by
+	// lockSignals and lockWatch, and idempotency keys are claimed there
+	// (idempotency_claim.go).
+	shared      bool
+	lockSignals lockSignals
+	lockWatch   lockWatch
+	// claims holds the idempotency keys whose requests run in this
+	// process, when the store is not shared.
+	claims            sync.Map
 	maxOps            int
 	maxTransactionTTL time.Duration
 	feed              *Feed
@@ -108,6 +119,8 @@ type Service struct {
 	// documents a query page examines (query.go).
 	indexKick chan struct{}
 	maxScan   int
+	// upkeep counts what the background work did (UpkeepStats).
+	upkeep struct{ locks, transactions, idempotency atomic.Int64 }
 }
 
 // NewService returns a Service over store.
@@ -128,6 +141,9 @@ func NewService(store Store, opts Options) *Service {
 	}
 	if s.maxLockTTL = opts.MaxLockTTL; s.maxLockTTL <= 0 {
 		s.maxLockTTL = DefaultMaxLockTTL
+	}
+	if ss, ok := store.(SharedStore); ok && ss.Shared() {
+		s.shared = true
 	}
 	s.lockWait = newLockQueues()
 	s.lockKick = make(chan struct{}, 1)

@@ -103,6 +103,10 @@ type ReadTx interface {
 	// Transaction returns an interactive transaction's staged state,
 	// expired or not (the caller checks ExpiresAt).
 	Transaction(id string) (*Transaction, error)
+	// LockWaiters returns every record of the queue of lock requests
+	// waiting for a document's lock, expired or not (the caller checks
+	// ExpiresAt), in ticket order; none is an empty list, not ErrNoRecord.
+	LockWaiters(collection, id string) ([]*LockWaiter, error)
 }
 
 // Tx reads and writes records inside an Update.
@@ -135,6 +139,9 @@ type Tx interface {
 	// PutIndexEntry creates or replaces the entry under key in the
 	// secondary index named index of collection, pointing at the document
 	// id. The Service encodes keys; the Store compares them as bytes.
+	// Neither this method nor DeleteIndexEntry keeps a reference to key
+	// once it returns: the caller may reuse its buffer, as io.Writer's
+	// may.
 	PutIndexEntry(collection, index string, key []byte, id string) error
 	// DeleteIndexEntry removes the entry under key; removing one that does
 	// not exist is not an error.
@@ -175,6 +182,12 @@ type Tx interface {
 	// DeleteTransaction removes a transaction; removing one that does not
 	// exist is not an error.
 	DeleteTransaction(id string) error
+	// PutLockWaiter creates or replaces the queue record of w's document
+	// with w's Ticket.
+	PutLockWaiter(w *LockWaiter) error
+	// DeleteLockWaiter removes a queue record; removing one that does not
+	// exist is not an error.
+	DeleteLockWaiter(collection, id string, ticket int64) error
 	// DeleteExpiredTransactions deletes up to limit transactions whose
 	// ExpiresAt is not after now, oldest first, and returns how many it
 	// deleted.

@@ -399,5 +399,7 @@ func (s *Service) RollbackTransaction(ctx context.Context, txid string) error {
 // SweepTransactions deletes expired transactions in small commits and
 // returns how many it deleted.
 func (s *Service) SweepTransactions(ctx context.Context) (int, error) {
-	return s.sweepExpired(ctx, Tx.DeleteExpiredTransactions)
+	n, err := s.sweepExpired(ctx, Tx.DeleteExpiredTransactions)
+	s.upkeep.transactions.Add(int64(n))
+	return n, err
 }

@@ -21,7 +21,8 @@ type Doc struct {
 	Version int64
 	// ETag is the entity tag of this version, quoted as the ETag header
 	// gives it; pass it to IfMatch. The server's list answers carry no
-	// entity tags, so it is empty on documents that List returns.
+	// entity tags, so it is empty on documents that List returns; a
+	// query's items carry theirs (_etag), so Query fills it.
 	ETag string
 	// CreatedAt and UpdatedAt are _createdAt and _updatedAt.
 	CreatedAt time.Time
@@ -54,6 +55,7 @@ type reserved struct {
 	UpdatedAt time.Time `json:"_updatedAt"`
 	UpdatedBy string    `json:"_updatedBy"`
 	Deleted   bool      `json:"_deleted"`
+	ETag      string    `json:"_etag"`
 }
 
 // parseDoc reads a document body that the server sent.
@@ -70,6 +72,7 @@ func parseDoc(collection string, raw []byte) (*Doc, error) {
 		UpdatedAt:  r.UpdatedAt,
 		UpdatedBy:  r.UpdatedBy,
 		Deleted:    r.Deleted,
+		ETag:       r.ETag,
 		Raw:        json.RawMessage(raw),
 	}, nil
 }

@@ -38,9 +38,8 @@ type OrderBy struct {
 
 // QueryPage is one page of a query's answer.
 type QueryPage struct {
-	// Items are the page's documents. A query's answer carries no entity
-	// tags: Doc.ETag is empty, and Doc.Version (or Raw's _version) is what
-	// a conditional write sends.
+	// Items are the page's documents, each with the Version and ETag
+	// (the answer's _etag) that a conditional write sends.
 	Items []*Doc
 	// Next is the cursor of the next page, "" after the last.
 	Next string

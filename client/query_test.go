@@ -54,8 +54,17 @@ func TestQuery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(page.Items) != 3 || page.Next != "" || page.AsOf != 8 || string(page.Items[0].Raw) != `{"_id":"o0","_version":1,"total":0}` {
+	if len(page.Items) != 3 || page.Next != "" || page.AsOf != 8 || string(page.Items[0].Raw) != `{"_id":"o0","_version":1,"_etag":"\"1-2\"","total":0}` || page.Items[0].ETag != `"1-2"` {
 		t.Errorf("QueryPage: %+v %s", page, page.Items[0].Raw)
+	}
+	// An item's ETag is what a conditional write needs, and the item, sent
+	// back as it came (its _etag with it), is a valid document.
+	item := page.Items[0]
+	if _, err := c.Put(ctx, "orders", item.ID, item.Raw, client.IfMatch(item.ETag)); err != nil {
+		t.Errorf("Put of a query item with If-Match: its ETag: %v", err)
+	}
+	if _, err := c.Put(ctx, "orders", item.ID, item.Raw, client.IfMatch(item.ETag)); !client.IsPreconditionFailed(err) {
+		t.Errorf("a second Put with the item's ETag: %v, want precondition_failed", err)
 	}
 	// Errors are typed.
 	for _, tc := range []struct {

@@ -52,6 +52,8 @@ func (h *Handler) routeTable() []route {
 		{"GET /healthz", public, h.healthz},
 		{"GET /readyz", public, h.readyz},
 		{"GET /problems/{name}", public, h.problemPage},
+		{"GET /metrics", admin, h.serveMetrics},
+		{"GET /v1/openapi.json", public, h.serveOpenAPI},
 
 		{"GET /v1/collections", anyToken, h.listCollections},
 		{"GET /v1/collections/{c}", readPath, h.getCollection},
@@ -294,6 +296,9 @@ func (h *Handler) allow(w http.ResponseWriter, r *http.Request, bucket string, l
 	v := h.limits.take(bucket, lim, b, time.Now())
 	v.setHeaders(w.Header())
 	if !v.allowed {
+		if h.metrics != nil {
+			h.metrics.rateLimited.Inc()
+		}
 		h.problem(w, r, &truce.Error{Code: truce.CodeRateLimited, RetryAfter: v.wait,
 			Detail: "too many requests from this caller (" + strconv.FormatFloat(float64(lim), 'g', 4, 64) + " a second, " + strconv.Itoa(b) + " at once); wait for Retry-After"})
 		return false

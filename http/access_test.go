@@ -61,7 +61,7 @@ func mustAuthServer(tb testing.TB, opts trucehttp.Options) *authServer {
 	svc := truce.NewService(store, truce.Options{})
 	opts.Auth = keeper
 	h := trucehttp.NewHandler(svc, opts)
-	srv := httptest.NewServer(h)
+	srv := httptest.NewServer(checked(tb, h))
 	tb.Cleanup(func() { srv.Close(); store.Close() })
 	s := &authServer{client: &client{tb: tb, base: srv.URL, hc: srv.Client()}, svc: svc, handler: h,
 		file: f, authFile: path, keeper: keeper}

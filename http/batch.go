@@ -71,6 +71,7 @@ func (h *Handler) postBatch(w http.ResponseWriter, r *http.Request) {
 	}
 	results, err := h.svc.Batch(r.Context(), ops, answerKey(w), encodeBatchAnswer)
 	answered(w, err)
+	h.countTransaction("batch", len(ops), err)
 	if err != nil {
 		h.batchProblem(w, r, len(ops), err)
 		return
@@ -275,6 +276,7 @@ func (h *Handler) batchProblem(w http.ResponseWriter, r *http.Request, n int, er
 		h.problem(w, r, err)
 		return
 	}
+	noteCode(w, te.Code)
 	if oe != nil {
 		extra = append(extra, `,"failedOp":`...)
 		extra = strconv.AppendInt(extra, int64(oe.Index), 10)

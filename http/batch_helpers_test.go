@@ -44,7 +44,7 @@ func (e *txEnv) start() {
 	}
 	e.store = store
 	e.svc = truce.NewService(store, e.opts)
-	e.srv = httptest.NewServer(trucehttp.NewHandler(e.svc, e.hopts))
+	e.srv = httptest.NewServer(checked(e.tb, trucehttp.NewHandler(e.svc, e.hopts)))
 	e.client = &client{tb: e.tb, base: e.srv.URL, hc: e.srv.Client()}
 }
 

@@ -140,6 +140,9 @@ func (h *Handler) resolveConflict(w http.ResponseWriter, r *http.Request) {
 	answered(w, err)
 	if err == nil {
 		w.Header().Set("Link", conflictLink(c.ID))
+		if h.metrics != nil {
+			h.metrics.count(r.Context(), h.metrics.recorded, c.Collection, "resolved", h.exists)
+		}
 	}
 	h.writeResult(w, r, res, err)
 }
@@ -154,5 +157,8 @@ func (h *Handler) dismissConflict(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c, err := h.svc.DismissConflict(r.Context(), r.PathValue("cid"))
+	if err == nil && h.metrics != nil {
+		h.metrics.count(r.Context(), h.metrics.recorded, c.Collection, "dismissed", h.exists)
+	}
 	h.writeConflict(w, r, c, err)
 }

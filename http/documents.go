@@ -131,6 +131,9 @@ func (h *Handler) writeResult(w http.ResponseWriter, r *http.Request, res truce.
 	case res.Document.Deleted:
 		w.WriteHeader(http.StatusNoContent)
 	case res.Merged != nil:
+		if h.metrics != nil && w.Header().Get("Idempotent-Replayed") == "" {
+			h.metrics.count(r.Context(), h.metrics.merges, r.PathValue("c"), "merged", h.exists)
+		}
 		w.Header().Set("Truce-Merged", "base="+strconv.FormatInt(res.Merged.Base, 10)+", current="+strconv.FormatInt(res.Merged.Current, 10))
 		writeDocument(w, r, http.StatusOK, res.Document)
 	case res.Created:

@@ -142,6 +142,8 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 		h.eventsWebSocket(w, r, sub, acc, fq)
 		return
 	}
+	fm := h.feedMetrics("sse")
+	defer fm.close()
 	ctx, cancel := h.streamContext(r)
 	defer cancel()
 	rc := http.NewResponseController(w)
@@ -182,6 +184,8 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 			// which (410 events_expired, or it goes on).
 			if truce.ErrorCode(err) != truce.CodeEventsExpired {
 				h.log.Warn("event stream ended", "requestId", w.Header().Get("X-Request-Id"), "err", err)
+			} else {
+				fm.expired()
 			}
 			return
 		}
@@ -195,6 +199,7 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 		for _, e := range evs {
 			buf = appendSSE(buf, e, fq.document)
 		}
+		fm.delivered(evs)
 	}
 }
 
@@ -267,6 +272,8 @@ func (h *Handler) changes(w http.ResponseWriter, r *http.Request) {
 	acc := h.watchAccess(r, sub)
 	evs, err := sub.Read(r.Context(), int(limit))
 	if err == nil && len(evs) == 0 && wait > 0 {
+		fm := h.feedMetrics("longpoll")
+		defer fm.close()
 		// The server's timeouts would cut a long wait short.
 		rc := http.NewResponseController(w)
 		_ = rc.SetReadDeadline(time.Time{})
@@ -304,6 +311,9 @@ func (h *Handler) changes(w http.ResponseWriter, r *http.Request) {
 		h.problem(w, r, &truce.Error{Code: truce.CodeUnauthorized,
 			Detail: "the bearer token was revoked while this request ran; ask for a new one"})
 		return
+	}
+	if h.metrics != nil && len(evs) > 0 {
+		h.feedMetrics("").delivered(evs)
 	}
 	b := append(make([]byte, 0, 256), `{"items":[`...)
 	for i, e := range evs {

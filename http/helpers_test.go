@@ -30,7 +30,7 @@ func mustServeService(tb testing.TB) (*client, *truce.Service) {
 		tb.Fatalf("open store: %v", err)
 	}
 	svc := truce.NewService(store, truce.Options{MaxDocBytes: 64 << 10})
-	srv := httptest.NewServer(trucehttp.NewHandler(svc, trucehttp.Options{}))
+	srv := httptest.NewServer(checked(tb, trucehttp.NewHandler(svc, trucehttp.Options{})))
 	tb.Cleanup(func() {
 		srv.Close()
 		if err := store.Close(); err != nil {

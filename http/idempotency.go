@@ -44,15 +44,7 @@ func (h *Handler) idempotent(w http.ResponseWriter, r *http.Request, next http.H
 	r.Body = readCloser{bytes.NewReader(body)}
 	k := &truce.IdempotencyKey{Caller: principalOf(r).Key(), Key: key, Fingerprint: fingerprint(r, body)}
 
-	slot := k.Caller + "\x00" + k.Key
-	if _, busy := h.inflight.LoadOrStore(slot, struct{}{}); busy {
-		w.Header().Set("Retry-After", "1")
-		h.problem(w, r, truce.Errorf(truce.CodeIdempotencyKeyInUse, "a request with Idempotency-Key %q is still in flight; retry after a second to get its answer", key))
-		return
-	}
-	defer h.inflight.Delete(slot)
-
-	rec, err := h.svc.GetIdempotency(r.Context(), k.Caller, k.Key)
+	rec, claim, err := h.svc.ClaimIdempotency(r.Context(), k)
 	if err != nil {
 		h.problem(w, r, err)
 		return
@@ -65,6 +57,11 @@ func (h *Handler) idempotent(w http.ResponseWriter, r *http.Request, next http.H
 		h.replay(w, r, rec)
 		return
 	}
+	defer func() {
+		if err := claim.Release(r.Context()); err != nil {
+			h.log.Warn("releasing an Idempotency-Key failed; it is free again when its claim ends", "err", err)
+		}
+	}()
 
 	cw := &captureWriter{ResponseWriter: w, key: k}
 	next.ServeHTTP(cw, r)
@@ -134,6 +131,9 @@ func decodeAnswer(b []byte) (storedAnswer, error) {
 
 // replay answers with a stored answer.
 func (h *Handler) replay(w http.ResponseWriter, r *http.Request, rec *truce.IdempotencyRecord) {
+	if h.metrics != nil {
+		h.metrics.replays.Inc()
+	}
 	if res := rec.Result; res != nil {
 		w.Header().Set("Idempotent-Replayed", "true")
 		h.writeResult(w, r, *res, nil)

@@ -2,6 +2,7 @@ package http
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -143,7 +144,7 @@ func (h *Handler) lock(w http.ResponseWriter, r *http.Request) {
 		// The server's write timeout must not cut a long wait short.
 		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(min(req.Wait.d, h.svc.MaxLockTTL()) + 30*time.Second))
 	}
-	l, err := h.svc.Lock(r.Context(), truce.LockRequest{Collection: c, ID: id, Owner: req.Owner, TTL: req.TTL.d, Wait: req.Wait.d})
+	l, err := h.lockObserved(r.Context(), truce.LockRequest{Collection: c, ID: id, Owner: req.Owner, TTL: req.TTL.d, Wait: req.Wait.d})
 	if err != nil {
 		h.problem(w, r, err)
 		return
@@ -202,4 +203,27 @@ func (h *Handler) unlock(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// lockObserved is Service.Lock, timed for the metrics.
+func (h *Handler) lockObserved(ctx context.Context, req truce.LockRequest) (*truce.Lock, error) {
+	m := h.metrics
+	if m == nil {
+		return h.svc.Lock(ctx, req)
+	}
+	if req.Wait > 0 {
+		m.locksWaiting.Inc()
+		defer m.locksWaiting.Dec()
+	}
+	start := time.Now()
+	l, err := h.svc.Lock(ctx, req)
+	outcome := "acquired"
+	switch {
+	case truce.ErrorCode(err) == truce.CodeLocked:
+		outcome = "locked"
+	case err != nil:
+		outcome = "error"
+	}
+	m.lockWait.WithLabelValues(outcome).Observe(time.Since(start).Seconds())
+	return l, err
 }

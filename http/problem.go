@@ -170,6 +170,10 @@ func (h *Handler) writeProblem(w http.ResponseWriter, r *http.Request, rid strin
 	if len(te.Referrers) > 0 {
 		te = hideReferrers(principalOf(r), te)
 	}
+	noteCode(w, te.Code)
+	if h.metrics != nil {
+		h.countProblem(r, status, te)
+	}
 	title := problemTypeOf(te.Code).title
 	p := Problem{
 		Type: "/problems/" + problemName(te.Code), Title: title, Status: status,

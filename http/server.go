@@ -8,17 +8,19 @@ package http
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+	"golang.org/x/time/rate"
+
 	"github.com/trucedb/truce"
 	"github.com/trucedb/truce/auth"
-	"golang.org/x/time/rate"
 )
 
 // Options configures a Handler. The zero value is usable.
@@ -45,6 +47,13 @@ type Options struct {
 	// a burst of 2000.
 	RateLimit rate.Limit
 	Burst     int
+	// Metrics, when not nil, counts what the Handler serves and is served
+	// at GET /metrics to admin tokens. Nil means no metrics, at no cost.
+	Metrics *Metrics
+	// AccessLog logs one line per request at the info level to Logger:
+	// request id, route, status, code, duration, caller, collection,
+	// document id and bytes.
+	AccessLog bool
 }
 
 // Handler serves the truce HTTP API (API.md). Mount it at the root of a
@@ -56,8 +65,6 @@ type Handler struct {
 	maxBody int64
 	idBase  string
 	idSeq   atomic.Uint64
-	// inflight holds the caller+key of Idempotency-Key requests running now.
-	inflight sync.Map
 
 	// maxTxBody limits the body of a batch transaction.
 	maxTxBody int64
@@ -75,6 +82,14 @@ type Handler struct {
 	publicPaths, publicPrefixes []string
 	rate                        rate.Limit
 	burst                       int
+
+	// metrics, when not nil, is where requests are counted; routeMetrics
+	// holds each pattern's children of it, unmatched those of requests
+	// that matched no route. accessLog logs each request.
+	metrics      *Metrics
+	routeMetrics map[string]*routeMetrics
+	unmatched    *routeMetrics
+	accessLog    bool
 }
 
 // NewHandler returns the HTTP handler of svc.
@@ -105,13 +120,23 @@ func NewHandler(svc *truce.Service, opts Options) *Handler {
 		h.burst = auth.BurstFor(h.rate)
 	}
 	h.limits = newLimiters()
+	h.metrics, h.accessLog = opts.Metrics, opts.AccessLog
 	h.txmux = h.transactionMux()
 	h.register(h.mux, h.routeTable())
+	if h.metrics != nil {
+		h.routeMetrics = map[string]*routeMetrics{}
+		for _, rt := range append(h.routeTable(), h.transactionRouteTable()...) {
+			h.routeMetrics[rt.pattern] = h.metrics.route(rt.pattern)
+		}
+		h.unmatched = h.metrics.route(unmatchedRoute)
+		h.metrics.watchService(svc)
+	}
 	return h
 }
 
 // ServeHTTP tags the request with an id, refuses dot segments, recovers
-// from panics, and turns the mux's own 404 and 405 answers into problems.
+// from panics, turns the mux's own 404 and 405 answers into problems, and
+// counts and logs the request.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rid := r.Header.Get("X-Request-Id")
@@ -120,17 +145,34 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("X-Request-Id", rid)
 	rw := &responseWriter{ResponseWriter: w, rid: rid, h: h, r: r}
+	observed := h.metrics != nil || h.accessLog || trace.SpanFromContext(r.Context()).IsRecording()
+	if observed {
+		if r.Body != nil && r.Body != http.NoBody {
+			// Count the body's bytes as handlers read them; the caller
+			// gets its request back as it was.
+			orig, body := r, r.Body
+			rw.body.ReadCloser = body
+			r.Body = &rw.body
+			defer func() { orig.Body = body }()
+		}
+		if h.metrics != nil {
+			h.metrics.inflight.Inc()
+		}
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			if p == http.ErrAbortHandler {
+				h.done(rw, start)
 				panic(p)
 			}
 			h.log.Error("panic serving request", "requestId", rid, "method", r.Method, "path", r.URL.Path, "panic", p)
 			if !rw.wrote {
-				h.problem(rw, r, truce.Errorf(truce.CodeInternal, "internal error"))
+				h.problem(rw, rw.r, truce.Errorf(truce.CodeInternal, "internal error"))
 			}
 		}
-		if h.log.Enabled(r.Context(), slog.LevelDebug) { // spare the hot path the boxing of the attributes
+		if observed {
+			h.done(rw, start)
+		} else if h.log.Enabled(r.Context(), slog.LevelDebug) { // spare the hot path the boxing of the attributes
 			h.log.Debug("request", "requestId", rid, "method", r.Method, "path", r.URL.Path,
 				"status", rw.status, "duration", time.Since(start))
 		}
@@ -151,6 +193,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		r = admitted
+		rw.r = r
 	}
 	h.handlerFor(r).ServeHTTP(rw, r)
 }
@@ -182,12 +225,31 @@ func validRequestID(id string) bool {
 // replaces the plain-text body with a problem.
 type responseWriter struct {
 	http.ResponseWriter
-	h       *Handler
+	h *Handler
+	// r is the request as admitted: after routing it has its pattern and
+	// path values.
 	r       *http.Request
 	rid     string
 	status  int
 	wrote   bool
 	swallow bool
+	// code is the problem code of the answer, if it is a problem; out
+	// counts the body's bytes, body the request's (when observed).
+	code truce.Code
+	out  int64
+	body countingBody
+}
+
+// countingBody counts the bytes read of a request body.
+type countingBody struct {
+	io.ReadCloser
+	n int64
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.n += int64(n)
+	return n, err
 }
 
 func (w *responseWriter) WriteHeader(status int) {
@@ -207,6 +269,7 @@ func (w *responseWriter) WriteHeader(status int) {
 			code = truce.CodeMethodNotAllowed
 			detail = w.r.Method + " is not allowed on " + w.r.URL.Path + "; allowed: " + w.Header().Get("Allow")
 		}
+		w.code = code
 		w.h.writeProblem(w.ResponseWriter, w.r, w.rid, status, &truce.Error{Code: code, Detail: detail})
 		return
 	}
@@ -220,7 +283,25 @@ func (w *responseWriter) Write(b []byte) (int, error) {
 	if w.swallow {
 		return len(b), nil
 	}
-	return w.ResponseWriter.Write(b)
+	n, err := w.ResponseWriter.Write(b)
+	w.out += int64(n)
+	return n, err
+}
+
+// noteCode records the problem code of the answer on w, if w is (or
+// wraps) the Handler's responseWriter.
+func noteCode(w http.ResponseWriter, code truce.Code) {
+	for {
+		switch x := w.(type) {
+		case *responseWriter:
+			x.code = code
+			return
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = x.Unwrap()
+		default:
+			return
+		}
+	}
 }
 
 // Unwrap lets http.ResponseController reach the underlying writer.

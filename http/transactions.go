@@ -92,6 +92,7 @@ func (h *Handler) commitTransaction(w http.ResponseWriter, r *http.Request) {
 	}
 	results, err := h.svc.CommitTransaction(r.Context(), r.PathValue("tid"), answerKey(w), encodeBatchAnswer)
 	answered(w, err)
+	h.countTransaction("interactive", len(results), err)
 	if err != nil {
 		h.batchProblem(w, r, -1, err)
 		return
@@ -107,6 +108,9 @@ func (h *Handler) rollbackTransaction(w http.ResponseWriter, r *http.Request) {
 	if err := h.svc.RollbackTransaction(r.Context(), r.PathValue("tid")); err != nil {
 		h.problem(w, r, err)
 		return
+	}
+	if h.metrics != nil {
+		h.metrics.transactions.WithLabelValues("interactive", "rolled_back").Inc()
 	}
 	w.WriteHeader(http.StatusNoContent)
 }

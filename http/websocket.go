@@ -40,6 +40,8 @@ func (h *Handler) eventsWebSocket(w http.ResponseWriter, r *http.Request, sub *t
 		return // Accept has answered
 	}
 	defer c.CloseNow()
+	fm := h.feedMetrics("websocket")
+	defer fm.close()
 	ctx, cancel := h.streamContext(r)
 	defer cancel()
 	// CloseRead's context must not end with the stream's: a read whose
@@ -80,6 +82,7 @@ func (h *Handler) eventsWebSocket(w http.ResponseWriter, r *http.Request, sub *t
 			}
 			continue
 		case truce.ErrorCode(err) == truce.CodeEventsExpired:
+			fm.expired()
 			c.Close(StatusEventsExpired, "events_expired")
 			return
 		case err != nil:
@@ -87,6 +90,7 @@ func (h *Handler) eventsWebSocket(w http.ResponseWriter, r *http.Request, sub *t
 			c.Close(websocket.StatusTryAgainLater, "the store failed; resume from your last seq")
 			return
 		}
+		fm.delivered(evs)
 		for _, e := range evs {
 			wctx, wcancel := context.WithTimeout(ctx, streamWriteTimeout)
 			err := c.Write(wctx, websocket.MessageText, e.JSON(fq.document))

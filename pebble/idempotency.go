@@ -49,6 +49,7 @@ type idemRecord struct {
 	MergedBase  int64     `json:"mb,omitempty"`
 	MergedCur   int64     `json:"mc,omitempty"`
 	Answer      []byte    `json:"a,omitempty"`
+	Claim       string    `json:"cl,omitempty"`
 	legacyAnswer
 }
 
@@ -76,7 +77,7 @@ func (t *tx) Idempotency(caller, key string) (*truce.IdempotencyRecord, error) {
 			return fmt.Errorf("%w: idempotency record: %v", errCorrupt, err)
 		}
 		rec = &truce.IdempotencyRecord{
-			IdempotencyKey: truce.IdempotencyKey{Caller: r.Caller, Key: r.Key, Fingerprint: r.Fingerprint},
+			IdempotencyKey: truce.IdempotencyKey{Caller: r.Caller, Key: r.Key, Fingerprint: r.Fingerprint, Claim: r.Claim},
 			CreatedAt:      r.CreatedAt, ExpiresAt: r.ExpiresAt, Answer: r.Answer,
 		}
 		if r.Answer == nil && r.Status != 0 {
@@ -124,7 +125,7 @@ func (t *tx) PutIdempotency(r *truce.IdempotencyRecord) error {
 		}
 	}
 	rec := idemRecord{Caller: r.Caller, Key: r.Key, Fingerprint: r.Fingerprint, CreatedAt: r.CreatedAt.UTC(),
-		ExpiresAt: r.ExpiresAt.UTC(), Answer: r.Answer}
+		ExpiresAt: r.ExpiresAt.UTC(), Answer: r.Answer, Claim: r.Claim}
 	if res := r.Result; res != nil && res.Document != nil {
 		rec.Document, rec.Created = appendDocument(nil, res.Document), res.Created
 		rec.DocCol, rec.DocID = res.Document.Collection, res.Document.ID

@@ -28,6 +28,7 @@ import (
 //	k\x00<id>                                              recorded conflict (conflict.go)
 //	i\x00…, x\x00…                                         idempotency answers (idempotency.go)
 //	l\x00…, o\x00…                                         document locks (locks.go)
+//	q\x00…                                                 lock request queues (lock_queue.go)
 //	T\x00…, Y\x00…                                         interactive transactions (txn.go)
 //
 // The unique index length-prefixes the field because field names are JSON

@@ -32,6 +32,8 @@ import (
 	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/trucedb/truce"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Options configure a Store. The zero value is a good default for a server.
@@ -121,6 +123,11 @@ type Store struct {
 	state     atomic.Int64
 	drained   chan struct{}
 	drainOnce sync.Once
+
+	// log receives the slow commits at debug level; metrics holds what
+	// the store measures itself (metrics.go).
+	log     *slog.Logger
+	metrics storeMetrics
 }
 
 var _ truce.Store = (*Store)(nil)
@@ -162,6 +169,8 @@ func open(dir string, opts Options, fs vfs.FS) (*Store, error) {
 		drained:   make(chan struct{}),
 		epoch:     time.Now(),
 		docBudget: opts.DocumentCacheSize,
+		log:       log,
+		metrics:   newStoreMetrics(),
 	}
 	// L0 compactions. Every flush makes L0 tables whose current documents
 	// span the whole key range, so each compaction out of L0 rewrites
@@ -316,15 +325,31 @@ func (s *Store) Update(ctx context.Context, fn func(truce.Tx) error) (err error)
 	}
 	s.writers.Add(1)
 	defer s.writers.Add(-1)
+	if parent := trace.SpanFromContext(ctx); parent.IsRecording() {
+		// Traced: a span per commit (nothing at all when not traced).
+		var span trace.Span
+		ctx, span = parent.TracerProvider().Tracer("github.com/trucedb/truce/pebble").Start(ctx, "store.commit")
+		defer func() {
+			// A refusal of the rules (a conflict, say) is an answer, not a
+			// failure of the store.
+			var te *truce.Error
+			if err != nil && !errors.As(err, &te) {
+				span.SetStatus(codes.Error, err.Error())
+			}
+			span.End()
+		}()
+	}
+	start := time.Now()
 	select {
 	case s.wlock <- struct{}{}:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	locked := true
+	locked := time.Now()
+	holding := true
 	unlock := func() {
-		if locked {
-			locked = false
+		if holding {
+			holding = false
 			<-s.wlock
 		}
 	}
@@ -382,6 +407,7 @@ func (s *Store) Update(ctx context.Context, fn func(truce.Tx) error) (err error)
 	s.cacheDocuments(t)
 	s.applyLockWrites(t)
 	unlock()
+	queued := time.Now()
 
 	// Other writers proceed while this one waits for the fsync; Pebble syncs
 	// the WAL for all the batches queued by then at once (see walSyncDelay).
@@ -394,6 +420,7 @@ func (s *Store) Update(ctx context.Context, fn func(truce.Tx) error) (err error)
 	// The WAL is synced up to and including b, and every earlier commit
 	// precedes b in the WAL.
 	s.durable.advance(commit, t.last)
+	s.observeCommit(ctx, start, locked, queued)
 	if t.last > t.seqBound {
 		s.changes.signal()
 	}

@@ -280,6 +280,29 @@ ON CONFLICT (collection, id, version) DO UPDATE SET seq = EXCLUDED.seq, deleted 
 	created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by,
 	body = EXCLUDED.body`
 
+// sqlCommitWrite is the commit statement of an Update whose last writes
+// are a PutDocument and its AppendEvent (every Service write): it writes
+// the document, its version and its event, moves the meta row, notifies
+// and makes the commit asynchronous, as sqlPutDocument, sqlAppendEvent and
+// the statement of tx.commit would in three (see tx.commit).
+const sqlCommitWrite = `WITH cur AS (
+	INSERT INTO documents (collection, id, version, seq, deleted, created_at, updated_at, updated_by, body)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+	ON CONFLICT (collection, id) DO UPDATE SET version = EXCLUDED.version, seq = EXCLUDED.seq,
+		deleted = EXCLUDED.deleted, created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at,
+		updated_by = EXCLUDED.updated_by, body = EXCLUDED.body),
+ver AS (
+	INSERT INTO versions (collection, id, version, seq, deleted, created_at, updated_at, updated_by, body)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+	ON CONFLICT (collection, id, version) DO UPDATE SET seq = EXCLUDED.seq, deleted = EXCLUDED.deleted,
+		created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by,
+		body = EXCLUDED.body),
+ev AS (
+	INSERT INTO events (seq, type, collection, id, version, etag, time, conflict_id, info, document)
+	VALUES ($10, $11, $12, $13, $14, $15, $16, $17, $18, $19)),
+m AS (UPDATE meta SET seq = $20, trimmed = $21 WHERE id = 1)
+SELECT pg_notify($22, $23), set_config('synchronous_commit', 'off', true)`
+
 // PutDocument implements truce.Tx.
 func (t *tx) PutDocument(d *truce.Document) error {
 	if err := checkDoc(d.Collection, d.ID); err != nil {
@@ -287,6 +310,9 @@ func (t *tx) PutDocument(d *truce.Document) error {
 	}
 	if d.Version <= 0 {
 		return fmt.Errorf("postgres: document %s/%s has version %d; versions start at 1", d.Collection, d.ID, d.Version)
+	}
+	if !t.begun || d.Seq <= t.seq || d.Seq > t.last {
+		t.foreignSeq = true
 	}
 	return t.exec(sqlPutDocument, d.Collection, d.ID, d.Version, d.Seq, d.Deleted, d.CreatedAt, d.UpdatedAt,
 		d.UpdatedBy, d.Body)

@@ -29,6 +29,16 @@ import (
 // (sqlFlushed); if it is not, they wait a moment for the writers' flushes,
 // then flush themselves (waitDurable). What a caller observes is thus
 // durable before it hears of it, as the truce.Store contract requires.
+//
+// Store.Document has a shorter way, which spares most GETs that wait and
+// round trip: a document row carries the seq of the commit that wrote it,
+// and the commits that allocate seqs are serialized, so their commit
+// records are in the WAL in seq order. Once this Store's commit that
+// allocated seq N has found the WAL flushed (flushWatch.seq), every row
+// with a seq at or below N is durable. That holds for the rows of the
+// commits that allocated their seq; an Update that writes a document with
+// a seq it did not allocate (no Service write does) commits synchronously
+// instead, durable before it is visible (tx.foreignSeq).
 
 // sqlFlush writes a WAL record in a transaction (a transactional logical
 // message, which any wal_level allows and nothing reads, and which
@@ -76,6 +86,9 @@ func parseLSN(s string) (uint64, bool) {
 // the flushes without asking the database.
 type flushWatch struct {
 	lsn atomic.Uint64
+	// seq is the last seq allocated by a commit of this Store that found
+	// the WAL flushed through it; see above.
+	seq atomic.Int64
 	mu  sync.Mutex
 	ch  chan struct{} // closed when lsn grows; nil when nobody waits
 }
@@ -97,6 +110,21 @@ func (w *flushWatch) advance(lsn uint64) {
 		w.ch = nil
 	}
 	w.mu.Unlock()
+}
+
+// advanceSeq records that the commit that allocated seq is durable.
+func (w *flushWatch) advanceSeq(seq int64) {
+	for {
+		old := w.seq.Load()
+		if seq <= old || w.seq.CompareAndSwap(old, seq) {
+			return
+		}
+	}
+}
+
+// durableSeq reports whether a row written with seq is known durable.
+func (w *flushWatch) durableSeq(seq *int64) bool {
+	return seq != nil && *seq > 0 && *seq <= w.seq.Load()
 }
 
 func (w *flushWatch) grown() <-chan struct{} {

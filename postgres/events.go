@@ -79,10 +79,11 @@ func (t *tx) AppendEvent(e *truce.Event) error {
 	if !t.begun || e.Seq <= t.seq || e.Seq > t.last {
 		return fmt.Errorf("postgres: event seq %d was not allocated by this transaction (NextSeq)", e.Seq)
 	}
-	return t.exec("INSERT INTO events (seq, type, collection, id, version, etag, time, conflict_id, info, document) "+
-		"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-		e.Seq, string(e.Type), e.Collection, e.ID, e.Version, e.ETag, e.Time, e.ConflictID, e.Info, e.Document)
+	return t.exec(sqlAppendEvent, e.Seq, string(e.Type), e.Collection, e.ID, e.Version, e.ETag, e.Time, e.ConflictID, e.Info, e.Document)
 }
+
+const sqlAppendEvent = "INSERT INTO events (seq, type, collection, id, version, etag, time, conflict_id, info, document) " +
+	"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
 
 // TrimEvents implements truce.Tx.
 func (t *tx) TrimEvents(through int64) error {

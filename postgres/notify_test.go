@@ -16,8 +16,18 @@ func TestChangedAcrossStores(t *testing.T) {
 	url := pgtest.Start(t)
 	a, b, elsewhere := mustOpen(t, url, "n"), mustOpen(t, url, "n"), mustOpen(t, url, "n2")
 	ctx := context.Background()
+	// A first commit with a seq shows the listener of b is up (it wakes its
+	// waiters once when it connects, too): only then can silence mean
+	// something.
 	ch := b.Changed()
-	time.Sleep(200 * time.Millisecond) // the listener connects and wakes its waiters once
+	if err := a.Update(ctx, func(tx truce.Tx) error { return write(tx, "w") }); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ch:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Changed was not closed by a commit on another Store")
+	}
 	ch = b.Changed()
 	if err := a.Update(ctx, func(tx truce.Tx) error { return tx.PutCollection(&truce.Collection{Name: "c"}) }); err != nil {
 		t.Fatal(err)
@@ -43,8 +53,8 @@ func TestChangedAcrossStores(t *testing.T) {
 		evs, err := tx.Events(0, 10)
 		n = len(evs)
 		return err
-	}); err != nil || n != 1 {
-		t.Errorf("after the notification, a View of the other Store read %d events (%v), want 1", n, err)
+	}); err != nil || n != 2 {
+		t.Errorf("after the notification, a View of the other Store read %d events (%v), want 2", n, err)
 	}
 }
 

@@ -134,6 +134,7 @@ type idemRecord struct {
 	MergedBase  int64      `json:"mb,omitempty"`
 	MergedCur   int64      `json:"mc,omitempty"`
 	Answer      []byte     `json:"a,omitempty"`
+	Claim       string     `json:"cl,omitempty"`
 }
 
 // Idempotency implements truce.ReadTx.
@@ -152,7 +153,7 @@ func (t *tx) Idempotency(caller, key string) (*truce.IdempotencyRecord, error) {
 		return nil, fmt.Errorf("postgres: corrupt idempotency record: %w", err)
 	}
 	rec := &truce.IdempotencyRecord{
-		IdempotencyKey: truce.IdempotencyKey{Caller: caller, Key: key, Fingerprint: r.Fingerprint},
+		IdempotencyKey: truce.IdempotencyKey{Caller: caller, Key: key, Fingerprint: r.Fingerprint, Claim: r.Claim},
 		CreatedAt:      r.CreatedAt, ExpiresAt: r.ExpiresAt, Answer: r.Answer,
 	}
 	if r.Document != nil {
@@ -166,7 +167,7 @@ func (t *tx) Idempotency(caller, key string) (*truce.IdempotencyRecord, error) {
 
 // PutIdempotency implements truce.Tx.
 func (t *tx) PutIdempotency(r *truce.IdempotencyRecord) error {
-	rec := idemRecord{Fingerprint: r.Fingerprint, CreatedAt: r.CreatedAt.UTC(), ExpiresAt: r.ExpiresAt.UTC(), Answer: r.Answer}
+	rec := idemRecord{Fingerprint: r.Fingerprint, CreatedAt: r.CreatedAt.UTC(), ExpiresAt: r.ExpiresAt.UTC(), Answer: r.Answer, Claim: r.Claim}
 	if res := r.Result; res != nil && res.Document != nil {
 		d := toDocRecord(res.Document)
 		rec.Document, rec.Created = &d, res.Created

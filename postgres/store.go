@@ -43,6 +43,10 @@
 //     version reads all three, which the Service reads one after the
 //     other (readahead.go). A Service write is then two round trips under
 //     the lock: the reads, and the writes with the COMMIT.
+//   - The writes of a Service write (the document and its version, the
+//     event) go with the move of the seq and the notification as one
+//     statement (sqlCommitWrite): each statement costs the server CPU
+//     beyond its execution.
 //   - The COMMIT does not hold the lock through the WAL flush (durable.go):
 //     it is asynchronous, and the same round trip then waits for a flush
 //     through it, so that concurrent commits share fsyncs; readers wait for
@@ -272,7 +276,7 @@ func (s *Store) Document(ctx context.Context, collection, id string) (*truce.Doc
 		lsn     string
 	)
 	err := s.pool.QueryRow(ctx, sqlStoreDocument, collection, id).Scan(append([]any{&flushed, &lsn}, nd.dest()...)...)
-	if err == nil && !flushed {
+	if err == nil && !flushed && !s.flushed.durableSeq(nd.seq) {
 		err = s.waitDurable(ctx, s.pool, lsn, 0)
 	}
 	d := nd.document(collection, id)

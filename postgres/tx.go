@@ -38,6 +38,7 @@ type tx struct {
 	locked     bool  // holds the Store's local write lock
 	ended      bool  // the COMMIT succeeded
 	commitSent bool  // the COMMIT has been sent
+	foreignSeq bool  // a document was written with a seq this Update did not allocate
 	err        error // the first failure of a statement; the tx is lost
 
 	queue []queued // writes not sent yet
@@ -219,18 +220,40 @@ func (t *tx) commit() error {
 	// only if the transaction commits; they read the events table, so the
 	// payload is only a hint) and makes the commit asynchronous.
 	b := &pgx.Batch{}
+	if n := len(t.queue); n >= 2 && t.last > t.seq && !t.foreignSeq &&
+		t.queue[n-2].sql == sqlPutDocument && t.queue[n-1].sql == sqlAppendEvent {
+		// A Service write: one statement instead of three, each of which
+		// costs the server more than its execution.
+		args := append(append(t.queue[n-2].args, t.queue[n-1].args...),
+			t.last, t.trimmedTo, t.s.channel, strconv.FormatInt(t.last, 10))
+		t.queue = t.queue[:n-2]
+		t.prelude(b)
+		b.Queue(sqlCommitWrite, args...)
+		return t.sendCommit(b)
+	}
 	t.prelude(b)
+	async := "set_config('synchronous_commit', 'off', true)"
+	if t.foreignSeq {
+		// Synchronous: its rows must be durable once visible (durable.go).
+		async = "current_setting('synchronous_commit')"
+	}
 	switch {
 	case t.last > t.seq:
 		b.Queue("WITH m AS (UPDATE meta SET seq = $1, trimmed = $2 WHERE id = 1) "+
-			"SELECT pg_notify($3, $4), set_config('synchronous_commit', 'off', true)",
+			"SELECT pg_notify($3, $4), "+async,
 			t.last, t.trimmedTo, t.s.channel, strconv.FormatInt(t.last, 10))
 	case meta:
 		b.Queue("WITH m AS (UPDATE meta SET seq = $1, trimmed = $2 WHERE id = 1) "+
-			"SELECT set_config('synchronous_commit', 'off', true)", t.last, t.trimmedTo)
+			"SELECT "+async, t.last, t.trimmedTo)
 	default:
-		b.Queue("SELECT set_config('synchronous_commit', 'off', true)")
+		b.Queue("SELECT " + async)
 	}
+	return t.sendCommit(b)
+}
+
+// sendCommit sends b, which holds what is due and the statement that moves
+// the meta row, with the COMMIT and sqlFlush, and reads their results.
+func (t *tx) sendCommit(b *pgx.Batch) error {
 	b.Queue("COMMIT")
 	b.Queue(sqlFlush)
 	if !t.begun {
@@ -267,6 +290,7 @@ func (t *tx) commit() error {
 	}
 	if lsn, ok := parseLSN(flushedTo); ok && err == nil {
 		t.s.flushed.advance(lsn)
+		t.s.flushed.advanceSeq(t.last)
 	}
 	return err
 }

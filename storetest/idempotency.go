@@ -20,6 +20,8 @@ func testIdempotency(t *testing.T, h *harness) {
 			Answer: []byte(`{"s":412,"ct":"application/problem+json"}`)},
 		// Caller and key must not run together: ("annk", "1") is not ("ann", "k1").
 		{IdempotencyKey: truce.IdempotencyKey{Caller: "annk", Key: "1", Fingerprint: []byte{4}}, CreatedAt: at(0), ExpiresAt: at(30), Answer: []byte{0, 1, 0xff}},
+		// A claim: a request with the key runs; no answer yet.
+		{IdempotencyKey: truce.IdempotencyKey{Caller: "bob", Key: "k4", Fingerprint: []byte{5}, Claim: "c1"}, CreatedAt: at(0), ExpiresAt: at(50)},
 	}
 	h.update(func(tx truce.Tx) error {
 		for _, r := range recs {
@@ -35,7 +37,7 @@ func testIdempotency(t *testing.T, h *harness) {
 			got, err := tx.Idempotency(want.Caller, want.Key)
 			check(t, "Idempotency", err)
 			if got == nil || !bytes.Equal(got.Fingerprint, want.Fingerprint) || !got.ExpiresAt.Equal(want.ExpiresAt) ||
-				!bytes.Equal(got.Answer, want.Answer) {
+				!bytes.Equal(got.Answer, want.Answer) || got.Claim != want.Claim {
 				t.Errorf("Idempotency(%s, %s) = %+v, want %+v", want.Caller, want.Key, got, want)
 				continue
 			}
@@ -92,7 +94,7 @@ func testIdempotency(t *testing.T, h *harness) {
 		n, err = tx.DeleteExpiredIdempotency(at(100), 100)
 		return err
 	})
-	if n != 1 {
-		t.Fatalf("second sweep deleted %d, want the last 1", n)
+	if n != 2 {
+		t.Fatalf("second sweep deleted %d, want the last 2", n)
 	}
 }

@@ -14,6 +14,7 @@ var secondaryIndexTests = []test{
 	{"IndexEntries/Ranges", testIndexEntriesRanges},
 	{"IndexEntries/Isolation", testIndexEntriesIsolation},
 	{"IndexEntries/Writes", testIndexEntriesWrites},
+	{"IndexEntries/KeyBuffers", testIndexEntriesKeyBuffers},
 	{"IndexEntries/DropIndex", testDropIndex},
 	{"IndexEntries/DropCollection", testIndexEntriesDropCollection},
 }
@@ -155,6 +156,43 @@ func testIndexEntriesIsolation(t *testing.T, h *harness) {
 
 // testIndexEntriesWrites checks replacing and deleting entries, and that
 // an Update reads its own index writes.
+// testIndexEntriesKeyBuffers: a Store keeps no reference to the keys it is
+// given, since the Service writes them all from one buffer it reuses.
+func testIndexEntriesKeyBuffers(t *testing.T, h *harness) {
+	buf := []byte("key-a")
+	h.update(func(tx truce.Tx) error {
+		if err := tx.PutIndexEntry("q", "i", buf, "a"); err != nil {
+			return err
+		}
+		copy(buf, "key-b")
+		if err := tx.PutIndexEntry("q", "i", buf, "b"); err != nil {
+			return err
+		}
+		copy(buf, "key-c")
+		if err := tx.PutIndexEntry("q", "i", buf, "c"); err != nil {
+			return err
+		}
+		copy(buf, "key-b")
+		err := tx.DeleteIndexEntry("q", "i", buf)
+		copy(buf, "key-c")
+		return err
+	})
+	h.read(func(tx truce.ReadTx) error {
+		got, err := tx.IndexEntries("q", "i", nil, nil, false, 100)
+		check(t, "IndexEntries", err)
+		diff(t, "keys after writes from one buffer", []string{"key-a", "key-c"}, entryKeys(got))
+		return nil
+	})
+}
+
+func entryKeys(es []truce.IndexEntry) []string {
+	out := []string{}
+	for _, e := range es {
+		out = append(out, string(e.Key))
+	}
+	return out
+}
+
 func testIndexEntriesWrites(t *testing.T, h *harness) {
 	putIndexEntries(h, "q", "i", indexFixture)
 	h.update(func(tx truce.Tx) error {

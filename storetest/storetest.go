@@ -2,7 +2,10 @@
 // tests, run against every backend on real storage, that checks every
 // method of ReadTx and Tx and every promise of the Store contract
 // (atomicity, read-your-writes, snapshots, seq allocation, durability across
-// a reopen, serializability under concurrency).
+// a reopen, serializability under concurrency). Some promises are only
+// seen through the rules built on the Store: the queries and secondary
+// indexes are checked through a truce.Service over the store under test
+// (query.go), against a model.
 //
 // A backend's test calls Run with a function that opens the store:
 //
@@ -58,6 +61,7 @@ var tests = concat(
 	documentTests,
 	indexTests,
 	secondaryIndexTests,
+	queryTests,
 	eventTests,
 	eventTrimTests,
 	txTests,
@@ -65,6 +69,7 @@ var tests = concat(
 	idempotencyTests,
 	conflictTests,
 	lockTests,
+	lockQueueTests,
 	transactionTests,
 )
 

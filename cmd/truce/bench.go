@@ -46,7 +46,9 @@ func newBenchCmd() *cobra.Command {
 repeat a workload for --duration (or --count operations in all) after a
 --warmup, with a progress line on a terminal. At the end it prints
 throughput (operations/s), goodput (successful writes/s), conflicts and
-retries, and latency percentiles from an HDR histogram; --json prints the
+retries, the server's own count of requests and conflicts by code over the
+run (from its /metrics, when the token may read them: admin), and latency
+percentiles from an HDR histogram; --json prints the
 same as JSON, with the time series and the percentile curve, and --chart
 writes them as an SVG image.
 
@@ -202,8 +204,14 @@ func (o *benchOptions) run(cmd *cobra.Command) error {
 		ro.Duration = 0
 	}
 	fanout, _ := workload.(loadgen.Fanout)
-	if fanout != nil {
-		ro.Measuring = fanout.Measuring
+	// The server's own counts over the measured run, from its /metrics
+	// (when this token may read them).
+	var before *serverCounts
+	ro.Measuring = func() {
+		if fanout != nil {
+			fanout.Measuring()
+		}
+		before, _ = scrapeServer(ctx, server, token)
 	}
 	progress := progressWriter(stderr)
 	if progress != nil {
@@ -230,6 +238,11 @@ func (o *benchOptions) run(cmd *cobra.Command) error {
 	}
 	rep := loadgen.NewReport(stats)
 	rep.Delivery = delivery
+	if before != nil {
+		if after, err := scrapeServer(ctx, server, token); err == nil {
+			rep.Server = after.since(before)
+		}
+	}
 	rep.Target, rep.Workload, rep.Clients, rep.DocSize = server, spec.Name, o.clients, o.docSize
 	switch spec.Name {
 	case "read", "update", "mixed", "tx-transfer", "lock-cycle":

@@ -82,6 +82,7 @@ Run the server with 'truce serve'.`,
 	root.AddCommand(newServeCmd(stderr))
 	root.AddCommand(newBenchCmd())
 	root.AddCommand(newTokenCmd(stdout))
+	root.AddCommand(newOpenAPICmd(stdout))
 	addClientCommands(root)
 	return root, started
 }

@@ -53,6 +53,10 @@ type serveOptions struct {
 	logLevel       *enumValue
 	logFormat      *enumValue
 	cpuProfile     string
+	metrics        bool
+	metricsAddr    string
+	accessLog      bool
+	debugAddr      string
 }
 
 func newServeCmd(stderr io.Writer) *cobra.Command {
@@ -121,6 +125,10 @@ glibc.malloc.arena_max in GLIBC_TUNABLES, sets the limit instead.`,
 	f.Var(o.logLevel, "log-level", "least severe log `level`: debug, info, warn or error")
 	f.Var(o.logFormat, "log-format", "log `format`: text or json")
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the server to `file` until it stops (for go tool pprof)")
+	f.BoolVar(&o.metrics, "metrics", true, "keep Prometheus metrics, served at /metrics to admin tokens (and on --metrics-addr)")
+	f.StringVar(&o.metricsAddr, "metrics-addr", "", "also serve /metrics on this `host:port`, without authentication (keep it off public networks)")
+	f.BoolVar(&o.accessLog, "access-log", false, "log one line per request at info level (request id, route, status, code, duration, caller, collection, id, bytes)")
+	f.StringVar(&o.debugAddr, "debug-addr", "", "serve Go's /debug/pprof/ on this `host:port` (never on --addr), without authentication")
 	return cmd
 }
 
@@ -163,6 +171,9 @@ func (o *serveOptions) run(ctx context.Context, stderr io.Writer) error {
 	}
 	if (o.tlsCert == "") != (o.tlsKey == "") {
 		return usageErrorf("--tls-cert and --tls-key go together")
+	}
+	if o.metricsAddr != "" && !o.metrics {
+		return usageErrorf("--metrics-addr needs --metrics")
 	}
 	if o.authFile == "" && !o.insecureNoAuth {
 		lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -237,9 +248,36 @@ func (o *serveOptions) run(ctx context.Context, stderr io.Writer) error {
 	var once sync.Once
 	stopUpkeeping := func() { once.Do(func() { stopUpkeep(); <-upkeepDone }) }
 	defer stopUpkeeping()
+	var metrics *trucehttp.Metrics
+	if o.metrics {
+		metrics = trucehttp.NewMetrics(trucehttp.MetricsOptions{})
+		if _, err := metrics.RegisterStore(store); err != nil {
+			stopUpkeeping()
+			store.Close()
+			return fmt.Errorf("the store's metrics: %w", err)
+		}
+	}
+	side, err := o.sideListeners(metrics, log)
+	if err != nil {
+		stopUpkeeping()
+		store.Close()
+		return err
+	}
+	defer side.close()
 	handler := trucehttp.NewHandler(svc, trucehttp.Options{Logger: log, MaxTxBodyBytes: o.maxTxBytes,
-		Auth: keeper, RateLimit: limit, Burst: o.burst})
-	srv := trucehttp.NewServer(handler)
+		Auth: keeper, RateLimit: limit, Burst: o.burst, Metrics: metrics, AccessLog: o.accessLog})
+	traced, stopTracing, err := startTracing(ctx, handler, log)
+	if err != nil {
+		stopUpkeeping()
+		store.Close()
+		return fmt.Errorf("tracing: %w", err)
+	}
+	defer func() {
+		tctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = stopTracing(tctx)
+	}()
+	srv := trucehttp.NewServer(traced)
 	// Shutdown waits for requests to end; event streams end only when told.
 	srv.RegisterOnShutdown(handler.CloseStreams)
 	if srv.ErrorLog == nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -34,6 +35,20 @@ type Report struct {
 	Load        string       `json:"load,omitempty"`
 	// Delivery is what watch-fanout's feed subscribers received.
 	Delivery *Delivery `json:"delivery,omitempty"`
+	// Server is what the server's /metrics counted while the run was
+	// measured; nil when they could not be read.
+	Server *ServerCounts `json:"server,omitempty"`
+}
+
+// ServerCounts is what a truce server's /metrics counted over a run: every
+// request it answered (from any client) and the refusals among them that
+// were conflicts (409, 412, 423, 428), by code, and its merges.
+type ServerCounts struct {
+	Requests        float64            `json:"requests"`
+	Conflicts       float64            `json:"conflicts"`
+	ConflictRate    float64            `json:"conflictRate"` // conflicts per request
+	ConflictsByCode map[string]float64 `json:"conflictsByCode,omitempty"`
+	Merged          float64            `json:"merged"`
 }
 
 // Latency holds a run's latency summary in milliseconds.
@@ -119,6 +134,25 @@ func (r *Report) WriteTable(w io.Writer) error {
 		fmt.Fprintf(tw, ", merged writes %s", Group(float64(r.Merged)))
 	}
 	fmt.Fprintf(tw, ")\n")
+	if s := r.Server; s != nil {
+		fmt.Fprintf(tw, "server conflicts\t%s of %s requests (%.2f%%)", Group(s.Conflicts), Group(s.Requests), 100*s.ConflictRate)
+		codes := make([]string, 0, len(s.ConflictsByCode))
+		for c := range s.ConflictsByCode {
+			codes = append(codes, c)
+		}
+		sort.Strings(codes)
+		for i, c := range codes {
+			sep := ", "
+			if i == 0 {
+				sep = ": "
+			}
+			fmt.Fprintf(tw, "%s%s %s", sep, c, Group(s.ConflictsByCode[c]))
+		}
+		if s.Merged > 0 {
+			fmt.Fprintf(tw, "; merged %s", Group(s.Merged))
+		}
+		fmt.Fprintf(tw, " (its /metrics)\n")
+	}
 	l := r.Latency
 	fmt.Fprintf(tw, "latency\tp50 %s  p90 %s  p99 %s  p999 %s  max %s  (mean %s)\n",
 		Millis(l.P50), Millis(l.P90), Millis(l.P99), Millis(l.P999), Millis(l.Max), Millis(l.Mean))

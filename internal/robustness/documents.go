@@ -27,6 +27,9 @@ type Documents struct {
 	mu    sync.Mutex
 	acked []ack // acknowledged writes not yet checked after a restart
 	last  map[string]ack
+	// stored holds, per key, the value of every version the server keeps
+	// (all of them: historyLimit 0), read by Settle; nil before.
+	stored map[string]map[string]bool
 }
 
 // ack is one acknowledged write: after it, key was at version with value
@@ -313,8 +316,80 @@ func (w *Documents) readBack(ctx context.Context, s *Session, rng *rand.Rand, a 
 }
 
 // Resolve implements Resolver: a read whose answer was lost tells
-// nothing and is left out; a write stays, as it may have taken effect.
+// nothing and is left out; so is a write of a value that no stored version
+// holds (Settle read them all, and every write's value is its own), which
+// never took effect. Any other write stays, as it may have.
 func (w *Documents) Resolve(op porcupine.Operation) (porcupine.Operation, bool) {
-	k := op.Input.(DocInput).Op
-	return op, k != OpRead && k != OpReadIfNone
+	in := op.Input.(DocInput)
+	switch in.Op {
+	case OpRead, OpReadIfNone:
+		return op, false
+	case OpCreate, OpPost, OpPutIfMatch, OpPutVersion, OpPutBlind, OpPatchVersion:
+		if w.stored != nil && !w.stored[in.Key][in.Value] {
+			return op, false
+		}
+	}
+	return op, true
+}
+
+// Settle implements Settler: it reads the value of every stored version of
+// every document, for Resolve.
+func (w *Documents) Settle(ctx context.Context, s *Session) error {
+	rng := rand.New(rand.NewPCG(2, 2))
+	stored := map[string]map[string]bool{}
+	for i := range w.Keys {
+		key := w.key(i)
+		stored[key] = map[string]bool{}
+		var versions []int64
+		for before := ""; ; {
+			path := w.path(key) + "/versions?limit=100"
+			if before != "" {
+				path += "&before=" + before
+			}
+			r, out := s.Do(ctx, rng, "GET", path, nil)
+			if out != OK {
+				return fmt.Errorf("list the versions of %s: %s", key, out)
+			}
+			if r.Status == http.StatusNotFound {
+				break // never written
+			}
+			var page struct {
+				Items []struct {
+					Version int64 `json:"version"`
+					Deleted bool  `json:"deleted"`
+				} `json:"items"`
+				Next *string `json:"next"`
+			}
+			if r.Status != http.StatusOK {
+				return fmt.Errorf("list the versions of %s: status %d: %s", key, r.Status, r.Body)
+			}
+			if err := json.Unmarshal(r.Body, &page); err != nil {
+				return fmt.Errorf("list the versions of %s: %v", key, err)
+			}
+			for _, it := range page.Items {
+				if !it.Deleted {
+					versions = append(versions, it.Version)
+				}
+			}
+			if page.Next == nil {
+				break
+			}
+			before = *page.Next
+		}
+		for _, v := range versions {
+			r, out := s.Do(ctx, rng, "GET", w.path(key)+"/versions/"+strconv.FormatInt(v, 10), nil)
+			if out != OK || r.Status != http.StatusOK {
+				return fmt.Errorf("read version %d of %s: %s %v", v, key, out, r)
+			}
+			var d struct {
+				V string `json:"v"`
+			}
+			if err := json.Unmarshal(r.Body, &d); err != nil {
+				return fmt.Errorf("read version %d of %s: %v", v, key, err)
+			}
+			stored[key][d.V] = true
+		}
+	}
+	w.stored = stored
+	return nil
 }

@@ -35,6 +35,12 @@ type Locks struct {
 	// only "when another holds it", so the default (false) counts such an
 	// answer as a violation.
 	QueueRefusals bool
+	// Wait, when positive, makes every lock request wait up to that long
+	// for the lock (in the queue, behind other waiting requests), and so
+	// makes QueueRefusals needed: a request may give up behind others
+	// while nobody holds the lock. It must be shorter than the session's
+	// request timeout.
+	Wait time.Duration
 }
 
 // NewLocks returns the workload on one document of collection.
@@ -243,6 +249,9 @@ func (c *lockClient) Op(ctx context.Context, s *Session, rng *rand.Rand) Result 
 	default:
 		in.Op = LockAcquire
 		body := fmt.Sprintf(`{"ttl":%q,"owner":"c%d"}`, c.w.TTL.String(), c.id)
+		if c.w.Wait > 0 {
+			body = fmt.Sprintf(`{"ttl":%q,"owner":"c%d","wait":%q}`, c.w.TTL.String(), c.id, c.w.Wait.String())
+		}
 		r, outcome = s.Do(ctx, rng, "POST", c.w.path()+"/lock", []byte(body))
 	}
 	in.End = time.Now()

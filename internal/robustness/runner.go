@@ -14,6 +14,7 @@ import (
 
 	"github.com/anishathalye/porcupine"
 
+	"github.com/trucedb/truce/internal/pgtest"
 	"github.com/trucedb/truce/internal/testserver"
 )
 
@@ -50,13 +51,25 @@ type Config struct {
 	CheckTimeout time.Duration
 	// ServerArgs are extra flags for `truce serve`.
 	ServerArgs []string
+	// Nodes, when positive, runs that many `truce serve --store
+	// postgres://…` over one PostgreSQL server of the run's own, and sends
+	// each request to one of them at random; 0 runs one `truce serve` on
+	// a Pebble data directory. Kill and Pause then hit one node at random,
+	// and KillStore kills PostgreSQL itself.
+	Nodes int
+	// Postgres is the server the nodes use, in a new database of the
+	// run's; nil starts one for the run. Runs in a row may share one, as
+	// starting one takes seconds.
+	Postgres *pgtest.Server
 }
 
 // FaultRecord is one fault the nemesis injected.
 type FaultRecord struct {
-	Fault Fault         `json:"fault"`
-	AtNs  int64         `json:"atNs"` // since the run began
-	Took  time.Duration `json:"took"`
+	Fault Fault `json:"fault"`
+	// Node is the node it hit, with several nodes; -1 for none.
+	Node int           `json:"node"`
+	AtNs int64         `json:"atNs"` // since the run began
+	Took time.Duration `json:"took"`
 }
 
 // Report is what a run did and found.
@@ -120,9 +133,8 @@ func Run(t testing.TB, cfg Config) *Report {
 	if bin == "" {
 		bin = testserver.Build(t)
 	}
-	dir := t.TempDir()
-	srv := testserver.Start(t, bin, dir, cfg.ServerArgs...)
-	sess := NewSession(srv.URL, cfg.OpTimeout)
+	cl := startCluster(t, cfg, bin)
+	sess := cl.sess
 	defer sess.Close()
 	ctx := context.Background()
 	if err := cfg.Workload.Setup(ctx, sess); errors.Is(err, ErrNotServed) {
@@ -163,12 +175,7 @@ func Run(t testing.TB, cfg Config) *Report {
 	// requires for starting servers.
 	next := start.Add(jitter(rng, cfg.FaultEvery))
 	end := start.Add(cfg.Duration)
-	paused := false
-	defer func() {
-		if paused {
-			srv.Signal(syscall.SIGCONT)
-		}
-	}()
+	defer cl.resumeAll()
 	more := func() bool {
 		if cfg.FaultCount > 0 {
 			return len(rep.Faults) < cfg.FaultCount
@@ -178,19 +185,19 @@ func Run(t testing.TB, cfg Config) *Report {
 	for len(cfg.Faults) > 0 && more() {
 		time.Sleep(time.Until(next))
 		f := pick(rng, cfg.Faults)
-		rec := FaultRecord{Fault: f, AtNs: now()}
+		rec := FaultRecord{Fault: f, AtNs: now(), Node: -1}
 		switch f {
 		case Kill:
-			srv.Kill()
-			srv = testserver.Start(t, bin, dir, cfg.ServerArgs...)
-			sess.SetBase(srv.URL)
+			rec.Node = cl.killNode(rng)
+			checkAcks(t, ctx, cfg, sess, rep, false)
+		case KillStore:
+			cl.killStore(rng)
 			checkAcks(t, ctx, cfg, sess, rep, false)
 		case Pause:
-			srv.Signal(syscall.SIGSTOP)
-			paused = true
+			rec.Node = cl.pick(rng)
+			cl.signal(rec.Node, syscall.SIGSTOP)
 			time.Sleep(cfg.OpTimeout + randDur(rng, cfg.OpTimeout))
-			srv.Signal(syscall.SIGCONT)
-			paused = false
+			cl.signal(rec.Node, syscall.SIGCONT)
 		case Timeouts:
 			sess.Starve(20 * time.Millisecond)
 			time.Sleep(cfg.OpTimeout/2 + randDur(rng, cfg.OpTimeout))
@@ -207,7 +214,12 @@ func Run(t testing.TB, cfg Config) *Report {
 	stop.Store(true)
 	wg.Wait()
 	checkAcks(t, ctx, cfg, sess, rep, true)
-	srv.Stop()
+	if st, ok := cfg.Workload.(Settler); ok {
+		if err := st.Settle(ctx, sess); err != nil {
+			t.Errorf("%s: reading the final state: %v", cfg.Name, err)
+		}
+	}
+	cl.stop()
 
 	var history []porcupine.Operation
 	maxRet := int64(0)
@@ -256,8 +268,8 @@ func Run(t testing.TB, cfg Config) *Report {
 			t.Errorf("%s: %v (seed %d)", cfg.Name, err, cfg.Seed)
 		}
 	}
-	t.Logf("%s: seed %d, %d clients, %v: %d ops checked (%d unknown, %d of them left out as reads or as never applied; %d refused), faults %v, %d acknowledged writes read back, %d lost, porcupine: %s in %v",
-		cfg.Name, cfg.Seed, cfg.Clients, cfg.Duration, rep.Ops, rep.Unknown, rep.Resolved, rep.NotSent, faultCounts(rep.Faults),
+	t.Logf("%s: seed %d, %d clients, %s, %v: %d ops checked (%d unknown, %d of them left out as reads or as never applied; %d refused), faults %v, %d acknowledged writes read back, %d lost, porcupine: %s in %v",
+		cfg.Name, cfg.Seed, cfg.Clients, cl.describe(), cfg.Duration, rep.Ops, rep.Unknown, rep.Resolved, rep.NotSent, faultCounts(rep.Faults),
 		rep.AcksChecked, len(rep.AcksLost), res, checkTook.Round(time.Millisecond))
 	return rep
 }
@@ -315,7 +327,7 @@ func faultCounts(fs []FaultRecord) string {
 		n[f.Fault]++
 	}
 	s := ""
-	for _, f := range AllFaults {
+	for _, f := range ClusterFaults {
 		if n[f] > 0 {
 			if s != "" {
 				s += ", "

@@ -8,19 +8,27 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
 
 // Session is the clients' way to the server under test: an HTTP client
-// without retries, the current base URL (it changes when the nemesis
-// restarts the server on a new port), and the per-request timeouts that the
+// without retries, the current base URLs (they change when the nemesis
+// restarts a server on a new port; with several nodes each request goes to
+// one of them at random), and the per-request timeouts that the
 // client-timeout fault shortens. It is safe for concurrent use.
 type Session struct {
 	hc      *http.Client
-	base    atomic.Pointer[string]
+	mu      sync.Mutex               // serializes SetNode
+	bases   atomic.Pointer[[]string] // replaced, never changed
 	timeout time.Duration
+	// unavailableUnknown makes a 503 answer Unknown: over a database
+	// server that may be down, a node answers 503 for a commit whose
+	// outcome it could not learn.
+	unavailableUnknown atomic.Bool
 	// starve, while set, gives requests a random timeout of at most this
 	// many nanoseconds: the client-timeout fault.
 	starve atomic.Int64
@@ -40,11 +48,38 @@ func NewSession(base string, timeout time.Duration) *Session {
 	return s
 }
 
-// SetBase points the session at a (restarted) server.
-func (s *Session) SetBase(base string) { s.base.Store(&base) }
+// SetBase points the session at a (restarted) server, its only one.
+func (s *Session) SetBase(base string) { s.SetBases([]string{base}) }
 
-// Base returns the current base URL.
-func (s *Session) Base() string { return *s.base.Load() }
+// SetBases points the session at several nodes: each request goes to one
+// of them, at random.
+func (s *Session) SetBases(bases []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := slices.Clone(bases)
+	s.bases.Store(&b)
+}
+
+// SetNode points the session's node i at a (restarted) server.
+func (s *Session) SetNode(i int, base string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := slices.Clone(*s.bases.Load())
+	b[i] = base
+	s.bases.Store(&b)
+}
+
+// Base returns the base URL of the first node.
+func (s *Session) Base() string { return (*s.bases.Load())[0] }
+
+// pickBase returns the base URL of a node chosen at random.
+func (s *Session) pickBase(rng *rand.Rand) string {
+	b := *s.bases.Load()
+	if len(b) == 1 {
+		return b[0]
+	}
+	return b[rng.IntN(len(b))]
+}
 
 // Starve makes every request started from now on time out after a random
 // duration up to max (0 ends the fault).
@@ -74,7 +109,7 @@ func (s *Session) Do(ctx context.Context, rng *rand.Rand, method, path string, b
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, s.Base()+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, s.pickBase(rng)+path, rd)
 	if err != nil {
 		panic(err) // the workload built a bad request: a bug in the test
 	}
@@ -98,6 +133,12 @@ func (s *Session) Do(ctx context.Context, rng *rand.Rand, method, path string, b
 	if err != nil {
 		// The status line came, so the server decided; but a write's
 		// answer is only trusted whole.
+		return nil, Unknown
+	}
+	if resp.StatusCode == http.StatusServiceUnavailable && s.unavailableUnknown.Load() {
+		// The database is down: don't spin (each unknown operation
+		// makes the check harder).
+		time.Sleep(20 * time.Millisecond)
 		return nil, Unknown
 	}
 	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: b}, OK

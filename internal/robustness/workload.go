@@ -99,6 +99,14 @@ type AckChecker interface {
 	CheckAcked(ctx context.Context, s *Session, quiescent bool) (checked int, lost []string, err error)
 }
 
+// Settler is implemented by workloads that read the server's final state
+// to resolve lost answers: Settle runs once the clients have stopped and
+// every server answers again, after the final CheckAcked and before any
+// Resolve.
+type Settler interface {
+	Settle(ctx context.Context, s *Session) error
+}
+
 // Resolver is implemented by workloads that can learn, once the run is
 // over and the server idle, what became of operations whose answer was
 // lost. Resolve gets each such operation (its return time is porcupine's

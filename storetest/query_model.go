@@ -1,8 +1,6 @@
-package truce_test
+package storetest
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -286,8 +284,9 @@ type writeRecord struct {
 // model is the history of every write of the test, in seq order once
 // sorted.
 type model struct {
-	mu     sync.Mutex
-	writes []writeRecord
+	collection string
+	mu         sync.Mutex
+	writes     []writeRecord // guarded by mu
 }
 
 func (m *model) record(d *truce.Document) {
@@ -322,10 +321,12 @@ func (m *model) at(seq int64) map[string]*modelDoc {
 	return out
 }
 
-func modelWrite(t *testing.T, svc *truce.Service, m *model, r *rand.Rand, ids int) {
+// write puts a random body to one of ids documents, or deletes it, and
+// records the outcome.
+func (m *model) write(t *testing.T, svc *truce.Service, r *rand.Rand, ids int) {
 	id := fmt.Sprintf("d%03d", r.IntN(ids))
 	if r.IntN(6) == 0 {
-		d, err := svc.Delete(context.Background(), "m", id, truce.Precondition{}, nil)
+		d, err := svc.Delete(t.Context(), m.collection, id, truce.Precondition{}, nil)
 		if truce.ErrorCode(err) == truce.CodeNotFound {
 			return
 		}
@@ -337,7 +338,7 @@ func modelWrite(t *testing.T, svc *truce.Service, m *model, r *rand.Rand, ids in
 		return
 	}
 	body, _ := json.Marshal(randomBody(r))
-	res, err := svc.Put(context.Background(), "m", id, body, truce.Precondition{}, nil)
+	res, err := svc.Put(t.Context(), m.collection, id, body, truce.Precondition{}, nil)
 	if err != nil {
 		t.Error(err)
 		return
@@ -381,7 +382,8 @@ func servableQuery(r *rand.Rand) (map[string]any, []string) {
 	return map[string]any{"status": modelStatuses[r.IntN(len(modelStatuses))]}, [][]string{nil, {"total"}, {"_id"}}[r.IntN(3)]
 }
 
-func runQuery(svc *truce.Service, r *rand.Rand, indexed bool) *queryRun {
+// runQuery runs a random query, page by page, to its end.
+func runQuery(t *testing.T, svc *truce.Service, collection string, r *rand.Rand, indexed bool) *queryRun {
 	run := &queryRun{}
 	if r.IntN(2) == 0 {
 		run.where, run.order = servableQuery(r)
@@ -398,7 +400,7 @@ func runQuery(svc *truce.Service, r *rand.Rand, indexed bool) *queryRun {
 		run.q.Fields = []string{"status", "a.b"}
 	}
 	for range 200 {
-		page, err := svc.Query(context.Background(), "m", run.q)
+		page, err := svc.Query(t.Context(), collection, run.q)
 		if indexed && !run.q.Scan && truce.ErrorCode(err) == truce.CodeIndexRequired {
 			run.q.Scan = true // and try again: both ways are exercised
 			continue
@@ -496,147 +498,4 @@ func (run *queryRun) compare(a, b *modelDoc) int {
 func (run *queryRun) describe() string {
 	b, _ := json.Marshal(run.q)
 	return string(b)
-}
-
-func TestQueryModel(t *testing.T) {
-	for _, indexed := range []bool{false, true} {
-		for _, concurrent := range []bool{false, true} {
-			t.Run(fmt.Sprintf("indexed=%v,concurrent=%v", indexed, concurrent), func(t *testing.T) {
-				testQueryModel(t, indexed, concurrent)
-			})
-		}
-	}
-}
-
-func testQueryModel(t *testing.T, indexed, concurrent bool) {
-	svc, _ := mustService(t)
-	ctx := context.Background()
-	r := rand.New(rand.NewPCG(1, uint64(len(t.Name()))))
-	m := &model{}
-	const ids = 120
-	// Half the documents before the indexes are declared, so that they
-	// are built; half after, so that writes keep them.
-	for range 150 {
-		modelWrite(t, svc, m, r, ids)
-	}
-	if indexed {
-		mustSettings(t, svc, "m", truce.Settings{Indexes: modelIndexes})
-		if err := svc.BuildIndexes(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for range 150 {
-		modelWrite(t, svc, m, r, ids)
-	}
-	queries := 150
-	if testing.Short() {
-		queries = 60
-	}
-	var runs []*queryRun
-	if !concurrent {
-		for range queries {
-			runs = append(runs, runQuery(svc, r, indexed))
-		}
-	} else {
-		stop := make(chan struct{})
-		var wg sync.WaitGroup
-		for w := range 2 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				wr := rand.New(rand.NewPCG(uint64(w), 7))
-				for {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					modelWrite(t, svc, m, wr, ids)
-				}
-			}()
-		}
-		for range queries / 2 {
-			runs = append(runs, runQuery(svc, r, indexed))
-		}
-		close(stop)
-		wg.Wait()
-	}
-	var byIndex, exact, pages int
-	for _, run := range runs {
-		run.check(t, m)
-		for _, p := range run.pages {
-			pages++
-			if p.Index != nil {
-				byIndex++
-				if !p.Scanned {
-					exact++
-				}
-			}
-		}
-	}
-	t.Logf("%d queries, %d pages, %d read from an index, %d of them exactly", len(runs), pages, byIndex, exact)
-	if indexed && exact < pages/10 {
-		t.Errorf("only %d of %d pages were read exactly from an index: the test does not exercise the planner", exact, pages)
-	}
-	// And the indexes hold one entry for each live document, no more.
-	if indexed {
-		checkIndexEntries(t, svc, "m", modelIndexes)
-	}
-}
-
-// checkIndexEntries checks that each index has one entry per live
-// document, pointing at it, in the order of the documents' values.
-func checkIndexEntries(t *testing.T, svc *truce.Service, collection string, indexes [][]string) {
-	t.Helper()
-	ctx := context.Background()
-	var live []string
-	for p, err := range allPages(svc, collection) {
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, d := range p.Items {
-			live = append(live, d.ID)
-		}
-	}
-	slices.Sort(live)
-	store := truce.ServiceStore(svc)
-	for _, ix := range indexes {
-		var es []truce.IndexEntry
-		err := store.View(ctx, func(tx truce.ReadTx) error {
-			var err error
-			es, err = tx.IndexEntries(collection, truce.IndexName(ix), nil, nil, false, 100000)
-			return err
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got []string
-		for i, e := range es {
-			got = append(got, e.ID)
-			if d, err := svc.Get(ctx, collection, e.ID); err == nil && !bytes.Equal(e.Key, truce.IndexKey(ix, d)) {
-				t.Errorf("index %v: the entry of %s does not hold its current values (%s)", ix, e.ID, d.Body)
-			}
-			if i > 0 && bytes.Compare(es[i-1].Key, e.Key) >= 0 {
-				t.Errorf("index %v: keys out of order at %d", ix, i)
-			}
-		}
-		slices.Sort(got)
-		if !slices.Equal(got, live) {
-			t.Errorf("index %v holds %d entries for %d live documents:\n got %v\nwant %v", ix, len(got), len(live), got, live)
-		}
-	}
-}
-
-// allPages lists a collection's live documents page by page.
-func allPages(svc *truce.Service, collection string) func(func(*truce.Page, error) bool) {
-	return func(yield func(*truce.Page, error) bool) {
-		after := ""
-		for {
-			p, err := svc.List(context.Background(), collection, after, 1000)
-			if !yield(p, err) || err != nil || p.Next == "" {
-				return
-			}
-			after = p.Next
-		}
-	}
 }
