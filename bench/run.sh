@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Measures truce side by side with etcd, PostgreSQL (the hand-written
-# version-column pattern) and a no-op net/http handler, in one run on this
-# machine, and regenerates docs/benchmarks.md and its charts.
+# version-column pattern), truce on PostgreSQL with 1, 2 and 3 nodes, and a
+# no-op net/http handler, in one run on this machine, and regenerates
+# docs/benchmarks.md and its charts.
 #
-#   bench/run.sh                      # the full comparison (about 4 minutes)
+#   bench/run.sh                      # the full comparison (about 8 minutes)
 #   bench/run.sh -duration 5s         # any peerbench flag: see -help
+#   bench/run.sh -systems truce,etcd,postgres,noop   # without truce on PostgreSQL (about 4 minutes)
 #
 # It installs what is missing from Debian's packages (etcd-server,
 # postgresql), builds truce from this repository, starts every server in a

@@ -17,7 +17,11 @@ const clockTicks = 100
 // root and its descendants that are alive, and by the children they have
 // waited for. It reads /proc/PID/stat, so it counts every PostgreSQL
 // backend (each in its own session) as well as a single-process server.
-func treeCPU(root int) time.Duration {
+func treeCPU(root int) time.Duration { return treeCPUs([]int{root})[0] }
+
+// treeCPUs is treeCPU for each of roots, from one reading of /proc. A
+// process under two of the roots counts for the nearer.
+func treeCPUs(roots []int) []time.Duration {
 	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
 	parent := map[int]int{}
 	ticks := map[int]int64{}
@@ -49,16 +53,24 @@ func treeCPU(root int) time.Duration {
 			ticks[pid] += v
 		}
 	}
-	var total int64
+	index := map[int]int{}
+	for i, r := range roots {
+		index[r] = i
+	}
+	totals := make([]int64, len(roots))
 	for pid, t := range ticks {
 		for p := pid; p > 1; p = parent[p] {
-			if p == root {
-				total += t
+			if i, ok := index[p]; ok {
+				totals[i] += t
 				break
 			}
 		}
 	}
-	return time.Duration(total) * time.Second / clockTicks
+	out := make([]time.Duration, len(roots))
+	for i, t := range totals {
+		out[i] = time.Duration(t) * time.Second / clockTicks
+	}
+	return out
 }
 
 // selfCPU returns the CPU time this process (the load generator) has used.

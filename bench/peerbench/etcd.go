@@ -65,8 +65,9 @@ func etcdSystem(bin string) system {
 				newStore: func(ctx context.Context, clients int) (loadgen.Store, error) {
 					return newEtcdStore(client, min(clients, etcdConns))
 				},
-				stop: p.stop,
-				pid:  p.cmd.Process.Pid,
+				stop:   p.stop,
+				status: p.status,
+				pid:    p.cmd.Process.Pid,
 			}, nil
 		},
 	}

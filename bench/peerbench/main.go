@@ -1,7 +1,7 @@
 // Command peerbench measures truce side by side with its peers, in one run
 // on one machine: truce on Pebble, etcd, PostgreSQL with the hand-written
-// version-column pattern, and a no-op net/http handler as the ceiling of
-// the HTTP path. Each server starts in a temporary directory on loopback
+// version-column pattern, truce on PostgreSQL with 1, 2 and 3 nodes, and a
+// no-op net/http handler as the ceiling of the HTTP path. Each server starts in a temporary directory on loopback
 // with durable settings and is stopped afterwards, also when the run fails
 // or is interrupted. The same load generator (truce's internal/loadgen),
 // the same workloads, concurrency and document size run against each, and
@@ -51,10 +51,20 @@ type result struct {
 	// CPU time per measured operation, in microseconds: the server's
 	// processes and the load generator's. Unlike throughput, these hardly
 	// depend on what else the machine is doing.
-	ServerCPUMicros float64         `json:"serverCpuMicrosPerOp"`
-	ClientCPUMicros float64         `json:"clientCpuMicrosPerOp"`
-	LoadBefore      string          `json:"loadBefore"`
-	Report          *loadgen.Report `json:"report"`
+	ServerCPUMicros float64 `json:"serverCpuMicrosPerOp"`
+	ClientCPUMicros float64 `json:"clientCpuMicrosPerOp"`
+	// ServerParts splits ServerCPUMicros by process, for a server of
+	// several (truce nodes and PostgreSQL).
+	ServerParts []partCPU       `json:"serverCpuParts,omitempty"`
+	LoadBefore  string          `json:"loadBefore"`
+	Report      *loadgen.Report `json:"report"`
+}
+
+// partCPU is the CPU time per measured operation of one process of a
+// server, with its descendants, in microseconds.
+type partCPU struct {
+	Name   string  `json:"name"`
+	Micros float64 `json:"cpuMicrosPerOp"`
 }
 
 // systemInfo is what the report says about a system.
@@ -74,7 +84,8 @@ func main() {
 	flag.StringVar(&o.truceBin, "truce", "", "the truce binary to run (bench/run.sh builds it)")
 	flag.StringVar(&o.etcdBin, "etcd", "etcd", "the etcd binary (Debian's etcd-server)")
 	flag.StringVar(&o.pgBin, "pg-bin", "/usr/lib/postgresql/15/bin", "directory of PostgreSQL's initdb and postgres")
-	flag.StringVar(&o.systems, "systems", "truce,etcd,postgres,noop", "systems to measure, in order")
+	flag.StringVar(&o.systems, "systems", "truce,etcd,postgres,truce-pg1,truce-pg2,truce-pg3,noop",
+		"systems to measure, in order: truce (on Pebble), etcd, postgres (the hand-written pattern), truce-pg1, truce-pg2 and truce-pg3 (truce on PostgreSQL with 1 to 3 nodes), noop")
 	flag.StringVar(&o.workloads, "workloads", "read,update,update-hot,merge-hot", "workloads to run where they apply")
 	flag.IntVar(&o.clients, "clients", 64, "concurrent clients")
 	flag.IntVar(&o.docSize, "doc-size", 1024, "document size in bytes")
@@ -111,6 +122,9 @@ func run(o options) error {
 	all := map[string]system{}
 	if o.truceBin != "" {
 		all["truce"] = truceSystem(o.truceBin, strings.Fields(o.truceArgs))
+		for _, n := range trucePostgresNodes {
+			all[trucePostgresName(n)] = trucePostgresSystem(o.truceBin, o.pgBin, n, strings.Fields(o.truceArgs))
+		}
 	}
 	all["etcd"] = etcdSystem(o.etcdBin)
 	all["postgres"] = postgresSystem(o.pgBin)
@@ -154,10 +168,10 @@ func runSystem(ctx context.Context, o options, all map[string]system, name, root
 	results *[]result, infos *[]systemInfo, noopBody *[]byte) error {
 	sys, ok := all[name]
 	if !ok {
-		if name == "truce" {
+		if o.truceBin == "" && (name == "truce" || strings.HasPrefix(name, "truce-pg")) {
 			return fmt.Errorf("-truce must name the truce binary")
 		}
-		return fmt.Errorf("unknown system %q; want truce, etcd, postgres or noop", name)
+		return fmt.Errorf("unknown system %q; want truce, etcd, postgres, truce-pg1, truce-pg2, truce-pg3 or noop", name)
 	}
 	dir := filepath.Join(root, fmt.Sprintf("%s-%d", name, round))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -221,11 +235,13 @@ func runOne(ctx context.Context, o options, sys system, srv *server, w string) (
 	}
 	loadBefore := loadgen.LoadAverage()
 	fmt.Fprintf(os.Stderr, "   %s: %d clients, %s after %s warm-up (load %s) ... ", w, o.clients, o.duration, o.warmup, loadBefore)
-	var server0, client0 time.Duration
+	var server0 []time.Duration
+	var client0 time.Duration
+	roots, names := srv.roots()
 	fanout, _ := workload.(loadgen.Fanout) // watch-fanout: its subscribers' deliveries
 	stats, err := loadgen.Run(ctx, op, loadgen.RunOptions{Clients: o.clients, Duration: o.duration, Warmup: o.warmup,
 		Measuring: func() {
-			server0, client0 = treeCPU(srv.pid), selfCPU()
+			server0, client0 = treeCPUs(roots), selfCPU()
 			if fanout != nil {
 				fanout.Measuring()
 			}
@@ -240,7 +256,16 @@ func runOne(ctx context.Context, o options, sys system, srv *server, w string) (
 	if err != nil {
 		return nil, err
 	}
-	serverCPU, clientCPU := treeCPU(srv.pid)-server0, selfCPU()-client0
+	server1, clientCPU := treeCPUs(roots), selfCPU()-client0
+	if server0 == nil { // interrupted in the warm-up
+		server0 = server1
+	}
+	var serverCPU time.Duration
+	parts := make([]time.Duration, len(roots))
+	for i := range roots {
+		parts[i] = server1[i] - server0[i]
+		serverCPU += parts[i]
+	}
 	rep := loadgen.NewReport(stats)
 	rep.Delivery = delivery
 	rep.Target, rep.Workload, rep.Clients, rep.DocSize = targetOf(store), w, o.clients, o.docSize
@@ -254,6 +279,9 @@ func runOne(ctx context.Context, o options, sys system, srv *server, w string) (
 	if stats.Ops > 0 {
 		res.ServerCPUMicros = float64(serverCPU.Microseconds()) / float64(stats.Ops)
 		res.ClientCPUMicros = float64(clientCPU.Microseconds()) / float64(stats.Ops)
+		for i, name := range names {
+			res.ServerParts = append(res.ServerParts, partCPU{Name: name, Micros: float64(parts[i].Microseconds()) / float64(stats.Ops)})
+		}
 	}
 	return res, nil
 }

@@ -54,3 +54,41 @@ func TestMarkdownRatiosAndTargets(t *testing.T) {
 		}
 	}
 }
+
+func TestMarkdownTruceOnPostgres(t *testing.T) {
+	o := options{clients: 64, docSize: 1024, docs: 1000, duration: 10 * time.Second, warmup: 3 * time.Second, rounds: 1, command: "bench/run.sh"}
+	pg1, pg2 := fake("truce-pg1", "update", 1, 800, 100), fake("truce-pg2", "update", 1, 600, 150)
+	pg1.ServerCPUMicros, pg1.ServerParts = 2000, []partCPU{{"node 1", 900}, {"PostgreSQL", 1100}}
+	pg2.ServerCPUMicros, pg2.ServerParts = 2200, []partCPU{{"node 1", 500}, {"node 2", 480}, {"PostgreSQL", 1220}}
+	pg2.Report.Clients, pg2.Report.Ops = 64, 100
+	read1 := fake("truce-pg1", "read", 1, 6000, 20)
+	read1.ServerCPUMicros, read1.ServerParts = 160, []partCPU{{"node 1", 60}, {"PostgreSQL", 100}}
+	pattern, pebble := fake("postgres", "update", 1, 1000, 50), fake("truce", "update", 1, 2000, 20)
+	pattern.ServerCPUMicros, pebble.ServerCPUMicros = 400, 90
+	results := []result{pebble, pattern, read1, pg1, pg2}
+	infos := []systemInfo{{Name: "truce", Label: "truce (Pebble)"}, {Name: "postgres", Label: "PostgreSQL"},
+		{Name: "truce-pg1", Label: "truce on PostgreSQL, 1 node"}, {Name: "truce-pg2", Label: "truce on PostgreSQL, 2 nodes"}}
+	md := markdown(o, t.TempDir(), infos, results, results)
+	for _, want := range []string{
+		"\n\n## truce on PostgreSQL, 1 to 2 nodes (issue 18)\n\n",
+		"| truce on PostgreSQL, 1 node: updates ≥ 80% of the PostgreSQL pattern (issue 18) | 80% | yes | 20% | no |",
+		"| workload | figure | PostgreSQL | truce (Pebble) | truce on PostgreSQL, 1 node | truce on PostgreSQL, 2 nodes | 1 node ÷ PostgreSQL | 2 nodes ÷ PostgreSQL |",
+		"| update | ops/s | 1,000 | 2,000 | 800 | 600 | 0.80× | 0.60× |",
+		"| update | truce CPU µs/op | — | 90 | 900 | 980 | | |",
+		"| update | each node's CPU µs/op | — | — | 900 | 500 + 480 | | |",
+		"| update | PostgreSQL CPU µs/op | 400 | — | 1,100 | 1,220 | 2.75× | 3.05× |",
+		"| read | ops/s | n/a | n/a | 6,000 | n/a | | |",
+		// 1,100 − 100 µs of PostgreSQL's under the lock: 1,000 writes/s.
+		"1,100 − 100 ≈ 1,000 µs, so writes cannot\n  exceed about 1,000,000 ÷ 1,000 ≈ 1,000/s",
+		"half an operation a client): update on truce on PostgreSQL, 2 nodes (100 operations: up to 32%).",
+		"once the nodes have about 0.6 cores, in all, for each core of PostgreSQL's (60 ÷ 100)",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("the report lacks %q:\n%s", want, md)
+		}
+	}
+	// The main table keeps to truce on Pebble and its peers.
+	if strings.Contains(md, "| update | ops/s | 2,000 | 1,000 | 800 |") {
+		t.Errorf("the main table has truce on PostgreSQL in it")
+	}
+}

@@ -60,8 +60,9 @@ func noopSystem(self string, body func() []byte) system {
 				newStore: func(_ context.Context, clients int) (loadgen.Store, error) {
 					return loadgen.NewTruce(base, "bench", "", clients)
 				},
-				stop: p.stop,
-				pid:  p.cmd.Process.Pid,
+				stop:   p.stop,
+				status: p.status,
+				pid:    p.cmd.Process.Pid,
 			}, nil
 		},
 	}

@@ -25,51 +25,76 @@ func postgresSystem(binDir string) system {
 		name: "postgres", label: "PostgreSQL",
 		workloads: []string{"read", "update", "update-hot"},
 		start: func(ctx context.Context, dir string) (*server, error) {
-			port, err := freePort()
+			pg, err := startPostgres(ctx, binDir, dir)
 			if err != nil {
-				return nil, err
-			}
-			data := filepath.Join(dir, "pg")
-			cred, err := postgresCredential(dir)
-			if err != nil {
-				return nil, err
-			}
-			initdb := exec.Command(filepath.Join(binDir, "initdb"), "-D", data, "-U", "bench", "--auth=trust", "-E", "UTF8", "--no-instructions")
-			initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-			if out, err := initdb.CombinedOutput(); err != nil {
-				return nil, fmt.Errorf("initdb: %v\n%s", err, out)
-			}
-			// SIGINT is PostgreSQL's fast shutdown.
-			p, err := startProc("postgres", filepath.Join(dir, "postgres.log"), cred, syscall.SIGINT,
-				filepath.Join(binDir, "postgres"), "-D", data, "-p", strconv.Itoa(port), "-k", dir,
-				"-c", "listen_addresses=127.0.0.1", "-c", "fsync=on", "-c", "synchronous_commit=on",
-				"-c", "full_page_writes=on", "-c", "max_connections=300", "-c", "shared_buffers=256MB")
-			if err != nil {
-				return nil, err
-			}
-			url := fmt.Sprintf("postgres://bench@127.0.0.1:%d/postgres?sslmode=disable", port)
-			err = waitReady(ctx, p, func(ctx context.Context) error {
-				c, err := pgx.Connect(ctx, url)
-				if err != nil {
-					return err
-				}
-				return c.Close(ctx)
-			})
-			if err != nil {
-				p.stop()
 				return nil, err
 			}
 			return &server{
-				version:  commandVersion(filepath.Join(binDir, "postgres"), "--version"),
-				settings: "fresh cluster on loopback; fsync=on, synchronous_commit=on, full_page_writes=on, shared_buffers=256MB; pgx pool of one connection per client",
+				version:  pg.version,
+				settings: pg.settings + "; pgx pool of one connection per client",
 				newStore: func(ctx context.Context, clients int) (loadgen.Store, error) {
-					return newPostgresStore(ctx, url, clients)
+					return newPostgresStore(ctx, pg.url, clients)
 				},
-				stop: p.stop,
-				pid:  p.cmd.Process.Pid,
+				stop:   pg.proc.stop,
+				status: pg.proc.status,
+				pid:    pg.proc.cmd.Process.Pid,
 			}, nil
 		},
 	}
+}
+
+// postgresServer is a running PostgreSQL.
+type postgresServer struct {
+	proc *proc
+	// url connects to its database as a superuser, over TCP.
+	url               string
+	version, settings string
+}
+
+// startPostgres starts PostgreSQL in a fresh cluster in dir, on a free
+// loopback port, with durable settings, and waits until it accepts
+// connections.
+func startPostgres(ctx context.Context, binDir, dir string) (*postgresServer, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	data := filepath.Join(dir, "pg")
+	cred, err := postgresCredential(dir)
+	if err != nil {
+		return nil, err
+	}
+	initdb := exec.Command(filepath.Join(binDir, "initdb"), "-D", data, "-U", "bench", "--auth=trust", "-E", "UTF8", "--no-instructions")
+	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	if out, err := initdb.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("initdb: %v\n%s", err, out)
+	}
+	// SIGINT is PostgreSQL's fast shutdown.
+	p, err := startProc("postgres", filepath.Join(dir, "postgres.log"), cred, syscall.SIGINT,
+		filepath.Join(binDir, "postgres"), "-D", data, "-p", strconv.Itoa(port), "-k", dir,
+		"-c", "listen_addresses=127.0.0.1", "-c", "fsync=on", "-c", "synchronous_commit=on",
+		"-c", "full_page_writes=on", "-c", "max_connections=300", "-c", "shared_buffers=256MB")
+	if err != nil {
+		return nil, err
+	}
+	url := fmt.Sprintf("postgres://bench@127.0.0.1:%d/postgres?sslmode=disable", port)
+	err = waitReady(ctx, p, func(ctx context.Context) error {
+		c, err := pgx.Connect(ctx, url)
+		if err != nil {
+			return err
+		}
+		return c.Close(ctx)
+	})
+	if err != nil {
+		p.stop()
+		return nil, err
+	}
+	return &postgresServer{
+		proc:     p,
+		url:      url,
+		version:  commandVersion(filepath.Join(binDir, "postgres"), "--version"),
+		settings: "fresh cluster on loopback; fsync=on, synchronous_commit=on, full_page_writes=on, shared_buffers=256MB",
+	}, nil
 }
 
 // postgresCredential returns the user PostgreSQL must run as: the

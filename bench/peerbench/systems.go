@@ -30,6 +30,33 @@ type server struct {
 	// its log: what an error report needs.
 	status func() string
 	// pid is its main process, whose CPU time, with its descendants', is
-	// measured.
+	// measured. A server of several processes that are not one tree sets
+	// parts instead.
 	pid int
+	// parts, if not empty, are the server's processes, each measured
+	// with its descendants and reported apart; the server's CPU is their
+	// sum.
+	parts []serverPart
+}
+
+// serverPart is a process of a server whose CPU is reported apart: a truce
+// node, or PostgreSQL behind them.
+type serverPart struct {
+	name string
+	pid  int
+}
+
+// roots returns the processes whose trees make up the server, and their
+// names (empty for a server of one process).
+func (s *server) roots() ([]int, []string) {
+	if len(s.parts) == 0 {
+		return []int{s.pid}, nil
+	}
+	var pids []int
+	var names []string
+	for _, p := range s.parts {
+		pids = append(pids, p.pid)
+		names = append(names, p.name)
+	}
+	return pids, names
 }

@@ -116,6 +116,7 @@ func Run(ctx context.Context, op Op, o RunOptions) (*Stats, error) {
 	for id := range o.Clients {
 		wg.Go(func() {
 			c := &Client{ID: id, Rand: rand.New(rand.NewPCG(uint64(id)+1, uint64(time.Now().UnixNano())))}
+			cctx := withClient(opCtx, c)
 			for !stop.Load() {
 				// Operations that start in the warm-up are not recorded.
 				measured := measuring.Load()
@@ -123,7 +124,7 @@ func Run(ctx context.Context, op Op, o RunOptions) (*Stats, error) {
 					return
 				}
 				t0 := time.Now()
-				res, err := op(opCtx, c)
+				res, err := op(cctx, c)
 				d := time.Since(t0)
 				c.Seq++
 				if err != nil {

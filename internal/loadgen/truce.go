@@ -32,9 +32,10 @@ func NewTransport(clients int) *http.Transport {
 }
 
 // Truce is a truce server as a Store: documents in one collection, the
-// ETag as the version, If-Match as the swap.
+// ETag as the version, If-Match as the swap. It may be several nodes
+// sharing one store (NewTruceNodes).
 type Truce struct {
-	base       string // the server's URL, without a trailing slash
+	bases      []string // each node's URL, without a trailing slash
 	collection string
 	token      string
 	hc         *http.Client
@@ -47,12 +48,28 @@ type Truce struct {
 // with a transport for clients concurrent clients. token, if not empty, is
 // sent as a bearer token.
 func NewTruce(baseURL, collection, token string, clients int) (*Truce, error) {
-	u, err := url.Parse(baseURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("server URL %q: want http://host:port", baseURL)
+	return NewTruceNodes([]string{baseURL}, collection, token, clients)
+}
+
+// NewTruceNodes is NewTruce for several truce nodes that share one store
+// (truce serve --store postgres://…), with no load balancer: the clients
+// are spread over the nodes round-robin, client i always sending to node
+// i mod len(baseURLs), and what is sent outside a client's operation
+// (preparing a workload, seeding) goes to the first node.
+func NewTruceNodes(baseURLs []string, collection, token string, clients int) (*Truce, error) {
+	if len(baseURLs) == 0 {
+		return nil, fmt.Errorf("no server URL")
+	}
+	var bases []string
+	for _, b := range baseURLs {
+		u, err := url.Parse(b)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("server URL %q: want http://host:port", b)
+		}
+		bases = append(bases, strings.TrimRight(b, "/"))
 	}
 	return &Truce{
-		base:       strings.TrimRight(baseURL, "/"),
+		bases:      bases,
 		collection: collection,
 		token:      token,
 		hc:         &http.Client{Transport: NewTransport(clients), Timeout: requestTimeout},
@@ -66,13 +83,21 @@ type answer struct {
 	body   []byte
 }
 
+// base returns the URL of the node that ctx's client sends to.
+func (t *Truce) base(ctx context.Context) string {
+	if c := clientOf(ctx); c != nil {
+		return t.bases[c.ID%len(t.bases)]
+	}
+	return t.bases[0]
+}
+
 // do sends one request and reads the whole answer.
 func (t *Truce) do(ctx context.Context, method, path string, body []byte, hdr ...string) (*answer, error) {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, t.base+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, t.base(ctx)+path, rd)
 	if err != nil {
 		return nil, err
 	}
@@ -208,5 +233,6 @@ func (t *Truce) Close() error {
 	return nil
 }
 
-// URL returns the server's base URL.
-func (t *Truce) URL() string { return t.base }
+// URL returns the server's base URL; the nodes', comma-separated, when
+// there are several.
+func (t *Truce) URL() string { return strings.Join(t.bases, ",") }

@@ -192,7 +192,7 @@ func (w *watchFanout) subscribe(ctx context.Context) error {
 	for i := range w.shards {
 		w.shards[i] = &deliveryShard{hist: newHistogram()}
 	}
-	u := w.t.base + "/v1/events?types=document.updated&collection=" + url.QueryEscape(w.collection)
+	u := w.t.base(ctx) + "/v1/events?types=document.updated&collection=" + url.QueryEscape(w.collection)
 	ready := make(chan error, w.subscribers)
 	gate := make(chan struct{}, 32) // connections opened at once
 	for i := range w.subscribers {

@@ -42,9 +42,26 @@ type Client struct {
 	Seq uint64
 }
 
-// Op performs one operation for c. An error is a failure that invalidates
-// the run (an unexpected status, a lost connection): conflicts are part of
-// the Result, not errors.
+// clientKey is the context key under which Run passes each client's
+// Client to its operations.
+type clientKey struct{}
+
+// withClient returns ctx carrying c.
+func withClient(ctx context.Context, c *Client) context.Context {
+	return context.WithValue(ctx, clientKey{}, c)
+}
+
+// clientOf returns the Client whose operation ctx belongs to, or nil
+// outside an operation (preparing a workload, seeding).
+func clientOf(ctx context.Context) *Client {
+	c, _ := ctx.Value(clientKey{}).(*Client)
+	return c
+}
+
+// Op performs one operation for c; ctx carries c, for a Store that gives
+// each client a node of its own (NewTruceNodes). An error is a failure
+// that invalidates the run (an unexpected status, a lost connection):
+// conflicts are part of the Result, not errors.
 type Op func(ctx context.Context, c *Client) (Result, error)
 
 // Workload prepares the system under test and returns the operation its
