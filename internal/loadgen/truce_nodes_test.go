@@ -50,7 +50,7 @@ func TestTruceNodesSpreadClients(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	op, err := w.Prepare(ctx, loadgen.Config{Clients: 1, Docs: 10, DocSize: 256})
+	op, err := w.Prepare(ctx, loadgen.Config{Clients: 2, Docs: 10, DocSize: 256}) // each client has its own body to stamp
 	if err != nil {
 		t.Fatal(err)
 	}
