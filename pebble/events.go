@@ -2,7 +2,6 @@ package pebble
 
 import (
 	"fmt"
-	"sync"
 
 	"github.com/trucedb/truce"
 )
@@ -49,34 +48,9 @@ func (t *tx) TrimEvents(through int64) error {
 	return wrap("trim events", b.Set(metaTrimKey, binaryBE8(through), nil))
 }
 
-// notifier wakes the waiters of Changed when a commit that allocated seqs
-// becomes durable, and so readable by a View.
-type notifier struct {
-	mu sync.Mutex
-	ch chan struct{} // closed at the next signal; nil when nobody waits
-}
-
-func (n *notifier) changed() <-chan struct{} {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.ch == nil {
-		n.ch = make(chan struct{})
-	}
-	return n.ch
-}
-
-func (n *notifier) signal() {
-	n.mu.Lock()
-	if n.ch != nil {
-		close(n.ch)
-		n.ch = nil
-	}
-	n.mu.Unlock()
-}
-
 // Changed implements truce.ChangeNotifier: the channel it returns is closed
 // once a commit that allocated seqs (and so may have appended events) after
 // the call is durable; a View started after that sees its events.
-func (s *Store) Changed() <-chan struct{} { return s.changes.changed() }
+func (s *Store) Changed() <-chan struct{} { return s.changes.Wait() }
 
 var _ truce.ChangeNotifier = (*Store)(nil)

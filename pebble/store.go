@@ -32,6 +32,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/trucedb/truce"
+	"github.com/trucedb/truce/internal/broadcast"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -107,7 +108,7 @@ type Store struct {
 	visibleCommit atomic.Uint64
 	durable       watermark
 	// changes wakes change-feed readers after commits; see events.go.
-	changes notifier
+	changes broadcast.Signal
 
 	// writers counts the Updates in progress; see walSyncDelay.
 	writers atomic.Int32
@@ -422,7 +423,7 @@ func (s *Store) Update(ctx context.Context, fn func(truce.Tx) error) (err error)
 	s.durable.advance(commit, t.last)
 	s.observeCommit(ctx, start, locked, queued)
 	if t.last > t.seqBound {
-		s.changes.signal()
+		s.changes.Notify()
 	}
 	return nil
 }

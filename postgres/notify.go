@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -41,35 +40,11 @@ func channelName(schema string) string {
 	return c
 }
 
-// notifier wakes the waiters of Changed.
-type notifier struct {
-	mu sync.Mutex
-	ch chan struct{} // closed at the next signal; nil when nobody waits
-}
-
-func (n *notifier) changed() <-chan struct{} {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.ch == nil {
-		n.ch = make(chan struct{})
-	}
-	return n.ch
-}
-
-func (n *notifier) signal() {
-	n.mu.Lock()
-	if n.ch != nil {
-		close(n.ch)
-		n.ch = nil
-	}
-	n.mu.Unlock()
-}
-
 // Changed implements truce.ChangeNotifier: the channel it returns is
 // closed once a commit that allocated seqs, through any Store on the same
 // schema, is visible to Views. The first call starts the listener.
 func (s *Store) Changed() <-chan struct{} {
-	ch := s.changes.changed()
+	ch := s.changes.Wait()
 	s.listen.Do(func() {
 		if s.state.Load()&closedBit != 0 {
 			close(s.listened)
@@ -108,7 +83,7 @@ func (s *Store) listenLoop(ctx context.Context) {
 		}
 		// Whatever was sent while not listening is lost: wake the
 		// waiters, who read the events table.
-		s.changes.signal()
+		s.changes.Notify()
 		s.log.Warn("postgres: change notifications interrupted; reconnecting", "err", err, "in", backoff)
 		select {
 		case <-time.After(backoff):
@@ -134,14 +109,14 @@ func (s *Store) listenOnce(ctx context.Context, connected func()) error {
 	connected()
 	// Commits between the last notification heard and the LISTEN were
 	// not heard.
-	s.changes.signal()
+	s.changes.Notify()
 	for {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
 			return err
 		}
 		if strings.EqualFold(n.Channel, s.channel) {
-			s.changes.signal()
+			s.changes.Notify()
 		}
 	}
 }

@@ -89,6 +89,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/trucedb/truce"
+	"github.com/trucedb/truce/internal/broadcast"
 )
 
 // Options configure a Store. The zero value is a good default for a server.
@@ -132,7 +133,7 @@ type Store struct {
 	// waiting for it honours the context.
 	wlock chan struct{}
 	// changes wakes change-feed readers; see notify.go.
-	changes  notifier
+	changes  broadcast.Signal
 	listen   sync.Once
 	stopList context.CancelFunc // guarded by listen; nil until it ran
 	listened chan struct{}      // closed when the listener has stopped
@@ -388,7 +389,7 @@ func (s *Store) update(ctx context.Context, fn func(truce.Tx) error) (err error,
 		return storeError(ctx, "commit", err), false
 	}
 	if t.last > t.seq {
-		s.changes.signal()
+		s.changes.Notify()
 	}
 	return nil, false
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"text/tabwriter"
 	"time"
 
@@ -50,12 +51,7 @@ ready for jq or a loop.`,
 					return requestFailed(cmd, c, err, args[0], "", 0)
 				}
 				if o.json {
-					var buf bytes.Buffer
-					if err := json.Compact(&buf, d.Raw); err != nil {
-						return fmt.Errorf("the server sent a document that is not JSON: %w", err)
-					}
-					buf.WriteByte('\n')
-					if _, err := out.Write(buf.Bytes()); err != nil {
+					if err := writeDocLine(out, d.Raw); err != nil {
 						return err
 					}
 				} else {
@@ -73,4 +69,16 @@ ready for jq or a loop.`,
 	}
 	cmd.Flags().IntVarP(&limit, "limit", "n", 0, "list only the first `N` documents (0: all)")
 	return cmd
+}
+
+// writeDocLine writes a document the server sent as one line of compact
+// JSON: the --json output of the commands that list documents.
+func writeDocLine(out io.Writer, raw json.RawMessage) error {
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, raw); err != nil {
+		return fmt.Errorf("the server sent a document that is not JSON: %w", err)
+	}
+	buf.WriteByte('\n')
+	_, err := out.Write(buf.Bytes())
+	return err
 }

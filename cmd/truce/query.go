@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -91,12 +90,7 @@ instead, up to its --max-scan-docs per page.`,
 					return requestFailed(cmd, c, err, args[0], "", 0)
 				}
 				if o.json {
-					var buf bytes.Buffer
-					if err := json.Compact(&buf, d.Raw); err != nil {
-						return fmt.Errorf("the server sent a document that is not JSON: %w", err)
-					}
-					buf.WriteByte('\n')
-					if _, err := out.Write(buf.Bytes()); err != nil {
+					if err := writeDocLine(out, d.Raw); err != nil {
 						return err
 					}
 				} else {
