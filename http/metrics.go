@@ -145,7 +145,8 @@ func (m *Metrics) Register(c prometheus.Collector) error { return m.reg.Register
 
 // RegisterStore adds the store's own metrics when it reports them, that is
 // when it is a prometheus.Collector (the pebble Store is, from Pebble's
-// Metrics; a Store that is not adds nothing). It reports whether it did.
+// Metrics, and the postgres Store, from its own timings and its pool's
+// stats; a Store that is not adds nothing). It reports whether it did.
 func (m *Metrics) RegisterStore(s truce.Store) (bool, error) {
 	c, ok := s.(prometheus.Collector)
 	if !ok {
