@@ -76,6 +76,7 @@ func (h *Handler) postBatch(w http.ResponseWriter, r *http.Request) {
 		h.batchProblem(w, r, len(ops), err)
 		return
 	}
+	h.countMerges(r, results, ops)
 	writeJSON(w, http.StatusOK, appendOpResults(nil, results))
 }
 

@@ -117,7 +117,7 @@ func NewMetrics(opts MetricsOptions) *Metrics {
 	m.bytesOut = f.counterVec("truce_http_response_bytes_total", "Bytes of response bodies written, by route.", "route")
 
 	m.conflicts = f.counterVec("truce_conflicts_total", "Requests refused with 409, 412, 423 or 428, by collection and problem code (version_conflict, precondition_failed, merge_conflict, unique_violation, in_use, locked, ...).", "collection", "code")
-	m.merges = f.counterVec("truce_merges_total", "Writes with a stale version in a merge or manual collection, by outcome: merged (written), conflict (409 merge_conflict), recorded (409 with a recorded conflict).", "collection", "outcome")
+	m.merges = f.counterVec("truce_merges_total", "Writes with a stale version in a merge or manual collection, by outcome: merged (written), conflict (409 merge_conflict), recorded (409 with a recorded conflict). The ops of batches and interactive transactions count too; a staged write that merged counts as merged when its transaction commits.", "collection", "outcome")
 	m.recorded = f.counterVec("truce_recorded_conflicts_total", "Recorded conflicts (manual policy) by event: opened, resolved, dismissed.", "collection", "event")
 	m.replays = f.counter("truce_idempotent_replays_total", "Requests answered from a stored Idempotency-Key answer.")
 	m.rateLimited = f.counter("truce_rate_limited_total", "Requests refused with 429 rate_limited.")
@@ -145,7 +145,8 @@ func (m *Metrics) Register(c prometheus.Collector) error { return m.reg.Register
 
 // RegisterStore adds the store's own metrics when it reports them, that is
 // when it is a prometheus.Collector (the pebble Store is, from Pebble's
-// Metrics; a Store that is not adds nothing). It reports whether it did.
+// Metrics, and the postgres Store, from its own timings and its pool's
+// stats; a Store that is not adds nothing). It reports whether it did.
 func (m *Metrics) RegisterStore(s truce.Store) (bool, error) {
 	c, ok := s.(prometheus.Collector)
 	if !ok {

@@ -186,6 +186,31 @@ func problemCollection(r *http.Request, te *truce.Error) string {
 	return ""
 }
 
+// countMerges counts the merged ops of a committed transaction (a batch,
+// or an interactive transaction's commit), each under its op's collection.
+// A staged write that merged is counted when its transaction commits, not
+// when it is staged: only then is it written. A replayed Idempotency-Key
+// answer is served from its stored bytes and never gets here.
+func (h *Handler) countMerges(r *http.Request, results []truce.OpResult, ops []truce.Op) {
+	m := h.metrics
+	if m == nil {
+		return
+	}
+	for i := range results {
+		if results[i].Merged == nil {
+			continue
+		}
+		collection := ""
+		switch {
+		case i < len(ops):
+			collection = ops[i].Collection
+		case results[i].Document != nil:
+			collection = results[i].Document.Collection
+		}
+		m.count(r.Context(), m.merges, collection, "merged", h.exists)
+	}
+}
+
 // countTransaction counts a transaction's end: committed with its ops, or
 // refused with err.
 func (h *Handler) countTransaction(kind string, ops int, err error) {

@@ -117,6 +117,50 @@ func TestMetricsConflicts(t *testing.T) {
 	noSample(t, m, "/v1/no/such")
 }
 
+// Merges inside a batch and inside an interactive transaction count as
+// merged, under the op's collection: a batch's once (not again when its
+// Idempotency-Key answer is replayed), a staged write's when its
+// transaction commits (not when it is staged, nor when it is rolled back).
+func TestMetricsMergesInTransactions(t *testing.T) {
+	c, _ := mustServeMetrics(t, trucehttp.Options{Metrics: trucehttp.NewMetrics(trucehttp.MetricsOptions{NoRuntime: true})})
+	c.do("PUT", "/v1/collections/notes", `{"conflictPolicy":"merge"}`).want(t, 201, "")
+	c.do("PUT", "/v1/collections/notes/docs/n1", `{"a":1,"b":1}`).want(t, 201, "")
+	c.do("PUT", "/v1/collections/notes/docs/n1", `{"a":2,"b":1,"_version":1}`).want(t, 200, "")
+	c.do("PUT", "/v1/collections/notes/docs/n2", `{"a":1}`).want(t, 201, "")
+
+	// A batch of a merged op and a plain one, sent twice with one key.
+	batch := `{"ops":[{"op":"put","collection":"notes","id":"n1","version":1,"document":{"a":1,"b":2}},{"op":"put","collection":"notes","id":"n2","document":{"a":2}}]}`
+	r := c.do("POST", "/v1/tx", batch, "Idempotency-Key: b1").want(t, 200, "")
+	if !strings.Contains(string(r.Body), `"merged":{"base":1,"current":2}`) {
+		t.Fatalf("the batch's first op did not merge: %s", r.Body)
+	}
+	c.do("POST", "/v1/tx", batch, "Idempotency-Key: b1").want(t, 200, "")
+	wantSample(t, scrape(t, c), `truce_merges_total{collection="notes",outcome="merged"}`, "1")
+
+	// Staged merges: one rolled back, one committed.
+	begin := func() string {
+		r := c.do("POST", "/v1/transactions", `{"ttl":"30s"}`).want(t, 201, "")
+		id, _ := r.JSON(t)["id"].(string)
+		return id
+	}
+	rolled := begin()
+	s := c.do("PUT", "/v1/collections/notes/docs/n1", `{"a":1,"b":1,"c":1,"_version":1}`, "Truce-Transaction: "+rolled).want(t, 202, "")
+	if s.Header.Get("Truce-Merged") == "" {
+		t.Fatalf("the staged write did not merge: %v %s", s.Header, s.Body)
+	}
+	c.do("DELETE", "/v1/transactions/"+rolled, nil).want(t, 204, "")
+	committed := begin()
+	c.do("PUT", "/v1/collections/notes/docs/n1", `{"a":1,"b":1,"c":1,"_version":1}`, "Truce-Transaction: "+committed).want(t, 202, "")
+	wantSample(t, scrape(t, c), `truce_merges_total{collection="notes",outcome="merged"}`, "1")
+	r = c.do("POST", "/v1/transactions/"+committed+"/commit", nil).want(t, 200, "")
+	if !strings.Contains(string(r.Body), `"merged":{"base":1,"current":3}`) {
+		t.Fatalf("the commit's op did not merge: %s", r.Body)
+	}
+	m := scrape(t, c)
+	wantSample(t, m, `truce_merges_total{collection="notes",outcome="merged"}`, "2")
+	noSample(t, m, `outcome="conflict"`)
+}
+
 func TestMetricsCollectionCap(t *testing.T) {
 	c, _ := mustServeMetrics(t, trucehttp.Options{Metrics: trucehttp.NewMetrics(trucehttp.MetricsOptions{MaxCollections: 2, NoRuntime: true})})
 	for _, name := range []string{"a", "b", "c"} {

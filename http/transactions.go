@@ -97,6 +97,7 @@ func (h *Handler) commitTransaction(w http.ResponseWriter, r *http.Request) {
 		h.batchProblem(w, r, -1, err)
 		return
 	}
+	h.countMerges(r, results, nil)
 	writeJSON(w, http.StatusOK, appendOpResults(nil, results))
 }
 

@@ -53,6 +53,19 @@ func (s *Store) observeCommit(ctx context.Context, start, locked, queued time.Ti
 	}
 }
 
+// Group-commit batch size. The Store exports no histogram of the commits
+// each WAL fsync made durable, only their mean (truce_store_wal_fsync_seconds'
+// HELP): Pebble (v2.1.7) does not say how many waiters an fsync released.
+// Its LogWriter takes a snapshot of its sync queue, fsyncs, releases the
+// snapshot's waiters, then calls WALMinSyncInterval (walSyncDelay), the
+// only hook that runs once per fsync; by then the released Updates may or
+// may not have run, and the next fsync may release some before others
+// wake (the wake lag of a saturated CPU), so counting from walSyncDelay and
+// SyncWait's returns, or from the commit numbers and the watermark, would
+// misattribute commits between neighbouring fsyncs. No EventListener event
+// reports WAL syncs, and Metrics().LogWriter.SyncQueueLen samples the queue
+// at every flush, synced or not, as one sum. An exact count would need
+// Pebble to report each fsync's snapshot.
 var (
 	descFsync       = prometheus.NewDesc("truce_store_wal_fsync_seconds", "Time of each fsync of Pebble's write-ahead log; one fsync makes durable every commit queued since the one before (group commit), so commits per fsync is rate(truce_store_commit_seconds_count) / rate(truce_store_wal_fsync_seconds_count).", nil, nil)
 	descCompactions = prometheus.NewDesc("truce_pebble_compactions_total", "Compactions Pebble has run.", nil, nil)

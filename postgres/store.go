@@ -72,6 +72,15 @@
 // PostgreSQL parse every body on the one path that is serialized, and
 // truce's own indexes (unique, reference, secondary) are computed by truce
 // and stored in their own tables.
+//
+// # Metrics
+//
+// A Store is a prometheus.Collector (metrics.go), which truce serve
+// registers: its commit latency, its waits for the local write lock and
+// for the seq lock (timed by the server, from BEGIN to the lock's grant),
+// the Updates run again and why, and pgxpool's stats. The WAL flush wait
+// is not measured apart from the commit: the COMMIT and sqlFlush share
+// one pipelined round trip, whose results come back together.
 package postgres
 
 import (
@@ -143,6 +152,8 @@ type Store struct {
 	state     atomic.Int64
 	drained   chan struct{}
 	drainOnce sync.Once
+
+	metrics storeMetrics // see metrics.go
 }
 
 var (
@@ -206,6 +217,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		drained:  make(chan struct{}),
 		listened: make(chan struct{}),
 		wlock:    make(chan struct{}, 1),
+		metrics:  newStoreMetrics(),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -318,10 +330,11 @@ func (s *Store) Update(ctx context.Context, fn func(truce.Tx) error) error {
 	defer s.end()
 	s.writers.Add(1)
 	defer s.writers.Add(-1)
+	start := time.Now()
 	backoff := time.Millisecond
 	broken := 0
 	for attempt := 1; ; attempt++ {
-		err, again := s.update(ctx, fn)
+		err, again := s.update(ctx, fn, start)
 		if errors.Is(err, errBrokenConn) {
 			// A connection of the pool was found broken before the
 			// COMMIT was sent: nothing was committed, and the pool has
@@ -338,6 +351,7 @@ func (s *Store) Update(ctx context.Context, fn func(truce.Tx) error) error {
 			}
 			return err
 		}
+		s.metrics.retries.WithLabelValues(retryReason(err)).Inc()
 		select {
 		case <-time.After(backoff):
 		case <-ctx.Done():
@@ -347,8 +361,9 @@ func (s *Store) Update(ctx context.Context, fn func(truce.Tx) error) error {
 	}
 }
 
-// update makes one attempt of Update; again says whether to make another.
-func (s *Store) update(ctx context.Context, fn func(truce.Tx) error) (err error, again bool) {
+// update makes one attempt of Update, which started at start; again says
+// whether to make another.
+func (s *Store) update(ctx context.Context, fn func(truce.Tx) error, start time.Time) (err error, again bool) {
 	if err := ctx.Err(); err != nil {
 		return err, false
 	}
@@ -387,6 +402,9 @@ func (s *Store) update(ctx context.Context, fn func(truce.Tx) error) (err error,
 			return &truce.Error{Code: truce.CodeUnavailable, Detail: "the connection to PostgreSQL broke during a commit, whose outcome is unknown: " + err.Error()}, false
 		}
 		return storeError(ctx, "commit", err), false
+	}
+	if t.commitSent {
+		s.metrics.commit.Observe(time.Since(start).Seconds())
 	}
 	if t.last > t.seq {
 		s.changes.Notify()

@@ -159,7 +159,7 @@ func (t *tx) prelude(b *pgx.Batch) {
 	if !t.begun {
 		if t.write {
 			b.Queue("BEGIN ISOLATION LEVEL READ COMMITTED")
-			b.Queue("SELECT seq, trimmed FROM meta WHERE id = 1 FOR NO KEY UPDATE")
+			b.Queue(sqlLockMeta)
 		} else {
 			b.Queue("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
 		}
@@ -169,6 +169,13 @@ func (t *tx) prelude(b *pgx.Batch) {
 	}
 }
 
+// sqlLockMeta locks the meta row (the seq lock) and reads it, with the
+// time the lock took: the outer SELECT's clock_timestamp() is evaluated
+// once the subquery has locked the row, and now() is the time of the
+// BEGIN, which PostgreSQL ran just before, from the same pipeline.
+const sqlLockMeta = "SELECT seq, trimmed, extract(epoch FROM clock_timestamp() - now())::float8 " +
+	"FROM (SELECT seq, trimmed FROM meta WHERE id = 1 FOR NO KEY UPDATE) AS m"
+
 // readPrelude reads the results of what prelude queued.
 func (t *tx) readPrelude(br pgx.BatchResults) error {
 	if !t.begun {
@@ -177,9 +184,11 @@ func (t *tx) readPrelude(br pgx.BatchResults) error {
 			return err
 		}
 		if t.write {
-			if err := br.QueryRow().Scan(&t.seq, &t.trimmed); err != nil {
+			var waited float64
+			if err := br.QueryRow().Scan(&t.seq, &t.trimmed, &waited); err != nil {
 				return fmt.Errorf("lock the meta row: %w", err)
 			}
+			t.s.metrics.seqWait.Observe(max(waited, 0))
 			t.last, t.trimmedTo = t.seq, t.trimmed
 		}
 	}
@@ -360,9 +369,11 @@ func (t *tx) lockLocal() error {
 	if !t.write || t.locked {
 		return nil
 	}
+	start := time.Now()
 	select {
 	case t.s.wlock <- struct{}{}:
 		t.locked = true
+		t.s.metrics.localWait.Observe(time.Since(start).Seconds())
 		return nil
 	case <-t.ctx.Done():
 		return t.ctx.Err()
