@@ -67,6 +67,7 @@ not touch, a recorded conflict to resolve later, locks, atomic transactions
 and a live feed of what changed.
 
 Run the server with 'truce serve'.`,
+		Version:       buildInfo(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(*cobra.Command, []string) error {
@@ -76,6 +77,8 @@ Run the server with 'truce serve'.`,
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
+	// --version prints what 'truce version' prints, and nothing else.
+	root.SetVersionTemplate("{{.Version}}")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return &usageError{err: err}
 	})

@@ -18,15 +18,30 @@ func versionArg(s string) (int64, error) {
 
 func newVersionCmd(o *clientOptions) *cobra.Command {
 	return &cobra.Command{
-		Use:   "version COLLECTION ID N",
-		Short: "Print an old version of a document",
-		Long: `Print version N of a document, as 'truce get' prints the current one.
-A version that deleted the document prints as {"_deleted": true, ...}.
-A version that history no longer keeps exits 1 (version_trimmed).`,
-		Example: `  truce version notes n1 2
+		Use:   "version [COLLECTION ID N]",
+		Short: "Print this build of truce, or an old version of a document",
+		Long: `Without arguments, print this build of truce, as 'truce --version' does:
+its module version, the VCS commit it was built from (and whether the
+work tree was modified), the Go version and the commit's time.
+
+With arguments, print version N of a document, as 'truce get' prints the
+current one. A version that deleted the document prints as
+{"_deleted": true, ...}. A version that history no longer keeps exits 1
+(version_trimmed).`,
+		Example: `  truce version
+  truce version notes n1 2
   truce version notes n1 2 --json | truce put notes n1`,
-		Args: cobra.ExactArgs(3),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 0 && len(args) != 3 {
+				return usageErrorf("give no arguments (this build) or COLLECTION ID N (a document's version), not %d", len(args))
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				_, err := fmt.Fprint(cmd.OutOrStdout(), buildInfo())
+				return err
+			}
 			n, err := versionArg(args[2])
 			if err != nil {
 				return err
