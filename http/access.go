@@ -49,6 +49,7 @@ type route struct {
 // routeTable lists every route of the main mux.
 func (h *Handler) routeTable() []route {
 	return []route{
+		{"GET /{$}", public, h.index},
 		{"GET /healthz", public, h.healthz},
 		{"GET /readyz", public, h.readyz},
 		{"GET /problems/{name}", public, h.problemPage},
@@ -114,6 +115,8 @@ func (h *Handler) register(m *http.ServeMux, routes []route) {
 		m.Handle(rt.pattern, h.guard(rt))
 		if rt.access == public {
 			_, path, _ := strings.Cut(rt.pattern, " ")
+			// "/{$}" matches "/" alone, not every path under it.
+			path = strings.TrimSuffix(path, "{$}")
 			if i := strings.IndexByte(path, '{'); i >= 0 {
 				h.publicPrefixes = append(h.publicPrefixes, path[:i])
 			} else {

@@ -148,7 +148,7 @@ type routeRequest struct {
 func (s *authServer) requestFor(rt trucehttp.RouteAccess) routeRequest {
 	method, pattern, _ := strings.Cut(rt.Pattern, " ")
 	path := strings.NewReplacer("{c}", "orders", "{id}", "o1", "{n}", "1", "{cid}", s.conflict,
-		"{tid}", s.txid, "{name}", "version-conflict").Replace(pattern)
+		"{tid}", s.txid, "{name}", "version-conflict", "{$}", "").Replace(pattern)
 	req := routeRequest{method: method, path: path}
 	switch {
 	case rt.Pattern == "PUT /v1/collections/{c}":
@@ -412,6 +412,37 @@ func TestRateLimitOverHTTP(t *testing.T) {
 		s.send("GET", "/v1/collections", "truce_guess", "").want(t, http.StatusUnauthorized, "unauthorized")
 	}
 	s.send("GET", "/v1/collections", "truce_guess", "").want(t, http.StatusTooManyRequests, "rate_limited")
+}
+
+// TestIndex: GET / answers, without a token, what the server is and
+// links that lead somewhere; it is "/" alone, not every unknown path, and
+// it does not make the paths under it public.
+func TestIndex(t *testing.T) {
+	s := mustAuthServer(t, trucehttp.Options{})
+	r := s.send("GET", "/", "", "").want(t, http.StatusOK, "")
+	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type %q", ct)
+	}
+	m := r.JSON(t)
+	links, _ := m["links"].(map[string]any)
+	if m["name"] != "truce" || m["api"] != "/v1" || links == nil {
+		t.Fatalf("GET /: %s", r.Body)
+	}
+	for name, want := range map[string]int{"openapi": 200, "healthz": 200, "readyz": 200, "collections": 401, "metrics": 401} {
+		link, _ := links[name].(string)
+		if !strings.HasPrefix(link, "/") {
+			t.Errorf("link %s: %q", name, link)
+			continue
+		}
+		if got := s.send("GET", link, "", "").Status; got != want {
+			t.Errorf("GET %s (%s): %d, want %d", link, name, got, want)
+		}
+	}
+	if docs, _ := links["docs"].(string); !strings.HasPrefix(docs, "https://") {
+		t.Errorf("docs link %q", docs)
+	}
+	s.send("GET", "/nosuch", "", "").want(t, http.StatusUnauthorized, "unauthorized")
+	s.send("GET", "/nosuch", tokAdmin, "").want(t, http.StatusNotFound, "")
 }
 
 // FuzzBearerToken: the Authorization parser takes exactly one

@@ -77,6 +77,7 @@ var writeHeaders = []string{"IfMatch", "IfNoneMatch", "IdempotencyKey", "LockTok
 
 // apiOps describes every route of routeTable, by pattern.
 var apiOps = map[string]apiOp{
+	"GET /{$}":             {summary: "What this server is, and links to the API, its OpenAPI document, health, metrics and the documentation", ok: map[int]string{200: "Index"}},
 	"GET /healthz":         {summary: "The process is up", ok: map[int]string{200: "Status"}},
 	"GET /readyz":          {summary: "The store is reachable", ok: map[int]string{200: "Status"}},
 	"GET /problems/{name}": {summary: "The page that explains a problem type", ok: map[int]string{200: "HTML"}, codes: []truce.Code{truce.CodeNotFound}},
@@ -129,6 +130,7 @@ func openAPIDocument(routes []route) (map[string]any, error) {
 			continue
 		}
 		method, path, _ := strings.Cut(rt.pattern, " ")
+		path = strings.TrimSuffix(path, "{$}") // "/{$}" is the path "/"
 		item := paths[path]
 		if item == nil {
 			item = map[string]any{}
@@ -216,6 +218,9 @@ func operationID(method, path string) string {
 		for part := range strings.FieldsFuncSeq(seg, func(r rune) bool { return r == '.' || r == '-' || r == '_' }) {
 			b.WriteString(strings.ToUpper(part[:1]) + part[1:])
 		}
+	}
+	if path == "/" {
+		b.WriteString("Index")
 	}
 	return b.String()
 }

@@ -213,7 +213,10 @@ func openAPIComponents() map[string]any {
 			"TransactionRequest": map[string]any{"content": jsonContent(obj(map[string]any{"ttl": duration}))},
 		}),
 		"responses": suffixed("responses", map[string]any{
-			"Status":          response("OK", obj(map[string]any{"status": typ("string")}, "status")),
+			"Status": response("OK", obj(map[string]any{"status": typ("string")}, "status")),
+			"Index": response("What this server is, and where to go next", obj(map[string]any{"name": typ("string"), "api": typ("string"),
+				"links": obj(map[string]any{"openapi": typ("string"), "collections": typ("string"), "healthz": typ("string"), "readyz": typ("string"),
+					"metrics": typ("string"), "docs": typ("string")}, "openapi", "healthz", "readyz", "docs")}, "name", "api", "links")),
 			"HTML":            map[string]any{"description": "An HTML page", "content": map[string]any{"text/html": map[string]any{"schema": typ("string")}}},
 			"Metrics":         map[string]any{"description": "The Prometheus text format", "content": map[string]any{"text/plain": map[string]any{"schema": typ("string")}}},
 			"OpenAPI":         response("This document", typ("object")),

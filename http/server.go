@@ -321,6 +321,23 @@ func NewServer(h http.Handler) *http.Server {
 	}
 }
 
+// indexBody is the answer of GET /: where a person or a program that
+// found the server goes next. Every link is a path of this server, but
+// for the documentation.
+var indexBody = []byte(`{"name":"truce","api":"/v1","links":{` +
+	`"openapi":"/v1/openapi.json",` +
+	`"collections":"/v1/collections",` +
+	`"healthz":"/healthz",` +
+	`"readyz":"/readyz",` +
+	`"metrics":"/metrics",` +
+	`"docs":"https://github.com/trucedb/truce#readme"}}`)
+
+// index serves GET /, public as /healthz is: it says what the server is
+// and links to the rest, so that a first request is not a bare 404.
+func (h *Handler) index(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, indexBody)
+}
+
 func (h *Handler) healthz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, []byte(`{"status":"ok"}`))
 }
