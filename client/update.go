@@ -55,10 +55,11 @@ const (
 // like any other. Update takes CreateIfMissing, ConflictRetries, UseVersion and
 // Header.
 //
-// Each write carries its own Idempotency-Key. Until the server honours
-// it (API.md section 9), a write whose answer is lost on the way, and
-// which the automatic retry then finds already applied, looks like a
-// conflict, and Update applies fn once more.
+// Each write carries its own Idempotency-Key, the same on each automatic
+// retry of it, and the server keeps the first answer for each key (for
+// its --idempotency-ttl; API.md section 9): a write whose answer is lost
+// on the way is retried and gets that answer again, so it is not taken
+// for a conflict and fn is not applied twice.
 func (c *Client) Update(ctx context.Context, collection, id string, fn func(doc *Doc) error, opts ...CallOption) (*Doc, error) {
 	cfg, err := applyOptions("Update", opts, optCreateIfMissing, optConflictRetries, optUseVersion)
 	if err != nil {
