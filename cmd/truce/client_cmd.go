@@ -200,7 +200,7 @@ func requestFailed(cmd *cobra.Command, c *client.Client, err error, collection, 
 		}
 		fmt.Fprintf(&b, "\n  See it with: truce get %s %s", collection, id)
 		if e.ConflictID != "" {
-			fmt.Fprintf(&b, "\n  The server recorded it as conflict %s: see it with 'truce conflicts show %s',\n  decide with 'truce resolve %s --strategy …'", e.ConflictID, e.ConflictID, e.ConflictID)
+			fmt.Fprintf(&b, "\n  The server recorded it as conflict %s: see it with 'truce conflicts show %s',\n  decide with 'truce resolve %s --strategy … --if-match ETAG' (the ETag it shows)", e.ConflictID, e.ConflictID, e.ConflictID)
 		}
 		switch {
 		case client.IsPreconditionFailed(err) && cmd.Flags().Lookup("if-match") != nil:

@@ -114,15 +114,27 @@ whole base, current and proposed documents.`,
 			if o.json {
 				return o.printJSON(cmd, cf)
 			}
-			return showConflict(cmd.OutOrStdout(), cf)
+			// The ETag of the version the conflict met is what a
+			// resolution should be conditional on. A version that
+			// history no longer keeps has none to show.
+			etag := ""
+			if d, err := c.Version(cmd.Context(), cf.Collection, cf.DocID, cf.CurrentVersion); err == nil {
+				etag = d.ETag
+			}
+			return showConflict(cmd.OutOrStdout(), cf, etag)
 		},
 	}
 }
 
-// showConflict prints the three-way view of a conflict.
-func showConflict(w io.Writer, cf *client.Conflict) error {
+// showConflict prints the three-way view of a conflict. etag is the ETag
+// of the version the conflict met, or "" if unknown.
+func showConflict(w io.Writer, cf *client.Conflict, etag string) error {
 	fmt.Fprintf(w, "conflict %s  %s/%s  %s\n", cf.ID, cf.Collection, cf.DocID, cf.Status)
-	fmt.Fprintf(w, "a write based on version %d met version %d, %s\n", cf.BaseVersion, cf.CurrentVersion,
+	met := fmt.Sprintf("version %d", cf.CurrentVersion)
+	if etag != "" {
+		met += " (ETag " + etag + ")"
+	}
+	fmt.Fprintf(w, "a write based on version %d met %s, %s\n", cf.BaseVersion, met,
 		cf.CreatedAt.UTC().Format(time.RFC3339))
 	if string(cf.Proposed) == "null" || len(cf.Proposed) == 0 {
 		fmt.Fprintln(w, "the refused write deletes the document")
@@ -143,7 +155,11 @@ func showConflict(w io.Writer, cf *client.Conflict) error {
 		}
 	}
 	if cf.Status == client.ConflictOpen {
-		fmt.Fprintf(w, "\nresolve with: truce resolve %s --strategy keep-current|take-proposed|merge|custom\n", cf.ID)
+		precondition := "--force"
+		if etag != "" {
+			precondition = "--if-match '" + etag + "'"
+		}
+		fmt.Fprintf(w, "\nresolve with: truce resolve %s --strategy keep-current|take-proposed|merge|custom %s\n", cf.ID, precondition)
 	}
 	return nil
 }
@@ -165,6 +181,7 @@ func newResolveCmd(o *clientOptions) *cobra.Command {
 		strategy = newEnumValue("", client.StrategyKeepCurrent, client.StrategyTakeProposed, client.StrategyMerge, client.StrategyCustom)
 		file     string
 		ifMatch  string
+		force    bool
 	)
 	cmd := &cobra.Command{
 		Use:   "resolve ID --strategy keep-current|take-proposed|merge|custom",
@@ -178,11 +195,17 @@ result; merge merges the three versions, taking the proposed value on
 every conflicting path; custom writes the document read from -f FILE (or
 stdin).
 
-The write is conditional on the document's ETag (--if-match). Without
---if-match, truce reads the document's current ETag first, and says so on
-stderr. The resolved document is printed as 'truce get' prints one.`,
-		Example: `  truce resolve 01JD3… --strategy take-proposed
-  truce resolve 01JD3… --strategy custom -f fixed.json --if-match '"3-17"'`,
+The write is conditional on the document's ETag (--if-match): give the
+ETag of the version the conflict met, which 'truce conflicts show ID'
+prints, so that the resolution is refused (412) if someone wrote the
+document since you looked at the conflict. Without --if-match, resolve
+refuses to run (exit 2) unless --force is given: then truce reads the
+document's current ETag and resolves against whatever the document is
+now, and says so on stderr. The resolved document is printed as
+'truce get' prints one.`,
+		Example: `  truce resolve 01JD3… --strategy take-proposed --if-match '"2-9"'
+  truce resolve 01JD3… --strategy custom -f fixed.json --if-match '"3-17"'
+  truce resolve 01JD3… --strategy keep-current --force`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if strategy.value == "" {
@@ -201,6 +224,13 @@ stderr. The resolved document is printed as 'truce get' prints one.`,
 			} else if file != "" {
 				return usageErrorf("-f goes only with --strategy custom")
 			}
+			if ifMatch == "" && !force {
+				return usageErrorf("give --if-match with the ETag of the version the conflict met ('truce conflicts show %s' prints it), "+
+					"or --force to resolve against whatever the document is now", args[0])
+			}
+			if ifMatch != "" && force {
+				return usageErrorf("give --if-match or --force, not both")
+			}
 			c, err := o.client()
 			if err != nil {
 				return err
@@ -215,12 +245,12 @@ stderr. The resolved document is printed as 'truce get' prints one.`,
 				cur, err := c.Get(ctx, cf.Collection, cf.DocID)
 				switch {
 				case client.IsNotFound(err):
-					fmt.Fprintf(cmd.ErrOrStderr(), "truce: %s/%s does not exist now; resolving without --if-match\n", cf.Collection, cf.DocID)
+					fmt.Fprintf(cmd.ErrOrStderr(), "truce: --force: %s/%s does not exist now; resolving without --if-match\n", cf.Collection, cf.DocID)
 				case err != nil:
 					return requestFailed(cmd, c, err, cf.Collection, cf.DocID, 0)
 				default:
 					ifMatch = cur.ETag
-					fmt.Fprintf(cmd.ErrOrStderr(), "truce: no --if-match given; using the current ETag of %s/%s, %s (version %d)\n",
+					fmt.Fprintf(cmd.ErrOrStderr(), "truce: --force: using the current ETag of %s/%s, %s (version %d)\n",
 						cf.Collection, cf.DocID, cur.ETag, cur.Version)
 				}
 			}
@@ -244,7 +274,8 @@ stderr. The resolved document is printed as 'truce get' prints one.`,
 	f := cmd.Flags()
 	f.Var(strategy, "strategy", "how to resolve: `keep-current`, take-proposed, merge or custom")
 	f.StringVarP(&file, "file", "f", "", "read the custom resolution from `FILE` (default stdin)")
-	f.StringVar(&ifMatch, "if-match", "", "resolve only if the document's ETag is `ETAG` (default: its current ETag)")
+	f.StringVar(&ifMatch, "if-match", "", "resolve only if the document's ETag is `ETAG`, the one 'truce conflicts show' prints (412 otherwise)")
+	f.BoolVar(&force, "force", false, "without --if-match: resolve against the document's current version, whatever it is")
 	return cmd
 }
 

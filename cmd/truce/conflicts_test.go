@@ -36,10 +36,11 @@ func TestCLIConflicts(t *testing.T) {
 		t.Fatalf("conflicts of another collection:\n%s", r.stdout)
 	}
 
-	// The three-way view.
+	// The three-way view, with the ETag of the version the conflict met.
+	v2 := etagRE.FindStringSubmatch(mustTruce(t, "", "version", "notes", "d1", "2", s).stderr)[1]
 	r = mustTruce(t, "", "conflicts", "show", cid1, s)
-	for _, want := range []string{"conflict " + cid1, "notes/d1", "based on version 1 met version 2", "\n/title\n",
-		`base (v1):    "a"`, `current (v2): "b"`, `proposed:     "c"`, "truce resolve " + cid1} {
+	for _, want := range []string{"conflict " + cid1, "notes/d1", "based on version 1 met version 2 (ETag " + v2 + ")", "\n/title\n",
+		`base (v1):    "a"`, `current (v2): "b"`, `proposed:     "c"`, "truce resolve " + cid1, "--if-match '" + v2 + "'"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("show lacks %q:\n%s", want, r.stdout)
 		}
@@ -49,16 +50,19 @@ func TestCLIConflicts(t *testing.T) {
 	}
 	wantFail(t, 1, "", []string{"conflicts", "show", "nosuch", s}, "HTTP 404")
 
-	// resolve without --if-match reads the ETag first and says so.
+	// resolve refuses to resolve blind: it needs --if-match, or --force.
 	wantFail(t, 2, "", []string{"resolve", cid1, s}, "--strategy")
 	wantFail(t, 2, "", []string{"resolve", cid1, "--strategy", "best", s}, "must be one of")
+	wantFail(t, 2, "", []string{"resolve", cid1, "--strategy", "take-proposed", s},
+		"give --if-match", "truce conflicts show "+cid1, "--force")
+	wantFail(t, 2, "", []string{"resolve", cid1, "--strategy", "take-proposed", "--if-match", v2, "--force", s}, "not both")
 	wantFail(t, 1, "", []string{"resolve", cid1, "--strategy", "take-proposed", "--if-match", `"1-1"`, s}, "precondition_failed", "--if-match")
-	r = mustTruce(t, "", "resolve", cid1, "--strategy", "take-proposed", s)
+	r = mustTruce(t, "", "resolve", cid1, "--strategy", "take-proposed", "--if-match", v2, s)
 	if m := jsonObject(t, r.stdout); m["title"] != "c" || m["_version"] != 3.0 ||
-		!strings.Contains(r.stderr, "using the current ETag of notes/d1") || !strings.Contains(r.stderr, "notes/d1  version 3") {
+		strings.Contains(r.stderr, "--force") || !strings.Contains(r.stderr, "notes/d1  version 3") {
 		t.Errorf("resolve: %s / %s", r.stdout, r.stderr)
 	}
-	wantFail(t, 1, "", []string{"resolve", cid1, "--strategy", "merge", s}, "HTTP 409")
+	wantFail(t, 1, "", []string{"resolve", cid1, "--strategy", "merge", "--force", s}, "HTTP 409")
 
 	// A custom resolution from a file, with an explicit ETag.
 	get := mustTruce(t, "", "get", "notes", "d2", s)
@@ -82,6 +86,18 @@ func TestCLIConflicts(t *testing.T) {
 	wantFail(t, 1, `{"title":"y","n":5}`, []string{"put", "notes", "d1", "--version", "3", s}, "merge_conflict")
 	var cf map[string]any
 	line := strings.TrimSpace(mustTruce(t, "", "conflicts", "--json", s).stdout)
+	if err := json.Unmarshal([]byte(line), &cf); err != nil {
+		t.Fatalf("%v: %s", err, line)
+	}
+	// --force resolves against the current version, and says so.
+	mustTruce(t, `{"title":"z","n":6}`, "put", "notes", "d1", s) // the document moved on
+	r = mustTruce(t, "", "resolve", cf["id"].(string), "--strategy", "keep-current", "--force", s)
+	if m := jsonObject(t, r.stdout); m["title"] != "z" || !strings.Contains(r.stderr, "--force: using the current ETag of notes/d1") {
+		t.Errorf("resolve --force: %s / %s", r.stdout, r.stderr)
+	}
+	mustTruce(t, `{"title":"x","n":5}`, "put", "notes", "d1", "--version", "6", s)
+	wantFail(t, 1, `{"title":"y","n":5}`, []string{"put", "notes", "d1", "--version", "6", s}, "merge_conflict")
+	line = strings.TrimSpace(mustTruce(t, "", "conflicts", "--json", s).stdout)
 	if err := json.Unmarshal([]byte(line), &cf); err != nil {
 		t.Fatalf("%v: %s", err, line)
 	}
