@@ -228,11 +228,13 @@ func TestCLIHistoryAndDiff(t *testing.T) {
 	}
 	mustTruce(t, "", "delete", "notes", "n1", s)
 
+	// Only the newest version says what the document is now.
 	r := mustTruce(t, "", "history", "notes", "n1", s)
 	lines := strings.Split(strings.TrimRight(r.stdout, "\n"), "\n")
 	if len(lines) != 5 || !strings.HasPrefix(lines[0], "VERSION") || !strings.HasPrefix(lines[1], "4 ") ||
-		!strings.HasSuffix(lines[1], "deleted") || !strings.HasPrefix(lines[4], "1 ") || !strings.HasSuffix(lines[4], "live") {
-		t.Errorf("history:\n%s", r.stdout)
+		!strings.HasSuffix(lines[1], " deleted") || !strings.HasPrefix(lines[4], "1 ") || !strings.HasSuffix(lines[4], " -") ||
+		strings.Contains(r.stdout, "live") {
+		t.Errorf("history of a deleted document:\n%s", r.stdout)
 	}
 	r = mustTruce(t, "", "history", "notes", "n1", "--limit", "2", "--json", s)
 	var versions []map[string]any
@@ -241,6 +243,20 @@ func TestCLIHistoryAndDiff(t *testing.T) {
 		t.Errorf("history --json --limit 2: %s (%v)", r.stdout, err)
 	}
 	wantFail(t, 1, "", []string{"history", "notes", "never", s}, "not_found")
+
+	// Brought back: the newest is live, the delete stays a delete.
+	mustTruce(t, `{"title":"d"}`, "put", "notes", "h2", s)
+	mustTruce(t, "", "delete", "notes", "h2", s)
+	mustTruce(t, `{"title":"e"}`, "put", "notes", "h2", s)
+	r = mustTruce(t, "", "history", "notes", "h2", s)
+	var states []string
+	for _, line := range strings.Split(strings.TrimRight(r.stdout, "\n"), "\n")[1:] {
+		f := strings.Fields(line)
+		states = append(states, f[0]+" "+f[len(f)-1])
+	}
+	if got := strings.Join(states, ", "); got != "3 live, 2 deleted, 1 -" {
+		t.Errorf("history of a document brought back: %s\n%s", got, r.stdout)
+	}
 
 	r = mustTruce(t, "", "diff", "notes", "n1", "--from", "1", "--to", "3", s)
 	if r.stdout != "replace /title: \"c\"\nadd /tags: [\"x\",\"y\"]\n" && r.stdout != "add /tags: [\"x\",\"y\"]\nreplace /title: \"c\"\n" {

@@ -17,8 +17,10 @@ func newHistoryCmd(o *clientOptions) *cobra.Command {
 		Use:   "history COLLECTION ID",
 		Short: "List the versions of a document",
 		Long: `List the kept versions of a document, newest first, as a table: the
-version, when it was written, its ETag, and whether it deleted the
-document. A deleted document's history is listed too.
+version, when it was written, its ETag, and its state: the newest version
+is "live" or "deleted" (the document as it is now); an older version is
+"deleted" if that write deleted the document, and "-" otherwise. A
+deleted document's history is listed too.
 
 With --json, stdout gets a JSON array of {"version", "etag", "updatedAt",
 "deleted"} objects. 'truce diff' shows what changed between two versions.`,
@@ -58,11 +60,9 @@ With --json, stdout gets a JSON array of {"version", "etag", "updatedAt",
 			}
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "VERSION\tUPDATED\tETAG\tSTATE")
-			for _, v := range versions {
-				state := "live"
-				if v.Deleted {
-					state = "deleted"
-				}
+			for i, v := range versions {
+				state := versionState(v, i == 0)
+
 				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", v.Version, v.UpdatedAt.UTC().Format(time.RFC3339), v.ETag, state)
 			}
 			return tw.Flush()
@@ -70,4 +70,18 @@ With --json, stdout gets a JSON array of {"version", "etag", "updatedAt",
 	}
 	cmd.Flags().IntVarP(&limit, "limit", "n", 0, "list only the `N` newest versions (0: all)")
 	return cmd
+}
+
+// versionState is the STATE column of one version: only the newest
+// version says what the document is now (live or deleted); an older one
+// says only whether its write deleted the document.
+func versionState(v client.VersionInfo, newest bool) string {
+	switch {
+	case v.Deleted:
+		return "deleted"
+	case newest:
+		return "live"
+	default:
+		return "-"
+	}
 }
