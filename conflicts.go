@@ -57,7 +57,7 @@ func getConflict(tx ReadTx, id string) (*Conflict, error) {
 
 func checkOpen(c *Conflict) error {
 	if c.Status != ConflictOpen {
-		return Errorf(CodeConflictClosed, "conflict %s was %s at %s", c.ID, c.Status, c.ClosedAt.Format(time.RFC3339))
+		return Errorf(CodeConflictClosed, "conflict %s was %s at %s", c.ID, c.Status, AppendTime(nil, c.ClosedAt))
 	}
 	return nil
 }

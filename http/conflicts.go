@@ -45,10 +45,14 @@ func (h *Handler) listConflicts(w http.ResponseWriter, r *http.Request) {
 	if items == nil {
 		items = []*truce.Conflict{}
 	}
+	out := make([]conflictJSON, len(items))
+	for i, c := range items {
+		out[i] = renderConflict(c)
+	}
 	b, err := json.Marshal(struct {
-		Items []*truce.Conflict `json:"items"`
-		Next  *string           `json:"next"`
-	}{items, cursor(page.Next)})
+		Items []conflictJSON `json:"items"`
+		Next  *string        `json:"next"`
+	}{out, cursor(page.Next)})
 	if err != nil {
 		h.problem(w, r, err)
 		return
@@ -97,7 +101,7 @@ func (h *Handler) writeConflict(w http.ResponseWriter, r *http.Request, c *truce
 		h.problem(w, r, err)
 		return
 	}
-	b, err := json.Marshal(c)
+	b, err := json.Marshal(renderConflict(c))
 	if err != nil {
 		h.problem(w, r, err)
 		return
@@ -161,4 +165,22 @@ func (h *Handler) dismissConflict(w http.ResponseWriter, r *http.Request) {
 		h.metrics.count(r.Context(), h.metrics.recorded, c.Collection, "dismissed", h.exists)
 	}
 	h.writeConflict(w, r, c, err)
+}
+
+// conflictJSON is a conflict as the API shows it: its times in
+// truce.TimeLayout, with milliseconds, as every other time the server
+// writes. (encoding/json would write RFC 3339 with trailing zeros cut, so
+// .120 as .12.) The outer fields hide the embedded ones of the same name.
+type conflictJSON struct {
+	*truce.Conflict
+	CreatedAt string `json:"createdAt"`
+	ClosedAt  string `json:"closedAt,omitempty"`
+}
+
+func renderConflict(c *truce.Conflict) conflictJSON {
+	out := conflictJSON{Conflict: c, CreatedAt: string(truce.AppendTime(nil, c.CreatedAt))}
+	if !c.ClosedAt.IsZero() {
+		out.ClosedAt = string(truce.AppendTime(nil, c.ClosedAt))
+	}
+	return out
 }

@@ -2,8 +2,14 @@ package http_test
 
 import (
 	"encoding/json"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/trucedb/truce"
+	trucehttp "github.com/trucedb/truce/http"
+	"github.com/trucedb/truce/pebble"
 )
 
 // openConflict sets up collection col under the manual policy with document
@@ -71,6 +77,39 @@ func TestConflictJSON(t *testing.T) {
 	etag := c.do("GET", doc, nil).Header.Get("ETag")
 	c.do("POST", "/v1/conflicts/"+del["id"].(string)+"/resolve", `{"strategy":"take-proposed"}`, "If-Match: "+etag).want(t, 204, "")
 	c.do("GET", doc, nil).want(t, 404, "not_found")
+}
+
+// TestConflictTimes: a conflict's createdAt and closedAt are in
+// truce.TimeLayout, three decimals, as every time the server writes, even
+// when the milliseconds end in zero (encoding/json would write .12).
+func TestConflictTimes(t *testing.T) {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 120_000_000, time.UTC)
+	store, err := pebble.Open(t.TempDir(), pebble.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := truce.NewService(store, truce.Options{Now: func() time.Time { return at }})
+	srv := httptest.NewServer(checked(t, trucehttp.NewHandler(svc, trucehttp.Options{})))
+	t.Cleanup(func() { srv.Close(); store.Close() })
+	c := &client{tb: t, base: srv.URL, hc: srv.Client()}
+
+	const want = "2026-01-02T03:04:05.120Z"
+	cid := openConflict(t, c, "notes", "d")
+	if got := c.do("GET", "/v1/conflicts/"+cid, nil).want(t, 200, "").JSON(t)["createdAt"]; got != want {
+		t.Errorf("createdAt %v, want %s", got, want)
+	}
+	items, _ := c.do("GET", "/v1/conflicts", nil).want(t, 200, "").JSON(t)["items"].([]any)
+	if len(items) != 1 || items[0].(map[string]any)["createdAt"] != want {
+		t.Errorf("listed: %v", items)
+	}
+	got := c.do("POST", "/v1/conflicts/"+cid+"/dismiss", nil).want(t, 200, "").JSON(t)
+	if got["createdAt"] != want || got["closedAt"] != want {
+		t.Errorf("dismissed: createdAt %v, closedAt %v, want %s", got["createdAt"], got["closedAt"], want)
+	}
+	r := c.do("POST", "/v1/conflicts/"+cid+"/dismiss", nil).want(t, 409, "conflict_closed")
+	if !strings.Contains(string(r.Body), "dismissed at "+want) {
+		t.Errorf("closed conflict: %s", r.Body)
+	}
 }
 
 // TestListConflicts: the query parameters of GET /v1/conflicts reach the

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/trucedb/truce"
 	"github.com/trucedb/truce/client"
 )
 
@@ -59,7 +60,7 @@ and 'truce dismiss' close it.`,
 					return requestFailed(cmd, c, err, "", "", 0)
 				}
 				if o.json {
-					b, err := json.Marshal(cf)
+					b, err := json.Marshal(conflictJSON(cf))
 					if err != nil {
 						return err
 					}
@@ -112,7 +113,7 @@ whole base, current and proposed documents.`,
 				return requestFailed(cmd, c, err, "", "", 0)
 			}
 			if o.json {
-				return o.printJSON(cmd, cf)
+				return o.printJSON(cmd, conflictJSON(cf))
 			}
 			// The ETag of the version the conflict met is what a
 			// resolution should be conditional on. A version that
@@ -124,6 +125,21 @@ whole base, current and proposed documents.`,
 			return showConflict(cmd.OutOrStdout(), cf, etag)
 		},
 	}
+}
+
+// conflictJSON returns cf for --json as the server sent it: its times in
+// truce.TimeLayout, with milliseconds, where encoding/json would cut the
+// trailing zeros (.120 as .12).
+func conflictJSON(cf *client.Conflict) any {
+	out := struct {
+		*client.Conflict
+		CreatedAt string `json:"createdAt"`
+		ClosedAt  string `json:"closedAt,omitempty"`
+	}{Conflict: cf, CreatedAt: cf.CreatedAt.UTC().Format(truce.TimeLayout)}
+	if !cf.ClosedAt.IsZero() {
+		out.ClosedAt = cf.ClosedAt.UTC().Format(truce.TimeLayout)
+	}
+	return out
 }
 
 // showConflict prints the three-way view of a conflict. etag is the ETag

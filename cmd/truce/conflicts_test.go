@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/trucedb/truce/client"
 )
 
 func TestCLIConflicts(t *testing.T) {
@@ -110,4 +113,26 @@ func TestCLIConflicts(t *testing.T) {
 	}
 	wantFail(t, 2, "", []string{"dismiss", s}, "accepts 1 arg(s)")
 	wantFail(t, 2, "", []string{"conflicts", "--status", "closed", s}, "must be one of")
+}
+
+// TestConflictJSONTimes: --json writes a conflict's times as the server
+// does, with three decimals, not as encoding/json would (.12).
+func TestConflictJSONTimes(t *testing.T) {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 120_000_000, time.UTC)
+	for _, tc := range []struct {
+		closed time.Time
+		want   string
+	}{
+		{time.Time{}, `"createdAt":"2026-01-02T03:04:05.120Z"`},
+		{at.Add(time.Second), `"closedAt":"2026-01-02T03:04:06.120Z"`},
+	} {
+		b, err := json.Marshal(conflictJSON(&client.Conflict{ID: "c1", CreatedAt: at, ClosedAt: tc.closed}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), tc.want) || strings.Count(string(b), "createdAt") != 1 ||
+			strings.Contains(string(b), "closedAt") != !tc.closed.IsZero() {
+			t.Errorf("%s, want %s", b, tc.want)
+		}
+	}
 }
