@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -157,6 +158,29 @@ func TestMetrics(t *testing.T) {
 	readme, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The dashboard's PostgreSQL panels name metrics this store exports
+	// (http's TestMetrics checks the rest against a Pebble server).
+	exported := map[string]bool{}
+	for _, f := range families {
+		exported[f.GetName()] = true
+	}
+	dash, err := os.ReadFile("../docs/grafana-dashboard.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range regexp.MustCompile(`truce_[a-z0-9_]+`).FindAllString(string(dash), -1) {
+		base := name
+		for _, suffix := range []string{"_bucket", "_count", "_sum"} {
+			if b, ok := strings.CutSuffix(name, suffix); ok && strings.Contains(string(readme), "`"+b+"`") {
+				base = b
+			}
+		}
+		for _, line := range strings.Split(string(readme), "\n") {
+			if strings.Contains(line, "`"+base+"`") && strings.Contains(line, "| PostgreSQL:") && !exported[base] {
+				t.Errorf("the dashboard names %s, a PostgreSQL metric the store does not export", name)
+			}
+		}
 	}
 	for _, f := range families {
 		if !strings.HasPrefix(f.GetName(), "truce_") {
