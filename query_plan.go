@@ -368,14 +368,26 @@ func (s *Service) readPlan(tx ReadTx, collection string, p *plan, f *filter, lim
 			if err != nil {
 				return err
 			}
+			var pre map[string]*Document
+			if p.exact {
+				// Every entry of an exact plan up to the page's end is a hit:
+				// read their documents in id order, in which the store's
+				// point reads move forward (Pebble then seeks from where it
+				// is), not in the index's order.
+				if pre, err = readInIDOrder(tx, collection, es[:min(len(es), limit+1-len(hits))]); err != nil {
+					return err
+				}
+			}
 			for _, e := range es {
 				examined++
 				if !p.exact && examined > s.maxScan {
 					return tooMany()
 				}
-				d, err := getDocument(tx, collection, e.ID)
-				if err != nil {
-					return err
+				d, ok := pre[e.ID]
+				if !ok {
+					if d, err = getDocument(tx, collection, e.ID); err != nil {
+						return err
+					}
 				}
 				// An exact plan's entries are the matching documents: the
 				// same snapshot holds the entry and the version it indexes.
@@ -520,4 +532,23 @@ func queryHash(q *Query) string {
 	}{where, q.OrderBy, q.Fields, q.Scan})
 	sum := sha256.Sum256(b)
 	return base64.RawURLEncoding.EncodeToString(sum[:9])
+}
+
+// readInIDOrder reads the documents the entries name, in id order, and
+// returns them by id (nil for one that does not exist).
+func readInIDOrder(tx ReadTx, collection string, es []IndexEntry) (map[string]*Document, error) {
+	ids := make([]string, len(es))
+	for i, e := range es {
+		ids[i] = e.ID
+	}
+	slices.Sort(ids)
+	docs := make(map[string]*Document, len(ids))
+	for _, id := range slices.Compact(ids) {
+		d, err := getDocument(tx, collection, id)
+		if err != nil {
+			return nil, err
+		}
+		docs[id] = d
+	}
+	return docs, nil
 }
