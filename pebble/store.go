@@ -33,6 +33,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/trucedb/truce"
 	"github.com/trucedb/truce/internal/broadcast"
+	"github.com/trucedb/truce/internal/drain"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -119,11 +120,8 @@ type Store struct {
 	lastSync atomic.Int64
 	wakeLag  atomic.Int64
 
-	// state counts transactions in progress, plus closedBit once Close is
-	// called; drained is closed when the count falls to zero after that.
-	state     atomic.Int64
-	drained   chan struct{}
-	drainOnce sync.Once
+	// gate counts the transactions in progress, for Close to wait for.
+	gate drain.Gate
 
 	// log receives the slow commits at debug level; metrics holds what
 	// the store measures itself (metrics.go).
@@ -132,8 +130,6 @@ type Store struct {
 }
 
 var _ truce.Store = (*Store)(nil)
-
-const closedBit = 1 << 62
 
 // Open opens the store in dir, creating it if it does not exist.
 func Open(dir string, opts Options) (*Store, error) {
@@ -167,7 +163,6 @@ func open(dir string, opts Options, fs vfs.FS) (*Store, error) {
 	}
 	s := &Store{
 		wlock:     make(chan struct{}, 1),
-		drained:   make(chan struct{}),
 		epoch:     time.Now(),
 		docBudget: opts.DocumentCacheSize,
 		log:       log,
@@ -229,18 +224,14 @@ func open(dir string, opts Options, fs vfs.FS) (*Store, error) {
 
 // begin registers a transaction in progress, so that Close waits for it.
 func (s *Store) begin() error {
-	if s.state.Add(1)&closedBit != 0 {
-		s.end()
+	if !s.gate.Enter() {
 		return ErrClosed
 	}
 	return nil
 }
 
-func (s *Store) end() {
-	if s.state.Add(-1) == closedBit {
-		s.drainOnce.Do(func() { close(s.drained) })
-	}
-}
+// end ends what begin registered.
+func (s *Store) end() { s.gate.Leave() }
 
 // View runs fn in a read-only transaction on a snapshot of the database
 // taken at fn's first read. It returns once everything fn observed is durable, with fn's error
@@ -503,12 +494,8 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close waits for the transactions in progress, then closes the database.
 // Every later call returns ErrClosed.
 func (s *Store) Close() error {
-	old := s.state.Or(closedBit)
-	if old&closedBit != 0 {
+	if !s.gate.Close() {
 		return ErrClosed
-	}
-	if old != 0 {
-		<-s.drained
 	}
 	return wrap("close", s.db.Close())
 }

@@ -46,7 +46,7 @@ func channelName(schema string) string {
 func (s *Store) Changed() <-chan struct{} {
 	ch := s.changes.Wait()
 	s.listen.Do(func() {
-		if s.state.Load()&closedBit != 0 {
+		if s.gate.Closed() {
 			close(s.listened)
 			return
 		}

@@ -99,6 +99,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/trucedb/truce"
 	"github.com/trucedb/truce/internal/broadcast"
+	"github.com/trucedb/truce/internal/drain"
 )
 
 // Options configure a Store. The zero value is a good default for a server.
@@ -147,11 +148,8 @@ type Store struct {
 	stopList context.CancelFunc // guarded by listen; nil until it ran
 	listened chan struct{}      // closed when the listener has stopped
 
-	// state counts transactions in progress, plus closedBit once Close is
-	// called; drained is closed when the count falls to zero after that.
-	state     atomic.Int64
-	drained   chan struct{}
-	drainOnce sync.Once
+	// gate counts the transactions in progress, for Close to wait for.
+	gate drain.Gate
 
 	metrics storeMetrics // see metrics.go
 }
@@ -160,8 +158,6 @@ var (
 	_ truce.Store          = (*Store)(nil)
 	_ truce.ChangeNotifier = (*Store)(nil)
 )
-
-const closedBit = 1 << 62
 
 // Open connects to the PostgreSQL database named by url (a postgres:// URL
 // or a key=value connection string, as pgx takes), creates or migrates
@@ -214,7 +210,6 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		schema:   schema,
 		channel:  channelName(schema),
 		log:      opts.Logger,
-		drained:  make(chan struct{}),
 		listened: make(chan struct{}),
 		wlock:    make(chan struct{}, 1),
 		metrics:  newStoreMetrics(),
@@ -231,18 +226,14 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 
 // begin registers a transaction in progress, so that Close waits for it.
 func (s *Store) begin() error {
-	if s.state.Add(1)&closedBit != 0 {
-		s.end()
+	if !s.gate.Enter() {
 		return ErrClosed
 	}
 	return nil
 }
 
-func (s *Store) end() {
-	if s.state.Add(-1) == closedBit {
-		s.drainOnce.Do(func() { close(s.drained) })
-	}
-}
+// end ends what begin registered.
+func (s *Store) end() { s.gate.Leave() }
 
 // View runs fn in a read-only transaction on one snapshot, taken at fn's
 // first read. It returns fn's error, or the store's if it failed.
@@ -436,12 +427,8 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close waits for the transactions in progress, then stops the listener
 // and closes the connections. Every later call returns ErrClosed.
 func (s *Store) Close() error {
-	old := s.state.Or(closedBit)
-	if old&closedBit != 0 {
+	if !s.gate.Close() {
 		return ErrClosed
-	}
-	if old != 0 {
-		<-s.drained
 	}
 	s.stopListener()
 	s.pool.Close()
