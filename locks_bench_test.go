@@ -17,43 +17,10 @@ import (
 // one document every client queues for the same lock; with 1,000, clients
 // rarely meet.
 func BenchmarkServiceLockCycles(b *testing.B) {
-	body := []byte(`{"title":"benchmark","n":1}`)
-	for _, docs := range []int{1, 1000} {
-		for _, clients := range []int{1, 16} {
-			b.Run(fmt.Sprintf("docs=%d/clients=%d", docs, clients), func(b *testing.B) {
-				svc, _ := mustService(b)
-				ctx := context.Background()
-				var next atomic.Int64
-				var wg sync.WaitGroup
-				b.ResetTimer()
-				start := time.Now()
-				for range clients {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						for next.Add(1) <= int64(b.N) {
-							id := fmt.Sprint("d", rand.IntN(docs))
-							l, err := svc.Lock(ctx, truce.LockRequest{Collection: "bench", ID: id, TTL: 30 * time.Second, Wait: 30 * time.Second})
-							if err != nil {
-								b.Error(err)
-								return
-							}
-							if _, err := svc.Put(ctx, "bench", id, body, truce.Precondition{LockToken: l.Token}, nil); err != nil {
-								b.Error(err)
-								return
-							}
-							if err := svc.Unlock(ctx, "bench", id, l.Token); err != nil {
-								b.Error(err)
-								return
-							}
-						}
-					}()
-				}
-				wg.Wait()
-				b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "cycles/s")
-			})
-		}
-	}
+	benchLockCycles(b, func(b *testing.B) []*truce.Service {
+		svc, _ := mustService(b)
+		return []*truce.Service{svc}
+	})
 }
 
 // BenchmarkServiceLockCyclesShared is BenchmarkServiceLockCycles over a
@@ -62,11 +29,20 @@ func BenchmarkServiceLockCycles(b *testing.B) {
 // request that waits costs a commit to join the queue and one that takes
 // the lock from it.
 func BenchmarkServiceLockCyclesShared(b *testing.B) {
+	benchLockCycles(b, func(b *testing.B) []*truce.Service {
+		nodes, _ := mustNodes(b, 2, truce.Options{})
+		return nodes
+	})
+}
+
+// benchLockCycles runs the lock cycles of clients spread over the Services
+// that nodes makes for each sub-benchmark, client c on node c mod n.
+func benchLockCycles(b *testing.B, nodes func(b *testing.B) []*truce.Service) {
 	body := []byte(`{"title":"benchmark","n":1}`)
 	for _, docs := range []int{1, 1000} {
 		for _, clients := range []int{1, 16} {
 			b.Run(fmt.Sprintf("docs=%d/clients=%d", docs, clients), func(b *testing.B) {
-				nodes, _ := mustNodes(b, 2, truce.Options{})
+				svcs := nodes(b)
 				ctx := context.Background()
 				var next atomic.Int64
 				var wg sync.WaitGroup
@@ -76,7 +52,7 @@ func BenchmarkServiceLockCyclesShared(b *testing.B) {
 					wg.Add(1)
 					go func() {
 						defer wg.Done()
-						svc := nodes[c%2]
+						svc := svcs[c%len(svcs)]
 						for next.Add(1) <= int64(b.N) {
 							id := fmt.Sprint("d", rand.IntN(docs))
 							l, err := svc.Lock(ctx, truce.LockRequest{Collection: "bench", ID: id, TTL: 30 * time.Second, Wait: 30 * time.Second})
