@@ -4,12 +4,12 @@ import (
 	"context"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/trucedb/truce/internal/broadcast"
 )
 
 // Durability. An Update that wrote commits asynchronously (SET LOCAL
@@ -89,8 +89,8 @@ type flushWatch struct {
 	// seq is the last seq allocated by a commit of this Store that found
 	// the WAL flushed through it; see above.
 	seq atomic.Int64
-	mu  sync.Mutex
-	ch  chan struct{} // closed when lsn grows; nil when nobody waits
+	// grew wakes those who wait for lsn to grow.
+	grew broadcast.Signal
 }
 
 // advance records that the WAL is flushed through lsn.
@@ -104,12 +104,7 @@ func (w *flushWatch) advance(lsn uint64) {
 			break
 		}
 	}
-	w.mu.Lock()
-	if w.ch != nil {
-		close(w.ch)
-		w.ch = nil
-	}
-	w.mu.Unlock()
+	w.grew.Notify()
 }
 
 // advanceSeq records that the commit that allocated seq is durable.
@@ -127,14 +122,7 @@ func (w *flushWatch) durableSeq(seq *int64) bool {
 	return seq != nil && *seq > 0 && *seq <= w.seq.Load()
 }
 
-func (w *flushWatch) grown() <-chan struct{} {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.ch == nil {
-		w.ch = make(chan struct{})
-	}
-	return w.ch
-}
+func (w *flushWatch) grown() <-chan struct{} { return w.grew.Wait() }
 
 // waitDurable returns once the WAL is flushed through lsn. self is 1 when
 // the caller is an Update in progress, else 0.
