@@ -115,6 +115,7 @@ var apiOps = map[string]apiOp{
 	"POST /v1/tx":                                             {summary: "An atomic batch: all the ops or none", headers: []string{"IdempotencyKey"}, body: "Batch", ok: map[int]string{200: "BatchResults"}, codes: append(slices.Clone(bodyCodes), txCodes...)},
 	"POST /v1/transactions":                                   {summary: "Begin an interactive transaction", headers: []string{"IdempotencyKey"}, body: "TransactionRequest", ok: map[int]string{201: "Transaction"}, codes: bodyCodes},
 	"POST /v1/transactions/{tid}/commit":                      {summary: "Commit an interactive transaction", headers: []string{"IdempotencyKey"}, ok: map[int]string{200: "BatchResults"}, codes: append(slices.Clone(bodyCodes), txCodes...)},
+	"POST /v1/admin/backup":                                   {summary: "Back the store up, online and consistent, into a directory of the server's file system (Pebble; PostgreSQL answers 501)", headers: []string{"IdempotencyKey"}, body: "BackupRequest", ok: map[int]string{200: "BackupManifest"}, codes: append(slices.Clone(bodyCodes), truce.CodeInvalidBackupTarget, truce.CodeBackupUnsupported)},
 	"DELETE /v1/transactions/{tid}":                           {summary: "Roll an interactive transaction back", headers: []string{"IdempotencyKey"}, ok: map[int]string{204: "NoContent"}, codes: append(slices.Clone(bodyCodes), truce.CodeTransactionExpired, truce.CodeNotFound)},
 }
 

@@ -211,6 +211,8 @@ func openAPIComponents() map[string]any {
 			"Resolution":         map[string]any{"required": true, "content": jsonContent(obj(map[string]any{"strategy": map[string]any{"type": "string", "enum": []string{"keep-current", "take-proposed", "merge", "custom"}}, "document": nullable("object")}, "strategy"))},
 			"Batch":              map[string]any{"required": true, "content": jsonContent(obj(map[string]any{"ops": arrayOf(ref("schemas", "Op"))}, "ops"))},
 			"TransactionRequest": map[string]any{"content": jsonContent(obj(map[string]any{"ttl": duration}))},
+			"BackupRequest": map[string]any{"required": true, "content": jsonContent(map[string]any{"type": "object", "additionalProperties": false, "required": []string{"to"},
+				"properties": map[string]any{"to": map[string]any{"type": "string", "description": "An absolute path, on the server's file system, to a directory that does not exist or is empty."}}})},
 		}),
 		"responses": suffixed("responses", map[string]any{
 			"Status": response("OK", obj(map[string]any{"status": typ("string")}, "status")),
@@ -242,7 +244,12 @@ func openAPIComponents() map[string]any {
 			"SwitchingProtocols": map[string]any{"description": "A WebSocket of events, one Event as JSON per message"},
 			"Changes":            response("A page of events", obj(map[string]any{"items": arrayOf(ref("schemas", "Event")), "last": typ("integer")}, "items", "last")),
 			"BatchResults":       response("Every op applied", obj(map[string]any{"results": arrayOf(ref("schemas", "OpResult"))}, "results")),
-			"Transaction":        response("The transaction", obj(map[string]any{"id": typ("string"), "expiresAt": typ("string")}, "id", "expiresAt"), "Location"),
+			"BackupManifest": response("The complete backup's manifest, also written last into its directory as manifest.json", obj(map[string]any{
+				"format": typ("integer"), "store": typ("string"), "dir": typ("string"), "created": typ("string"), "bytes": typ("integer"),
+				"seq":   map[string]any{"type": "integer", "minimum": 0, "description": "The change-log seq of the last commit the backup holds."},
+				"files": arrayOf(obj(map[string]any{"path": typ("string"), "size": typ("integer"), "sha256": typ("string")}, "path", "size", "sha256")),
+			}, "format", "store", "seq", "created", "dir", "files", "bytes")),
+			"Transaction": response("The transaction", obj(map[string]any{"id": typ("string"), "expiresAt": typ("string")}, "id", "expiresAt"), "Location"),
 		}),
 	}
 }
