@@ -95,6 +95,7 @@ func (h *Handler) routeTable() []route {
 		{"DELETE /v1/transactions/{tid}", anyToken, h.rollbackTransaction},
 
 		{"POST /v1/admin/backup", admin, h.backup},
+		{"POST /v1/admin/import", admin, h.importVersion},
 	}
 }
 

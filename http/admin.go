@@ -39,3 +39,30 @@ func (h *Handler) backup(w http.ResponseWriter, r *http.Request) {
 	}
 	h.writeValue(w, r, http.StatusOK, m)
 }
+
+// importVersion serves POST /v1/admin/import (admin): one line of truce
+// export, a version of a document as another server held it, written
+// with its version number, times and author (Service.Import). The answer
+// is the stored version: 201 when it brought the document to life, 200
+// otherwise, with Truce-Import: unchanged when the document already held
+// it (a rerun of an interrupted import).
+func (h *Handler) importVersion(w http.ResponseWriter, r *http.Request) {
+	body, err := h.jsonRequest(w, r)
+	if err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	res, err := h.svc.Import(r.Context(), body)
+	if err != nil {
+		h.problem(w, r, err)
+		return
+	}
+	status := http.StatusOK
+	switch {
+	case res.Unchanged:
+		w.Header().Set("Truce-Import", "unchanged")
+	case res.Created:
+		status = http.StatusCreated
+	}
+	writeDocument(w, r, status, res.Document)
+}

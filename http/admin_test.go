@@ -75,3 +75,41 @@ func TestBackupNeedsAdmin(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestImportRoute: POST /v1/admin/import writes an export line with its
+// version and times; a rerun changes nothing; a clash is import_conflict;
+// a bad line is a problem that writes nothing.
+func TestImportRoute(t *testing.T) {
+	c := mustServe(t)
+	line := `{"_collection":"notes","_id":"n1","_version":3,"_createdAt":"2026-01-01T00:00:00Z","_updatedAt":"2026-01-02T00:00:00Z","_updatedBy":"ann","title":"x"}`
+	r := c.do("POST", "/v1/admin/import", line).want(t, http.StatusCreated, "")
+	d := r.JSON(t)
+	if d["_version"] != float64(3) || d["_updatedAt"] != "2026-01-02T00:00:00.000Z" || d["_updatedBy"] != "ann" || d["title"] != "x" {
+		t.Errorf("imported %s", r.Body)
+	}
+	etag := r.Header.Get("ETag")
+	again := c.do("POST", "/v1/admin/import", line).want(t, http.StatusOK, "")
+	if again.Header.Get("Truce-Import") != "unchanged" || again.Header.Get("ETag") != etag {
+		t.Errorf("import again: Truce-Import %q, ETag %q (want unchanged, %s)", again.Header.Get("Truce-Import"), again.Header.Get("ETag"), etag)
+	}
+	got := c.do("GET", "/v1/collections/notes/docs/n1", nil).want(t, http.StatusOK, "")
+	if got.Header.Get("ETag") != etag {
+		t.Errorf("GET: ETag %s, want %s", got.Header.Get("ETag"), etag)
+	}
+	clash := `{"_collection":"notes","_id":"n1","_version":3,"_createdAt":"2026-01-01T00:00:00Z","_updatedAt":"2026-01-02T00:00:00Z","title":"y"}`
+	c.do("POST", "/v1/admin/import", clash).want(t, http.StatusConflict, "import_conflict")
+	c.do("POST", "/v1/admin/import", `{"_collection":"notes","_id":"n2","_version":1}`).want(t, http.StatusBadRequest, "invalid_document")
+	c.do("POST", "/v1/admin/import", `{"_collection":"no/pe","_id":"n2","_version":1,"_createdAt":"2026-01-01T00:00:00Z","_updatedAt":"2026-01-02T00:00:00Z"}`).want(t, http.StatusBadRequest, "invalid_collection")
+	c.do("GET", "/v1/collections/notes/docs/n2", nil).want(t, http.StatusNotFound, "not_found")
+	if v := c.do("GET", "/v1/collections/notes/docs/n1", nil).JSON(t)["title"]; v != "x" {
+		t.Errorf("a refused import changed notes/n1: title %v", v)
+	}
+}
+
+// TestImportNeedsAdmin: a write token may not import.
+func TestImportNeedsAdmin(t *testing.T) {
+	s := mustAuthServer(t, trucehttp.Options{})
+	line := `{"_collection":"orders","_id":"i1","_version":1,"_createdAt":"2026-01-01T00:00:00Z","_updatedAt":"2026-01-02T00:00:00Z"}`
+	s.send("POST", "/v1/admin/import", tokWriter, line).want(t, http.StatusForbidden, "forbidden")
+	s.send("POST", "/v1/admin/import", tokAdmin, line).want(t, http.StatusCreated, "")
+}
