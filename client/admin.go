@@ -55,3 +55,34 @@ func (c *Client) Backup(ctx context.Context, dir string, opts ...CallOption) (*B
 	}
 	return &m, nil
 }
+
+// Import writes one line of truce export (one version of a document, with
+// _collection, _id, _version, _createdAt, _updatedAt, and _deleted for a
+// deletion) to the server, keeping its version number, times and author
+// (POST /v1/admin/import, admin scope). It returns the stored version and
+// whether the server already held it or had imported it for the same
+// IdempotencyKey before (unchanged: nothing was written now),
+// which makes an interrupted import safe to run again. A document that
+// holds that version with other content is CodeImportConflict. It takes
+// IdempotencyKey.
+func (c *Client) Import(ctx context.Context, line []byte, opts ...CallOption) (doc *Doc, unchanged bool, err error) {
+	cfg, err := applyOptions("Import", opts, optIdempotencyKey)
+	if err != nil {
+		return nil, false, err
+	}
+	var head struct {
+		Collection string `json:"_collection"`
+	}
+	if err := json.Unmarshal(line, &head); err != nil {
+		return nil, false, fmt.Errorf("client: the import line is not a JSON object: %w", err)
+	}
+	resp, err := c.do(ctx, &request{method: http.MethodPost, path: "/v1/admin/import", header: cfg.header, body: line, ctype: "application/json"})
+	if err != nil {
+		return nil, false, err
+	}
+	doc, err = docFrom(head.Collection, resp)
+	// A replayed answer (the same line sent before with the same key) is
+	// one the server already acted on.
+	unchanged = resp.header.Get("Truce-Import") == "unchanged" || resp.header.Get("Idempotent-Replayed") == "true"
+	return doc, unchanged, err
+}
