@@ -56,7 +56,7 @@ type Options struct {
 	AccessLog bool
 }
 
-// Handler serves the truce HTTP API (API.md). Mount it at the root of a
+// Handler serves the truce HTTP API (docs/api.md). Mount it at the root of a
 // server or of a mux; it is safe for concurrent use.
 type Handler struct {
 	svc     *truce.Service
@@ -264,7 +264,7 @@ func (w *responseWriter) WriteHeader(status int) {
 		w.swallow = true
 		w.Header().Del("X-Content-Type-Options")
 		code := truce.CodeNotFound
-		detail := "no such resource: " + w.r.URL.Path + " (the API is described at /v1/...; see API.md)"
+		detail := "no such resource: " + w.r.URL.Path + " (every route is listed in GET /v1/openapi.json and in docs/api.md)"
 		if status == http.StatusMethodNotAllowed {
 			code = truce.CodeMethodNotAllowed
 			detail = w.r.Method + " is not allowed on " + w.r.URL.Path + "; allowed: " + w.Header().Get("Allow")
@@ -330,7 +330,8 @@ var indexBody = []byte(`{"name":"truce","api":"/v1","links":{` +
 	`"healthz":"/healthz",` +
 	`"readyz":"/readyz",` +
 	`"metrics":"/metrics",` +
-	`"docs":"https://github.com/trucedb/truce#readme"}}`)
+	`"docs":"https://github.com/trucedb/truce#readme",` +
+	`"reference":"https://github.com/trucedb/truce/blob/main/docs/api.md"}}`)
 
 // index serves GET /, public as /healthz is: it says what the server is
 // and links to the rest, so that a first request is not a bare 404.
