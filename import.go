@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"time"
 
@@ -61,7 +62,7 @@ func checkImport(tx ReadTx, imp, cur *Document) (done *Document, err error) {
 	held := cur
 	if cur.Version != imp.Version {
 		held, err = tx.Version(imp.Collection, imp.ID, imp.Version)
-		if err == ErrNoRecord {
+		if errors.Is(err, ErrNoRecord) {
 			held = nil
 		} else if err != nil {
 			return nil, err

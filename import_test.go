@@ -58,6 +58,21 @@ func TestImportKeepsVersionsAndIsIdempotent(t *testing.T) {
 			t.Errorf("import again %s: %+v %v, want unchanged", l, res, err)
 		}
 	}
+	// A lock on the document does not stop a rerun, which writes nothing,
+	// and stops a new version.
+	if _, err := dst.Lock(ctx, truce.LockRequest{Collection: "notes", ID: "n1", Owner: "bob"}); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := dst.Import(ctx, lines[2]); err != nil || !res.Unchanged {
+		t.Errorf("import again under a lock: %+v %v, want unchanged", res, err)
+	}
+	v4 := []byte(`{"_collection":"notes","_id":"n1","_version":4,"_createdAt":"2026-01-01T00:00:00Z","_updatedAt":"2026-01-01T00:00:00Z","t":"locked"}`)
+	if _, err := dst.Import(ctx, v4); truce.ErrorCode(err) != truce.CodeLocked {
+		t.Errorf("import of a new version under another's lock: %v, want locked", err)
+	}
+	if err := dst.BreakLock(ctx, "notes", "n1"); err != nil {
+		t.Fatal(err)
+	}
 	// Revive the document here, then import another version 4.
 	if _, err := dst.Put(ctx, "notes", "n1", []byte(`{"t":"here"}`), truce.Precondition{}, nil); err != nil {
 		t.Fatal(err)

@@ -101,6 +101,18 @@ func (s *Service) applyWrite(tx Tx, w writeRequest) (WriteResult, error) {
 			return WriteResult{}, err
 		}
 	}
+	if w.kind == kindImport {
+		// A version the document already holds is written by nobody: a
+		// rerun of an import changes nothing, whoever holds the lock.
+		cur, err := getDocument(tx, w.collection, w.id)
+		if err != nil {
+			return WriteResult{}, err
+		}
+		done, err := checkImport(tx, w.imported, cur)
+		if err != nil || done != nil {
+			return WriteResult{Document: done, Unchanged: done != nil}, err
+		}
+	}
 	// A lock comes before every other rule: its holder is working on the
 	// document, and nobody else's write is considered at all.
 	if err := s.checkLock(tx, w.collection, w.id, w.pre.LockToken); err != nil {
@@ -121,12 +133,6 @@ func (s *Service) applyWrite(tx Tx, w writeRequest) (WriteResult, error) {
 		return WriteResult{}, err
 	}
 	live := cur != nil && !cur.Deleted
-	if w.kind == kindImport {
-		done, err := checkImport(tx, w.imported, cur)
-		if err != nil || done != nil {
-			return WriteResult{Document: done, Unchanged: done != nil}, err
-		}
-	}
 
 	if w.kind != kindCreate && w.kind != kindImport && settings.RequirePreconditions && w.pre.IsZero() {
 		return WriteResult{}, Errorf(CodePreconditionRequired, "collection %s requires every write to be conditional on the version it changes, or to be create-only", w.collection)
