@@ -311,6 +311,13 @@ func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter 
 // idle client from holding a connection: 10 s to send the headers, 60 s for
 // the whole request, 60 s to take the answer, 2 min idle between requests.
 func NewServer(h http.Handler) *http.Server {
+	// HTTP/1.1, HTTP/2 over TLS, and HTTP/2 without TLS (h2c, "prior
+	// knowledge": a client that starts with the HTTP/2 preface) on one
+	// listener: many clients' requests then share a connection.
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetHTTP2(true)
+	protocols.SetUnencryptedHTTP2(true)
 	return &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -318,6 +325,7 @@ func NewServer(h http.Handler) *http.Server {
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
+		Protocols:         &protocols,
 	}
 }
 
