@@ -61,6 +61,8 @@ var statusOf = map[truce.Code]int{
 	truce.CodeIndexRequired:         http.StatusBadRequest,
 	truce.CodeScanTooLarge:          http.StatusBadRequest,
 	truce.CodeIndexBuilding:         http.StatusServiceUnavailable,
+	truce.CodeOverloaded:            http.StatusServiceUnavailable,
+	truce.CodeInsufficientStorage:   http.StatusInsufficientStorage,
 }
 
 // StatusOf returns the HTTP status that answers an error code.

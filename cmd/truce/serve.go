@@ -31,6 +31,14 @@ import (
 // once a stop signal arrives.
 const shutdownTimeout = 10 * time.Second
 
+// The defaults of --max-inflight and --max-conns-per-ip: far above what
+// one node serves well at once (its disk shares fsyncs among a few dozen
+// writers), and far below what exhausts its memory or file descriptors.
+const (
+	defaultMaxInflight   = 1024
+	defaultMaxConnsPerIP = 512
+)
+
 // serveOptions holds the flags of `truce serve`.
 type serveOptions struct {
 	addr           string
@@ -57,6 +65,8 @@ type serveOptions struct {
 	metricsAddr    string
 	accessLog      bool
 	debugAddr      string
+	maxInflight    int
+	maxConnsPerIP  int
 }
 
 func newServeCmd(stderr io.Writer) *cobra.Command {
@@ -128,6 +138,8 @@ glibc.malloc.arena_max in GLIBC_TUNABLES, sets the limit instead.`,
 	f.BoolVar(&o.metrics, "metrics", true, "keep Prometheus metrics, served at /metrics to admin tokens (and on --metrics-addr)")
 	f.StringVar(&o.metricsAddr, "metrics-addr", "", "also serve /metrics on this `host:port`, without authentication (keep it off public networks)")
 	f.BoolVar(&o.accessLog, "access-log", false, "log one line per request at info level (request id, route, status, code, duration, caller, collection, id, bytes)")
+	f.IntVar(&o.maxInflight, "max-inflight", defaultMaxInflight, "most requests served at once (`n`); past it, 503 overloaded with Retry-After at once; 0 for no cap. Probes, /metrics and the change feed's streams and long polls are not counted")
+	f.IntVar(&o.maxConnsPerIP, "max-conns-per-ip", defaultMaxConnsPerIP, "most open connections from one client address (`n`); past it, a new connection is answered 503 overloaded and closed; 0 for no cap")
 	f.StringVar(&o.debugAddr, "debug-addr", "", "serve Go's /debug/pprof/ on this `host:port` (never on --addr), without authentication")
 	return cmd
 }
@@ -145,6 +157,9 @@ func (o *serveOptions) run(ctx context.Context, stderr io.Writer) error {
 	}
 	if o.maxTxOps <= 0 || o.maxTxBytes <= 0 || o.maxTxTTL <= 0 {
 		return usageErrorf("--max-tx-ops, --max-tx-bytes and --max-tx-ttl must be positive")
+	}
+	if o.maxInflight < 0 || o.maxConnsPerIP < 0 {
+		return usageErrorf("--max-inflight and --max-conns-per-ip must not be negative (0: no cap)")
 	}
 	if o.maxScanDocs <= 0 {
 		return usageErrorf("--max-scan-docs must be positive, not %d", o.maxScanDocs)
@@ -265,7 +280,8 @@ func (o *serveOptions) run(ctx context.Context, stderr io.Writer) error {
 	}
 	defer side.close()
 	handler := trucehttp.NewHandler(svc, trucehttp.Options{Logger: log, MaxTxBodyBytes: o.maxTxBytes,
-		Auth: keeper, RateLimit: limit, Burst: o.burst, Metrics: metrics, AccessLog: o.accessLog})
+		Auth: keeper, RateLimit: limit, Burst: o.burst, Metrics: metrics, AccessLog: o.accessLog,
+		MaxInflight: o.maxInflight})
 	traced, stopTracing, err := startTracing(ctx, handler, log)
 	if err != nil {
 		stopUpkeeping()
@@ -284,6 +300,7 @@ func (o *serveOptions) run(ctx context.Context, stderr io.Writer) error {
 		srv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 	}
 
+	ln = trucehttp.LimitListener(ln, o.maxConnsPerIP, certs == nil)
 	served := make(chan error, 1)
 	scheme := "http"
 	if certs != nil {
