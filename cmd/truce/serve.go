@@ -67,6 +67,7 @@ type serveOptions struct {
 	debugAddr      string
 	maxInflight    int
 	maxConnsPerIP  int
+	diskReserve    int64
 }
 
 func newServeCmd(stderr io.Writer) *cobra.Command {
@@ -140,6 +141,7 @@ glibc.malloc.arena_max in GLIBC_TUNABLES, sets the limit instead.`,
 	f.BoolVar(&o.accessLog, "access-log", false, "log one line per request at info level (request id, route, status, code, duration, caller, collection, id, bytes)")
 	f.IntVar(&o.maxInflight, "max-inflight", defaultMaxInflight, "most requests served at once (`n`); past it, 503 overloaded with Retry-After at once; 0 for no cap. Probes, /metrics and the change feed's streams and long polls are not counted")
 	f.IntVar(&o.maxConnsPerIP, "max-conns-per-ip", defaultMaxConnsPerIP, "most open connections from one client address (`n`); past it, a new connection is answered 503 overloaded and closed; 0 for no cap")
+	f.Int64Var(&o.diskReserve, "disk-reserve", pebble.DefaultReserveBytes, "free `bytes` to keep on the --data disk: while less is free, writes are 507 insufficient_storage and reads go on; 0 for no reserve")
 	f.StringVar(&o.debugAddr, "debug-addr", "", "serve Go's /debug/pprof/ on this `host:port` (never on --addr), without authentication")
 	return cmd
 }
@@ -160,6 +162,9 @@ func (o *serveOptions) run(ctx context.Context, stderr io.Writer) error {
 	}
 	if o.maxInflight < 0 || o.maxConnsPerIP < 0 {
 		return usageErrorf("--max-inflight and --max-conns-per-ip must not be negative (0: no cap)")
+	}
+	if o.diskReserve < 0 {
+		return usageErrorf("--disk-reserve must not be negative (0: no reserve), not %d", o.diskReserve)
 	}
 	if o.maxScanDocs <= 0 {
 		return usageErrorf("--max-scan-docs must be positive, not %d", o.maxScanDocs)
@@ -346,7 +351,11 @@ func (o *serveOptions) run(ctx context.Context, stderr io.Writer) error {
 // openStore opens the store that --store or --data names.
 func (o *serveOptions) openStore(ctx context.Context, log *slog.Logger) (truce.Store, error) {
 	if o.storeURL == "" {
-		return openStore(o.dataDir, log)
+		reserve := o.diskReserve
+		if reserve == 0 {
+			reserve = -1 // pebble's "none"
+		}
+		return openStore(o.dataDir, log, reserve)
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
@@ -358,11 +367,11 @@ func (o *serveOptions) openStore(ctx context.Context, log *slog.Logger) (truce.S
 }
 
 // openStore opens the Pebble store in dir, creating dir if needed.
-func openStore(dir string, log *slog.Logger) (*pebble.Store, error) {
+func openStore(dir string, log *slog.Logger, reserve int64) (*pebble.Store, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("create the data directory: %w", err)
 	}
-	store, err := pebble.Open(dir, pebble.Options{Logger: log})
+	store, err := pebble.Open(dir, pebble.Options{Logger: log, ReserveBytes: reserve})
 	if err != nil {
 		if lockHeld(err) {
 			return nil, fmt.Errorf("data directory %s is in use by another process (it holds the LOCK file); stop it or choose another --data: %w", dir, err)
