@@ -53,15 +53,9 @@ func (g *spaceGuard) check() error {
 	}
 	now := time.Now().UnixNano()
 	if last := g.checked.Load(); now-last >= int64(spaceCheckEvery) || now < last {
+		// One caller asks; the others go by the last answer meanwhile.
 		if g.checked.CompareAndSwap(last, now) {
-			u, err := g.fs.GetDiskUsage(g.dir)
-			if err != nil {
-				// Not knowing is no reason to refuse: Pebble's own errors
-				// say more if the disk is in trouble.
-				g.free.Store(g.reserve)
-			} else {
-				g.free.Store(int64(min(u.AvailBytes, 1<<62)))
-			}
+			g.measure()
 		}
 	}
 	if free := g.free.Load(); free < g.reserve {
@@ -70,6 +64,18 @@ func (g *spaceGuard) check() error {
 				"nothing was written. Reads keep working; writes resume once space is freed", bytesString(free), bytesString(g.reserve))}
 	}
 	return nil
+}
+
+// measure asks the file system for the free space. Not knowing is no
+// reason to refuse writes: Pebble's own errors say more if the disk is in
+// trouble.
+func (g *spaceGuard) measure() {
+	u, err := g.fs.GetDiskUsage(g.dir)
+	if err != nil {
+		g.free.Store(1 << 62)
+		return
+	}
+	g.free.Store(int64(min(u.AvailBytes, 1<<62)))
 }
 
 func bytesString(n int64) string {

@@ -215,6 +215,9 @@ func open(dir string, opts Options, fs vfs.FS) (*Store, error) {
 		return nil, fmt.Errorf("pebble: open %s: %w", dir, err)
 	}
 	s.db = db
+	// The first answer, before any write can read it.
+	s.space.measure()
+	s.space.checked.Store(time.Now().UnixNano())
 	v, closer, err := db.Get(metaSeqKey)
 	switch {
 	case errors.Is(err, pebble.ErrNotFound):

@@ -36,7 +36,7 @@ const shutdownTimeout = 10 * time.Second
 // writers), and far below what exhausts its memory or file descriptors.
 const (
 	defaultMaxInflight   = 1024
-	defaultMaxConnsPerIP = 512
+	defaultMaxConnsPerIP = 4096
 )
 
 // serveOptions holds the flags of `truce serve`.
