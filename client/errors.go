@@ -108,6 +108,12 @@ const (
 	CodeLockTokenMismatch    = "lock_token_mismatch"
 	CodeLockExpired          = "lock_expired"
 	CodeEventsExpired        = "events_expired"
+	// CodeOverloaded (503): the server sheds load past its --max-inflight;
+	// nothing was done, and the client retries it after Retry-After.
+	CodeOverloaded = "overloaded"
+	// CodeInsufficientStorage (507): the server's disk is full; the write
+	// was not applied, and can succeed once space is freed.
+	CodeInsufficientStorage = "insufficient_storage"
 
 	// CodeConflictClosed (409): the recorded conflict was already resolved
 	// or dismissed, so it cannot be resolved or dismissed again.

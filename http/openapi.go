@@ -46,7 +46,8 @@ type apiOp struct {
 var (
 	// anyRouteCodes: a malformed path, an unknown query parameter, the
 	// server's own failures.
-	anyRouteCodes = []truce.Code{truce.CodeInvalidID, truce.CodeInvalidParameter, truce.CodeInternal, truce.CodeUnavailable}
+	anyRouteCodes = []truce.Code{truce.CodeInvalidID, truce.CodeInvalidParameter, truce.CodeInternal, truce.CodeUnavailable,
+		truce.CodeOverloaded, truce.CodeInsufficientStorage}
 	// tokenCodes: every route that needs a token.
 	tokenCodes = []truce.Code{truce.CodeUnauthorized, truce.CodeForbidden, truce.CodeRateLimited}
 	// bodyCodes: every route that reads a body, and takes an

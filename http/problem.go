@@ -64,6 +64,8 @@ var statusOf = map[truce.Code]int{
 	truce.CodeInvalidBackupTarget:   http.StatusBadRequest,
 	truce.CodeBackupUnsupported:     http.StatusNotImplemented,
 	truce.CodeImportConflict:        http.StatusConflict,
+	truce.CodeOverloaded:            http.StatusServiceUnavailable,
+	truce.CodeInsufficientStorage:   http.StatusInsufficientStorage,
 }
 
 // StatusOf returns the HTTP status that answers an error code.
