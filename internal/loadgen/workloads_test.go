@@ -174,10 +174,10 @@ func TestWorkloadsAgainstTruce(t *testing.T) {
 }
 
 func TestTruceOnlyWorkloads(t *testing.T) {
-	if n := len(loadgen.Specs()); n != 9 {
-		t.Errorf("%d workloads, want the nine of issue 9", n)
+	if n := len(loadgen.Specs()); n != 10 {
+		t.Errorf("%d workloads, want the nine of issue 9 and update-tuned", n)
 	}
-	for _, name := range []string{"merge-hot", "tx-transfer", "lock-cycle", "watch-fanout"} {
+	for _, name := range []string{"update-tuned", "merge-hot", "tx-transfer", "lock-cycle", "watch-fanout"} {
 		s, ok := loadgen.Lookup(name)
 		if !ok || s.New == nil || s.Generic {
 			t.Fatalf("%s: %+v, want an available truce-only workload", name, s)
