@@ -133,7 +133,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	// three columns mark the conflicting path; a custom resolution is
 	// written; another conflict is dismissed.
 	b.do("the conflicts", b.navigate("#/conflicts"), b.waitText("#conflicts", "No open conflicts"))
-	cid := bob.conflict("notes", "n1", `{"title": "proposed", "_version": 5}`)
+	cid := bob.conflict("notes", "n1", `{"title": "proposed", "body": "live", "_version": 5}`)
 	b.do("the conflict arrives", b.waitJS(fmt.Sprintf(`!!document.querySelector('[data-conflict=%q]')`, cid)),
 		b.waitText("#conflict-count", "1"))
 	b.do("open it", chromedp.Click(chromedp.CSS(fmt.Sprintf(`[data-conflict=%q] a.button`, cid))), chromedp.WaitVisible(chromedp.CSS("#columns")),
@@ -148,7 +148,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	if c := bob.get("/v1/conflicts/" + cid); c["status"] != "resolved" {
 		t.Fatalf("the conflict after resolving: %v", c)
 	}
-	cid2 := bob.conflict("notes", "n1", `{"title": "again", "_version": 6}`)
+	cid2 := bob.conflict("notes", "n1", `{"title": "again", "body": "x", "_version": 6}`)
 	b.do("dismiss another", b.navigate("#/conflicts/"+cid2), b.waitText(".crumbs", cid2),
 		chromedp.Click(chromedp.CSS("#dismiss")), chromedp.WaitVisible(chromedp.CSS("#confirm-ok")),
 		chromedp.Click(chromedp.CSS("#confirm-ok")), b.waitText("#resolve-result", "Dismissed"))
@@ -300,7 +300,7 @@ func (b *browser) navigate(hash string) chromedp.Action[chromedp.Void] {
 	return chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`location.hash = %s`, js(hash)))
 }
 
-// shot saves the viewport as docs/console/name.png when screenshots are
+// shot saves the whole page as docs/console/name.png when screenshots are
 // asked for.
 func (b *browser) shot(name string) {
 	b.t.Helper()
@@ -311,7 +311,7 @@ func (b *browser) shot(name string) {
 	err := chromedp.Do(b.ctx, chromedp.Sleep(200*time.Millisecond))
 	if err == nil {
 		var png []byte
-		png, err = chromedp.Run(b.ctx, chromedp.CaptureScreenshot())
+		png, err = chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
 		if err == nil {
 			err = os.WriteFile(filepath.Join("..", "docs", "console", name+".png"), png, 0o644)
 		}
