@@ -42,9 +42,10 @@ var screenshots = os.Getenv("TRUCE_SCREENSHOTS") == "1"
 // against a real `truce serve` with authentication on: sign in, create a
 // collection and a document, edit it, meet a second writer's save both
 // live (the banner) and as a 412 and resolve it in the page, follow a
-// live update, restore a version, break a lock, and resolve and dismiss
-// recorded conflicts in the three-column view; the page must log no
-// JavaScript error on the way, and must not overflow 360 px.
+// live update, restore a version, break a lock, resolve and dismiss
+// recorded conflicts in the three-column view, overwrite deliberately,
+// page through a collection; the page must log no JavaScript error on
+// the way, and must not overflow 360 px.
 func TestConsoleInBrowser(t *testing.T) {
 	chromium := findChromium(t)
 	bin := testserver.Build(t)
@@ -156,6 +157,29 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Fatalf("the conflict after dismissing: %v", c)
 	}
 
+	cid3 := bob.conflict("notes", "n1", `{"title": "merged", "body": "x", "_version": 6}`)
+	b.do("merge a third", b.navigate("#/conflicts/"+cid3), b.waitText(".crumbs", cid3),
+		chromedp.Click(chromedp.CSS(`[data-strategy="merge"]`)), b.waitText("#resolve-result", "Resolved (merge) as version 8"))
+	if d := bob.get("/v1/collections/notes/docs/n1"); d["title"] != "merged" {
+		t.Fatalf("after the merge resolution (proposed wins where both changed): %v", d)
+	}
+
+	// Overwriting is possible, but only deliberately: the banner's
+	// comparison, then a confirmed overwrite. Ctrl+S saves from the editor.
+	b.do("edit again", b.navigate("#/c/notes/d/n1"), b.waitText("#meta", "Version 8"),
+		b.setText("#editor", `{"title": "overwrite", "body": "x"}`))
+	etag = bob.head("/v1/collections/notes/docs/n1")
+	bob.send("PUT", "/v1/collections/notes/docs/n1", `{"title": "merged", "body": "bob"}`, "If-Match", etag).want(200)
+	b.do("compare from the banner", b.waitText("#banner", "changed under you"), chromedp.Click(chromedp.CSS("#show-theirs")),
+		chromedp.WaitVisible(chromedp.CSS("#resolution")), b.waitText("#resolution", "Changed under you"), b.waitJS(`document.querySelector("#banner").hidden`))
+	b.do("overwrite", chromedp.Click(chromedp.CSS("#overwrite")), chromedp.WaitVisible(chromedp.CSS("#confirm-ok")),
+		chromedp.Click(chromedp.CSS("#confirm-ok")), b.waitText("#status", "Overwritten: saved version 10"))
+	if d := bob.get("/v1/collections/notes/docs/n1"); d["title"] != "overwrite" || d["body"] != "x" {
+		t.Fatalf("after the overwrite: %v", d)
+	}
+	b.do("Ctrl+S", b.setText("#editor", `{"title": "keyboard", "body": "x"}`),
+		chromedp.KeyEvent("s", chromedp.KeyModifiers(chromedp.ModifierCtrl)), b.waitText("#meta", "Version 11"))
+
 	// The lists follow the feed too: a document written elsewhere appears
 	// in the open collection.
 	b.do("the collection", b.navigate("#/c/notes"), chromedp.WaitVisible(chromedp.CSS("#docs")), b.waitText("#docs", "n1"))
@@ -165,8 +189,18 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.do("the collections", b.navigate("#/"), b.waitText("#collections", "notes"))
 	b.shot("collections")
 
+	// Documents come a page (20) at a time.
+	var ops []string
+	for i := range 21 {
+		ops = append(ops, fmt.Sprintf(`{"op": "create", "collection": "pages", "document": {"_id": "p%02d"}}`, i))
+	}
+	bob.send("POST", "/v1/tx", `{"ops": [`+strings.Join(ops, ",")+`]}`).want(200)
+	b.do("page 1", b.navigate("#/c/pages"), b.waitJS(`document.querySelectorAll("#docs tbody tr").length === 20`))
+	b.do("page 2", chromedp.Click(chromedp.CSS("#next-page")), b.waitJS(`document.querySelectorAll("#docs tbody tr").length === 1`),
+		b.waitText("#docs", "p20"), b.waitText("main", "Page 2"))
+
 	// Readable at 360 px: nothing wider than the screen.
-	b.do("a phone's width", chromedp.EmulateViewport(360, 740), b.navigate("#/c/notes/d/n1"), b.waitText("#meta", "Version 7"),
+	b.do("a phone's width", chromedp.EmulateViewport(360, 740), b.navigate("#/c/notes/d/n1"), b.waitText("#meta", "Version 11"),
 		b.waitJS(`document.documentElement.scrollWidth <= 361`))
 	b.shot("phone")
 	b.checkNoErrors()
