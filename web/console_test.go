@@ -203,6 +203,37 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.do("a phone's width", chromedp.EmulateViewport(360, 740), b.navigate("#/c/notes/d/n1"), b.waitText("#meta", "Version 11"),
 		b.waitJS(`document.documentElement.scrollWidth <= 361`))
 	b.shot("phone")
+
+	// The console's own JSON work, on cases the stages above do not reach.
+	got, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`(async () => {
+		const j = await import("./json.js");
+		return JSON.stringify([
+			j.reapply({a: 1, b: {c: 1, d: 1}}, {a: 2, b: {c: 1, d: 1}}, {a: 1, b: {c: 3, d: 1}}),
+			j.reapply({a: 1, b: {c: 1}}, {a: 2, b: {c: 1}}, {a: 3}),
+			j.reapply({a: 1, gone: true}, {a: 1}, {a: 5, gone: true}),
+			j.diffPaths({x: {"a/b": 1, "t~": [1]}}, {x: {"a/b": 2, "t~": [1, 2]}}),
+			j.parse('{"a": 1,\n "b": }').error.endsWith("(line 2, column 7)"),
+			/line 1,? column 9/.test(j.parse('{"a": "x\n"}').error),
+			j.parse("[1]").error,
+		]);
+	})()`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("json.js: %v", err)
+	}
+	want := `[{"doc":{"a":2,"b":{"c":3,"d":1}},"clashes":[]},` +
+		`{"doc":{"a":2},"clashes":["/a"]},` +
+		`{"doc":{"a":5},"clashes":[]},` +
+		`["/x/a~1b","/x/t~0"],true,true,"a document is a JSON object: {…}"]`
+	if got != want {
+		t.Errorf("json.js:\n got %s\nwant %s", got, want)
+	}
+
+	// Without authentication the console opens straight on the
+	// collections, with no token asked and none to sign out of.
+	open := testserver.Start(t, bin, t.TempDir())
+	b.do("a server without auth", chromedp.EmulateViewport(1280, 900), chromedp.Navigate(open.URL+"/ui/"),
+		chromedp.WaitVisible(chromedp.CSS("#collections")), b.waitAttr("#live", "data-live", "on"),
+		b.waitJS(`!document.querySelector("#token") && document.querySelector("#sign-out").hidden`))
 	b.checkNoErrors()
 }
 

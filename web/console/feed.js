@@ -47,6 +47,10 @@ export class Feed {
         this.onEvent({ type: 'resync' });
         throw new Error('events expired');
       }
+      if (resp.status === 401) {
+        window.dispatchEvent(new CustomEvent('truce:unauthorized'));
+        return;
+      }
       if (!resp.ok || !resp.body) throw new Error(`HTTP ${resp.status}`);
       this.onState(true);
       await this.read(resp.body.getReader());

@@ -26,14 +26,61 @@ export function parse(text) {
     }
     return { value };
   } catch (err) {
-    let msg = err.message;
-    const lc = /line (\d+) column (\d+)/.exec(msg);
-    const pos = /position (\d+)/.exec(msg);
-    if (!lc && pos) {
-      const before = text.slice(0, Number(pos[1])).split('\n');
-      msg += ` (line ${before.length} column ${before[before.length - 1].length + 1})`;
+    // The browser's message may or may not say where; say it always.
+    const at = errorAt(text);
+    if (at < 0 || /line \d+ column \d+/.test(err.message)) return { error: err.message };
+    const before = text.slice(0, at).split('\n');
+    return { error: `${err.message} (line ${before.length}, column ${before[before.length - 1].length + 1})` };
+  }
+}
+
+// errorAt returns the offset of the first JSON syntax error in s, or -1.
+function errorAt(s) {
+  let i = 0;
+  const ws = () => { while (i < s.length && ' \t\n\r'.includes(s[i])) i++; };
+  const fail = () => { throw i; };
+  const str = () => {
+    for (i++; i < s.length; i++) {
+      if (s[i] === '"') { i++; return; }
+      if (s[i] === '\\') i++;
+      else if (s[i] < ' ') fail();
     }
-    return { error: msg };
+    fail();
+  };
+  const seq = (close, item) => {
+    i++;
+    ws();
+    if (s[i] === close) { i++; return; }
+    for (;;) {
+      item();
+      ws();
+      if (s[i] === ',') { i++; continue; }
+      if (s[i] === close) { i++; return; }
+      fail();
+    }
+  };
+  const value = () => {
+    ws();
+    if (s[i] === '{') {
+      seq('}', () => { ws(); if (s[i] !== '"') fail(); str(); ws(); if (s[i] !== ':') fail(); i++; value(); });
+    } else if (s[i] === '[') {
+      seq(']', value);
+    } else if (s[i] === '"') {
+      str();
+    } else {
+      const m = /^(?:-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null)/.exec(s.slice(i));
+      if (!m) fail();
+      i += m[0].length;
+    }
+  };
+  try {
+    value();
+    ws();
+    if (i < s.length) fail();
+    return -1;
+  } catch (e) {
+    if (typeof e === 'number') return e;
+    throw e;
   }
 }
 
