@@ -18,7 +18,7 @@ export async function collectionsView(ctx) {
   replace(ctx.main,
     h('h1', {}, 'Collections'),
     h('div', { class: 'scroll' }, h('table', { id: 'collections' },
-      h('thead', {}, h('tr', {}, h('th', {}, 'Name'), h('th', {}, 'Conflict policy'), h('th', {}, 'Documents'), h('th', {}, 'Deleted'), h('th', {}, 'Changed'))),
+      h('thead', {}, h('tr', {}, h('th', {}, 'Name'), h('th', {}, 'Conflict policy'), h('th', {}, 'Documents'), h('th', {}, 'Deleted'), h('th', {}, 'Settings changed'))),
       tbody)),
     h('form', {
       class: 'card', onsubmit: async (e) => {

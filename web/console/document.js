@@ -29,6 +29,24 @@ export async function documentView(ctx) {
 
   const dirty = () => loaded && editor.value !== pretty(base);
 
+  // While a write of this page is in flight, the feed may bring its own
+  // event before its answer: hold the events until the answer is in, so
+  // that the page's own save is never news of someone else's.
+  let writes = 0;
+  let held = [];
+  async function writing(fn) {
+    writes++;
+    try {
+      return await fn();
+    } finally {
+      if (--writes === 0) {
+        const evs = held;
+        held = [];
+        evs.forEach(onEvent);
+      }
+    }
+  }
+
   function check() {
     const p = parse(editor.value);
     syntax.textContent = p.error ? `Not valid JSON: ${p.error}` : '';
@@ -56,7 +74,8 @@ export async function documentView(ctx) {
     if (ctx.alive) setLoaded(r.body, r.etag, note);
   }
 
-  async function save() {
+  const save = () => writing(saveNow);
+  async function saveNow() {
     const p = check();
     if (p.error) { editor.focus(); return; }
     status.textContent = '';
@@ -139,7 +158,7 @@ export async function documentView(ctx) {
             const what = theirs ? `version ${theirs._version}` : 'the deletion';
             if (!(await confirmDialog(`Overwrite ${what} with your version? Their changes will remain only in the history.`, 'Overwrite'))) return;
             try {
-              const r = await call('PUT', paths.doc(c, id), { body: mine, headers: theirs ? { 'If-Match': etag } : {} });
+              const r = await writing(() => call('PUT', paths.doc(c, id), { body: mine, headers: theirs ? { 'If-Match': etag } : {} }));
               resolution.hidden = true;
               setLoaded(r.body, r.etag, `Overwritten: saved version ${r.body._version}.`);
             } catch (err) {
@@ -217,29 +236,30 @@ export async function documentView(ctx) {
   }
   if (ctx.alive) editor.focus();
 
-  return {
-    onEvent(ev) {
-      if (isNew) return;
-      if (ev.type === 'resync') { if (!dirty()) load('Reloaded after the feed restarted.'); return; }
-      if (ev.collection !== c || ev.id !== id) return;
-      if (ev.type.startsWith('lock.')) { loadLock(); return; }
-      if (!ev.type.startsWith('document.') || !loaded || ev.version <= loaded.doc._version) return;
-      const who = ev.updatedBy ? ` by ${ev.updatedBy}` : '';
-      if (!dirty() && resolution.hidden && ev.type !== 'document.deleted') {
-        load(`Updated live to version ${ev.version}${who}.`).catch(() => {});
-        return;
-      }
-      const mineNow = parse(editor.value);
-      ctx.banner(
-        h('strong', {}, ev.type === 'document.deleted' ? 'This document was deleted under you' : 'This document changed under you'),
-        h('span', {}, `version ${ev.version}${who}; your edit is based on version ${loaded.doc._version} and is not saved.`),
-        h('button', {
-          type: 'button', id: 'show-theirs', onclick: () => {
-            if (mineNow.error) { ctx.banner(null); syntax.textContent = 'Fix the syntax error first, then compare.'; return; }
-            showTheirs(parse(editor.value).value || mineNow.value, null, 'Changed under you');
-          },
-        }, 'Compare with theirs'),
-        h('button', { type: 'button', class: 'secondary', onclick: () => ctx.banner(null) }, 'Keep editing'));
-    },
-  };
+  // onEvent follows the feed: the document and its lock.
+  function onEvent(ev) {
+    if (isNew) return;
+    if (writes > 0) { held.push(ev); return; }
+    if (ev.type === 'resync') { if (!dirty()) load('Reloaded after the feed restarted.'); return; }
+    if (ev.collection !== c || ev.id !== id) return;
+    if (ev.type.startsWith('lock.')) { loadLock(); return; }
+    if (!ev.type.startsWith('document.') || !loaded || ev.version <= loaded.doc._version) return;
+    const who = ev.updatedBy ? ` by ${ev.updatedBy}` : '';
+    if (!dirty() && resolution.hidden && ev.type !== 'document.deleted') {
+      load(`Updated live to version ${ev.version}${who}.`).catch(() => {});
+      return;
+    }
+    ctx.banner(
+      h('strong', {}, ev.type === 'document.deleted' ? 'This document was deleted under you' : 'This document changed under you'),
+      h('span', {}, `version ${ev.version}${who}; your edit is based on version ${loaded.doc._version} and is not saved.`),
+      h('button', {
+        type: 'button', id: 'show-theirs', onclick: () => {
+          const mine = parse(editor.value);
+          if (mine.error) { ctx.banner(null); syntax.textContent = 'Fix the syntax error first, then compare.'; return; }
+          showTheirs(mine.value, null, 'Changed under you');
+        },
+      }, 'Compare with theirs'),
+      h('button', { type: 'button', class: 'secondary', onclick: () => ctx.banner(null) }, 'Keep editing'));
+  }
+  return { onEvent };
 }
