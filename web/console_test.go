@@ -55,6 +55,8 @@ func TestConsoleInBrowser(t *testing.T) {
 	)
 	srv := testserver.Start(t, bin, t.TempDir(), "--auth-file", authFile)
 	b := newBrowser(t, chromium, srv.URL)
+	start := time.Now()
+	defer func() { t.Logf("the browser's stages took %v", time.Since(start).Round(time.Millisecond)) }()
 	bob := &apiClient{t: t, base: srv.URL, token: tokBob}
 
 	// Sign in: a wrong token is refused at the field; the right one opens
