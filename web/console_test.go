@@ -141,7 +141,8 @@ func TestConsoleInBrowser(t *testing.T) {
 		b.waitText("#conflict-count", "1"))
 	b.do("open it", chromedp.Click(chromedp.CSS(fmt.Sprintf(`[data-conflict=%q] a.button`, cid))), chromedp.WaitVisible(chromedp.CSS("#columns")),
 		b.waitJS(`["base", "current", "proposed"].every(c => [...document.querySelectorAll('[data-column="' + c + '"] .line.hl')].some(e => e.dataset.path === "/title"))`),
-		b.waitText(`[data-column="proposed"]`, `"proposed"`), b.waitText("#paths", "/title"))
+		b.waitText(`[data-column="proposed"]`, `"proposed"`), b.waitText("#paths", "/title"),
+		b.waitJS(`document.querySelector('[data-column="current"] .line.chg[data-path="/body"]') && !document.querySelector('[data-column="proposed"] .line.chg')`))
 	b.shot("conflict")
 	b.do("resolve with a custom document", b.setText("#custom", `{"title": "agreed", "body": "x"}`),
 		chromedp.Click(chromedp.CSS(`[data-strategy="custom"]`)), b.waitText("#resolve-result", "Resolved (custom) as version 7"))

@@ -5,7 +5,7 @@
 
 import { call, paths, ApiError } from './api.js';
 import { h, replace, fmtTime, confirmDialog } from './dom.js';
-import { body, parse, pretty, view } from './json.js';
+import { body, diffPaths, parse, pretty, view } from './json.js';
 
 const href = (...segs) => '#/' + segs.map(encodeURIComponent).join('/');
 const statuses = ['open', 'resolved', 'dismissed'];
@@ -84,7 +84,7 @@ export async function conflictView(ctx) {
   const marks = (x.paths || []).map((p) => p.path);
   const error = h('p', { class: 'error', role: 'alert', id: 'resolve-error' });
   const result = h('div', { role: 'status', id: 'resolve-result' });
-  const custom = h('textarea', { id: 'custom', class: 'editor', spellcheck: 'false', 'aria-label': 'Custom document', 'aria-describedby': 'custom-error' });
+  const custom = h('textarea', { id: 'custom', rows: 10, spellcheck: 'false', 'aria-label': 'Custom document', 'aria-describedby': 'custom-error' });
   const customError = h('p', { class: 'field-error', id: 'custom-error' });
   custom.value = pretty(x.current || x.base || {});
   const open = x.status === 'open';
@@ -130,8 +130,9 @@ export async function conflictView(ctx) {
           h('td', {}, h('code', {}, JSON.stringify(p.proposed) ?? '(absent)')))))))),
     h('div', { class: 'grid3', id: 'columns' },
       h('div', { class: 'col', 'data-column': 'base' }, h('h3', {}, `Base (version ${x.baseVersion})`), view(x.base, marks, 'hl', 'base')),
-      h('div', { class: 'col', 'data-column': 'current' }, h('h3', {}, `Current (version ${x.currentVersion})`), view(x.current, marks, 'hl', 'current')),
-      h('div', { class: 'col', 'data-column': 'proposed' }, h('h3', {}, 'Proposed'), view(x.proposed, marks, 'hl', 'proposed'))),
+      h('div', { class: 'col', 'data-column': 'current' }, h('h3', {}, `Current (version ${x.currentVersion})`), view(x.current, marks, 'hl', 'current', diffPaths(x.base, x.current))),
+      h('div', { class: 'col', 'data-column': 'proposed' }, h('h3', {}, 'Proposed'), view(x.proposed, marks, 'hl', 'proposed', diffPaths(x.base, x.proposed)))),
+    h('p', { class: 'hint' }, 'Yellow: the conflicting paths, changed differently on both sides. Blue: changed on one side only, which merges cleanly.'),
     open ? h('section', { class: 'card', 'aria-labelledby': 'resolve-h' },
       h('h2', { id: 'resolve-h' }, 'Resolve'),
       h('div', { class: 'grid3' },

@@ -151,13 +151,14 @@ function lines(v, path = '', indent = '', key = null, comma = '') {
 }
 
 // view prints v as a <pre> whose lines under any of the pointers marks
-// get the class cls ("hl", "add", "del"); each line has its path in
-// data-path.
-export function view(v, marks = [], cls = 'hl', label = '') {
-  const under = (p) => marks.some((m) => p === m || p.startsWith(m + '/'));
+// get the class cls ("hl", "add", "del"), and those under changed but
+// not marks the class "chg"; each line has its path in data-path.
+export function view(v, marks = [], cls = 'hl', label = '', changed = []) {
+  const within = (ps, p) => ps.some((m) => p === m || p.startsWith(m + '/'));
+  const mark = (p) => (!p ? '' : within(marks, p) ? ' ' + cls : within(changed, p) ? ' chg' : '');
   const rows = v === undefined || v === null
     ? [{ text: v === null ? 'null (deleted)' : '(none)', path: '' }]
     : lines(v);
   return h('pre', { class: 'json', 'aria-label': label || null, tabindex: 0 },
-    rows.map((r) => h('span', { class: `line${r.path && under(r.path) ? ' ' + cls : ''}`, 'data-path': r.path }, r.text)));
+    rows.map((r) => h('span', { class: `line${mark(r.path)}`, 'data-path': r.path }, r.text)));
 }
