@@ -206,6 +206,8 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.do("a phone's width", chromedp.EmulateViewport(360, 740), b.navigate("#/c/notes/d/n1"), b.waitText("#meta", "Version 11"),
 		b.waitJS(`document.documentElement.scrollWidth <= 361`))
 	b.shot("phone")
+	b.do("sign out", chromedp.Click(chromedp.CSS("#sign-out")), chromedp.WaitVisible(chromedp.CSS("#token")),
+		b.waitAttr("#live", "data-live", "off"), b.waitJS(`!sessionStorage.getItem("truce.token")`))
 
 	// The console's own JSON work, on cases the stages above do not reach.
 	got, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`(async () => {
