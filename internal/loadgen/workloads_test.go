@@ -120,6 +120,16 @@ func TestWorkloadsAgainstTruce(t *testing.T) {
 			t.Errorf("the documents went through %d versions, the workload counted 150 writes", got)
 		}
 	})
+	t.Run("update-tuned", func(t *testing.T) {
+		base := mustServe(t)
+		s := runWorkload(t, base, "update-tuned", cfg, 150)
+		if s.Writes != 150 || s.Conflicts != s.Retries {
+			t.Errorf("writes %d conflicts %d retries %d", s.Writes, s.Conflicts, s.Retries)
+		}
+		if got := versionsWritten(t, base, cfg.Docs); got != 150 {
+			t.Errorf("the documents went through %d versions, the workload counted 150 writes", got)
+		}
+	})
 	t.Run("update-hot", func(t *testing.T) {
 		base := mustServe(t)
 		s := runWorkload(t, base, "update-hot", cfg, 100)
