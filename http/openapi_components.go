@@ -217,7 +217,7 @@ func openAPIComponents() map[string]any {
 			"Status": response("OK", obj(map[string]any{"status": typ("string")}, "status")),
 			"Index": response("What this server is, and where to go next", obj(map[string]any{"name": typ("string"), "api": typ("string"),
 				"links": obj(map[string]any{"openapi": typ("string"), "collections": typ("string"), "healthz": typ("string"), "readyz": typ("string"),
-					"metrics": typ("string"), "docs": typ("string"), "console": typ("string")}, "openapi", "healthz", "readyz", "docs")}, "name", "api", "links")),
+					"metrics": typ("string"), "docs": typ("string"), "reference": typ("string"), "console": typ("string")}, "openapi", "healthz", "readyz", "docs")}, "name", "api", "links")),
 			"HTML":     map[string]any{"description": "An HTML page", "content": map[string]any{"text/html": map[string]any{"schema": typ("string")}}},
 			"Redirect": response("Go to Location", nil, "Location"),
 			"ConsoleFile": map[string]any{"description": "A file of the web console", "headers": response("", nil, "ETag")["headers"], "content": map[string]any{

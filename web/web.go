@@ -1,4 +1,4 @@
-// Package web owns the web console's assets (API.md section 10): plain
+// Package web owns the web console's assets (docs/api.md section 10): plain
 // HTML, CSS and ES modules, with no build step and no third-party code, so
 // that the files in console/ are the files a browser runs. They are
 // embedded into the binary; the http package serves them at /ui/ when its

@@ -1,5 +1,5 @@
 // api.js: every call the console makes, through the public HTTP API
-// (API.md) with the bearer token the user signed in with.
+// (docs/api.md) with the bearer token the user signed in with.
 
 const tokenKey = 'truce.token';
 

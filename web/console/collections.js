@@ -136,7 +136,7 @@ function preview(d) {
   return s.length > 80 ? s.slice(0, 79) + '…' : s;
 }
 
-// settingsForm edits a collection's settings (API.md section 3).
+// settingsForm edits a collection's settings (docs/api.md section 3).
 function settingsForm(ctx, c, s) {
   const inputs = {
     conflictPolicy: h('select', { id: 'set-conflictPolicy' }, policies.map((p) => h('option', { value: p, selected: p === s.conflictPolicy }, p))),

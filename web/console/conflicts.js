@@ -1,4 +1,4 @@
-// conflicts.js: the recorded conflicts (manual policy, API.md section 5),
+// conflicts.js: the recorded conflicts (manual policy, docs/api.md section 5),
 // filtered by collection, and one conflict in three columns — base,
 // current, proposed — with each conflicting path highlighted, resolved by
 // keep-current, take-proposed, merge or a custom document, or dismissed.

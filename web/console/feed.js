@@ -97,7 +97,7 @@ export class Feed {
       const ev = JSON.parse(data.join('\n'));
       this.onEvent({ ...ev, type: ev.type || type });
     } catch {
-      // Not JSON: not an event of API.md; ignore it.
+      // Not JSON: not an event of docs/api.md; ignore it.
     }
   }
 }
