@@ -14,7 +14,7 @@ const href = (...segs) => '#/' + segs.map(encodeURIComponent).join('/');
 export async function documentView(ctx) {
   const { c } = ctx.params;
   const isNew = ctx.params.id === undefined;
-  let id = ctx.params.id;
+  const id = ctx.params.id;
   let loaded = null; // {doc, etag}: the version the editor is based on
   let base = {}; // loaded's body, for what the person changed
 
@@ -82,7 +82,7 @@ export async function documentView(ctx) {
     try {
       if (isNew) {
         const doc = idInput.value.trim() ? { _id: idInput.value.trim(), ...p.value } : p.value;
-        const r = await call('POST', paths.docs(c), { body: doc, headers: { 'If-None-Match': '*' } });
+        const r = await call('POST', paths.docs(c), { body: doc });
         ctx.go(`/c/${encodeURIComponent(c)}/d/${encodeURIComponent(r.body._id)}`);
         return;
       }
