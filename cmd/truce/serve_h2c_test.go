@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -12,7 +13,7 @@ import (
 
 // TestServeH2C: truce serve answers HTTP/2 without TLS on its plain
 // listener by default, beside HTTP/1.1, and not with --h2c=false; and
-// truce bench --h2c runs over it.
+// truce bench --h2c runs over it, reporting the server's group commit.
 func TestServeH2C(t *testing.T) {
 	bin := testserver.Build(t)
 	h2c := &http.Client{Transport: loadgen.NewH2CTransport()}
@@ -36,6 +37,10 @@ func TestServeH2C(t *testing.T) {
 		"--count", "40", "--warmup", "0s"}
 	if code := run(args, &out, &errb); code != exitOK || !strings.Contains(out.String(), "(40 writes)") {
 		t.Fatalf("truce bench --h2c: exit %d: %s%s", code, out.String(), errb.String())
+	}
+	// The server's /metrics gives the group commit's batch size.
+	if !regexp.MustCompile(`group commit +\d+ commits, \d+\.\d per WAL fsync`).MatchString(out.String()) {
+		t.Errorf("truce bench does not report the group commit:\n%s", out.String())
 	}
 
 	off := testserver.Start(t, bin, t.TempDir(), "--h2c=false")
