@@ -183,6 +183,18 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.do("Ctrl+S", b.setText("#editor", `{"title": "keyboard", "body": "x"}`),
 		chromedp.KeyEvent("s", chromedp.KeyModifiers(chromedp.ModifierCtrl)), b.waitText("#meta", "Version 11"))
 
+	// A resolution is written with If-Match on the version the conflict
+	// page read: when the document moved on meanwhile, the page says so.
+	cid4 := bob.conflict("notes", "n1", `{"title": "late", "body": "x", "_version": 10}`)
+	b.do("a conflict page", b.navigate("#/conflicts/"+cid4), b.waitText(".crumbs", cid4), chromedp.WaitVisible(chromedp.CSS("#columns")))
+	etag = bob.head("/v1/collections/notes/docs/n1")
+	bob.send("PUT", "/v1/collections/notes/docs/n1", `{"title": "moved on", "body": "x"}`, "If-Match", etag).want(200)
+	b.do("resolve a stale page", chromedp.Click(chromedp.CSS(`[data-strategy="keep-current"]`)),
+		b.waitText("#resolve-error", "changed since this page read it"))
+	if c := bob.get("/v1/conflicts/" + cid4); c["status"] != "open" {
+		t.Fatalf("a refused resolution closed the conflict: %v", c)
+	}
+
 	// The lists follow the feed too: a document written elsewhere appears
 	// in the open collection.
 	b.do("the collection", b.navigate("#/c/notes"), chromedp.WaitVisible(chromedp.CSS("#docs")), b.waitText("#docs", "n1"))
@@ -201,9 +213,13 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.do("page 1", b.navigate("#/c/pages"), b.waitJS(`document.querySelectorAll("#docs tbody tr").length === 20`))
 	b.do("page 2", chromedp.Click(chromedp.CSS("#next-page")), b.waitJS(`document.querySelectorAll("#docs tbody tr").length === 1`),
 		b.waitText("#docs", "p20"), b.waitText("main", "Page 2"))
+	b.do("delete one", chromedp.Click(chromedp.CSS(`[data-doc="p20"] a`)), b.waitText("#meta", "Version 1"),
+		chromedp.Click(chromedp.CSS("#delete")), chromedp.WaitVisible(chromedp.CSS("#confirm-ok")), chromedp.Click(chromedp.CSS("#confirm-ok")),
+		b.waitText("#counts", "20 documents, 1 deleted"))
+	bob.send("GET", "/v1/collections/pages/docs/p20", "").want(404)
 
 	// Readable at 360 px: nothing wider than the screen.
-	b.do("a phone's width", chromedp.EmulateViewport(360, 740), b.navigate("#/c/notes/d/n1"), b.waitText("#meta", "Version 11"),
+	b.do("a phone's width", chromedp.EmulateViewport(360, 740), b.navigate("#/c/notes/d/n1"), b.waitText("#meta", "Version 12"),
 		b.waitJS(`document.documentElement.scrollWidth <= 361`))
 	b.shot("phone")
 	b.do("sign out", chromedp.Click(chromedp.CSS("#sign-out")), chromedp.WaitVisible(chromedp.CSS("#token")),
