@@ -71,13 +71,25 @@ function render() {
     if (on) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
   }
   const ctx = { main, alive: true, params: m ? m.params : {}, query: new URLSearchParams(qs || ''), go, refreshConflicts, banner: showBanner };
-  current = { ctx, handle: null };
+  // held keeps the events that arrive while the screen is still loading:
+  // they are given to it once it can follow the feed, so that none falls
+  // between what it read and what it hears.
+  current = { ctx, handle: null, held: [] };
   if (!m) {
+    current.held = null;
+    current.handle = {};
     replace(main, h('h1', {}, 'Not found'), h('p', {}, 'No screen at ', h('code', {}, raw), '. ', h('a', { href: '#/' }, 'Collections')));
     return;
   }
   const mine = current;
-  Promise.resolve(m.view(ctx)).then((handle) => { mine.handle = handle; }).catch((err) => {
+  Promise.resolve(m.view(ctx)).then((handle) => {
+    mine.handle = handle || {};
+    const held = mine.held;
+    mine.held = null;
+    if (ctx.alive && mine.handle.onEvent) held.forEach(mine.handle.onEvent);
+  }).catch((err) => {
+    mine.held = null;
+    mine.handle = {};
     if (ctx.alive) replace(main, h('h1', {}, 'Error'), h('p', { class: 'error' }, err.message));
   });
 }
@@ -89,8 +101,9 @@ export function go(path) {
 
 function onEvent(ev) {
   if (ev.type === 'resync' || ev.type.startsWith('conflict.')) refreshConflicts();
-  const handle = current && current.ctx.alive && current.handle;
-  if (handle && handle.onEvent) handle.onEvent(ev);
+  if (!current || !current.ctx.alive) return;
+  if (current.held) { current.held.push(ev); return; }
+  if (current.handle.onEvent) current.handle.onEvent(ev);
 }
 
 // refreshConflicts shows how many conflicts are open in the navigation.
