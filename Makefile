@@ -48,6 +48,15 @@ FUZZTIME ?= 30s
 FUZZ_TARGETS = .:FuzzParseBody .:FuzzParsePlainBody .:FuzzParseETagList .:FuzzPatch ./merge/:FuzzMerge3 ./merge/:FuzzDiff \
 	./http/:FuzzDocumentPath ./http/:FuzzWriteBody ./http/:FuzzBearerToken ./auth/:FuzzParseFile
 
+# The soak (internal/soak): SOAK of mixed load on one truce serve, sampled
+# every SOAK_SAMPLE; fails on any violation, error or growth trend. make test
+# runs a 20 s one.
+SOAK ?= 10m
+SOAK_SAMPLE ?= 10s
+.PHONY: soak
+soak:
+	TRUCE_SOAK=$(SOAK) TRUCE_SOAK_SAMPLE=$(SOAK_SAMPLE) $(GO) test -count=1 -timeout 3h -v -run '^TestSoak$$' ./internal/soak/
+
 .PHONY: verify verify-robustness verify-fuzz
 verify: verify-robustness verify-fuzz
 

@@ -37,6 +37,11 @@ type Options struct {
 	// Heartbeat is the longest silence on an event stream before a
 	// heartbeat; 0 means DefaultHeartbeat.
 	Heartbeat time.Duration
+	// StreamWriteTimeout bounds each write to an event stream (SSE and
+	// WebSocket): a subscriber that stops reading is disconnected once
+	// its socket buffers are full for that long, and resumes from the
+	// last event id it received. 0 means DefaultStreamWriteTimeout.
+	StreamWriteTimeout time.Duration
 	// Auth holds the tokens the server accepts. Nil means no
 	// authentication: every client may do everything, known by its
 	// address (serve only on loopback, or a network you trust).
@@ -60,6 +65,12 @@ type Options struct {
 	// and calls the public API only, whose routes check it. Nil means no
 	// console: /ui/ answers 404.
 	Console fs.FS
+	// MaxInflight caps the requests served at once; past it a request is
+	// answered at once with 503 overloaded and Retry-After instead of
+	// queueing (inflight.go). Zero means no cap. The probes, /metrics, the
+	// problem pages and the change feed's long-lived requests are not
+	// counted.
+	MaxInflight int
 }
 
 // Handler serves the truce HTTP API (docs/api.md). Mount it at the root of a
@@ -77,8 +88,9 @@ type Handler struct {
 	// txmux routes the document requests of an interactive transaction.
 	txmux *http.ServeMux
 	// heartbeat and streams serve the change feed (events.go).
-	heartbeat time.Duration
-	streams   streams
+	heartbeat          time.Duration
+	streamWriteTimeout time.Duration
+	streams            streams
 
 	// auth, when not nil, holds the tokens (access.go); limits holds each
 	// caller's bucket; rate and burst are the server's, rate.Inf for none.
@@ -99,6 +111,9 @@ type Handler struct {
 
 	// console holds the console's files (console.go), or is nil.
 	console fs.FS
+	// inflight counts the requests that count against maxInflight.
+	inflight    atomic.Int64
+	maxInflight int64
 }
 
 // NewHandler returns the HTTP handler of svc.
@@ -121,6 +136,10 @@ func NewHandler(svc *truce.Service, opts Options) *Handler {
 	if h.heartbeat <= 0 {
 		h.heartbeat = DefaultHeartbeat
 	}
+	h.streamWriteTimeout = opts.StreamWriteTimeout
+	if h.streamWriteTimeout <= 0 {
+		h.streamWriteTimeout = DefaultStreamWriteTimeout
+	}
 	h.auth, h.rate, h.burst = opts.Auth, opts.RateLimit, opts.Burst
 	if h.rate <= 0 {
 		h.rate = rate.Inf
@@ -131,6 +150,7 @@ func NewHandler(svc *truce.Service, opts Options) *Handler {
 	h.limits = newLimiters()
 	h.metrics, h.accessLog = opts.Metrics, opts.AccessLog
 	h.console = opts.Console
+	h.maxInflight = int64(max(opts.MaxInflight, 0))
 	h.txmux = h.transactionMux()
 	h.register(h.mux, h.routeTable())
 	if h.metrics != nil {
@@ -187,6 +207,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				"status", rw.status, "duration", time.Since(start))
 		}
 	}()
+	if h.maxInflight > 0 && !exemptFromInflight(r) {
+		if !h.enter() {
+			h.shed(rw, r)
+			return
+		}
+		defer h.inflight.Add(-1)
+	}
 	if hasDotSegment(r.URL.EscapedPath()) {
 		h.problem(rw, r, truce.Errorf(truce.CodeInvalidID, "the path %.100q has a . or .. segment; ids and names cannot be . or ..", r.URL.EscapedPath()))
 		return
