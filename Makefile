@@ -2,7 +2,7 @@
 # test with the race detector. Fuzz seed corpora run as part of go test.
 GO ?= go
 
-.PHONY: test bench serve openapi-client
+.PHONY: test bench serve openapi-client console-screenshots
 test:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
@@ -15,6 +15,11 @@ bench:
 
 serve:
 	$(GO) run ./cmd/truce serve
+
+# Redraws docs/console/*.png, the README's pictures of the web console, from
+# the browser test (headless Chromium; Debian's chromium package).
+console-screenshots:
+	TRUCE_SCREENSHOTS=1 $(GO) test -count=1 -run '^TestConsoleInBrowser$$' ./web/
 
 # Shows that a generator can use the OpenAPI document: oapi-codegen (a
 # pinned release, fetched by go run) generates a Go client from it in a

@@ -55,6 +55,11 @@ func (h *Handler) routeTable() []route {
 		{"GET /problems/{name}", public, h.problemPage},
 		{"GET /metrics", admin, h.serveMetrics},
 		{"GET /v1/openapi.json", public, h.serveOpenAPI},
+		// The console's files are public; the API calls the page makes
+		// are not (console.go).
+		{"GET /ui", public, h.consoleRedirect},
+		{"GET /ui/{$}", public, h.consolePage},
+		{"GET /ui/{file}", public, h.consoleFile},
 
 		{"GET /v1/collections", anyToken, h.listCollections},
 		{"GET /v1/collections/{c}", readPath, h.getCollection},

@@ -114,8 +114,8 @@ func apiReferenceRoutes(t *testing.T) (string, error) {
 			}
 			m := strings.ToUpper(method)
 			pattern := m + " " + path
-			if path == "/" {
-				pattern = m + " /{$}"
+			if strings.HasSuffix(path, "/") {
+				pattern += "{$}" // "/" is "/{$}", "/ui/" is "/ui/{$}"
 			}
 			var query, headers []string
 			for _, p := range op.Parameters {

@@ -84,6 +84,9 @@ var apiOps = map[string]apiOp{
 	"GET /problems/{name}": {summary: "The page that explains a problem type", ok: map[int]string{200: "HTML"}, codes: []truce.Code{truce.CodeNotFound}},
 	"GET /metrics":         {summary: "Prometheus metrics (text format)", ok: map[int]string{200: "Metrics"}, codes: []truce.Code{truce.CodeNotFound}},
 	"GET /v1/openapi.json": {summary: "This document", ok: map[int]string{200: "OpenAPI"}},
+	"GET /ui":              {summary: "Redirects to the web console, /ui/", ok: map[int]string{301: "Redirect"}, codes: []truce.Code{truce.CodeNotFound}},
+	"GET /ui/{$}":          {summary: "The web console's page (when the server serves it); it asks for a token and calls this API", ok: map[int]string{200: "HTML", 304: "NotModified"}, codes: []truce.Code{truce.CodeNotFound}},
+	"GET /ui/{file}":       {summary: "One of the web console's scripts or styles", ok: map[int]string{200: "ConsoleFile", 304: "NotModified"}, codes: []truce.Code{truce.CodeNotFound}},
 
 	"GET /v1/collections":        {summary: "List the collections the token may read", ok: map[int]string{200: "CollectionList"}},
 	"GET /v1/collections/{c}":    {summary: "A collection's settings and counts", ok: map[int]string{200: "Collection"}, codes: []truce.Code{truce.CodeInvalidCollection, truce.CodeNotFound}},
@@ -225,6 +228,8 @@ func operationID(method, path string) string {
 	}
 	if path == "/" {
 		b.WriteString("Index")
+	} else if strings.HasSuffix(path, "/") {
+		b.WriteString("Page") // "/ui/" apart from "/ui"
 	}
 	return b.String()
 }

@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -59,6 +60,11 @@ type Options struct {
 	// request id, route, status, code, duration, caller, collection,
 	// document id and bytes.
 	AccessLog bool
+	// Console, when not nil, holds the web console's files (package web's
+	// Console), served at /ui/ to anyone: the page asks for a token itself
+	// and calls the public API only, whose routes check it. Nil means no
+	// console: /ui/ answers 404.
+	Console fs.FS
 	// MaxInflight caps the requests served at once; past it a request is
 	// answered at once with 503 overloaded and Retry-After instead of
 	// queueing (inflight.go). Zero means no cap. The probes, /metrics, the
@@ -103,6 +109,8 @@ type Handler struct {
 	unmatched    *routeMetrics
 	accessLog    bool
 
+	// console holds the console's files (console.go), or is nil.
+	console fs.FS
 	// inflight counts the requests that count against maxInflight.
 	inflight    atomic.Int64
 	maxInflight int64
@@ -141,6 +149,7 @@ func NewHandler(svc *truce.Service, opts Options) *Handler {
 	}
 	h.limits = newLimiters()
 	h.metrics, h.accessLog = opts.Metrics, opts.AccessLog
+	h.console = opts.Console
 	h.maxInflight = int64(max(opts.MaxInflight, 0))
 	h.txmux = h.transactionMux()
 	h.register(h.mux, h.routeTable())
@@ -359,19 +368,28 @@ func NewServer(h http.Handler) *http.Server {
 
 // indexBody is the answer of GET /: where a person or a program that
 // found the server goes next. Every link is a path of this server, but
-// for the documentation.
-var indexBody = []byte(`{"name":"truce","api":"/v1","links":{` +
-	`"openapi":"/v1/openapi.json",` +
+// for the documentation. consoleIndexBody is the same with the link to
+// the web console, for a server that serves it.
+var (
+	indexBody        = []byte(`{"name":"truce","api":"/v1","links":{` + indexLinks + `}}`)
+	consoleIndexBody = []byte(`{"name":"truce","api":"/v1","links":{` + indexLinks + `,"console":"/ui/"}}`)
+)
+
+const indexLinks = `"openapi":"/v1/openapi.json",` +
 	`"collections":"/v1/collections",` +
 	`"healthz":"/healthz",` +
 	`"readyz":"/readyz",` +
 	`"metrics":"/metrics",` +
 	`"docs":"https://github.com/trucedb/truce#readme",` +
-	`"reference":"https://github.com/trucedb/truce/blob/main/docs/api.md"}}`)
+	`"reference":"https://github.com/trucedb/truce/blob/main/docs/api.md"`
 
 // index serves GET /, public as /healthz is: it says what the server is
 // and links to the rest, so that a first request is not a bare 404.
 func (h *Handler) index(w http.ResponseWriter, r *http.Request) {
+	if h.console != nil {
+		writeJSON(w, http.StatusOK, consoleIndexBody)
+		return
+	}
 	writeJSON(w, http.StatusOK, indexBody)
 }
 

@@ -25,6 +25,7 @@ import (
 	trucehttp "github.com/trucedb/truce/http"
 	"github.com/trucedb/truce/pebble"
 	"github.com/trucedb/truce/postgres"
+	"github.com/trucedb/truce/web"
 )
 
 // shutdownTimeout bounds how long requests in flight may take to finish
@@ -288,7 +289,7 @@ func (o *serveOptions) run(ctx context.Context, stderr io.Writer) error {
 	defer side.close()
 	handler := trucehttp.NewHandler(svc, trucehttp.Options{Logger: log, MaxTxBodyBytes: o.maxTxBytes,
 		Auth: keeper, RateLimit: limit, Burst: o.burst, Metrics: metrics, AccessLog: o.accessLog,
-		MaxInflight: o.maxInflight})
+		MaxInflight: o.maxInflight, Console: web.Console})
 	traced, stopTracing, err := startTracing(ctx, handler, log)
 	if err != nil {
 		stopUpkeeping()
