@@ -37,6 +37,10 @@ type writeRequest struct {
 	commit func(tx Tx, d *Document) error
 	// caller is who writes (WithCaller): UpdatedBy, and what it may read.
 	caller Caller
+	// expire marks the delete of a document whose _expiresAt has passed
+	// (expiry.go): the server's own, which no lock or rule of the
+	// collection holds back.
+	expire bool
 }
 
 // WriteResult is the outcome of a write.
@@ -95,8 +99,10 @@ func (s *Service) applyWrite(tx Tx, w writeRequest) (WriteResult, error) {
 	}
 	// A lock comes before every other rule: its holder is working on the
 	// document, and nobody else's write is considered at all.
-	if err := s.checkLock(tx, w.collection, w.id, w.pre.LockToken); err != nil {
-		return WriteResult{}, err
+	if !w.expire {
+		if err := s.checkLock(tx, w.collection, w.id, w.pre.LockToken); err != nil {
+			return WriteResult{}, err
+		}
 	}
 	ref := refString(w.collection, w.id)
 	coll, err := getCollection(tx, w.collection)
@@ -113,8 +119,18 @@ func (s *Service) applyWrite(tx Tx, w writeRequest) (WriteResult, error) {
 		return WriteResult{}, err
 	}
 	live := cur != nil && !cur.Deleted
+	if live && !w.expire && cur.expired(s.now()) {
+		// The write meets the document as the sweeper would have left it.
+		tomb, err := s.expireInTx(tx, cur)
+		if err != nil {
+			return WriteResult{}, err
+		}
+		if tomb != nil {
+			cur, live = tomb, false
+		}
+	}
 
-	if w.kind != kindCreate && settings.RequirePreconditions && w.pre.IsZero() {
+	if w.kind != kindCreate && !w.expire && settings.RequirePreconditions && w.pre.IsZero() {
 		return WriteResult{}, Errorf(CodePreconditionRequired, "collection %s requires every write to be conditional on the version it changes, or to be create-only", w.collection)
 	}
 	if w.kind == kindCreate && live {
@@ -152,6 +168,9 @@ func (s *Service) applyWrite(tx Tx, w writeRequest) (WriteResult, error) {
 		return WriteResult{}, notFound(w.collection, w.id, cur)
 	}
 	if !del {
+		if body, err = settleExpiry(w, settings, body, s.now()); err != nil {
+			return WriteResult{}, err
+		}
 		if err := s.checkBody(tx, settings, ref, w.collection, w.id, body, w.caller.CanRead); err != nil {
 			return WriteResult{}, err
 		}
@@ -203,6 +222,9 @@ func (s *Service) applyWrite(tx Tx, w writeRequest) (WriteResult, error) {
 	if err := maintainIndexes(tx, settings, w.collection, oldDoc, newDoc); err != nil {
 		return WriteResult{}, err
 	}
+	if err := maintainExpiry(tx, w.collection, w.id, oldBody, body); err != nil {
+		return WriteResult{}, err
+	}
 	if lim := int64(settings.HistoryLimit); lim > 0 && d.Version > lim {
 		if err := tx.TrimVersions(w.collection, w.id, d.Version-lim+1); err != nil {
 			return WriteResult{}, err
@@ -222,6 +244,9 @@ func (s *Service) applyWrite(tx Tx, w writeRequest) (WriteResult, error) {
 	if by := w.caller.Name; by != "" {
 		ev.Info = appendJSONString(append(make([]byte, 0, len(by)+16), `{"updatedBy":`...), by)
 		ev.Info = append(ev.Info, '}')
+	}
+	if w.expire {
+		ev.Info = []byte(`{"expired":true}`)
 	}
 	if err := tx.AppendEvent(ev); err != nil {
 		return WriteResult{}, err
@@ -246,7 +271,7 @@ func (s *Service) checkBody(tx ReadTx, settings *Settings, ref, collection, id s
 	if len(body) > s.maxDocBytes {
 		return Errorf(CodeTooLarge, "%s would be %d bytes; the limit is %d", ref, len(body), s.maxDocBytes)
 	}
-	if err := s.schemas.validate(collection, settings.Schema, ref, body); err != nil {
+	if err := s.schemas.validate(collection, settings.Schema, ref, withoutExpiry(body)); err != nil {
 		return err
 	}
 	targets, err := referenceTargets(settings, body)
