@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"time"
 
 	"github.com/go-json-experiment/json/jsontext"
@@ -187,6 +188,41 @@ func (s *Service) expireInTx(tx Tx, cur *Document) (*Document, error) {
 	w.expire = true
 	res, err := s.applyWrite(tx, w)
 	return res.Document, err
+}
+
+// maintainUniqueExpiring is maintainUnique, where a value held by a
+// document that has expired is free: that document is deleted first, in
+// the same commit, as a write to it would.
+func (s *Service) maintainUniqueExpiring(tx Tx, settings *Settings, collection, id string, oldBody, newBody []byte) error {
+	err := maintainUnique(tx, settings, collection, id, oldBody, newBody)
+	for range settings.Unique {
+		var e *Error
+		if !errors.As(err, &e) || e.Code != CodeUniqueViolation || e.Holder == nil {
+			return err
+		}
+		holder, herr := getDocument(tx, e.Holder.Collection, e.Holder.ID)
+		if herr != nil {
+			return herr
+		}
+		if holder == nil || holder.Deleted || !holder.expired(s.now()) {
+			return err
+		}
+		tomb, xerr := s.expireInTx(tx, holder)
+		if xerr != nil || tomb == nil {
+			return cmpErr(xerr, err)
+		}
+		// maintainUnique may have moved some entries already; doing it
+		// again finds them in place.
+		err = maintainUnique(tx, settings, collection, id, oldBody, newBody)
+	}
+	return err
+}
+
+func cmpErr(first, second error) error {
+	if first != nil {
+		return first
+	}
+	return second
 }
 
 // ExpireDocuments deletes every document whose _expiresAt has passed (by

@@ -179,7 +179,7 @@ func (s *Service) applyWrite(tx Tx, w writeRequest) (WriteResult, error) {
 	if live {
 		oldBody = cur.Body
 	}
-	if err := maintainUnique(tx, settings, w.collection, w.id, oldBody, body); err != nil {
+	if err := s.maintainUniqueExpiring(tx, settings, w.collection, w.id, oldBody, body); err != nil {
 		return WriteResult{}, err
 	}
 	if err := maintainReferences(tx, settings, w.collection, w.id, oldBody, body); err != nil {
