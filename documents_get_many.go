@@ -1,8 +1,11 @@
 package truce
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"strconv"
+	"strings"
 )
 
 // MaxGetMany is the most ids one GetMany reads.
@@ -98,4 +101,25 @@ func (l *Lookup) AppendJSON(b []byte) []byte {
 	b = append(b, `],"asOf":`...)
 	b = strconv.AppendInt(b, l.AsOf, 10)
 	return append(b, '}')
+}
+
+// DecodeGetMany parses the body of a bulk read, {"ids": ["a", "b"]},
+// strictly: anything else is a CodeInvalidJSON or CodeInvalidParameter
+// error that says what is wrong.
+func DecodeGetMany(body []byte) ([]string, error) {
+	if err := checkJSON(body, 4); err != nil {
+		return nil, err
+	}
+	var req struct {
+		IDs *[]string `json:"ids"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return nil, Errorf(CodeInvalidParameter, `a bulk read is {"ids": ["id", …]}: %s`, strings.TrimPrefix(err.Error(), "json: "))
+	}
+	if req.IDs == nil {
+		return nil, Errorf(CodeInvalidParameter, `a bulk read is {"ids": ["id", …]}: ids is missing`)
+	}
+	return *req.IDs, nil
 }
