@@ -423,8 +423,22 @@ func (c *checker) event(k, v []byte) error {
 	// No kept version has this seq: fine if history no longer keeps the
 	// version (trimmed, or written before its collection was dropped and
 	// made again), not if it does.
-	if info := c.docs[e.Collection+"\x00"+e.ID]; info != nil && info.first > 0 && seq >= info.firstSeq && e.Version >= info.first && e.Version <= info.last {
+	info := c.docs[e.Collection+"\x00"+e.ID]
+	if info == nil || info.first == 0 {
+		return nil
+	}
+	if seq >= info.firstSeq && e.Version >= info.first && e.Version <= info.last {
 		c.problem("event %d (%s of %s/%s version %d): the stored version %d was written at another seq", seq, e.Type, e.Collection, e.ID, e.Version, e.Version)
+		return nil
+	}
+	// A version written under the collection's current settings (at or
+	// after its record's seq) must be kept if its historyLimit keeps it.
+	coll := c.colls[e.Collection]
+	if coll == nil || seq < coll.Seq || e.Version >= info.first {
+		return nil
+	}
+	if lim := int64(coll.Settings.HistoryLimit); lim == 0 || e.Version > info.last-lim {
+		c.problem("%s/%s version %d (event %d) is not stored, though its collection's historyLimit (%d) keeps it", e.Collection, e.ID, e.Version, seq, lim)
 	}
 	return nil
 }
