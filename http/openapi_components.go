@@ -131,6 +131,7 @@ func openAPIComponents() map[string]any {
 		"seq": typ("integer"), "type": typ("string"), "collection": typ("string"), "id": typ("string"),
 		"version": typ("integer"), "etag": typ("string"), "time": typ("string"), "document": typ("object"),
 		"conflictId": typ("string"), "info": typ("object"),
+		"expired": map[string]any{"type": "boolean", "description": "true on the document.deleted of a document whose _expiresAt passed."},
 	}, "seq", "type", "time")
 	opResult := obj(map[string]any{"status": typ("integer"), "etag": typ("string"), "document": ref("schemas", "Document"),
 		"code": typ("string"), "problem": ref("schemas", "Problem")}, "status")
