@@ -225,6 +225,19 @@ func cmpErr(first, second error) error {
 	return second
 }
 
+// expireIfDue deletes the document, in tx, if it is live and has expired
+// (and no live document references it): what a read inside a write, such
+// as a batch's check or a transaction's read, does first, so that it sees
+// what a write would.
+func (s *Service) expireIfDue(tx Tx, collection, id string) error {
+	cur, err := getDocument(tx, collection, id)
+	if err != nil || cur == nil || cur.Deleted || !cur.expired(s.now()) {
+		return err
+	}
+	_, err = s.expireInTx(tx, cur)
+	return err
+}
+
 // ExpireDocuments deletes every document whose _expiresAt has passed (by
 // the Service's clock), each as a DELETE would, in commits of a bounded
 // size, and returns how many it deleted. Documents that live documents

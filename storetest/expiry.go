@@ -21,6 +21,7 @@ var expiryTests = []test{
 	{"Expiry/Field", testExpiryField},
 	{"Expiry/WriteAfterExpiry", testExpiryWriteAfterExpiry},
 	{"Expiry/ReferencedStays", testExpiryReferencedStays},
+	{"Expiry/ReadsInsideWrites", testExpiryReadsInsideWrites},
 	{"Expiry/RaceWithUpdates", testExpiryRaceWithUpdates},
 }
 
@@ -236,6 +237,32 @@ func testExpiryWriteAfterExpiry(t *testing.T, h *harness) {
 	}
 	checkIndexes(t, svc, "w", "writes after an expiry")
 	mustExpire(t, svc, 0)
+}
+
+// testExpiryReadsInsideWrites: a batch's check and a transaction's read
+// meet an expired document as a write would, deleted.
+func testExpiryReadsInsideWrites(t *testing.T, h *harness) {
+	clk := newClock()
+	svc := h.clockedService(clk)
+	mustSettings(t, svc, "b", truce.Settings{TTL: "1m"})
+	mustPut(t, svc, "b", "x", `{}`)
+	mustPut(t, svc, "b", "y", `{}`)
+	old := mustGet(t, svc, "b", "x")
+	tr, err := svc.BeginTransaction(ctx(t), time.Hour, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.advance(time.Minute)
+	_, err = svc.Batch(ctx(t), []truce.Op{{Kind: truce.OpCheck, Collection: "b", ID: "x", Pre: truce.Precondition{IfMatch: []string{old.ETag()}}}}, nil, nil)
+	wantCode(t, "a batch's If-Match check of the expired version", err, truce.CodePreconditionFailed)
+	_, err = svc.Batch(ctx(t), []truce.Op{{Kind: truce.OpCheck, Collection: "b", ID: "x"}}, nil, nil)
+	wantCode(t, "a batch's check of an expired document", err, truce.CodeNotFound)
+	_, _, err = svc.TransactionGet(ctx(t), tr.ID, "b", "y")
+	wantCode(t, "a transaction's read of an expired document", err, truce.CodeNotFound)
+	if d := versionOf(t, h, "b", "y", 2); !d.Deleted {
+		t.Fatalf("the transaction's read did not delete y: %+v", d)
+	}
+	mustExpire(t, svc, 1) // x: the refused batches wrote nothing
 }
 
 func versionOf(t *testing.T, h *harness, collection, id string, v int64) *truce.Document {
