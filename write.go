@@ -291,7 +291,7 @@ func (s *Service) checkBody(tx ReadTx, settings *Settings, ref, collection, id s
 		if err != nil {
 			return err
 		}
-		if d == nil || d.Deleted {
+		if d == nil || d.Deleted || d.expired(s.now()) {
 			return Errorf(CodeInvalidReference, "%s: %s names %s, which does not exist; create it first", ref, f, refString(target.Collection, target.ID))
 		}
 	}

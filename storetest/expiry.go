@@ -283,10 +283,14 @@ func testExpiryReferencedStays(t *testing.T, h *harness) {
 	mustSettings(t, svc, "posts", truce.Settings{References: map[string]string{"author": "users"}})
 	mustPut(t, svc, "users", "u", `{}`)
 	mustPut(t, svc, "posts", "p", `{"author":"u"}`)
+	mustPut(t, svc, "users", "v", `{}`)
 	clk.advance(time.Minute)
 	_, err := svc.Get(ctx(t), "users", "u")
 	wantCode(t, "Get of an expired, referenced document", err, truce.CodeNotFound)
-	mustExpire(t, svc, 0) // referenced: it stays
+	// An expired document is no target for a new reference.
+	_, err = svc.Put(ctx(t), "posts", "q", []byte(`{"author":"v"}`), truce.Precondition{}, nil)
+	wantCode(t, "a reference to an expired document", err, truce.CodeInvalidReference)
+	mustExpire(t, svc, 1) // v; u is referenced: it stays
 	mustDelete(t, svc, "posts", "p")
 	mustExpire(t, svc, 1)
 }
