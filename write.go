@@ -119,7 +119,10 @@ func (s *Service) applyWrite(tx Tx, w writeRequest) (WriteResult, error) {
 		return WriteResult{}, err
 	}
 	live := cur != nil && !cur.Deleted
-	if live && !w.expire && cur.expired(s.now()) {
+	// One reading of the clock for the whole write: whether the document
+	// has expired, whether the new expiry is ahead, and the times stored.
+	now := s.now().UTC()
+	if live && !w.expire && cur.expired(now) {
 		// The write meets the document as the sweeper would have left it.
 		tomb, err := s.expireInTx(tx, cur)
 		if err != nil {
@@ -168,7 +171,7 @@ func (s *Service) applyWrite(tx Tx, w writeRequest) (WriteResult, error) {
 		return WriteResult{}, notFound(w.collection, w.id, cur)
 	}
 	if !del {
-		if body, err = settleExpiry(w, settings, body, s.now()); err != nil {
+		if body, err = settleExpiry(w, settings, body, now); err != nil {
 			return WriteResult{}, err
 		}
 		if err := s.checkBody(tx, settings, ref, w.collection, w.id, body, w.caller.CanRead); err != nil {
@@ -195,7 +198,6 @@ func (s *Service) applyWrite(tx Tx, w writeRequest) (WriteResult, error) {
 	if err != nil {
 		return WriteResult{}, err
 	}
-	now := s.now().UTC()
 	d := &Document{Collection: w.collection, ID: w.id, Version: 1, Seq: seq,
 		CreatedAt: now, UpdatedAt: now, UpdatedBy: w.caller.Name, Deleted: del, Body: body}
 	if cur != nil {
