@@ -318,14 +318,19 @@ func testExpiryRaceWithUpdates(t *testing.T, h *harness) {
 		acks []ack
 		wg   sync.WaitGroup
 		stop atomic.Bool
+		// attempts counts finished patches, running the writers still
+		// writing: the clock moves only as the writers make progress.
+		attempts, running atomic.Int64
 	)
 	errc := make(chan error, docs*writers+1)
 	for i := range docs {
 		id := fmt.Sprint("d", i)
 		for w := range writers {
 			wg.Add(1)
+			running.Add(1)
 			go func() {
 				defer wg.Done()
+				defer running.Add(-1)
 				for n := 1; !stop.Load(); n++ {
 					d, err := svc.Get(ctx(t), "r", id)
 					if truce.ErrorCode(err) == truce.CodeNotFound {
@@ -336,6 +341,7 @@ func testExpiryRaceWithUpdates(t *testing.T, h *harness) {
 						return
 					}
 					res, err := svc.Patch(ctx(t), "r", id, truce.MergePatch, []byte(fmt.Sprintf(`{"w%d":%d}`, w, n)), truce.Precondition{IfMatch: []string{d.ETag()}}, nil)
+					attempts.Add(1)
 					switch truce.ErrorCode(err) {
 					case "":
 						mu.Lock()
@@ -354,6 +360,10 @@ func testExpiryRaceWithUpdates(t *testing.T, h *harness) {
 	go func() {
 		defer wg.Done()
 		for i := 0; i < 40; i++ {
+			// Wait for a round of patches, while anyone still writes.
+			for seen := attempts.Load(); attempts.Load() < seen+docs && running.Load() > 0; {
+				time.Sleep(time.Millisecond)
+			}
 			clk.advance(2 * time.Second) // the clock crosses the expiry while writers write
 			if _, err := svc.ExpireDocuments(ctx(t)); err != nil {
 				errc <- err
