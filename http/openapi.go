@@ -218,7 +218,7 @@ func operationID(method, path string) string {
 		if seg == "" || seg == "v1" {
 			continue
 		}
-		for part := range strings.FieldsFuncSeq(seg, func(r rune) bool { return r == '.' || r == '-' || r == '_' }) {
+		for part := range strings.FieldsFuncSeq(seg, func(r rune) bool { return r == '.' || r == '-' || r == '_' || r == ':' }) {
 			b.WriteString(strings.ToUpper(part[:1]) + part[1:])
 		}
 	}
