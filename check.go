@@ -52,16 +52,6 @@ func ImpliedEntries(s *Settings, d *Document) (DocumentEntries, error) {
 	return e, nil
 }
 
-// IndexNames returns the names under which the Store keeps the indexes of
-// a collection with settings s: its secondary indexes and the expiry index.
-func IndexNames(s *Settings) []string {
-	names := []string{expiryIndex}
-	for _, ix := range s.Indexes {
-		names = append(names, indexName(ix))
-	}
-	return names
-}
-
 // built reports whether the build of the index ix has reached id.
 func (s *Settings) built(ix []string, id string) bool {
 	name := indexName(ix)

@@ -1,7 +1,10 @@
 package client_test
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"log"
 	"testing"
 
 	"github.com/trucedb/truce/client"
@@ -50,4 +53,33 @@ func TestGetMany(t *testing.T) {
 	if !client.IsNotFound(err) {
 		t.Fatalf("a missing collection: %v", err)
 	}
+}
+
+func ExampleClient_GetMany() {
+	ctx := context.Background()
+	c, err := client.New(serverURL) // such as "http://127.0.0.1:8080"
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, id := range []string{"ann", "bob"} {
+		if _, err := c.Put(ctx, "example-people", id, map[string]string{"name": id}); err != nil {
+			log.Fatal(err)
+		}
+	}
+	// One round trip, one snapshot: each document with its ETag, in order.
+	l, err := c.GetMany(ctx, "example-people", []string{"bob", "zoe", "ann"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, it := range l.Items {
+		if it.Doc == nil {
+			fmt.Println(it.ID, "not found")
+			continue
+		}
+		fmt.Println(it.ID, "version", it.Doc.Version)
+	}
+	// Output:
+	// bob version 1
+	// zoe not found
+	// ann version 1
 }
