@@ -61,7 +61,7 @@ type Error struct {
 	Problem json.RawMessage
 }
 
-// The problem codes of the truce API (API.md), as Error.Code holds them.
+// The problem codes of the truce API (docs/api.md), as Error.Code holds them.
 const (
 	CodeInvalidJSON          = "invalid_json"
 	CodeInvalidDocument      = "invalid_document"

@@ -16,7 +16,7 @@ import (
 	"github.com/trucedb/truce/auth"
 )
 
-// access is what a route asks of the caller's token (API.md section 9).
+// access is what a route asks of the caller's token (docs/api.md section 9).
 type access int
 
 const (

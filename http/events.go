@@ -15,7 +15,7 @@ import (
 )
 
 // Stream timing. DefaultHeartbeat is the longest silence on an event
-// stream (API.md: at least every 15 s); streamWriteTimeout bounds each
+// stream (docs/api.md: at least every 15 s); streamWriteTimeout bounds each
 // write to a stream, so a client that stops reading is cut off (it resumes
 // from its last id) instead of holding its connection for ever.
 const (
@@ -329,7 +329,7 @@ func (h *Handler) changes(w http.ResponseWriter, r *http.Request) {
 }
 
 // streamAccess keeps what an open change-feed stream delivers in step with
-// the auth file, which may be reloaded under it (API.md section 9: a token
+// the auth file, which may be reloaded under it (docs/api.md section 9: a token
 // sees in the feed only the collections it may read, and a revoked token
 // sees nothing). The stream looks its token up again in the Set that a
 // reload made: it ends when the token is gone, and its filter follows the

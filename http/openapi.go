@@ -150,7 +150,7 @@ func openAPIDocument(routes []route) (map[string]any, error) {
 		"info": map[string]any{
 			"title":       "truce",
 			"version":     "1",
-			"description": "truce, a JSON document server that never loses an update. The contract is API.md; every problem is application/problem+json (RFC 9457) with a stable code.",
+			"description": "truce, a JSON document server that never loses an update. Its reference is docs/api.md in the repository; every problem is application/problem+json (RFC 9457) with a stable code.",
 		},
 		"servers":    []any{map[string]any{"url": "/"}},
 		"paths":      paths,

@@ -56,7 +56,7 @@ type Options struct {
 	AccessLog bool
 }
 
-// Handler serves the truce HTTP API (API.md). Mount it at the root of a
+// Handler serves the truce HTTP API (docs/api.md). Mount it at the root of a
 // server or of a mux; it is safe for concurrent use.
 type Handler struct {
 	svc     *truce.Service
@@ -264,7 +264,7 @@ func (w *responseWriter) WriteHeader(status int) {
 		w.swallow = true
 		w.Header().Del("X-Content-Type-Options")
 		code := truce.CodeNotFound
-		detail := "no such resource: " + w.r.URL.Path + " (the API is described at /v1/...; see API.md)"
+		detail := "no such resource: " + w.r.URL.Path + " (every route is listed in GET /v1/openapi.json and in docs/api.md)"
 		if status == http.StatusMethodNotAllowed {
 			code = truce.CodeMethodNotAllowed
 			detail = w.r.Method + " is not allowed on " + w.r.URL.Path + "; allowed: " + w.Header().Get("Allow")
@@ -311,6 +311,13 @@ func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter 
 // idle client from holding a connection: 10 s to send the headers, 60 s for
 // the whole request, 60 s to take the answer, 2 min idle between requests.
 func NewServer(h http.Handler) *http.Server {
+	// HTTP/1.1, HTTP/2 over TLS, and HTTP/2 without TLS (h2c, "prior
+	// knowledge": a client that starts with the HTTP/2 preface) on one
+	// listener: many clients' requests then share a connection.
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetHTTP2(true)
+	protocols.SetUnencryptedHTTP2(true)
 	return &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -318,6 +325,7 @@ func NewServer(h http.Handler) *http.Server {
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
+		Protocols:         &protocols,
 	}
 }
 
@@ -330,7 +338,8 @@ var indexBody = []byte(`{"name":"truce","api":"/v1","links":{` +
 	`"healthz":"/healthz",` +
 	`"readyz":"/readyz",` +
 	`"metrics":"/metrics",` +
-	`"docs":"https://github.com/trucedb/truce#readme"}}`)
+	`"docs":"https://github.com/trucedb/truce#readme",` +
+	`"reference":"https://github.com/trucedb/truce/blob/main/docs/api.md"}}`)
 
 // index serves GET /, public as /healthz is: it says what the server is
 // and links to the rest, so that a first request is not a bare 404.

@@ -32,6 +32,7 @@ type benchOptions struct {
 	warmup     time.Duration
 	collection string
 	indexes    []string
+	h2c        bool
 	json       bool
 	chart      string
 	subs       int
@@ -91,6 +92,7 @@ run it where the server runs only if you mean to measure both together.`,
 	f.DurationVar(&o.warmup, "warmup", 2*time.Second, "how long to run before measuring (discarded)")
 	f.StringVar(&o.collection, "collection", "bench", "collection the workloads write into")
 	f.StringArrayVar(&o.indexes, "index", nil, "declare a secondary index of the collection, its dotted `paths` comma-separated (repeat for several): what indexes cost a write; the documents' counter is n, and _version and _updatedAt change on every write too")
+	f.BoolVar(&o.h2c, "h2c", false, "send over HTTP/2 without TLS (h2c), all clients' requests on one connection, instead of HTTP/1.1 with a connection each")
 	f.BoolVar(&o.json, "json", false, "print the report as JSON for scripts")
 	f.StringVar(&o.chart, "chart", "", "also write latency over time and the percentile curve to this SVG `file`")
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the load generator's measured run to `file` (for go tool pprof)")
@@ -186,6 +188,9 @@ func (o *benchOptions) run(cmd *cobra.Command) error {
 		return &usageError{err: fmt.Errorf("--server: %w", err)}
 	}
 	defer target.Close()
+	if o.h2c {
+		target.UseH2C()
+	}
 	for _, ix := range o.indexes {
 		target.Indexes = append(target.Indexes, strings.Split(ix, ","))
 	}

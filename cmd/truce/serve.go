@@ -56,6 +56,7 @@ type serveOptions struct {
 	metrics        bool
 	metricsAddr    string
 	accessLog      bool
+	h2c            bool
 	debugAddr      string
 }
 
@@ -127,6 +128,7 @@ glibc.malloc.arena_max in GLIBC_TUNABLES, sets the limit instead.`,
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the server to `file` until it stops (for go tool pprof)")
 	f.BoolVar(&o.metrics, "metrics", true, "keep Prometheus metrics, served at /metrics to admin tokens (and on --metrics-addr)")
 	f.StringVar(&o.metricsAddr, "metrics-addr", "", "also serve /metrics on this `host:port`, without authentication (keep it off public networks)")
+	f.BoolVar(&o.h2c, "h2c", true, "also serve HTTP/2 without TLS (h2c, prior knowledge) on a plain --addr, beside HTTP/1.1; client.WithHTTP2 and truce bench --h2c use it")
 	f.BoolVar(&o.accessLog, "access-log", false, "log one line per request at info level (request id, route, status, code, duration, caller, collection, id, bytes)")
 	f.StringVar(&o.debugAddr, "debug-addr", "", "serve Go's /debug/pprof/ on this `host:port` (never on --addr), without authentication")
 	return cmd
@@ -278,6 +280,7 @@ func (o *serveOptions) run(ctx context.Context, stderr io.Writer) error {
 		_ = stopTracing(tctx)
 	}()
 	srv := trucehttp.NewServer(traced)
+	srv.Protocols.SetUnencryptedHTTP2(o.h2c)
 	// Shutdown waits for requests to end; event streams end only when told.
 	srv.RegisterOnShutdown(handler.CloseStreams)
 	if srv.ErrorLog == nil {
