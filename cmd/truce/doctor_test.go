@@ -52,7 +52,7 @@ func TestDoctor(t *testing.T) {
 		t.Fatalf("doctor of a clean directory: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
 	}
 
-	db, err := pebble.Open(dir, &pebble.Options{FormatMajorVersion: pebble.FormatNewest})
+	db, err := pebble.Open(dir, &pebble.Options{FormatMajorVersion: pebble.FormatNewest, Logger: quietLogger{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,3 +89,10 @@ func TestDoctor(t *testing.T) {
 		t.Errorf("doctor of an empty directory: exit %d, stderr %s", code, stderr)
 	}
 }
+
+// quietLogger keeps Pebble's replay messages out of the test's output.
+type quietLogger struct{}
+
+func (quietLogger) Infof(string, ...any)              {}
+func (quietLogger) Errorf(string, ...any)             {}
+func (quietLogger) Fatalf(format string, args ...any) { panic(fmt.Sprintf(format, args...)) }
