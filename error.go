@@ -61,6 +61,9 @@ const (
 	CodeIndexRequired         Code = "index_required"
 	CodeScanTooLarge          Code = "scan_too_large"
 	CodeIndexBuilding         Code = "index_building"
+	CodeInvalidBackupTarget   Code = "invalid_backup_target"
+	CodeBackupUnsupported     Code = "backup_unsupported"
+	CodeImportConflict        Code = "import_conflict"
 )
 
 // codes lists every code, each with whether repeating the same call can
@@ -115,6 +118,9 @@ var codes = []struct {
 	{CodeIndexRequired, false},
 	{CodeScanTooLarge, false},
 	{CodeIndexBuilding, true},
+	{CodeInvalidBackupTarget, false},
+	{CodeBackupUnsupported, false},
+	{CodeImportConflict, false},
 }
 
 // Codes returns every code, in the order they are declared.

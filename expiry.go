@@ -122,7 +122,8 @@ func setExpiry(body []byte, exp string) []byte {
 // canonical place, or, when it has none and the collection has a TTL, one
 // TTL from now. A time that is not in the future is refused (a write of a
 // version that has expired would delete it at once), except for a restore,
-// whose old version's expiry is dropped.
+// whose old version's expiry is dropped, and an import, which keeps the
+// exported body as it was.
 func settleExpiry(w writeRequest, settings *Settings, body []byte, now time.Time) ([]byte, error) {
 	t, ok := expiresAt(body)
 	if !ok && bytes.Contains(body, []byte(`"`+FieldExpiresAt+`"`)) {
@@ -134,6 +135,11 @@ func settleExpiry(w writeRequest, settings *Settings, body []byte, now time.Time
 		}
 		body = pb.fields
 		t, ok = expiresAt(body)
+	}
+	if w.kind == kindImport {
+		// An import stores the exported version as it was, so that a rerun
+		// finds it unchanged: no ttl added, an expiry past or not.
+		return body, nil
 	}
 	if ok && !t.After(now) {
 		if w.kind != kindRestore {

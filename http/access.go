@@ -95,6 +95,9 @@ func (h *Handler) routeTable() []route {
 		{"POST /v1/transactions", anyToken, h.beginTransaction},
 		{"POST /v1/transactions/{tid}/commit", anyToken, h.commitTransaction},
 		{"DELETE /v1/transactions/{tid}", anyToken, h.rollbackTransaction},
+
+		{"POST /v1/admin/backup", admin, h.backup},
+		{"POST /v1/admin/import", admin, h.importVersion},
 	}
 }
 

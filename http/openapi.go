@@ -118,7 +118,10 @@ var apiOps = map[string]apiOp{
 	"POST /v1/tx":                                             {summary: "An atomic batch: all the ops or none", headers: []string{"IdempotencyKey"}, body: "Batch", ok: map[int]string{200: "BatchResults"}, codes: append(slices.Clone(bodyCodes), txCodes...)},
 	"POST /v1/transactions":                                   {summary: "Begin an interactive transaction", headers: []string{"IdempotencyKey"}, body: "TransactionRequest", ok: map[int]string{201: "Transaction"}, codes: bodyCodes},
 	"POST /v1/transactions/{tid}/commit":                      {summary: "Commit an interactive transaction", headers: []string{"IdempotencyKey"}, ok: map[int]string{200: "BatchResults"}, codes: append(slices.Clone(bodyCodes), txCodes...)},
-	"DELETE /v1/transactions/{tid}":                           {summary: "Roll an interactive transaction back", headers: []string{"IdempotencyKey"}, ok: map[int]string{204: "NoContent"}, codes: append(slices.Clone(bodyCodes), truce.CodeTransactionExpired, truce.CodeNotFound)},
+	"POST /v1/admin/backup":                                   {summary: "Back the store up, online and consistent, into a directory of the server's file system (Pebble; PostgreSQL answers 501)", headers: []string{"IdempotencyKey"}, body: "BackupRequest", ok: map[int]string{200: "BackupManifest"}, codes: append(slices.Clone(bodyCodes), truce.CodeInvalidBackupTarget, truce.CodeBackupUnsupported)},
+	"POST /v1/admin/import": {summary: "Write one line of truce export (a document's version as another server held it) keeping its version, times and author; rerunning a line changes nothing (Truce-Import: unchanged)", headers: []string{"IdempotencyKey"}, body: "ImportLine", ok: map[int]string{200: "Imported", 201: "DocumentCreated"},
+		codes: append(append(slices.Clone(bodyCodes), writeCodes...), truce.CodeImportConflict)},
+	"DELETE /v1/transactions/{tid}": {summary: "Roll an interactive transaction back", headers: []string{"IdempotencyKey"}, ok: map[int]string{204: "NoContent"}, codes: append(slices.Clone(bodyCodes), truce.CodeTransactionExpired, truce.CodeNotFound)},
 }
 
 // openAPIDocument returns the OpenAPI document of the routes, and an error

@@ -187,6 +187,7 @@ func openAPIComponents() map[string]any {
 			"Last-Modified":       hdr("When the version was written."),
 			"Location":            hdr("The URL of the created resource."),
 			"Truce-Merged":        hdr("base=N, current=M: the write was merged with the changes made since its version."),
+			"Truce-Import":        hdr("unchanged: the document already held the imported version; nothing was written."),
 			"Truce-Staged":        hdr("true: the answer is the transaction's staged version."),
 			"Lock-Token":          hdr("The lock's token, for its holder."),
 			"Link":                hdr("<…/conflicts/{id}>; rel=\"conflict\": the recorded conflict."),
@@ -216,6 +217,11 @@ func openAPIComponents() map[string]any {
 			"Resolution":         map[string]any{"required": true, "content": jsonContent(obj(map[string]any{"strategy": map[string]any{"type": "string", "enum": []string{"keep-current", "take-proposed", "merge", "custom"}}, "document": nullable("object")}, "strategy"))},
 			"Batch":              map[string]any{"required": true, "content": jsonContent(obj(map[string]any{"ops": arrayOf(ref("schemas", "Op"))}, "ops"))},
 			"TransactionRequest": map[string]any{"content": jsonContent(obj(map[string]any{"ttl": duration}))},
+			"ImportLine": map[string]any{"required": true, "content": jsonContent(map[string]any{"allOf": []any{ref("schemas", "Document"),
+				map[string]any{"type": "object", "required": []string{"_collection", "_id", "_version", "_createdAt", "_updatedAt"},
+					"properties": map[string]any{"_collection": typ("string")}, "description": "One line of truce export: a document's version with _collection, _id, _version, _createdAt, _updatedAt, _updatedBy, and _deleted for a deletion."}}})},
+			"BackupRequest": map[string]any{"required": true, "content": jsonContent(map[string]any{"type": "object", "additionalProperties": false, "required": []string{"to"},
+				"properties": map[string]any{"to": map[string]any{"type": "string", "description": "An absolute path, on the server's file system, to a directory that does not exist or is empty."}}})},
 		}),
 		"responses": suffixed("responses", map[string]any{
 			"Status": response("OK", obj(map[string]any{"status": typ("string")}, "status")),
@@ -228,6 +234,7 @@ func openAPIComponents() map[string]any {
 			"NoContent":       response("Done", nil),
 			"NotModified":     response("The document still has the ETag of If-None-Match", nil, "ETag"),
 			"Document":        response("The document", ref("schemas", "Document"), "ETag", "Last-Modified", "Truce-Merged", "Truce-Staged", "Idempotent-Replayed", "Link"),
+			"Imported":        response("The stored version", ref("schemas", "Document"), "ETag", "Last-Modified", "Truce-Import", "Idempotent-Replayed"),
 			"DocumentCreated": response("The created document", ref("schemas", "Document"), "ETag", "Last-Modified", "Location", "Idempotent-Replayed"),
 			"Staged":          response("The write is staged in the transaction", nil, "Truce-Staged", "Truce-Merged"),
 			"QueryPage": response("A page of a query's answer, read in one snapshot", obj(map[string]any{"items": arrayOf(ref("schemas", "Document")), "next": nullable("string"),
@@ -251,7 +258,12 @@ func openAPIComponents() map[string]any {
 			"SwitchingProtocols": map[string]any{"description": "A WebSocket of events, one Event as JSON per message"},
 			"Changes":            response("A page of events", obj(map[string]any{"items": arrayOf(ref("schemas", "Event")), "last": typ("integer")}, "items", "last")),
 			"BatchResults":       response("Every op applied", obj(map[string]any{"results": arrayOf(ref("schemas", "OpResult"))}, "results")),
-			"Transaction":        response("The transaction", obj(map[string]any{"id": typ("string"), "expiresAt": typ("string")}, "id", "expiresAt"), "Location"),
+			"BackupManifest": response("The complete backup's manifest, also written last into its directory as manifest.json", obj(map[string]any{
+				"format": typ("integer"), "store": typ("string"), "dir": typ("string"), "created": typ("string"), "bytes": typ("integer"),
+				"seq":   map[string]any{"type": "integer", "minimum": 0, "description": "The change-log seq of the last commit the backup holds."},
+				"files": arrayOf(obj(map[string]any{"path": typ("string"), "size": typ("integer"), "sha256": typ("string")}, "path", "size", "sha256")),
+			}, "format", "store", "seq", "created", "dir", "files", "bytes")),
+			"Transaction": response("The transaction", obj(map[string]any{"id": typ("string"), "expiresAt": typ("string")}, "id", "expiresAt"), "Location"),
 		}),
 	}
 }

@@ -61,6 +61,9 @@ var statusOf = map[truce.Code]int{
 	truce.CodeIndexRequired:         http.StatusBadRequest,
 	truce.CodeScanTooLarge:          http.StatusBadRequest,
 	truce.CodeIndexBuilding:         http.StatusServiceUnavailable,
+	truce.CodeInvalidBackupTarget:   http.StatusBadRequest,
+	truce.CodeBackupUnsupported:     http.StatusNotImplemented,
+	truce.CodeImportConflict:        http.StatusConflict,
 }
 
 // StatusOf returns the HTTP status that answers an error code.

@@ -26,8 +26,9 @@ var knownTags = map[byte]bool{'m': true, 'c': true, 'd': true, 'v': true, 'e': t
 
 // Check verifies, in one snapshot, that the store's records agree with one
 // another, the way bbolt's Tx.Check verifies its pages: every record
-// decodes; every document's stored versions are contiguous up to its
-// current version (which they end with), and no more than its collection's
+// decodes; every document's stored versions end with its current version
+// and lack none that the change log shows written here (an import may skip
+// versions, truce.Service.Import), and are no more than its collection's
 // historyLimit once it was written under that limit; the unique, reference,
 // secondary and expiry indexes hold exactly the entries the live documents
 // imply; the change log's seqs are strictly increasing, past the trim mark
@@ -83,8 +84,12 @@ type docInfo struct {
 	// none is stored.
 	first, last       int64
 	firstSeq, lastSeq int64
-	lastDeleted       bool
-	count             int64
+	// gaps are the missing runs of versions between first and last, as
+	// [from, to] pairs: a problem if the change log shows them written
+	// here, not if an import skipped them (truce.Service.Import).
+	gaps        [][2]int64
+	lastDeleted bool
+	count       int64
 }
 
 type verRef struct {
@@ -310,7 +315,7 @@ func (c *checker) version(k, v []byte) error {
 	case info.last == 0:
 		info.first, info.firstSeq = n, d.Seq
 	case n != info.last+1:
-		c.problem("%s/%s: its history jumps from version %d to %d", col, id, info.last, n)
+		info.gaps = append(info.gaps, [2]int64{info.last + 1, n - 1})
 	}
 	if info.last != 0 && d.Seq <= info.lastSeq {
 		c.problem("%s was written at seq %d, not after the version before it (seq %d)", ref, d.Seq, info.lastSeq)
@@ -429,6 +434,12 @@ func (c *checker) event(k, v []byte) error {
 		return nil
 	}
 	if seq >= info.firstSeq && e.Version >= info.first && e.Version <= info.last {
+		for _, g := range info.gaps {
+			if e.Version >= g[0] && e.Version <= g[1] {
+				c.problem("%s/%s: its history lacks version %d, which event %d wrote", e.Collection, e.ID, e.Version, seq)
+				return nil
+			}
+		}
 		c.problem("event %d (%s of %s/%s version %d): the stored version %d was written at another seq", seq, e.Type, e.Collection, e.ID, e.Version, e.Version)
 		return nil
 	}

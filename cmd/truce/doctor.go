@@ -20,8 +20,9 @@ func newDoctorCmd(stdout io.Writer) *cobra.Command {
 		Use:   "doctor --data DIR",
 		Short: "Check a stopped server's data directory for inconsistencies",
 		Long: `Check a Pebble data directory offline, as bbolt's check does: that every
-record decodes; that every document's stored versions are contiguous up to
-its current version and trimmed to its collection's historyLimit; that the
+record decodes; that every document's stored versions end with its current
+version, lack none that the change log shows written, and are trimmed to
+its collection's historyLimit; that the
 unique, reference, secondary and expiry indexes hold exactly the entries
 the live documents imply; and that the change log's seqs are strictly
 increasing and agree with the documents' versions.
