@@ -24,10 +24,14 @@ type parsedBody struct {
 	hasID bool
 	// version is the _version the body carried (a precondition), or 0.
 	version int64
+	// expires is the _expiresAt the body carried, in TimeLayout, or "".
+	// fields holds it too, as its first member (see expiry.go).
+	expires string
 }
 
 // parseBody checks that data is one JSON object truce accepts, strips the
-// reserved fields and compacts the rest. _id and _version are returned;
+// reserved fields and compacts the rest. _expiresAt is kept, rewritten in
+// TimeLayout as the first member (expiry.go); _id and _version are returned;
 // _createdAt, _updatedAt, _updatedBy and _etag are ignored so that a document read from truce
 // can be sent back as it is; any other underscore field is refused.
 func parseBody(data []byte) (parsedBody, error) {
@@ -85,7 +89,7 @@ func parseBodyTokens(data []byte) (parsedBody, error) {
 	if err := expectEOF(dec); err != nil {
 		return pb, err
 	}
-	pb.fields = bytes.TrimRight(out.Bytes(), "\n")
+	pb.fields = pb.withExpiry(bytes.TrimRight(out.Bytes(), "\n"))
 	return pb, nil
 }
 
@@ -113,6 +117,8 @@ func (pb *parsedBody) reserved(name string, dec *jsontext.Decoder) error {
 		}
 		pb.version = n
 		return nil
+	case FieldExpiresAt:
+		return pb.expiry(v)
 	case FieldCreatedAt, FieldUpdatedAt, FieldUpdatedBy, FieldETag:
 		return nil // read-only metadata: sent back unchanged from a read, ignored
 	}
@@ -180,7 +186,7 @@ func parsePlainBody(data []byte) (pb parsedBody, ok bool, err error) {
 	if expectEOF(dec) != nil {
 		return pb, false, nil
 	}
-	pb.fields = append(out, '}')
+	pb.fields = pb.withExpiry(append(out, '}'))
 	return pb, true, nil
 }
 

@@ -49,6 +49,11 @@ type Settings struct {
 	// of dotted paths (at most MaxIndexes, of at most MaxIndexPaths each).
 	// Every write keeps them in its commit.
 	Indexes [][]string `json:"indexes,omitempty"`
+	// TTL, a Go duration such as "24h" ("" for none), gives every write of
+	// a document that carries no _expiresAt one of TTL after the write, so
+	// that the document is deleted once nobody has written it for TTL
+	// (expiry.go). Changing it changes only later writes.
+	TTL string `json:"ttl,omitempty"`
 	// IndexBuilds is the progress of the indexes still being built in the
 	// background (BuildIndexes). The Service keeps it: PutCollection
 	// ignores what the caller gives, and DecodeSettings refuses it.
@@ -182,6 +187,12 @@ func (s *Settings) validate() (*jsonschema.Schema, error) {
 	if err := validateIndexes(s.Indexes); err != nil {
 		return nil, err
 	}
+	if s.TTL != "" {
+		d, err := time.ParseDuration(s.TTL)
+		if err != nil || d < time.Second {
+			return nil, Errorf(CodeInvalidSettings, "ttl %q is not a duration of at least 1s, such as \"90s\", \"24h\" or \"720h\"; leave it out for none", s.TTL)
+		}
+	}
 	if s.HistoryLimit < 0 {
 		return nil, Errorf(CodeInvalidSettings, "historyLimit must be 0 (keep all) or positive, not %d", s.HistoryLimit)
 	}
@@ -197,6 +208,15 @@ func checkSettingsField(setting, f string) error {
 		return Errorf(CodeInvalidSettings, "%s: %q is not a usable field name: give a top-level field that does not start with an underscore", setting, f)
 	}
 	return nil
+}
+
+// ttl returns the collection's TTL, 0 for none.
+func (s *Settings) ttl() time.Duration {
+	if s.TTL == "" {
+		return 0
+	}
+	d, _ := time.ParseDuration(s.TTL)
+	return d
 }
 
 // sortedUnique returns the unique fields in a stable order.

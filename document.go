@@ -167,6 +167,9 @@ const (
 	// is read-only, ignored when a document read back is written.
 	FieldETag    = "_etag"
 	FieldDeleted = "_deleted"
+	// FieldExpiresAt is when the document expires (RFC 3339): the one
+	// reserved field a client writes and the body stores (expiry.go).
+	FieldExpiresAt = "_expiresAt"
 )
 
 // ValidID reports whether id is a valid document id: 1 to 255 bytes of

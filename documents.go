@@ -66,6 +66,9 @@ func (s *Service) Get(ctx context.Context, collection, id string) (*Document, er
 	if d == nil || d.Deleted {
 		return nil, notFound(collection, id, d)
 	}
+	if d.expired(s.now()) {
+		return nil, Errorf(CodeNotFound, "%s expired at %s; its history is still readable", refString(collection, id), AppendTime(nil, d.ExpiresAt()))
+	}
 	return d, nil
 }
 
@@ -166,7 +169,7 @@ func compilePatch(typ PatchType, patch []byte) (func([]byte) ([]byte, error), er
 			return nil, Errorf(CodeInvalidPatch, "the merge patch is not valid JSON: %v", err)
 		}
 		for _, f := range fields {
-			if strings.HasPrefix(f, "_") {
+			if strings.HasPrefix(f, "_") && f != FieldExpiresAt {
 				return nil, Errorf(CodeReservedField, "the merge patch sets %q: fields that start with an underscore are reserved; to make the patch conditional, give it a precondition", f)
 			}
 		}
@@ -231,7 +234,7 @@ func checkPatchOp(i int, op jsonpatch.Operation) error {
 		if p != "" && p[0] != '/' {
 			return Errorf(CodeInvalidPatch, "operation %d (%s): %s %q is not a JSON Pointer", i, kind, name, p)
 		}
-		if strings.HasPrefix(p, "/_") {
+		if strings.HasPrefix(p, "/_") && p != "/"+FieldExpiresAt {
 			return Errorf(CodeReservedField, "operation %d (%s) touches %s: fields that start with an underscore are reserved", i, kind, p)
 		}
 		if p == "" && kind != "test" {
@@ -319,9 +322,23 @@ func (s *Service) List(ctx context.Context, collection, after string, limit int)
 		if c == nil {
 			return Errorf(CodeNotFound, "collection %s does not exist", collection)
 		}
-		docs, err := tx.Documents(collection, after, limit+1)
-		if err != nil {
-			return err
+		// Expired documents read as deleted (expiry.go): read on past them.
+		now := s.now()
+		var docs []*Document
+		for from := after; len(docs) <= limit; {
+			batch, err := tx.Documents(collection, from, limit+1)
+			if err != nil {
+				return err
+			}
+			for _, d := range batch {
+				if !d.expired(now) {
+					docs = append(docs, d)
+				}
+			}
+			if len(batch) <= limit {
+				break
+			}
+			from = batch[len(batch)-1].ID
 		}
 		if len(docs) > limit {
 			docs = docs[:limit]

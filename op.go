@@ -152,6 +152,9 @@ func (s *Service) prepareOp(op *Op) (*writeRequest, error) {
 // applyOp runs one prepared operation inside tx.
 func (s *Service) applyOp(tx Tx, op *Op, w *writeRequest) (OpResult, error) {
 	if w == nil {
+		if err := s.expireIfDue(tx, op.Collection, op.ID); err != nil {
+			return OpResult{}, err
+		}
 		d, err := checkOp(tx, op)
 		return OpResult{Kind: OpCheck, Document: d}, err
 	}

@@ -343,6 +343,7 @@ func (s *Service) readPlan(tx ReadTx, collection string, p *plan, f *filter, lim
 	}
 	var hits []hit
 	examined := 0
+	now := s.now() // an expired document reads as deleted (expiry.go)
 	tooMany := func() error {
 		return Errorf(CodeScanTooLarge, "the query examined more than %d documents for one page; narrow it, or add an index that serves it", s.maxScan)
 	}
@@ -391,7 +392,7 @@ func (s *Service) readPlan(tx ReadTx, collection string, p *plan, f *filter, lim
 				}
 				// An exact plan's entries are the matching documents: the
 				// same snapshot holds the entry and the version it indexes.
-				if d == nil || d.Deleted || (!p.exact && !f.all.match(&docView{d: d})) {
+				if d == nil || d.Deleted || d.expired(now) || (!p.exact && !f.all.match(&docView{d: d})) {
 					continue
 				}
 				hits = append(hits, hit{d, e.Key})
@@ -431,7 +432,7 @@ func (s *Service) readPlan(tx ReadTx, collection string, p *plan, f *filter, lim
 				if !p.exact && examined > s.maxScan {
 					return tooMany()
 				}
-				if f.all.match(&docView{d: d}) {
+				if !d.expired(now) && f.all.match(&docView{d: d}) {
 					hits = append(hits, hit{d, []byte(d.ID)})
 					if len(hits) > limit {
 						break
@@ -455,7 +456,7 @@ func (s *Service) readPlan(tx ReadTx, collection string, p *plan, f *filter, lim
 				return tooMany()
 			}
 			v := &docView{d: d}
-			if !f.all.match(v) {
+			if d.expired(now) || !f.all.match(v) {
 				return nil
 			}
 			k := indexKey(paths, v)

@@ -12,6 +12,11 @@ import (
 // whether or not it was swept; sweeping only gives its space back.
 var transactionSweepInterval = 10 * time.Second
 
+// documentExpiryInterval is how often Run deletes the documents whose
+// _expiresAt has passed; until then, reads already answer as if they were
+// deleted (expiry.go).
+var documentExpiryInterval = 5 * time.Second
+
 // Run does the Service's background upkeep until ctx ends, and returns nil
 // once all of it has stopped. Every program that serves writes runs it
 // beside them, and stops it before closing the Store:
@@ -40,6 +45,13 @@ func (s *Service) Run(ctx context.Context) error {
 	g.Go(func() error {
 		s.every(ctx, "sweep idempotency answers", min(time.Minute, s.idemTTL), func() error {
 			_, err := s.SweepIdempotency(ctx)
+			return err
+		})
+		return nil
+	})
+	g.Go(func() error {
+		s.every(ctx, "delete expired documents", documentExpiryInterval, func() error {
+			_, err := s.ExpireDocuments(ctx)
 			return err
 		})
 		return nil

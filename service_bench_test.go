@@ -59,3 +59,39 @@ func BenchmarkServiceIfMatchUpdate(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkGetMany reads 100 ~1 KiB documents through the Service: one
+// GetMany (one snapshot) against 100 Gets.
+func BenchmarkGetMany(b *testing.B) {
+	body := []byte(`{"title":"benchmark","text":"` + strings.Repeat("lorem ipsum ", 80) + `"}`)
+	store, err := pebble.Open(b.TempDir(), pebble.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer store.Close()
+	svc := truce.NewService(store, truce.Options{})
+	ctx := context.Background()
+	ids := make([]string, 100)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("d%03d", i)
+		if _, err := svc.Put(ctx, "bench", ids[i], body, truce.Precondition{}, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("GetMany", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := svc.GetMany(ctx, "bench", ids); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("Get100", func(b *testing.B) {
+		for b.Loop() {
+			for _, id := range ids {
+				if _, err := svc.Get(ctx, "bench", id); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
+}

@@ -209,6 +209,9 @@ func (s *Service) TransactionGet(ctx context.Context, txid, collection, id strin
 			d, staged = sd, true
 			return nil
 		}
+		if err := s.expireIfDue(tx, collection, id); err != nil {
+			return err
+		}
 		cur, err := getDocument(tx, collection, id)
 		if err != nil {
 			return err

@@ -38,6 +38,10 @@ type writeRequest struct {
 	commit func(tx Tx, d *Document) error
 	// caller is who writes (WithCaller): UpdatedBy, and what it may read.
 	caller Caller
+	// expire marks the delete of a document whose _expiresAt has passed
+	// (expiry.go): the server's own, which no lock or rule of the
+	// collection holds back.
+	expire bool
 	// imported is the version an import writes (kindImport): its number,
 	// times and author are kept.
 	imported *Document
@@ -115,8 +119,10 @@ func (s *Service) applyWrite(tx Tx, w writeRequest) (WriteResult, error) {
 	}
 	// A lock comes before every other rule: its holder is working on the
 	// document, and nobody else's write is considered at all.
-	if err := s.checkLock(tx, w.collection, w.id, w.pre.LockToken); err != nil {
-		return WriteResult{}, err
+	if !w.expire {
+		if err := s.checkLock(tx, w.collection, w.id, w.pre.LockToken); err != nil {
+			return WriteResult{}, err
+		}
 	}
 	ref := refString(w.collection, w.id)
 	coll, err := getCollection(tx, w.collection)
@@ -133,8 +139,23 @@ func (s *Service) applyWrite(tx Tx, w writeRequest) (WriteResult, error) {
 		return WriteResult{}, err
 	}
 	live := cur != nil && !cur.Deleted
+	// One reading of the clock for the whole write: whether the document
+	// has expired, whether the new expiry is ahead, and the times stored.
+	now := s.now().UTC()
+	if live && !w.expire && w.kind != kindImport && cur.expired(now) {
+		// The write meets the document as the sweeper would have left it.
+		// (An import writes the versions of the export as they were, the
+		// expired ones too: the sweeper deletes the document afterwards.)
+		tomb, err := s.expireInTx(tx, cur)
+		if err != nil {
+			return WriteResult{}, err
+		}
+		if tomb != nil {
+			cur, live = tomb, false
+		}
+	}
 
-	if w.kind != kindCreate && w.kind != kindImport && settings.RequirePreconditions && w.pre.IsZero() {
+	if w.kind != kindCreate && w.kind != kindImport && !w.expire && settings.RequirePreconditions && w.pre.IsZero() {
 		return WriteResult{}, Errorf(CodePreconditionRequired, "collection %s requires every write to be conditional on the version it changes, or to be create-only", w.collection)
 	}
 	if w.kind == kindCreate && live {
@@ -172,6 +193,9 @@ func (s *Service) applyWrite(tx Tx, w writeRequest) (WriteResult, error) {
 		return WriteResult{}, notFound(w.collection, w.id, cur)
 	}
 	if !del {
+		if body, err = settleExpiry(w, settings, body, now); err != nil {
+			return WriteResult{}, err
+		}
 		if err := s.checkBody(tx, settings, ref, w.collection, w.id, body, w.caller.CanRead); err != nil {
 			return WriteResult{}, err
 		}
@@ -180,7 +204,7 @@ func (s *Service) applyWrite(tx Tx, w writeRequest) (WriteResult, error) {
 	if live {
 		oldBody = cur.Body
 	}
-	if err := maintainUnique(tx, settings, w.collection, w.id, oldBody, body); err != nil {
+	if err := s.maintainUniqueExpiring(tx, settings, w.collection, w.id, oldBody, body); err != nil {
 		return WriteResult{}, err
 	}
 	if err := maintainReferences(tx, settings, w.collection, w.id, oldBody, body); err != nil {
@@ -196,7 +220,6 @@ func (s *Service) applyWrite(tx Tx, w writeRequest) (WriteResult, error) {
 	if err != nil {
 		return WriteResult{}, err
 	}
-	now := s.now().UTC()
 	d := &Document{Collection: w.collection, ID: w.id, Version: 1, Seq: seq,
 		CreatedAt: now, UpdatedAt: now, UpdatedBy: w.caller.Name, Deleted: del, Body: body}
 	if cur != nil {
@@ -226,6 +249,9 @@ func (s *Service) applyWrite(tx Tx, w writeRequest) (WriteResult, error) {
 	if err := maintainIndexes(tx, settings, w.collection, oldDoc, newDoc); err != nil {
 		return WriteResult{}, err
 	}
+	if err := maintainExpiry(tx, w.collection, w.id, oldBody, body); err != nil {
+		return WriteResult{}, err
+	}
 	if lim := int64(settings.HistoryLimit); lim > 0 && d.Version > lim {
 		if err := tx.TrimVersions(w.collection, w.id, d.Version-lim+1); err != nil {
 			return WriteResult{}, err
@@ -250,6 +276,9 @@ func (s *Service) applyWrite(tx Tx, w writeRequest) (WriteResult, error) {
 		ev.Info = appendJSONString(append(make([]byte, 0, len(by)+16), `{"updatedBy":`...), by)
 		ev.Info = append(ev.Info, '}')
 	}
+	if w.expire {
+		ev.Info = []byte(`{"expired":true}`)
+	}
 	if err := tx.AppendEvent(ev); err != nil {
 		return WriteResult{}, err
 	}
@@ -273,7 +302,7 @@ func (s *Service) checkBody(tx ReadTx, settings *Settings, ref, collection, id s
 	if len(body) > s.maxDocBytes {
 		return Errorf(CodeTooLarge, "%s would be %d bytes; the limit is %d", ref, len(body), s.maxDocBytes)
 	}
-	if err := s.schemas.validate(collection, settings.Schema, ref, body); err != nil {
+	if err := s.schemas.validate(collection, settings.Schema, ref, withoutExpiry(body)); err != nil {
 		return err
 	}
 	targets, err := referenceTargets(settings, body)
@@ -293,7 +322,7 @@ func (s *Service) checkBody(tx ReadTx, settings *Settings, ref, collection, id s
 		if err != nil {
 			return err
 		}
-		if d == nil || d.Deleted {
+		if d == nil || d.Deleted || d.expired(s.now()) {
 			return Errorf(CodeInvalidReference, "%s: %s names %s, which does not exist; create it first", ref, f, refString(target.Collection, target.ID))
 		}
 	}

@@ -35,6 +35,10 @@ type Settings struct {
 	// Indexes lists the secondary indexes that queries read, each a list
 	// of dotted paths, such as {{"status", "total"}, {"email"}}.
 	Indexes [][]string `json:"indexes,omitempty"`
+	// TTL, a Go duration such as "24h", gives every document written
+	// without an _expiresAt one TTL after the write; the server deletes
+	// it then (a versioned delete). Empty means none.
+	TTL string `json:"ttl,omitempty"`
 }
 
 // Collection is a collection as the server describes it.

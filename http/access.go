@@ -70,6 +70,8 @@ func (h *Handler) routeTable() []route {
 		// A query is a read, though it is a POST: read:{c}, and never an
 		// idempotent write (see guard).
 		{"POST /v1/collections/{c}/query", readPath, h.queryDocs},
+		// So is a bulk read.
+		{"POST /v1/collections/{c}/docs:get", readPath, h.getManyDocs},
 		{"POST /v1/collections/{c}/docs", writePath, h.createDoc},
 		{"GET /v1/collections/{c}/docs/{id}", readPath, h.getDoc},
 		{"PUT /v1/collections/{c}/docs/{id}", writePath, h.putDoc},

@@ -96,6 +96,9 @@ var apiOps = map[string]apiOp{
 	"POST /v1/collections/{c}/query": {summary: "Query documents: filters, order and pages over secondary indexes (a read: read scope, no Idempotency-Key)", body: "Query", ok: map[int]string{200: "QueryPage"},
 		codes: []truce.Code{truce.CodeInvalidJSON, truce.CodeTooLarge, truce.CodeUnsupportedMediaType, truce.CodeInvalidCollection, truce.CodeNotFound,
 			truce.CodeInvalidQuery, truce.CodeIndexRequired, truce.CodeScanTooLarge, truce.CodeIndexBuilding}},
+	"POST /v1/collections/{c}/docs:get": {summary: "Read many documents by id in one snapshot (a read: read scope, no Idempotency-Key)", body: "GetMany", ok: map[int]string{200: "Lookup"},
+		codes: []truce.Code{truce.CodeInvalidJSON, truce.CodeTooLarge, truce.CodeUnsupportedMediaType, truce.CodeInvalidCollection, truce.CodeNotFound,
+			truce.CodeInvalidID, truce.CodeInvalidParameter}},
 	"GET /v1/collections/{c}/docs":         {summary: "List live documents by id", query: []string{"limit", "after"}, ok: map[int]string{200: "DocumentList"}, codes: readCodes},
 	"POST /v1/collections/{c}/docs":        {summary: "Create a document", headers: writeHeaders, body: "Document", ok: map[int]string{201: "DocumentCreated", 202: "Staged"}, codes: append(slices.Clone(bodyCodes), writeCodes...)},
 	"GET /v1/collections/{c}/docs/{id}":    {summary: "Read a document", headers: []string{"IfNoneMatch", "TruceTransaction"}, ok: map[int]string{200: "Document", 304: "NotModified"}, codes: readCodes},
@@ -222,7 +225,7 @@ func operationID(method, path string) string {
 		if seg == "" || seg == "v1" {
 			continue
 		}
-		for part := range strings.FieldsFuncSeq(seg, func(r rune) bool { return r == '.' || r == '-' || r == '_' }) {
+		for part := range strings.FieldsFuncSeq(seg, func(r rune) bool { return r == '.' || r == '-' || r == '_' || r == ':' }) {
 			b.WriteString(strings.ToUpper(part[:1]) + part[1:])
 		}
 	}

@@ -82,7 +82,8 @@ func openAPIComponents() map[string]any {
 			"_createdAt": map[string]any{"type": "string", "format": "date-time"},
 			"_updatedAt": map[string]any{"type": "string", "format": "date-time"},
 			"_updatedBy": typ("string"), "_deleted": typ("boolean"),
-			"_etag": map[string]any{"type": "string", "description": "The version's entity tag, on the items of a query (whose answer has no ETag header per document)."},
+			"_expiresAt": map[string]any{"type": "string", "format": "date-time", "description": "When the document expires and is deleted (a versioned delete); the client may write it, null for none."},
+			"_etag":      map[string]any{"type": "string", "description": "The version's entity tag, on the items of a query (whose answer has no ETag header per document)."},
 		},
 		"required": []string{"_id", "_version"},
 	}
@@ -110,6 +111,7 @@ func openAPIComponents() map[string]any {
 			"references":           map[string]any{"type": "object", "additionalProperties": typ("string")},
 			"schema":               anyType("object", "boolean"),
 			"historyLimit":         map[string]any{"type": "integer", "minimum": 0},
+			"ttl":                  map[string]any{"type": "string", "description": "A Go duration (at least 1s, such as 24h): a write of a document without _expiresAt gives it one ttl later."},
 			"indexes":              arrayOf(arrayOf(typ("string"))),
 		},
 	}
@@ -129,6 +131,7 @@ func openAPIComponents() map[string]any {
 		"seq": typ("integer"), "type": typ("string"), "collection": typ("string"), "id": typ("string"),
 		"version": typ("integer"), "etag": typ("string"), "time": typ("string"), "document": typ("object"),
 		"conflictId": typ("string"), "info": typ("object"),
+		"expired": map[string]any{"type": "boolean", "description": "true on the document.deleted of a document whose _expiresAt passed."},
 	}, "seq", "type", "time")
 	opResult := obj(map[string]any{"status": typ("integer"), "etag": typ("string"), "document": ref("schemas", "Document"),
 		"code": typ("string"), "problem": ref("schemas", "Problem")}, "status")
@@ -209,6 +212,8 @@ func openAPIComponents() map[string]any {
 					"after":   typ("string"), "fields": arrayOf(typ("string")), "scan": typ("boolean"),
 				},
 			})},
+			"GetMany": map[string]any{"required": true, "content": jsonContent(obj(map[string]any{
+				"ids": map[string]any{"type": "array", "maxItems": truce.MaxGetMany, "items": idSchema, "description": "The ids to read, in the order of the answer; an id may repeat."}}, "ids"))},
 			"LockRequest":        map[string]any{"content": jsonContent(obj(map[string]any{"ttl": lockDuration, "owner": typ("string"), "wait": lockDuration}))},
 			"Resolution":         map[string]any{"required": true, "content": jsonContent(obj(map[string]any{"strategy": map[string]any{"type": "string", "enum": []string{"keep-current", "take-proposed", "merge", "custom"}}, "document": nullable("object")}, "strategy"))},
 			"Batch":              map[string]any{"required": true, "content": jsonContent(obj(map[string]any{"ops": arrayOf(ref("schemas", "Op"))}, "ops"))},
@@ -239,6 +244,10 @@ func openAPIComponents() map[string]any {
 			"Staged":          response("The write is staged in the transaction", nil, "Truce-Staged", "Truce-Merged"),
 			"QueryPage": response("A page of a query's answer, read in one snapshot", obj(map[string]any{"items": arrayOf(ref("schemas", "Document")), "next": nullable("string"),
 				"asOf": map[string]any{"type": "integer", "minimum": 0, "description": "The change-log seq of the snapshot: GET /v1/events?since=asOf continues it exactly."}}, "items", "next", "asOf")),
+			"Lookup": response("The documents asked for, in the order asked, read in one snapshot", obj(map[string]any{
+				"items": arrayOf(obj(map[string]any{"id": typ("string"), "found": map[string]any{"type": "boolean", "description": "false: the id has no live document (never created, deleted, or expired); etag and document are absent."},
+					"etag": map[string]any{"type": "string", "description": "The version's entity tag, as a GET's ETag header."}, "document": ref("schemas", "Document")}, "id", "found")),
+				"asOf": map[string]any{"type": "integer", "minimum": 0, "description": "The change-log seq of the snapshot: GET /v1/events?since=asOf continues it exactly."}}, "items", "asOf")),
 			"DocumentList": response("A page of documents", obj(map[string]any{"items": arrayOf(ref("schemas", "Document")), "next": nullable("string")}, "items")),
 			"VersionList":  response("A page of versions", obj(map[string]any{"items": arrayOf(obj(map[string]any{"version": typ("integer"), "updatedAt": typ("string"), "deleted": typ("boolean")}, "version")), "next": nullable("string")}, "items")),
 			"Diff": map[string]any{"description": "An RFC 6902 JSON Patch", "headers": response("", nil)["headers"],

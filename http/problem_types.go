@@ -32,7 +32,8 @@ var problemTypes = map[truce.Code]problemType{
 			"Pointer of the offending value; fix those values, or change the schema with PUT /v1/collections/{c}."},
 	truce.CodeReservedField: {"Reserved field",
 		"Top-level fields that start with an underscore belong to truce (_id, _version, _createdAt, _updatedAt, " +
-			"_deleted). A body may carry _id (it must match the URL) and _version (a precondition); any other " +
+			"_deleted, _expiresAt). A body may carry _id (it must match the URL), _version (a precondition) and " +
+			"_expiresAt (when the document expires); any other " +
 			"underscore field, and any patch that touches one, is refused. Rename the field."},
 	truce.CodeInvalidPatch: {"Invalid patch",
 		"The PATCH body is not a valid JSON Merge Patch (RFC 7396: a JSON object) or JSON Patch (RFC 6902: an " +

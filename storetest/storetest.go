@@ -71,6 +71,7 @@ var tests = concat(
 	lockTests,
 	lockQueueTests,
 	transactionTests,
+	expiryTests,
 )
 
 func concat(lists ...[]test) []test {

@@ -296,8 +296,8 @@ func TestCLIUsage(t *testing.T) {
 		args  []string
 		want  string
 	}{
-		{"", []string{"get", "notes", s}, "accepts 2 arg(s)"},
-		{"", []string{"get", "notes", "n1", "extra", s}, "accepts 2 arg(s)"},
+		{"", []string{"get", "notes", s}, "requires at least 2 arg(s)"},
+		{"", []string{"delete", "notes", "n1", "extra", s}, "accepts 2 arg(s)"},
 		{"", []string{"get", "notes", "n1", "--nosuch", s}, "unknown flag"},
 		{"", []string{"put", "notes", "n1", "--version", "x", s}, "invalid argument"},
 		{`{}`, []string{"put", "notes", "n1", "--version", "0", s}, "--version must be a positive"},

@@ -105,6 +105,7 @@ func newCollectionPutCmd(o *clientOptions) *cobra.Command {
 		references map[string]string
 		require    bool
 		history    int
+		ttl        time.Duration
 		policy     = newEnumValue("", "reject", "merge", "manual", "last-write-wins")
 	)
 	cmd := &cobra.Command{
@@ -120,17 +121,19 @@ a field left out goes back to its default. For example:
 
   {"conflictPolicy": "merge", "requirePreconditions": true,
    "unique": ["email"], "references": {"owner": "users"},
-   "schema": {...}, "historyLimit": 10, "indexes": [["status", "total"]]}`,
+   "schema": {...}, "historyLimit": 10, "indexes": [["status", "total"]],
+   "ttl": "24h"}`,
 		Example: `  truce collection put users --unique email --require-preconditions
   truce collection put notes --policy merge --history-limit 20
   truce collection put orders --index status,total --index email
+  truce collection put sessions --ttl 24h
   truce collection put orders -f orders-settings.json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			fl := cmd.Flags()
 			var s client.Settings
 			flagsGiven := fl.Changed("unique") || fl.Changed("reference") || fl.Changed("require-preconditions") ||
-				fl.Changed("history-limit") || fl.Changed("policy") || fl.Changed("index")
+				fl.Changed("history-limit") || fl.Changed("policy") || fl.Changed("index") || fl.Changed("ttl")
 			if file != "" || !flagsGiven {
 				body, err := readBody(cmd, file)
 				if err != nil {
@@ -166,6 +169,15 @@ a field left out goes back to its default. For example:
 			if fl.Changed("policy") {
 				s.ConflictPolicy = policy.value
 			}
+			if fl.Changed("ttl") {
+				if ttl < 0 {
+					return usageErrorf("--ttl must be a positive duration such as 24h, or 0 for none, not %s", ttl)
+				}
+				s.TTL = ""
+				if ttl > 0 {
+					s.TTL = ttl.String()
+				}
+			}
 			c, err := o.client()
 			if err != nil {
 				return err
@@ -184,6 +196,7 @@ a field left out goes back to its default. For example:
 	f.StringToStringVar(&references, "reference", nil, "FIELD holds ids of documents in COLLECTION (`FIELD=COLLECTION`, repeatable)")
 	f.BoolVar(&require, "require-preconditions", false, "refuse writes to existing documents without --if-match or --version (428)")
 	f.IntVar(&history, "history-limit", 0, "keep `N` versions of each document (0: all)")
+	f.DurationVar(&ttl, "ttl", 0, "documents written without _expiresAt expire `DURATION` after the write (0: never)")
 	f.Var(policy, "policy", "what a write with a stale version does: `POLICY` is reject, merge, manual or last-write-wins")
 	return cmd
 }

@@ -86,6 +86,7 @@ Run the server with 'truce serve'.`,
 	root.AddCommand(newBenchCmd())
 	root.AddCommand(newTokenCmd(stdout))
 	root.AddCommand(newOpenAPICmd(stdout))
+	root.AddCommand(newDoctorCmd(stdout))
 	addClientCommands(root)
 	return root, started
 }
