@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -54,6 +55,10 @@ type Options struct {
 	// request id, route, status, code, duration, caller, collection,
 	// document id and bytes.
 	AccessLog bool
+	// CORSOrigins are the origins (scheme://host[:port], or "*" for any)
+	// whose pages may call the API from a browser (cors.go); none by
+	// default. Check each with CheckCORSOrigin.
+	CORSOrigins []string
 }
 
 // Handler serves the truce HTTP API (API.md). Mount it at the root of a
@@ -90,6 +95,9 @@ type Handler struct {
 	routeMetrics map[string]*routeMetrics
 	unmatched    *routeMetrics
 	accessLog    bool
+
+	// corsOrigins are the origins given CORS headers (cors.go).
+	corsOrigins []string
 }
 
 // NewHandler returns the HTTP handler of svc.
@@ -121,6 +129,7 @@ func NewHandler(svc *truce.Service, opts Options) *Handler {
 	}
 	h.limits = newLimiters()
 	h.metrics, h.accessLog = opts.Metrics, opts.AccessLog
+	h.corsOrigins = slices.Clone(opts.CORSOrigins)
 	h.txmux = h.transactionMux()
 	h.register(h.mux, h.routeTable())
 	if h.metrics != nil {
@@ -177,6 +186,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				"status", rw.status, "duration", time.Since(start))
 		}
 	}()
+	if h.cors(rw, r) {
+		return
+	}
 	if hasDotSegment(r.URL.EscapedPath()) {
 		h.problem(rw, r, truce.Errorf(truce.CodeInvalidID, "the path %.100q has a . or .. segment; ids and names cannot be . or ..", r.URL.EscapedPath()))
 		return

@@ -57,6 +57,7 @@ type serveOptions struct {
 	metricsAddr    string
 	accessLog      bool
 	debugAddr      string
+	corsOrigins    []string
 }
 
 func newServeCmd(stderr io.Writer) *cobra.Command {
@@ -80,7 +81,8 @@ It logs the address it listens on to stderr ("listening addr=HOST:PORT");
 loopback addresses only, unless --insecure-no-auth is given. Each caller
 (token, else address) may make --rate-limit requests (1000/s by default).
 --tls-cert and --tls-key serve HTTPS and HTTP/2; SIGHUP reloads them and
-the auth file, which is also reloaded when it changes.
+the auth file, which is also reloaded when it changes. --cors-origin lets
+the pages of other origins call the API from a browser (CORS).
 
 On SIGINT or SIGTERM it stops accepting connections, lets the requests in
 flight finish (for up to 10 s), closes the store and exits 0. A second
@@ -129,6 +131,7 @@ glibc.malloc.arena_max in GLIBC_TUNABLES, sets the limit instead.`,
 	f.StringVar(&o.metricsAddr, "metrics-addr", "", "also serve /metrics on this `host:port`, without authentication (keep it off public networks)")
 	f.BoolVar(&o.accessLog, "access-log", false, "log one line per request at info level (request id, route, status, code, duration, caller, collection, id, bytes)")
 	f.StringVar(&o.debugAddr, "debug-addr", "", "serve Go's /debug/pprof/ on this `host:port` (never on --addr), without authentication")
+	f.StringArrayVar(&o.corsOrigins, "cors-origin", nil, "an `origin` (https://app.example.com) whose pages may call the API from a browser (CORS); repeat for more, * for any")
 	return cmd
 }
 
@@ -168,6 +171,11 @@ func (o *serveOptions) run(ctx context.Context, stderr io.Writer) error {
 	}
 	if o.burst < 0 {
 		return usageErrorf("--burst must not be negative, not %d", o.burst)
+	}
+	for _, origin := range o.corsOrigins {
+		if err := trucehttp.CheckCORSOrigin(origin); err != nil {
+			return usageErrorf("--cors-origin: %v", err)
+		}
 	}
 	if (o.tlsCert == "") != (o.tlsKey == "") {
 		return usageErrorf("--tls-cert and --tls-key go together")
@@ -265,7 +273,8 @@ func (o *serveOptions) run(ctx context.Context, stderr io.Writer) error {
 	}
 	defer side.close()
 	handler := trucehttp.NewHandler(svc, trucehttp.Options{Logger: log, MaxTxBodyBytes: o.maxTxBytes,
-		Auth: keeper, RateLimit: limit, Burst: o.burst, Metrics: metrics, AccessLog: o.accessLog})
+		Auth: keeper, RateLimit: limit, Burst: o.burst, Metrics: metrics, AccessLog: o.accessLog,
+		CORSOrigins: o.corsOrigins})
 	traced, stopTracing, err := startTracing(ctx, handler, log)
 	if err != nil {
 		stopUpkeeping()
