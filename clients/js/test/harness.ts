@@ -77,12 +77,16 @@ export async function startServer(t: TestContext | undefined, opts: ServerOption
     const proc = spawn(truceBin(), args, { stdio: ["ignore", "ignore", "pipe"] });
     s.proc = proc;
     let log = "";
+    let scheme = "http";
     s.addr = await new Promise<string>((resolve, reject) => {
       proc.stderr!.setEncoding("utf8");
       proc.stderr!.on("data", (chunk: string) => {
         log += chunk;
-        const m = /msg=listening addr=(\S+)/.exec(log);
-        if (m) resolve(m[1]);
+        const m = /msg=listening addr=(\S+) scheme=(\w+)/.exec(log);
+        if (m) {
+          scheme = m[2];
+          resolve(m[1]);
+        }
       });
       proc.once("exit", (code) => reject(new Error(`truce serve exited (${code}) before listening:\n${log}`)));
       proc.once("error", reject);
@@ -92,7 +96,7 @@ export async function startServer(t: TestContext | undefined, opts: ServerOption
     // killed at exit.
     proc.unref();
     (proc.stderr as unknown as { unref?: () => void }).unref?.();
-    s.url = `http://${s.addr}`;
+    s.url = `${scheme}://${s.addr}`;
   };
   await launch();
   cleanup(t, () => { s.proc.kill("SIGKILL"); });

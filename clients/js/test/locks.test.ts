@@ -39,6 +39,9 @@ test("a lock renews itself past its TTL, guards writes, and unlocks", async (t) 
   assert.ok(Date.parse(l.info.expiresAt) > first, "expiresAt moved on");
   const held = await c.getLock(col, "m");
   assert.equal(held.owner, "alice");
+  const renewed = await l.renew();
+  assert.equal(renewed.owner, "alice");
+  assert.ok(!("token" in renewed), "info never shows the token");
 
   const d = await c.put(col, "m", { v: 2 }, { lockToken: l.token });
   assert.equal(d.version, 2);
