@@ -320,7 +320,10 @@ export class Client {
 
   // ---------------------------------------------------------------- documents
 
-  /** Reads a document. With ifNoneMatch set to the ETag held, resolves null when it is unchanged (304). Rejects with NotFoundError when there is no live document. */
+  /** Reads a document. Rejects with NotFoundError when there is no live document. */
+  get<T = DocumentData>(collection: string, id: string, opts?: CallOptions & { ifMatch?: string }): Promise<Doc<T>>;
+  /** Reads a document unless it is still at the ETag ifNoneMatch names: then resolves null (304). */
+  get<T = DocumentData>(collection: string, id: string, opts: CallOptions & { ifNoneMatch: string; ifMatch?: string }): Promise<Doc<T> | null>;
   async get<T = DocumentData>(collection: string, id: string, opts: CallOptions & { ifNoneMatch?: string; ifMatch?: string } = {}): Promise<Doc<T> | null> {
     const r: Request = { method: "GET", path: docPath(collection, id), headers: hdrs(opts, { "If-None-Match": opts.ifNoneMatch && quoteETag(opts.ifNoneMatch), "If-Match": opts.ifMatch && quoteETag(opts.ifMatch) }), signal: opts.signal };
     const resp = await this.do(r);
