@@ -8,11 +8,12 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { spawn, spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
-import { startServer, tempDir } from "./harness.js";
+import { startServer } from "./harness.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const src = join(here, "..", "..", "src", "index.ts"); // build-test/test → src
@@ -60,7 +61,9 @@ try {
 
 test("in headless Chromium, a page runs update against the server across origins", async (t) => {
   const bin = chromium();
-  const dir = tempDir(t, "truce-js-browser-");
+  // Removed by the last hook, once Chromium has exited: it writes its
+  // profile until then.
+  const dir = mkdtempSync(join(tmpdir(), "truce-js-browser-"));
   await build({ entryPoints: [src], bundle: true, format: "esm", platform: "browser", target: "es2022", outfile: join(dir, "truce.js"), logLevel: "silent" });
 
   let resolveResult!: (v: unknown) => void;
@@ -82,7 +85,8 @@ test("in headless Chromium, a page runs update against the server across origins
     }
   });
   await new Promise<void>((r) => static_.listen(0, "127.0.0.1", r));
-  t.after(() => { static_.close(); });
+  static_.unref(); // never the reason the test process lingers
+
   const origin = `http://127.0.0.1:${(static_.address() as { port: number }).port}`;
   const srv = await startServer(t, { args: ["--cors-origin", origin] });
 
@@ -93,7 +97,12 @@ test("in headless Chromium, a page runs update against the server across origins
   let log = "";
   browser.stderr!.on("data", (c) => { log += c; });
   const exited = new Promise((r) => browser.once("exit", r));
-  t.after(async () => { browser.kill("SIGKILL"); await exited; });
+  t.after(async () => {
+    browser.kill("SIGKILL");
+    await exited;
+    static_.close();
+    rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
+  });
 
   const r = await Promise.race([
     result,

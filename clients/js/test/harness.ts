@@ -43,21 +43,21 @@ export interface ServerOptions {
  * file, started in before), when the process exits: node:test's after()
  * called inside a before hook would run at the end of that hook.
  */
-function cleanup(t: TestContext | undefined, fn: () => void): void {
+function cleanup(t: TestContext | undefined, fn: () => void | Promise<void>): void {
   if (t) t.after(fn);
-  else process.on("exit", fn);
+  else process.on("exit", () => void fn());
 }
 
 /** A fresh temporary directory, removed when the test ends. */
 export function tempDir(t: TestContext | undefined, prefix = "truce-js-"): string {
   const d = mkdtempSync(join(tmpdir(), prefix));
-  cleanup(t, () => rmSync(d, { recursive: true, force: true }));
+  cleanup(t, () => rmSync(d, { recursive: true, force: true, maxRetries: 5 }));
   return d;
 }
 
 /** Starts truce serve on a free port of 127.0.0.1 with its data in a temporary directory; it is killed when the test ends. */
 export async function startServer(t: TestContext | undefined, opts: ServerOptions = {}): Promise<Server> {
-  const dataDir = tempDir(t, "truce-js-data-");
+  const dataDir = mkdtempSync(join(tmpdir(), "truce-js-data-"));
   const s: Server = {
     url: "", addr: "127.0.0.1:0", dataDir, proc: undefined as unknown as ChildProcess,
     async kill() {
@@ -92,14 +92,27 @@ export async function startServer(t: TestContext | undefined, opts: ServerOption
       proc.once("error", reject);
     });
     proc.stderr!.resume();
-    // A server of a whole file must not keep its process alive: it is
-    // killed at exit.
-    proc.unref();
-    (proc.stderr as unknown as { unref?: () => void }).unref?.();
+    if (!t) {
+      // A server of a whole file must not keep its process alive: it is
+      // killed at exit. A test's server is killed (and awaited) by the
+      // test's after hook.
+      proc.unref();
+      (proc.stderr as unknown as { unref?: () => void }).unref?.();
+    }
     s.url = `${scheme}://${s.addr}`;
   };
   await launch();
-  cleanup(t, () => { s.proc.kill("SIGKILL"); });
+  // Kill first, then remove the data: the server writes to it until it
+  // is gone.
+  cleanup(t, async () => {
+    if (t) await s.kill();
+    else s.proc.kill("SIGKILL");
+    try {
+      rmSync(dataDir, { recursive: true, force: true, maxRetries: 5 });
+    } catch {
+      // at exit the killed server may still be going; it is a temporary directory
+    }
+  });
   return s;
 }
 
