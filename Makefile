@@ -3,7 +3,7 @@
 # Then the TypeScript client's tests (test-js).
 GO ?= go
 
-.PHONY: test test-js bench serve openapi-client
+.PHONY: test test-js bench serve openapi-client console-screenshots
 test:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
@@ -28,6 +28,11 @@ bench:
 
 serve:
 	$(GO) run ./cmd/truce serve
+
+# Redraws docs/console/*.png, the README's pictures of the web console, from
+# the browser test (headless Chromium; Debian's chromium package).
+console-screenshots:
+	TRUCE_SCREENSHOTS=1 $(GO) test -count=1 -run '^TestConsoleInBrowser$$' ./web/
 
 # Shows that a generator can use the OpenAPI document: oapi-codegen (a
 # pinned release, fetched by go run) generates a Go client from it in a
@@ -55,6 +60,15 @@ VERIFY_CLUSTER_FAULTS ?= kill,kill-postgres,pause,timeouts
 FUZZTIME ?= 30s
 FUZZ_TARGETS = .:FuzzParseBody .:FuzzParsePlainBody .:FuzzParseETagList .:FuzzPatch ./merge/:FuzzMerge3 ./merge/:FuzzDiff \
 	./http/:FuzzDocumentPath ./http/:FuzzWriteBody ./http/:FuzzBearerToken ./auth/:FuzzParseFile
+
+# The soak (internal/soak): SOAK of mixed load on one truce serve, sampled
+# every SOAK_SAMPLE; fails on any violation, error or growth trend. make test
+# runs a 20 s one.
+SOAK ?= 10m
+SOAK_SAMPLE ?= 10s
+.PHONY: soak
+soak:
+	TRUCE_SOAK=$(SOAK) TRUCE_SOAK_SAMPLE=$(SOAK_SAMPLE) $(GO) test -count=1 -timeout 3h -v -run '^TestSoak$$' ./internal/soak/
 
 .PHONY: verify verify-robustness verify-fuzz
 verify: verify-robustness verify-fuzz

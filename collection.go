@@ -14,7 +14,7 @@ import (
 // ConflictPolicy decides what a write with a stale body version does.
 type ConflictPolicy string
 
-// The conflict policies of API.md section 5.
+// The conflict policies of docs/api.md section 5.
 const (
 	PolicyReject        ConflictPolicy = "reject"
 	PolicyMerge         ConflictPolicy = "merge"

@@ -1,7 +1,7 @@
 // Package truce is the domain of the truce document server: documents and
 // their versions, collections and their settings, the change-log events, the
 // error model, the Store port that backends implement, and the Service that
-// enforces every rule of the HTTP contract (API.md) exactly once.
+// enforces every rule of the HTTP contract (docs/api.md) exactly once.
 //
 // The rules live here and nowhere else. A Store gives atomic, durable,
 // serializable transactions over typed records; the Service uses them to check

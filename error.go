@@ -61,6 +61,15 @@ const (
 	CodeIndexRequired         Code = "index_required"
 	CodeScanTooLarge          Code = "scan_too_large"
 	CodeIndexBuilding         Code = "index_building"
+	CodeInvalidBackupTarget   Code = "invalid_backup_target"
+	CodeBackupUnsupported     Code = "backup_unsupported"
+	CodeImportConflict        Code = "import_conflict"
+	// CodeOverloaded: the server has as many requests in flight as it
+	// takes (--max-inflight); retry after Retry-After.
+	CodeOverloaded Code = "overloaded"
+	// CodeInsufficientStorage: the store's disk is full; reads still work,
+	// and the write can succeed once space is freed.
+	CodeInsufficientStorage Code = "insufficient_storage"
 )
 
 // codes lists every code, each with whether repeating the same call can
@@ -115,6 +124,11 @@ var codes = []struct {
 	{CodeIndexRequired, false},
 	{CodeScanTooLarge, false},
 	{CodeIndexBuilding, true},
+	{CodeInvalidBackupTarget, false},
+	{CodeBackupUnsupported, false},
+	{CodeImportConflict, false},
+	{CodeOverloaded, true},
+	{CodeInsufficientStorage, true},
 }
 
 // Codes returns every code, in the order they are declared.

@@ -25,7 +25,7 @@ const (
 	EventTransactionCommitted EventType = "transaction.committed"
 )
 
-// EventTypes returns every event type, in the order API.md lists them.
+// EventTypes returns every event type, in the order docs/api.md lists them.
 func EventTypes() []EventType {
 	return []EventType{EventDocumentCreated, EventDocumentUpdated, EventDocumentDeleted,
 		EventConflictOpened, EventConflictResolved, EventConflictDismissed,

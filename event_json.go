@@ -16,7 +16,7 @@ var eventFields = map[string]bool{
 	"etag": true, "time": true, "document": true, "conflictId": true,
 }
 
-// AppendJSON appends the event as the feed delivers it (API.md section 8):
+// AppendJSON appends the event as the feed delivers it (docs/api.md section 8):
 //
 //	{"seq":12,"type":"document.updated","collection":"notes","id":"n1",
 //	 "version":3,"etag":"\"…\"","time":"…","document":{…}}

@@ -8,7 +8,7 @@ import (
 // OpKind names what an operation of a transaction does.
 type OpKind string
 
-// The operations of a transaction (API.md section 7).
+// The operations of a transaction (docs/api.md section 7).
 const (
 	OpCreate OpKind = "create" // as Service.Create
 	OpPut    OpKind = "put"    // as Service.Put

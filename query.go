@@ -7,7 +7,7 @@ import (
 	"strings"
 )
 
-// Query is a query of one collection's live documents (API.md section 3):
+// Query is a query of one collection's live documents (docs/api.md section 3):
 // a filter, an order, a page size and the cursor of the page to read.
 type Query struct {
 	// Where maps dotted paths to a value (equality) or to an object of

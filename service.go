@@ -168,9 +168,15 @@ func NewService(store Store, opts Options) *Service {
 // MaxDocBytes returns the limit on a document body's size.
 func (s *Service) MaxDocBytes() int { return s.maxDocBytes }
 
-// Ready reports whether the store can serve requests.
+// Ready reports whether the store can serve requests. A store that can
+// read but refuses writes, its disk full, is not ready: the error says why
+// (CodeInsufficientStorage).
 func (s *Service) Ready(ctx context.Context) error {
 	if err := s.store.Ping(ctx); err != nil {
+		var te *Error
+		if errors.As(err, &te) && te.Code == CodeInsufficientStorage {
+			return te
+		}
 		return &Error{Code: CodeUnavailable, Detail: "the store is not reachable: " + err.Error()}
 	}
 	return nil

@@ -32,7 +32,9 @@ type Store interface {
 	// does not exist. A store may answer it without a snapshot; it is the
 	// read behind every GET of a document.
 	Document(ctx context.Context, collection, id string) (*Document, error)
-	// Ping reports whether the store can serve requests.
+	// Ping reports whether the store can serve requests: nil, or why not
+	// (a *Error with CodeInsufficientStorage when it reads but refuses
+	// writes for want of disk space).
 	Ping(ctx context.Context) error
 	// Close releases the store. Transactions in progress finish first.
 	Close() error

@@ -16,6 +16,7 @@ const (
 	kindPatch
 	kindDelete
 	kindRestore
+	kindImport // Service.Import: a version from another server
 )
 
 // produceFunc computes the new body from the current document (nil or a
@@ -37,6 +38,9 @@ type writeRequest struct {
 	commit func(tx Tx, d *Document) error
 	// caller is who writes (WithCaller): UpdatedBy, and what it may read.
 	caller Caller
+	// imported is the version an import writes (kindImport): its number,
+	// times and author are kept.
+	imported *Document
 }
 
 // WriteResult is the outcome of a write.
@@ -49,6 +53,10 @@ type WriteResult struct {
 	// Merged is set when the collection's merge policy combined a write
 	// with a stale body version with the changes made since.
 	Merged *MergeInfo
+	// Unchanged reports an import (Service.Import) of a version the
+	// document already held: nothing was written, and Document is that
+	// stored version.
+	Unchanged bool
 }
 
 // write runs one document write as one atomic, durable commit: it checks
@@ -93,6 +101,18 @@ func (s *Service) applyWrite(tx Tx, w writeRequest) (WriteResult, error) {
 			return WriteResult{}, err
 		}
 	}
+	if w.kind == kindImport {
+		// A version the document already holds is written by nobody: a
+		// rerun of an import changes nothing, whoever holds the lock.
+		cur, err := getDocument(tx, w.collection, w.id)
+		if err != nil {
+			return WriteResult{}, err
+		}
+		done, err := checkImport(tx, w.imported, cur)
+		if err != nil || done != nil {
+			return WriteResult{Document: done, Unchanged: done != nil}, err
+		}
+	}
 	// A lock comes before every other rule: its holder is working on the
 	// document, and nobody else's write is considered at all.
 	if err := s.checkLock(tx, w.collection, w.id, w.pre.LockToken); err != nil {
@@ -114,7 +134,7 @@ func (s *Service) applyWrite(tx Tx, w writeRequest) (WriteResult, error) {
 	}
 	live := cur != nil && !cur.Deleted
 
-	if w.kind != kindCreate && settings.RequirePreconditions && w.pre.IsZero() {
+	if w.kind != kindCreate && w.kind != kindImport && settings.RequirePreconditions && w.pre.IsZero() {
 		return WriteResult{}, Errorf(CodePreconditionRequired, "collection %s requires every write to be conditional on the version it changes, or to be create-only", w.collection)
 	}
 	if w.kind == kindCreate && live {
@@ -148,7 +168,7 @@ func (s *Service) applyWrite(tx Tx, w writeRequest) (WriteResult, error) {
 	if err != nil {
 		return WriteResult{}, err
 	}
-	if del && !live {
+	if del && !live && w.kind != kindImport {
 		return WriteResult{}, notFound(w.collection, w.id, cur)
 	}
 	if !del {
@@ -190,6 +210,9 @@ func (s *Service) applyWrite(tx Tx, w writeRequest) (WriteResult, error) {
 			d.CreatedAt = d.UpdatedAt
 		}
 	}
+	if imp := w.imported; imp != nil {
+		d.Version, d.CreatedAt, d.UpdatedAt, d.UpdatedBy = imp.Version, imp.CreatedAt, imp.UpdatedAt, imp.UpdatedBy
+	}
 	if err := tx.PutDocument(d); err != nil {
 		return WriteResult{}, err
 	}
@@ -219,7 +242,11 @@ func (s *Service) applyWrite(tx Tx, w writeRequest) (WriteResult, error) {
 	if !del {
 		ev.Document = d.JSON()
 	}
-	if by := w.caller.Name; by != "" {
+	by := w.caller.Name
+	if w.imported != nil {
+		by = w.imported.UpdatedBy
+	}
+	if by != "" {
 		ev.Info = appendJSONString(append(make([]byte, 0, len(by)+16), `{"updatedBy":`...), by)
 		ev.Info = append(ev.Info, '}')
 	}

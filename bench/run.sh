@@ -4,9 +4,13 @@
 # no-op net/http handler, in one run on this machine, and regenerates
 # docs/benchmarks.md and its charts.
 #
-#   bench/run.sh                      # the full comparison (about 8 minutes)
+#   bench/run.sh                      # the full comparison: 3 rounds, about 25 minutes
 #   bench/run.sh -duration 5s         # any peerbench flag: see -help
-#   bench/run.sh -systems truce,etcd,postgres,noop   # without truce on PostgreSQL (about 4 minutes)
+#   bench/run.sh -systems truce,etcd,postgres,noop   # without truce on PostgreSQL (about 12 minutes)
+#   bench/run.sh -rounds 1            # one round: figures from one machine state only
+#
+# The systems take turns within each round (A B C, A B C, A B C), so each
+# ratio in the report is the median of the rounds' ratios, with its range.
 #
 # It installs what is missing from Debian's packages (etcd-server,
 # postgresql), builds truce from this repository, starts every server in a

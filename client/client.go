@@ -35,6 +35,9 @@ type Client struct {
 	// rootCAs, when set by WithCAFile, is what the default transport
 	// trusts.
 	rootCAs *x509.CertPool
+	// http2, set by WithHTTP2, makes the default transport speak HTTP/2
+	// only, without TLS (h2c) to an http:// server.
+	http2 bool
 	// sleep waits for d or until ctx is done; tests replace it.
 	sleep func(ctx context.Context, d time.Duration) error
 	// jitter returns a uniformly random duration in [0, d]; tests replace it.
@@ -95,6 +98,19 @@ func WithCAFile(path string) Option {
 	}
 }
 
+// WithHTTP2 makes the Client speak HTTP/2 only: over TLS to an https://
+// server (as it would anyway when the server offers it), and without TLS
+// ("h2c" with prior knowledge, which truce serve accepts) to an http://
+// one, so that all of the Client's goroutines share one connection
+// instead of one connection each. A server that does not speak h2c fails
+// every request. It cannot be combined with WithHTTPClient.
+func WithHTTP2() Option {
+	return func(c *Client) error {
+		c.http2 = true
+		return nil
+	}
+}
+
 // WithRetry sets the retry policy. RetryPolicy{MaxAttempts: 1} turns
 // retries off.
 func WithRetry(p RetryPolicy) Option {
@@ -145,8 +161,10 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	switch {
 	case c.hc != nil && c.rootCAs != nil:
 		return nil, errors.New("client: WithCAFile and WithHTTPClient cannot be combined; set RootCAs in your client's transport")
+	case c.hc != nil && c.http2:
+		return nil, errors.New("client: WithHTTP2 and WithHTTPClient cannot be combined; set Protocols in your client's transport")
 	case c.hc == nil:
-		c.hc = &http.Client{Transport: defaultTransport(c.rootCAs)}
+		c.hc = &http.Client{Transport: defaultTransport(c.rootCAs, c.http2)}
 	}
 	return c, nil
 }
@@ -154,8 +172,9 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 // defaultTransport is http.DefaultTransport with more idle connections per
 // host: the standard library keeps two, which makes a Client shared by
 // many goroutines open and close connections all the time.
-// The transport trusts rootCAs when not nil, else the system's roots.
-func defaultTransport(rootCAs *x509.CertPool) http.RoundTripper {
+// The transport trusts rootCAs when not nil, else the system's roots, and
+// speaks HTTP/2 only (h2c to http:// servers) when http2 is set.
+func defaultTransport(rootCAs *x509.CertPool, http2 bool) http.RoundTripper {
 	t, ok := http.DefaultTransport.(*http.Transport)
 	if !ok { // replaced by the program: start from a fresh one
 		t = &http.Transport{Proxy: http.ProxyFromEnvironment, ForceAttemptHTTP2: true}
@@ -166,6 +185,11 @@ func defaultTransport(rootCAs *x509.CertPool) http.RoundTripper {
 	t.MaxIdleConnsPerHost = 64
 	if rootCAs != nil {
 		t.TLSClientConfig = &tls.Config{RootCAs: rootCAs, MinVersion: tls.VersionTLS12}
+	}
+	if http2 {
+		t.Protocols = new(http.Protocols)
+		t.Protocols.SetHTTP2(true)
+		t.Protocols.SetUnencryptedHTTP2(true)
 	}
 	return t
 }

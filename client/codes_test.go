@@ -12,7 +12,7 @@ import (
 	"github.com/trucedb/truce"
 )
 
-// apiOnlyCodes are codes that API.md defines and the SDK knows, but that
+// apiOnlyCodes are codes that docs/api.md defines and the SDK knows, but that
 // the server does not answer with yet.
 var apiOnlyCodes = map[string]string{}
 

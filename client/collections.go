@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// Settings are a collection's rules (API.md section 3). The zero value is
+// Settings are a collection's rules (docs/api.md section 3). The zero value is
 // the server's default: reject stale versions, no required preconditions,
 // no constraints, no schema, all history kept.
 type Settings struct {

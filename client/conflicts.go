@@ -38,7 +38,7 @@ const (
 
 // Conflict is a write that a collection with the manual conflict policy
 // could not merge, recorded by the server for a person or a program to
-// resolve later (API.md section 5). It mirrors the server's JSON.
+// resolve later (docs/api.md section 5). It mirrors the server's JSON.
 type Conflict struct {
 	ID         string `json:"id"`
 	Collection string `json:"collection"`

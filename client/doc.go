@@ -55,7 +55,7 @@
 // locked), waiting at least as long as their Retry-After header says. Every
 // write carries an Idempotency-Key that stays the same on each retry of one
 // call, and the server applies each key's write at most once and answers
-// a repeat with the first answer (Idempotent-Replayed: true; API.md
+// a repeat with the first answer (Idempotent-Replayed: true; docs/api.md
 // section 9); the request body is sent again whole on every attempt. Conflicts (409 and 412) are never retried as they are:
 // sending the same stale precondition again cannot succeed; Update is the
 // way to retry them, by re-applying the change to the current state.

@@ -61,7 +61,7 @@ type Error struct {
 	Problem json.RawMessage
 }
 
-// The problem codes of the truce API (API.md), as Error.Code holds them.
+// The problem codes of the truce API (docs/api.md), as Error.Code holds them.
 const (
 	CodeInvalidJSON          = "invalid_json"
 	CodeInvalidDocument      = "invalid_document"
@@ -100,11 +100,20 @@ const (
 	CodeIndexRequired        = "index_required"
 	CodeScanTooLarge         = "scan_too_large"
 	CodeIndexBuilding        = "index_building"
+	CodeInvalidBackupTarget  = "invalid_backup_target"
+	CodeBackupUnsupported    = "backup_unsupported"
+	CodeImportConflict       = "import_conflict"
 	CodeTransactionConflict  = "transaction_conflict"
 	CodeTransactionExpired   = "transaction_expired"
 	CodeLockTokenMismatch    = "lock_token_mismatch"
 	CodeLockExpired          = "lock_expired"
 	CodeEventsExpired        = "events_expired"
+	// CodeOverloaded (503): the server sheds load past its --max-inflight;
+	// nothing was done, and the client retries it after Retry-After.
+	CodeOverloaded = "overloaded"
+	// CodeInsufficientStorage (507): the server's disk is full; the write
+	// was not applied, and can succeed once space is freed.
+	CodeInsufficientStorage = "insufficient_storage"
 
 	// CodeConflictClosed (409): the recorded conflict was already resolved
 	// or dismissed, so it cannot be resolved or dismissed again.

@@ -111,7 +111,7 @@ func IfNoneMatch(etag string) CallOption {
 // Version makes a write conditional on the document being at version n
 // (?version=n). When it is not, the server answers 409 version_conflict,
 // or, when the collection's conflict policy says so, merges or applies the
-// write (API.md section 5). Put, Patch, Delete and Restore take it.
+// write (docs/api.md section 5). Put, Patch, Delete and Restore take it.
 func Version(n int64) CallOption {
 	return func(c *callConfig) {
 		c.use(optVersion)
@@ -178,7 +178,7 @@ func ConflictRetries(n int) CallOption {
 // UseVersion makes Update base its writes on the version it read by
 // sending that version in the body (_version) instead of If-Match on the
 // ETag. A stale version is then subject to the collection's conflict
-// policy (API.md section 5): under merge or manual, a change to other
+// policy (docs/api.md section 5): under merge or manual, a change to other
 // fields than a concurrent writer's is merged by the server instead of
 // refused, so that Update writes once; a change that cannot be merged
 // (409 merge_conflict) or is refused (version_conflict) makes Update

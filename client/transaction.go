@@ -14,7 +14,7 @@ import (
 // transaction.
 const TransactionHeader = "Truce-Transaction"
 
-// Transaction is an interactive transaction (API.md section 7): reads through it
+// Transaction is an interactive transaction (docs/api.md section 7): reads through it
 // join its read set, writes through it are staged on the server, invisible
 // to others, until Commit applies them all in one commit — or refuses with
 // 409 transaction_conflict when a document it read or wrote changed in

@@ -57,7 +57,7 @@ const (
 //
 // Each write carries its own Idempotency-Key, the same on each automatic
 // retry of it, and the server keeps the first answer for each key (for
-// its --idempotency-ttl; API.md section 9): a write whose answer is lost
+// its --idempotency-ttl; docs/api.md section 9): a write whose answer is lost
 // on the way is retried and gets that answer again, so it is not taken
 // for a conflict and fn is not applied twice.
 func (c *Client) Update(ctx context.Context, collection, id string, fn func(doc *Doc) error, opts ...CallOption) (*Doc, error) {

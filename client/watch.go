@@ -16,7 +16,7 @@ import (
 	"time"
 )
 
-// Event is one event of the change feed (API.md section 8).
+// Event is one event of the change feed (docs/api.md section 8).
 type Event struct {
 	// Seq orders the feed; resume after it with WatchFilter.Since.
 	Seq        int64     `json:"seq"`

@@ -16,7 +16,7 @@ import (
 	"github.com/trucedb/truce/auth"
 )
 
-// access is what a route asks of the caller's token (API.md section 9).
+// access is what a route asks of the caller's token (docs/api.md section 9).
 type access int
 
 const (
@@ -55,6 +55,11 @@ func (h *Handler) routeTable() []route {
 		{"GET /problems/{name}", public, h.problemPage},
 		{"GET /metrics", admin, h.serveMetrics},
 		{"GET /v1/openapi.json", public, h.serveOpenAPI},
+		// The console's files are public; the API calls the page makes
+		// are not (console.go).
+		{"GET /ui", public, h.consoleRedirect},
+		{"GET /ui/{$}", public, h.consolePage},
+		{"GET /ui/{file}", public, h.consoleFile},
 
 		{"GET /v1/collections", anyToken, h.listCollections},
 		{"GET /v1/collections/{c}", readPath, h.getCollection},
@@ -93,6 +98,9 @@ func (h *Handler) routeTable() []route {
 		{"POST /v1/transactions", anyToken, h.beginTransaction},
 		{"POST /v1/transactions/{tid}/commit", anyToken, h.commitTransaction},
 		{"DELETE /v1/transactions/{tid}", anyToken, h.rollbackTransaction},
+
+		{"POST /v1/admin/backup", admin, h.backup},
+		{"POST /v1/admin/import", admin, h.importVersion},
 	}
 }
 

@@ -15,7 +15,7 @@ import (
 // 16 MiB.
 const DefaultMaxBatchBytes = 16 << 20
 
-// opJSON is one op of a POST /v1/tx body (API.md section 7).
+// opJSON is one op of a POST /v1/tx body (docs/api.md section 7).
 type opJSON struct {
 	Op          string          `json:"op"`
 	Collection  string          `json:"collection"`

@@ -223,8 +223,8 @@ func TestParseBatchAcceptsServerBatches(t *testing.T) {
 		Delete("notes", "d1", sdk.IfMatch("*")).
 		Check("notes", "k1", sdk.IfNoneMatch("*"))
 	bodies := map[string]string{
-		// API.md section 7, with ETags for its "…".
-		"API.md": `{"ops": [
+		// docs/api.md section 7, with ETags for its "…".
+		"docs/api.md": `{"ops": [
   {"op": "check",  "collection": "accounts", "id": "a", "ifMatch": "\"3-7\""},
   {"op": "patch",  "collection": "accounts", "id": "a", "ifMatch": "\"3-7\"", "mergePatch": {"balance": 70}},
   {"op": "put",    "collection": "accounts", "id": "b", "version": 4, "document": {"balance": 130}},

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,12 +16,19 @@ import (
 )
 
 // Stream timing. DefaultHeartbeat is the longest silence on an event
-// stream (API.md: at least every 15 s); streamWriteTimeout bounds each
-// write to a stream, so a client that stops reading is cut off (it resumes
-// from its last id) instead of holding its connection for ever.
+// stream (docs/api.md: at least every 15 s); DefaultStreamWriteTimeout bounds
+// each write to a stream, so a client that stops reading is cut off (it
+// resumes from the last id it received) instead of holding its connection
+// for ever.
 const (
-	DefaultHeartbeat   = 15 * time.Second
-	streamWriteTimeout = 30 * time.Second
+	DefaultHeartbeat          = 15 * time.Second
+	DefaultStreamWriteTimeout = 30 * time.Second
+	// streamFlushBytes bounds what an SSE stream holds for its client
+	// beyond the feed's shared ring: it writes what it has before it
+	// formats more. With the kernel's socket buffers, this is all the
+	// memory a subscriber that stops reading holds until its write times
+	// out (one event over it, when a document is larger).
+	streamFlushBytes = 64 << 10
 	// maxWait bounds ?wait= of a long poll.
 	maxWait = 5 * time.Minute
 	// streamBatch is how many events a stream takes from the feed at once.
@@ -159,17 +167,31 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 	// then neither misses events committed before its first one nor
 	// rescans events its filter skipped.
 	buf := appendPosition([]byte(": connected\n"), sub.Pos())
-	for {
-		if len(buf) > 0 {
-			_ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
-			if _, err := w.Write(buf); err != nil {
-				return
-			}
-			if err := rc.Flush(); err != nil {
-				return
-			}
+	send := func() bool {
+		if len(buf) == 0 {
+			return true
+		}
+		_ = rc.SetWriteDeadline(time.Now().Add(h.streamWriteTimeout))
+		_, err := w.Write(buf)
+		if err == nil {
+			err = rc.Flush()
 		}
 		buf = buf[:0]
+		if err != nil {
+			// A client that stopped reading (or went away): its last id
+			// is where it resumes. The next write could block for ever.
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				h.log.Info("event stream ended: the subscriber stopped reading", "requestId", w.Header().Get("X-Request-Id"),
+					"pos", sub.Pos(), "writeTimeout", h.streamWriteTimeout)
+			}
+			return false
+		}
+		return true
+	}
+	for {
+		if !send() {
+			return
+		}
 		hctx, woke, hcancel := acc.waitContext(ctx, h.heartbeat)
 		evs, err := sub.Next(hctx, streamBatch)
 		hcancel()
@@ -197,6 +219,9 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		for _, e := range evs {
+			if len(buf) >= streamFlushBytes && !send() {
+				return
+			}
 			buf = appendSSE(buf, e, fq.document)
 		}
 		fm.delivered(evs)
@@ -277,7 +302,7 @@ func (h *Handler) changes(w http.ResponseWriter, r *http.Request) {
 		// The server's timeouts would cut a long wait short.
 		rc := http.NewResponseController(w)
 		_ = rc.SetReadDeadline(time.Time{})
-		_ = rc.SetWriteDeadline(time.Now().Add(wait + streamWriteTimeout))
+		_ = rc.SetWriteDeadline(time.Now().Add(wait + h.streamWriteTimeout))
 		ctx, cancel := h.streamContext(r)
 		deadline := time.Now().Add(wait)
 		for {
@@ -329,7 +354,7 @@ func (h *Handler) changes(w http.ResponseWriter, r *http.Request) {
 }
 
 // streamAccess keeps what an open change-feed stream delivers in step with
-// the auth file, which may be reloaded under it (API.md section 9: a token
+// the auth file, which may be reloaded under it (docs/api.md section 9: a token
 // sees in the feed only the collections it may read, and a revoked token
 // sees nothing). The stream looks its token up again in the Set that a
 // reload made: it ends when the token is gone, and its filter follows the

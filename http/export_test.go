@@ -36,3 +36,10 @@ func Routes(h *Handler) []RouteAccess {
 
 // BearerToken exposes the Authorization header parser to the fuzzer.
 func BearerToken(values []string) (string, bool) { return bearerToken(values) }
+
+// ProblemType returns the title and explanation that code's problem page
+// gives, for the API reference (docs/api.md).
+func ProblemType(c truce.Code) (title, explain string) {
+	pt := problemTypeOf(c)
+	return pt.title, pt.explain
+}

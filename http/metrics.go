@@ -59,6 +59,7 @@ type Metrics struct {
 	recorded     *prometheus.CounterVec // collection, event
 	replays      prometheus.Counter
 	rateLimited  prometheus.Counter
+	overloaded   prometheus.Counter
 	lockWait     *prometheus.HistogramVec // outcome
 	locksWaiting prometheus.Gauge
 	transactions *prometheus.CounterVec   // kind, outcome
@@ -121,6 +122,7 @@ func NewMetrics(opts MetricsOptions) *Metrics {
 	m.recorded = f.counterVec("truce_recorded_conflicts_total", "Recorded conflicts (manual policy) by event: opened, resolved, dismissed.", "collection", "event")
 	m.replays = f.counter("truce_idempotent_replays_total", "Requests answered from a stored Idempotency-Key answer.")
 	m.rateLimited = f.counter("truce_rate_limited_total", "Requests refused with 429 rate_limited.")
+	m.overloaded = f.counter("truce_overloaded_total", "Requests shed with 503 overloaded past --max-inflight.")
 	m.lockWait = f.histogramVec("truce_lock_wait_seconds", "Time a lock request took, waiting included, by outcome: acquired, locked (423 after the wait), error.", latencyBuckets, "outcome")
 	m.locksWaiting = f.gauge("truce_lock_requests_waiting", "Lock requests with a wait that are being served now.")
 	m.transactions = f.counterVec("truce_transactions_total", "Transactions ended, by kind (batch, interactive) and outcome: committed, conflict (409/412/423/428), expired (410), rolled_back, failed.", "kind", "outcome")

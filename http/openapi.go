@@ -46,7 +46,8 @@ type apiOp struct {
 var (
 	// anyRouteCodes: a malformed path, an unknown query parameter, the
 	// server's own failures.
-	anyRouteCodes = []truce.Code{truce.CodeInvalidID, truce.CodeInvalidParameter, truce.CodeInternal, truce.CodeUnavailable}
+	anyRouteCodes = []truce.Code{truce.CodeInvalidID, truce.CodeInvalidParameter, truce.CodeInternal, truce.CodeUnavailable,
+		truce.CodeOverloaded, truce.CodeInsufficientStorage}
 	// tokenCodes: every route that needs a token.
 	tokenCodes = []truce.Code{truce.CodeUnauthorized, truce.CodeForbidden, truce.CodeRateLimited}
 	// bodyCodes: every route that reads a body, and takes an
@@ -83,6 +84,9 @@ var apiOps = map[string]apiOp{
 	"GET /problems/{name}": {summary: "The page that explains a problem type", ok: map[int]string{200: "HTML"}, codes: []truce.Code{truce.CodeNotFound}},
 	"GET /metrics":         {summary: "Prometheus metrics (text format)", ok: map[int]string{200: "Metrics"}, codes: []truce.Code{truce.CodeNotFound}},
 	"GET /v1/openapi.json": {summary: "This document", ok: map[int]string{200: "OpenAPI"}},
+	"GET /ui":              {summary: "Redirects to the web console, /ui/", ok: map[int]string{301: "Redirect"}, codes: []truce.Code{truce.CodeNotFound}},
+	"GET /ui/{$}":          {summary: "The web console's page (when the server serves it); it asks for a token and calls this API", ok: map[int]string{200: "HTML", 304: "NotModified"}, codes: []truce.Code{truce.CodeNotFound}},
+	"GET /ui/{file}":       {summary: "One of the web console's scripts or styles", ok: map[int]string{200: "ConsoleFile", 304: "NotModified"}, codes: []truce.Code{truce.CodeNotFound}},
 
 	"GET /v1/collections":        {summary: "List the collections the token may read", ok: map[int]string{200: "CollectionList"}},
 	"GET /v1/collections/{c}":    {summary: "A collection's settings and counts", ok: map[int]string{200: "Collection"}, codes: []truce.Code{truce.CodeInvalidCollection, truce.CodeNotFound}},
@@ -115,7 +119,10 @@ var apiOps = map[string]apiOp{
 	"POST /v1/tx":                                             {summary: "An atomic batch: all the ops or none", headers: []string{"IdempotencyKey"}, body: "Batch", ok: map[int]string{200: "BatchResults"}, codes: append(slices.Clone(bodyCodes), txCodes...)},
 	"POST /v1/transactions":                                   {summary: "Begin an interactive transaction", headers: []string{"IdempotencyKey"}, body: "TransactionRequest", ok: map[int]string{201: "Transaction"}, codes: bodyCodes},
 	"POST /v1/transactions/{tid}/commit":                      {summary: "Commit an interactive transaction", headers: []string{"IdempotencyKey"}, ok: map[int]string{200: "BatchResults"}, codes: append(slices.Clone(bodyCodes), txCodes...)},
-	"DELETE /v1/transactions/{tid}":                           {summary: "Roll an interactive transaction back", headers: []string{"IdempotencyKey"}, ok: map[int]string{204: "NoContent"}, codes: append(slices.Clone(bodyCodes), truce.CodeTransactionExpired, truce.CodeNotFound)},
+	"POST /v1/admin/backup":                                   {summary: "Back the store up, online and consistent, into a directory of the server's file system (Pebble; PostgreSQL answers 501)", headers: []string{"IdempotencyKey"}, body: "BackupRequest", ok: map[int]string{200: "BackupManifest"}, codes: append(slices.Clone(bodyCodes), truce.CodeInvalidBackupTarget, truce.CodeBackupUnsupported)},
+	"POST /v1/admin/import": {summary: "Write one line of truce export (a document's version as another server held it) keeping its version, times and author; rerunning a line changes nothing (Truce-Import: unchanged)", headers: []string{"IdempotencyKey"}, body: "ImportLine", ok: map[int]string{200: "Imported", 201: "DocumentCreated"},
+		codes: append(append(slices.Clone(bodyCodes), writeCodes...), truce.CodeImportConflict)},
+	"DELETE /v1/transactions/{tid}": {summary: "Roll an interactive transaction back", headers: []string{"IdempotencyKey"}, ok: map[int]string{204: "NoContent"}, codes: append(slices.Clone(bodyCodes), truce.CodeTransactionExpired, truce.CodeNotFound)},
 }
 
 // openAPIDocument returns the OpenAPI document of the routes, and an error
@@ -147,7 +154,7 @@ func openAPIDocument(routes []route) (map[string]any, error) {
 		"info": map[string]any{
 			"title":       "truce",
 			"version":     "1",
-			"description": "truce, a JSON document server that never loses an update. The contract is API.md; every problem is application/problem+json (RFC 9457) with a stable code.",
+			"description": "truce, a JSON document server that never loses an update. Its reference is docs/api.md in the repository; every problem is application/problem+json (RFC 9457) with a stable code.",
 		},
 		"servers":    []any{map[string]any{"url": "/"}},
 		"paths":      paths,
@@ -221,6 +228,8 @@ func operationID(method, path string) string {
 	}
 	if path == "/" {
 		b.WriteString("Index")
+	} else if strings.HasSuffix(path, "/") {
+		b.WriteString("Page") // "/ui/" apart from "/ui"
 	}
 	return b.String()
 }

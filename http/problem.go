@@ -61,6 +61,11 @@ var statusOf = map[truce.Code]int{
 	truce.CodeIndexRequired:         http.StatusBadRequest,
 	truce.CodeScanTooLarge:          http.StatusBadRequest,
 	truce.CodeIndexBuilding:         http.StatusServiceUnavailable,
+	truce.CodeInvalidBackupTarget:   http.StatusBadRequest,
+	truce.CodeBackupUnsupported:     http.StatusNotImplemented,
+	truce.CodeImportConflict:        http.StatusConflict,
+	truce.CodeOverloaded:            http.StatusServiceUnavailable,
+	truce.CodeInsufficientStorage:   http.StatusInsufficientStorage,
 }
 
 // StatusOf returns the HTTP status that answers an error code.

@@ -179,6 +179,26 @@ var problemTypes = map[truce.Code]problemType{
 		"The index that serves this query was added to a collection that had documents and is still being " +
 			"built in the background; GET /v1/collections/{c} shows \"building\": true until it is done. Retry " +
 			"after Retry-After, or send \"scan\": true to examine the documents meanwhile."},
+	truce.CodeInvalidBackupTarget: {"Invalid backup target",
+		"POST /v1/admin/backup writes the backup into the directory named by \"to\", on the server's own file " +
+			"system: an absolute path to a directory that does not exist yet or is empty, which the server may " +
+			"create and write. Name another directory (truce backup --to DIR)."},
+	truce.CodeBackupUnsupported: {"Backup not supported by this store",
+		"This server keeps its data in a store that cannot copy itself (PostgreSQL): back it up with pg_dump or " +
+			"your PostgreSQL backups, or copy its documents and history with truce export, which works on every store."},
+	truce.CodeImportConflict: {"Import conflict",
+		"POST /v1/admin/import writes a document's version as it was on another server, and the document here " +
+			"already holds that version number with other content, or a newer version: the target is not a copy of " +
+			"the source. Import into an empty server (or collection), or leave the document out."},
+	truce.CodeOverloaded: {"Overloaded",
+		"The server is serving as many requests at once as it takes (--max-inflight) and sheds the rest at " +
+			"once rather than queue them. Nothing was done: send the request again after Retry-After, with backoff; " +
+			"a write with an Idempotency-Key is safe to repeat. An operator adds capacity (more nodes over " +
+			"PostgreSQL, or a faster disk) or raises --max-inflight if the server has memory and CPU to spare."},
+	truce.CodeInsufficientStorage: {"Insufficient storage",
+		"The store's disk is full, so the server cannot make the write durable, and did not apply it. Reads " +
+			"keep working, and GET /readyz says why the server is not ready. Retry after Retry-After: the write " +
+			"succeeds once an operator frees space (or grows the volume), with no restart."},
 	truce.CodeInternal: {"Internal error",
 		"Something failed inside the server; the server log has the cause, under the problem's requestId."},
 }

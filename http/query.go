@@ -6,7 +6,7 @@ import (
 	"github.com/trucedb/truce"
 )
 
-// queryDocs serves POST /v1/collections/{c}/query (API.md section 3): the
+// queryDocs serves POST /v1/collections/{c}/query (docs/api.md section 3): the
 // body is the query, the answer one page with the cursor of the next and
 // the change-log position of the snapshot it read.
 func (h *Handler) queryDocs(w http.ResponseWriter, r *http.Request) {

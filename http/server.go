@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -37,6 +38,11 @@ type Options struct {
 	// Heartbeat is the longest silence on an event stream before a
 	// heartbeat; 0 means DefaultHeartbeat.
 	Heartbeat time.Duration
+	// StreamWriteTimeout bounds each write to an event stream (SSE and
+	// WebSocket): a subscriber that stops reading is disconnected once
+	// its socket buffers are full for that long, and resumes from the
+	// last event id it received. 0 means DefaultStreamWriteTimeout.
+	StreamWriteTimeout time.Duration
 	// Auth holds the tokens the server accepts. Nil means no
 	// authentication: every client may do everything, known by its
 	// address (serve only on loopback, or a network you trust).
@@ -55,13 +61,24 @@ type Options struct {
 	// request id, route, status, code, duration, caller, collection,
 	// document id and bytes.
 	AccessLog bool
+	// Console, when not nil, holds the web console's files (package web's
+	// Console), served at /ui/ to anyone: the page asks for a token itself
+	// and calls the public API only, whose routes check it. Nil means no
+	// console: /ui/ answers 404.
+	Console fs.FS
+	// MaxInflight caps the requests served at once; past it a request is
+	// answered at once with 503 overloaded and Retry-After instead of
+	// queueing (inflight.go). Zero means no cap. The probes, /metrics, the
+	// problem pages and the change feed's long-lived requests are not
+	// counted.
+	MaxInflight int
 	// CORSOrigins are the origins (scheme://host[:port], or "*" for any)
 	// whose pages may call the API from a browser (cors.go); none by
 	// default. Check each with CheckCORSOrigin.
 	CORSOrigins []string
 }
 
-// Handler serves the truce HTTP API (API.md). Mount it at the root of a
+// Handler serves the truce HTTP API (docs/api.md). Mount it at the root of a
 // server or of a mux; it is safe for concurrent use.
 type Handler struct {
 	svc     *truce.Service
@@ -76,8 +93,9 @@ type Handler struct {
 	// txmux routes the document requests of an interactive transaction.
 	txmux *http.ServeMux
 	// heartbeat and streams serve the change feed (events.go).
-	heartbeat time.Duration
-	streams   streams
+	heartbeat          time.Duration
+	streamWriteTimeout time.Duration
+	streams            streams
 
 	// auth, when not nil, holds the tokens (access.go); limits holds each
 	// caller's bucket; rate and burst are the server's, rate.Inf for none.
@@ -96,6 +114,11 @@ type Handler struct {
 	unmatched    *routeMetrics
 	accessLog    bool
 
+	// console holds the console's files (console.go), or is nil.
+	console fs.FS
+	// inflight counts the requests that count against maxInflight.
+	inflight    atomic.Int64
+	maxInflight int64
 	// corsOrigins are the origins given CORS headers (cors.go).
 	corsOrigins []string
 }
@@ -120,6 +143,10 @@ func NewHandler(svc *truce.Service, opts Options) *Handler {
 	if h.heartbeat <= 0 {
 		h.heartbeat = DefaultHeartbeat
 	}
+	h.streamWriteTimeout = opts.StreamWriteTimeout
+	if h.streamWriteTimeout <= 0 {
+		h.streamWriteTimeout = DefaultStreamWriteTimeout
+	}
 	h.auth, h.rate, h.burst = opts.Auth, opts.RateLimit, opts.Burst
 	if h.rate <= 0 {
 		h.rate = rate.Inf
@@ -129,6 +156,8 @@ func NewHandler(svc *truce.Service, opts Options) *Handler {
 	}
 	h.limits = newLimiters()
 	h.metrics, h.accessLog = opts.Metrics, opts.AccessLog
+	h.console = opts.Console
+	h.maxInflight = int64(max(opts.MaxInflight, 0))
 	h.corsOrigins = slices.Clone(opts.CORSOrigins)
 	h.txmux = h.transactionMux()
 	h.register(h.mux, h.routeTable())
@@ -188,6 +217,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	if h.cors(rw, r) {
 		return
+	}
+	if h.maxInflight > 0 && !exemptFromInflight(r) {
+		if !h.enter() {
+			h.shed(rw, r)
+			return
+		}
+		defer h.inflight.Add(-1)
 	}
 	if hasDotSegment(r.URL.EscapedPath()) {
 		h.problem(rw, r, truce.Errorf(truce.CodeInvalidID, "the path %.100q has a . or .. segment; ids and names cannot be . or ..", r.URL.EscapedPath()))
@@ -276,7 +312,7 @@ func (w *responseWriter) WriteHeader(status int) {
 		w.swallow = true
 		w.Header().Del("X-Content-Type-Options")
 		code := truce.CodeNotFound
-		detail := "no such resource: " + w.r.URL.Path + " (the API is described at /v1/...; see API.md)"
+		detail := "no such resource: " + w.r.URL.Path + " (every route is listed in GET /v1/openapi.json and in docs/api.md)"
 		if status == http.StatusMethodNotAllowed {
 			code = truce.CodeMethodNotAllowed
 			detail = w.r.Method + " is not allowed on " + w.r.URL.Path + "; allowed: " + w.Header().Get("Allow")
@@ -323,6 +359,13 @@ func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter 
 // idle client from holding a connection: 10 s to send the headers, 60 s for
 // the whole request, 60 s to take the answer, 2 min idle between requests.
 func NewServer(h http.Handler) *http.Server {
+	// HTTP/1.1, HTTP/2 over TLS, and HTTP/2 without TLS (h2c, "prior
+	// knowledge": a client that starts with the HTTP/2 preface) on one
+	// listener: many clients' requests then share a connection.
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetHTTP2(true)
+	protocols.SetUnencryptedHTTP2(true)
 	return &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -330,23 +373,34 @@ func NewServer(h http.Handler) *http.Server {
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
+		Protocols:         &protocols,
 	}
 }
 
 // indexBody is the answer of GET /: where a person or a program that
 // found the server goes next. Every link is a path of this server, but
-// for the documentation.
-var indexBody = []byte(`{"name":"truce","api":"/v1","links":{` +
-	`"openapi":"/v1/openapi.json",` +
+// for the documentation. consoleIndexBody is the same with the link to
+// the web console, for a server that serves it.
+var (
+	indexBody        = []byte(`{"name":"truce","api":"/v1","links":{` + indexLinks + `}}`)
+	consoleIndexBody = []byte(`{"name":"truce","api":"/v1","links":{` + indexLinks + `,"console":"/ui/"}}`)
+)
+
+const indexLinks = `"openapi":"/v1/openapi.json",` +
 	`"collections":"/v1/collections",` +
 	`"healthz":"/healthz",` +
 	`"readyz":"/readyz",` +
 	`"metrics":"/metrics",` +
-	`"docs":"https://github.com/trucedb/truce#readme"}}`)
+	`"docs":"https://github.com/trucedb/truce#readme",` +
+	`"reference":"https://github.com/trucedb/truce/blob/main/docs/api.md"`
 
 // index serves GET /, public as /healthz is: it says what the server is
 // and links to the rest, so that a first request is not a bare 404.
 func (h *Handler) index(w http.ResponseWriter, r *http.Request) {
+	if h.console != nil {
+		writeJSON(w, http.StatusOK, consoleIndexBody)
+		return
+	}
 	writeJSON(w, http.StatusOK, indexBody)
 }
 

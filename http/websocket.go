@@ -72,7 +72,7 @@ func (h *Handler) eventsWebSocket(w http.ResponseWriter, r *http.Request, sub *t
 			h.goingAway(c)
 			return
 		case errors.Is(err, context.DeadlineExceeded):
-			pctx, pcancel := context.WithTimeout(ctx, streamWriteTimeout)
+			pctx, pcancel := context.WithTimeout(ctx, h.streamWriteTimeout)
 			err := c.Ping(pctx)
 			pcancel()
 			if err != nil {
@@ -92,7 +92,7 @@ func (h *Handler) eventsWebSocket(w http.ResponseWriter, r *http.Request, sub *t
 		}
 		fm.delivered(evs)
 		for _, e := range evs {
-			wctx, wcancel := context.WithTimeout(ctx, streamWriteTimeout)
+			wctx, wcancel := context.WithTimeout(ctx, h.streamWriteTimeout)
 			err := c.Write(wctx, websocket.MessageText, e.JSON(fq.document))
 			wcancel()
 			if err != nil {

@@ -30,6 +30,20 @@ type watermark struct {
 	mu sync.Mutex
 	// ch is closed when the watermark advances; nil when nobody waits.
 	ch chan struct{}
+	// failed, once set (under mu), is what wait returns for anything the
+	// watermark does not cover: the store failed and it will not move.
+	failed error
+}
+
+// fail makes every wait for what is not yet covered return err.
+func (w *watermark) fail(err error) {
+	w.mu.Lock()
+	w.failed = err
+	if w.ch != nil {
+		close(w.ch)
+		w.ch = nil
+	}
+	w.mu.Unlock()
 }
 
 // covers reports whether everything up to seq and commit is durable. It is
@@ -66,6 +80,10 @@ func (w *watermark) wait(ctx context.Context, seq int64, commit uint64) error {
 		if w.covers(seq, commit) {
 			w.mu.Unlock()
 			return nil
+		}
+		if w.failed != nil {
+			w.mu.Unlock()
+			return w.failed
 		}
 		if w.ch == nil {
 			w.ch = make(chan struct{})

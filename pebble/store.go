@@ -26,6 +26,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -57,6 +58,11 @@ type Options struct {
 	// 13,000 documents of 1 KiB. Documents larger than the bound or than
 	// 16 KiB are never cached.
 	DocumentCacheSize int
+	// ReserveBytes is the free space to keep on the directory's file
+	// system: while less is free, writes fail with insufficient_storage
+	// and reads go on (see space.go). Zero means DefaultReserveBytes;
+	// negative means no reserve.
+	ReserveBytes int64
 }
 
 // Pebble's L0CompactionThreshold and L0StopWritesThreshold (see open).
@@ -127,6 +133,11 @@ type Store struct {
 	// the store measures itself (metrics.go).
 	log     *slog.Logger
 	metrics storeMetrics
+
+	// space refuses writes while the disk is nearly full; failed is set
+	// once a WAL write or fsync failed (space.go).
+	space  spaceGuard
+	failed atomic.Pointer[failure]
 }
 
 var _ truce.Store = (*Store)(nil)
@@ -152,6 +163,12 @@ func open(dir string, opts Options, fs vfs.FS) (*Store, error) {
 	if opts.DocumentCacheSize <= 0 {
 		opts.DocumentCacheSize = DefaultDocumentCacheSize
 	}
+	if opts.ReserveBytes == 0 {
+		opts.ReserveBytes = DefaultReserveBytes
+	}
+	if fs == nil {
+		fs = vfs.Default
+	}
 	cache := pebble.NewCache(opts.CacheSize)
 	defer cache.Unref()
 	po := &pebble.Options{
@@ -167,6 +184,7 @@ func open(dir string, opts Options, fs vfs.FS) (*Store, error) {
 		docBudget: opts.DocumentCacheSize,
 		log:       log,
 		metrics:   newStoreMetrics(),
+		space:     spaceGuard{fs: fs, dir: dir, reserve: opts.ReserveBytes},
 	}
 	// L0 compactions. Every flush makes L0 tables whose current documents
 	// span the whole key range, so each compaction out of L0 rewrites
@@ -197,6 +215,9 @@ func open(dir string, opts Options, fs vfs.FS) (*Store, error) {
 		return nil, fmt.Errorf("pebble: open %s: %w", dir, err)
 	}
 	s.db = db
+	// The first answer, before any write can read it.
+	s.space.measure()
+	s.space.checked.Store(time.Now().UnixNano())
 	v, closer, err := db.Get(metaSeqKey)
 	switch {
 	case errors.Is(err, pebble.ErrNotFound):
@@ -315,6 +336,12 @@ func (s *Store) Update(ctx context.Context, fn func(truce.Tx) error) (err error)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if err := s.failedErr(); err != nil {
+		return err
+	}
+	if err := s.space.check(); err != nil {
+		return err
+	}
 	s.writers.Add(1)
 	defer s.writers.Add(-1)
 	if parent := trace.SpanFromContext(ctx); parent.IsRecording() {
@@ -392,6 +419,9 @@ func (s *Store) Update(ctx context.Context, fn func(truce.Tx) error) (err error)
 		if s.durable.wait(ctx, 0, commit-1) == nil {
 			s.durable.advance(commit, 0)
 		}
+		if errors.Is(err, syscall.ENOSPC) {
+			return failedError(err)
+		}
 		return wrap("commit", err)
 	}
 	applied = true
@@ -407,7 +437,10 @@ func (s *Store) Update(ctx context.Context, fn func(truce.Tx) error) (err error)
 	s.noteWake()
 	b.Close()
 	if err != nil {
-		return wrap("sync", err)
+		// b is visible but not durable, and Pebble's log is broken for
+		// good: acknowledge nothing from now on (space.go).
+		s.fail(err)
+		return s.failedErr()
 	}
 	// The WAL is synced up to and including b, and every earlier commit
 	// precedes b in the WAL.
@@ -479,6 +512,12 @@ func (s *Store) Ping(ctx context.Context) error {
 	}
 	defer s.end()
 	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := s.failedErr(); err != nil {
+		return err
+	}
+	if err := s.space.check(); err != nil {
 		return err
 	}
 	_, closer, err := s.db.Get(metaSeqKey)

@@ -8,3 +8,6 @@ func Setting(s *Store, name string) (string, error) {
 	err := s.pool.QueryRow(context.Background(), "SELECT current_setting($1)", name).Scan(&v)
 	return v, err
 }
+
+// StoreError is storeError, for the tests of its mapping.
+var StoreError = storeError

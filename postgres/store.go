@@ -491,6 +491,10 @@ func storeError(ctx context.Context, op string, err error) error {
 			return fmt.Errorf("postgres: %s: %w", op, cerr)
 		}
 	}
+	if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) && pe.Code == "53100" { // disk_full
+		return &truce.Error{Code: truce.CodeInsufficientStorage, RetryAfter: 5 * time.Second,
+			Detail: fmt.Sprintf("PostgreSQL's disk is full (%s: %v); nothing was written: free space on the database server, then retry", op, err)}
+	}
 	if unreachable(err) {
 		return &truce.Error{Code: truce.CodeUnavailable, Detail: fmt.Sprintf("PostgreSQL is not reachable (%s: %v); try again", op, err)}
 	}

@@ -86,7 +86,7 @@ func main() {
 	flag.StringVar(&o.pgBin, "pg-bin", "/usr/lib/postgresql/15/bin", "directory of PostgreSQL's initdb and postgres")
 	flag.StringVar(&o.systems, "systems", "truce,etcd,postgres,truce-pg1,truce-pg2,truce-pg3,noop",
 		"systems to measure, in order: truce (on Pebble), etcd, postgres (the hand-written pattern), truce-pg1, truce-pg2 and truce-pg3 (truce on PostgreSQL with 1 to 3 nodes), noop")
-	flag.StringVar(&o.workloads, "workloads", "read,update,update-hot,merge-hot", "workloads to run where they apply")
+	flag.StringVar(&o.workloads, "workloads", "read,update,update-tuned,update-hot,merge-hot", "workloads to run where they apply")
 	flag.IntVar(&o.clients, "clients", 64, "concurrent clients")
 	flag.IntVar(&o.docSize, "doc-size", 1024, "document size in bytes")
 	flag.IntVar(&o.docs, "docs", 1000, "documents that read and update spread over")
@@ -96,7 +96,7 @@ func main() {
 	flag.StringVar(&o.workDir, "workdir", "", "where the servers keep their data (default: a new temporary directory)")
 	flag.StringVar(&o.outDir, "out", "", "directory to write benchmarks.md, benchmarks.json and the charts into (default: print only)")
 	flag.StringVar(&o.truceArgs, "truce-args", "", "extra arguments for truce serve, space-separated")
-	flag.IntVar(&o.rounds, "rounds", 1, "measure every system this many times, in turn; the report takes each figure's median run")
+	flag.IntVar(&o.rounds, "rounds", 3, "measure every system this many times, in turn (A B C, A B C, …); the report takes each figure's median run, and each ratio's median and spread over the rounds")
 	flag.StringVar(&pidFile, "pidfile", "", "append the process group id of every server started to this `file` (for a wrapper's cleanup)")
 	flag.StringVar(&o.command, "command", "", "the command line to quote in the report (run.sh passes its own)")
 	flag.Parse()

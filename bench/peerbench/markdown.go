@@ -4,6 +4,7 @@ import (
 	_ "embed"
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -87,6 +88,7 @@ func markdown(o options, root string, infos []systemInfo, results, all []result)
 				return float64(r.Report.Conflicts) / r.Report.Seconds
 			}, loadgen.Group},
 			{"server CPU µs/op", func(r *result) float64 { return r.ServerCPUMicros }, loadgen.Group},
+			{"client CPU µs/op", func(r *result) float64 { return r.ClientCPUMicros }, loadgen.Group},
 			{"CPU-bound ops/s", cpuBound, loadgen.Group},
 		}
 		for _, row := range rows {
@@ -107,14 +109,23 @@ func markdown(o options, root string, infos []systemInfo, results, all []result)
 					fmt.Fprintf(&b, " |")
 					continue
 				}
-				fmt.Fprintf(&b, " %.2f× |", row.value(t)/row.value(p))
+				fmt.Fprintf(&b, " %s |", ratioCell(roundRatios(all, "truce", s, w, row.value), row.value(t)/row.value(p)))
 			}
 			fmt.Fprintf(&b, "\n")
 		}
 	}
 	fmt.Fprintf(&b, "\n`n/a`: the workload does not apply (merge-hot needs truce's merge policy; tx-transfer, lock-cycle and\n")
 	fmt.Fprintf(&b, "watch-fanout need truce's transactions, locks and change feed; update-hot on the no-op handler would\n")
-	fmt.Fprintf(&b, "never conflict).\n\n")
+	fmt.Fprintf(&b, "never conflict). **update-tuned is truce only**: the update workload as a tuned client does it, one\n")
+	fmt.Fprintf(&b, "round trip where it can (If-Match on the ETag last seen, without a GET; on a 412, again with the\n")
+	fmt.Fprintf(&b, "problem's current ETag). Compare it with truce's own update row, not with the peers, whose loop reads\n")
+	fmt.Fprintf(&b, "before every write.")
+	if o.rounds > 1 {
+		fmt.Fprintf(&b, " With several rounds, a ratio is the median of the rounds' ratios (each round's runs\n")
+		fmt.Fprintf(&b, "ran next to each other, so each ratio compares runs made in the same machine state), and the range\n")
+		fmt.Fprintf(&b, "in brackets is the lowest and the highest of them.")
+	}
+	fmt.Fprintf(&b, "\n\n")
 
 	fmt.Fprintf(&b, "## Targets (issue 9, and issue 2's floors)\n\n")
 	fmt.Fprintf(&b, "The last column applies each throughput target to the CPU-bound rates instead, which hold on a busy\n")
@@ -131,6 +142,9 @@ func markdown(o options, root string, infos []systemInfo, results, all []result)
 			return
 		}
 		v := value(a) / value(peer)
+		if rs := roundRatiosOf(all, a.System, a.Workload, peer.System, peer.Workload, value); len(rs) > 1 {
+			v, _, _ = spread(rs) // the median of the rounds' ratios, as in the table above
+		}
 		fmt.Fprintf(&b, "| %s | "+format+" | %s |", what, v*scale, yes(v >= min))
 		if cb := cpuBound(peer); cb > 0 {
 			c := cpuBound(a) / cb
@@ -199,6 +213,53 @@ func markdown(o options, root string, infos []systemInfo, results, all []result)
 	return b.String()
 }
 
+// roundRatios returns, for each round in which system a ran workload w and
+// system b ran workload bw, value(a's run) ÷ value(b's run), in round order.
+func roundRatios(all []result, a, b, w string, value func(*result) float64) []float64 {
+	return roundRatiosOf(all, a, w, b, w, value)
+}
+
+// roundRatiosOf is roundRatios for two workloads.
+func roundRatiosOf(all []result, a, aw, b, bw string, value func(*result) float64) []float64 {
+	byRound := map[int]*result{}
+	for i, r := range all {
+		if r.System == b && r.Workload == bw {
+			byRound[r.Round] = &all[i]
+		}
+	}
+	var out []float64
+	for i, r := range all {
+		if r.System != a || r.Workload != aw {
+			continue
+		}
+		if p := byRound[r.Round]; p != nil && value(p) != 0 {
+			out = append(out, value(&all[i])/value(p))
+		}
+	}
+	return out
+}
+
+// ratioCell formats a ratio: the median of the rounds' ratios with their
+// range when there are several, else the ratio of the chosen runs.
+func ratioCell(rounds []float64, chosen float64) string {
+	if len(rounds) < 2 {
+		return fmt.Sprintf("%.2f×", chosen)
+	}
+	med, lo, hi := spread(rounds)
+	return fmt.Sprintf("%.2f× (%.2f–%.2f)", med, lo, hi)
+}
+
+// spread returns the median, the lowest and the highest of vs (not empty).
+func spread(vs []float64) (med, lo, hi float64) {
+	s := slices.Clone(vs)
+	slices.Sort(s)
+	med = s[len(s)/2]
+	if len(s)%2 == 0 {
+		med = (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
+	return med, s[0], s[len(s)-1]
+}
+
 // cpuBound is the rate at which the machine's cores, doing nothing else,
 // could run r's operations: cores ÷ (server + client CPU per operation).
 func cpuBound(r *result) float64 {
@@ -227,8 +288,8 @@ const readingGuide = `
   ops/s) over the measured rates, and re-run on an idle machine.
 - An update is two round trips on every system: a read, then a conditional write; update-hot repeats
   both after each conflict. truce's 412 carries the current document and ETag, so a client can retry
-  without the read (the Go SDK's Update does); the workload does not, to run the same loop
-  everywhere.
+  without the read (the Go SDK's Update does); the update workload does not, to run the same loop
+  everywhere. update-tuned, on truce only, shows what that saves.
 `
 
 // codeFigures holds the measurements behind the code's defaults and

@@ -92,3 +92,22 @@ func TestMarkdownTruceOnPostgres(t *testing.T) {
 		t.Errorf("the main table has truce on PostgreSQL in it")
 	}
 }
+
+func TestRatiosOverRounds(t *testing.T) {
+	all := []result{
+		fake("truce", "update", 1, 300, 1), fake("etcd", "update", 1, 100, 1),
+		fake("truce", "update", 2, 200, 1), fake("etcd", "update", 2, 100, 1),
+		fake("truce", "update", 3, 500, 1), fake("etcd", "update", 3, 250, 1),
+	}
+	tp := func(r *result) float64 { return r.Report.Throughput }
+	rs := roundRatios(all, "truce", "etcd", "update", tp)
+	if len(rs) != 3 || rs[0] != 3 || rs[1] != 2 || rs[2] != 2 {
+		t.Fatalf("round ratios %v, want [3 2 2]", rs)
+	}
+	if got := ratioCell(rs, 99); got != "2.00× (2.00–3.00)" {
+		t.Errorf("ratio cell %q", got)
+	}
+	if got := ratioCell(rs[:1], 1.5); got != "1.50×" {
+		t.Errorf("one round's cell %q", got)
+	}
+}

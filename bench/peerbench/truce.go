@@ -17,7 +17,7 @@ import (
 func truceSystem(bin string, extraArgs []string) system {
 	return system{
 		name: "truce", label: "truce (Pebble)",
-		workloads: []string{"read", "update", "update-hot", "merge-hot", "tx-transfer", "lock-cycle", "watch-fanout"},
+		workloads: []string{"read", "update", "update-tuned", "update-hot", "merge-hot", "tx-transfer", "lock-cycle", "watch-fanout"},
 		start: func(ctx context.Context, dir string) (*server, error) {
 			p, base, err := startTruce(ctx, bin, "truce", dir, append([]string{"--data", filepath.Join(dir, "data")}, extraArgs...))
 			if err != nil {

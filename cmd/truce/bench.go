@@ -32,10 +32,12 @@ type benchOptions struct {
 	warmup     time.Duration
 	collection string
 	indexes    []string
+	h2c        bool
 	json       bool
 	chart      string
 	subs       int
 	cpuProfile string
+	overload   bool
 }
 
 func newBenchCmd() *cobra.Command {
@@ -71,7 +73,8 @@ run it where the server runs only if you mean to measure both together.`,
   truce bench --workload merge-hot --clients 64 --count 20000
   truce bench --workload tx-transfer --clients 16 --docs 100
   truce bench --workload lock-cycle --docs 1
-  truce bench --workload watch-fanout --subscribers 1000 --clients 4`,
+  truce bench --workload watch-fanout --subscribers 1000 --clients 4
+  truce bench --overload --clients 16 --duration 10s`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return o.run(cmd)
@@ -91,8 +94,10 @@ run it where the server runs only if you mean to measure both together.`,
 	f.DurationVar(&o.warmup, "warmup", 2*time.Second, "how long to run before measuring (discarded)")
 	f.StringVar(&o.collection, "collection", "bench", "collection the workloads write into")
 	f.StringArrayVar(&o.indexes, "index", nil, "declare a secondary index of the collection, its dotted `paths` comma-separated (repeat for several): what indexes cost a write; the documents' counter is n, and _version and _updatedAt change on every write too")
+	f.BoolVar(&o.h2c, "h2c", false, "send over HTTP/2 without TLS (h2c), all clients' requests on one connection, instead of HTTP/1.1 with a connection each")
 	f.BoolVar(&o.json, "json", false, "print the report as JSON for scripts")
 	f.StringVar(&o.chart, "chart", "", "also write latency over time and the percentile curve to this SVG `file`")
+	f.BoolVar(&o.overload, "overload", false, "measure load shedding instead of a workload: the capacity of --clients closed-loop writers, then blind PUTs sent open-loop at 1, 2, 3 and 4 times it, each for --duration; goodput, 503s shed and the p99 of admitted writes")
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the load generator's measured run to `file` (for go tool pprof)")
 	return cmd
 }
@@ -181,11 +186,17 @@ func (o *benchOptions) run(cmd *cobra.Command) error {
 	if token == "" {
 		token = os.Getenv("TRUCE_TOKEN")
 	}
+	if o.overload {
+		return o.runOverload(cmd, server, token)
+	}
 	target, err := loadgen.NewTruce(server, o.collection, token, o.clients)
 	if err != nil {
 		return &usageError{err: fmt.Errorf("--server: %w", err)}
 	}
 	defer target.Close()
+	if o.h2c {
+		target.UseH2C()
+	}
 	for _, ix := range o.indexes {
 		target.Indexes = append(target.Indexes, strings.Split(ix, ","))
 	}
@@ -271,6 +282,29 @@ func (o *benchOptions) run(cmd *cobra.Command) error {
 		return err
 	}
 	return rep.WriteTable(stdout)
+}
+
+// runOverload runs --overload and reports it.
+func (o *benchOptions) runOverload(cmd *cobra.Command, server, token string) error {
+	if o.count > 0 {
+		return usageErrorf("--overload measures for --duration at each load, not --count")
+	}
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rep, err := loadgen.Overload(ctx, loadgen.OverloadOptions{Base: server, Token: token, Collection: o.collection,
+		Docs: o.docs, DocSize: o.docSize, Clients: o.clients, Step: o.duration, Multiples: []float64{1, 2, 3, 4}})
+	if err != nil {
+		return fmt.Errorf("overload on %s: %w", server, err)
+	}
+	if o.json {
+		b, err := json.Marshal(rep)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(cmd.OutOrStdout(), "%s\n", b)
+		return err
+	}
+	return rep.WriteTable(cmd.OutOrStdout())
 }
 
 // writeChart writes the run's SVG chart to file.

@@ -20,6 +20,9 @@ type serverCounts struct {
 	requests  float64
 	conflicts map[string]float64
 	merged    float64
+	// commits and fsyncs count the store's commits and its write-ahead
+	// log's fsyncs (Pebble only): their ratio is the group commit's batch.
+	commits, fsyncs float64
 }
 
 // scrapeServer reads the server's /metrics, which needs an admin token
@@ -61,6 +64,16 @@ func scrapeServer(ctx context.Context, server, token string) (*serverCounts, err
 		}
 	})
 	sum("truce_conflicts_total", func(m *dto.Metric, v float64) { c.conflicts[label(m, "code")] += v })
+	count := func(name string) float64 {
+		var n float64
+		if f := fams[name]; f != nil {
+			for _, m := range f.Metric {
+				n += float64(m.GetHistogram().GetSampleCount())
+			}
+		}
+		return n
+	}
+	c.commits, c.fsyncs = count("truce_store_commit_seconds"), count("truce_store_wal_fsync_seconds")
 	sum("truce_merges_total", func(m *dto.Metric, v float64) {
 		if label(m, "outcome") == "merged" {
 			c.merged += v
@@ -93,6 +106,10 @@ func (c *serverCounts) since(before *serverCounts) *loadgen.ServerCounts {
 	}
 	if out.Requests > 0 {
 		out.ConflictRate = out.Conflicts / out.Requests
+	}
+	out.Commits = c.commits - before.commits
+	if fsyncs := c.fsyncs - before.fsyncs; fsyncs > 0 {
+		out.CommitsPerFsync = out.Commits / fsyncs
 	}
 	return out
 }

@@ -39,7 +39,7 @@ func addClientCommands(root *cobra.Command) {
 		newGetCmd, newPutCmd, newPatchCmd, newDeleteCmd, newHistoryCmd, newDiffCmd,
 		newListCmd, newVersionCmd, newRestoreCmd, newCollectionsCmd, newCollectionCmd,
 		newConflictsCmd, newResolveCmd, newDismissCmd, newLockCmd, newUnlockCmd, newTxCmd,
-		newWatchCmd, newQueryCmd,
+		newWatchCmd, newQueryCmd, newBackupCmd, newExportCmd, newImportCmd,
 	} {
 		o := &clientOptions{}
 		cmd := newCmd(o)

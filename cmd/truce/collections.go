@@ -67,7 +67,7 @@ func newCollectionCmd(o *clientOptions) *cobra.Command {
 		Short: "Show, create, change or delete a collection",
 		Long: `Show, create, change or delete a collection and its settings: the conflict
 policy, required preconditions, unique fields, references, a JSON Schema
-and how much history to keep (API.md section 3).`,
+and how much history to keep (docs/api.md section 3).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return usageErrorf("give a subcommand: get, put or delete")

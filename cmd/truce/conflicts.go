@@ -27,7 +27,7 @@ func newConflictsCmd(o *clientOptions) *cobra.Command {
 		Use:   "conflicts",
 		Short: "List recorded conflicts",
 		Long: `List the conflicts that collections with the manual conflict policy
-recorded (API.md section 5), oldest first, as a table: the conflict id,
+recorded (docs/api.md section 5), oldest first, as a table: the conflict id,
 the document, the version the refused write was based on and the version
 it met, its status, and the paths that both sides changed differently.
 

@@ -1,7 +1,7 @@
 // Command truce is the truce JSON document server and its command-line
 // client. `truce serve` runs the server; the other commands talk to one.
 //
-// Exit status, which scripts rely on (API.md section 11): 0 on success, 1 when
+// Exit status, which scripts rely on (docs/api.md section 11): 0 on success, 1 when
 // a request or the server fails, 2 on bad usage (an unknown command or flag,
 // a bad flag value, a missing or extra argument).
 package main

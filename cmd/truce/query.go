@@ -26,7 +26,7 @@ func newQueryCmd(o *clientOptions) *cobra.Command {
 		Short: "Query the documents of a collection",
 		Long: `Query the live documents of a collection: WHERE (or --where) is the JSON
 object of the query's where, such as '{"status":"open","total":{"$gte":10}}'
-(API.md section 3 and the README's Queries section list the operators).
+(docs/api.md section 3 and the README's Queries section list the operators).
 --order-by sorts by a path, descending with a leading -; give it again to
 sort by more paths. All pages are read unless --limit says how many
 documents to show.

@@ -65,22 +65,46 @@ current one. A version that deleted the document prints as
 
 func newRestoreCmd(o *clientOptions) *cobra.Command {
 	var (
-		ifMatch string
-		version int64
+		ifMatch    string
+		version    int64
+		from, data string
 	)
 	cmd := &cobra.Command{
-		Use:   "restore COLLECTION ID N",
-		Short: "Write an old version of a document as its newest",
-		Long: `Write the content of version N of a document as a new version, and print
+		Use:   "restore COLLECTION ID N | restore --from BACKUP_DIR --data NEW_DIR",
+		Short: "Write an old version of a document as its newest, or restore a backup",
+		Long: `With --from, restore a backup that 'truce backup' made into a new data
+directory, on this machine and with no server running on it: every file
+is checked against the backup's manifest (size and SHA-256) first, and a
+backup that does not match, or whose manifest is missing (an interrupted
+backup), is refused before anything is written. NEW_DIR must not exist
+or be empty. 'truce serve --data NEW_DIR' then answers as the original
+did at the backup's seq.
+
+Otherwise, write the content of version N of a document as a new version, and print
 the stored document as 'truce put' does. Restoring a version that deleted
 the document deletes it; restoring a version of a deleted document brings
 it back.
 
 --if-match and --version apply to the current version, as for 'truce put':
 restore only if nobody wrote the document since you looked.`,
-		Example: `  truce restore notes n1 2 --version 5`,
-		Args:    cobra.ExactArgs(3),
+		Example: `  truce restore notes n1 2 --version 5
+  truce restore --from /var/backups/truce/2026-12-03 --data ./truce-data-restored`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if cmd.Flags().Changed("from") || cmd.Flags().Changed("data") {
+				if len(args) != 0 {
+					return usageErrorf("restore --from BACKUP_DIR --data NEW_DIR takes no arguments, not %d", len(args))
+				}
+				return nil
+			}
+			return cobra.ExactArgs(3)(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if from != "" || data != "" {
+				if from == "" {
+					return usageErrorf("--data goes with --from BACKUP_DIR: the backup to restore")
+				}
+				return restoreBackup(cmd, o, from, data)
+			}
 			n, err := versionArg(args[2])
 			if err != nil {
 				return err
@@ -109,5 +133,7 @@ restore only if nobody wrote the document since you looked.`,
 	f := cmd.Flags()
 	f.StringVar(&ifMatch, "if-match", "", "restore only if the document's ETag is `ETAG` (412 otherwise)")
 	f.Int64Var(&version, "version", 0, "restore only if the document is at version `N` (409 otherwise)")
+	f.StringVar(&from, "from", "", "restore the backup in `BACKUP_DIR` (made by truce backup) instead of a document's version")
+	f.StringVar(&data, "data", "", "with --from: the new data `DIR` to restore into (must not exist or be empty)")
 	return cmd
 }

@@ -25,11 +25,20 @@ import (
 	trucehttp "github.com/trucedb/truce/http"
 	"github.com/trucedb/truce/pebble"
 	"github.com/trucedb/truce/postgres"
+	"github.com/trucedb/truce/web"
 )
 
 // shutdownTimeout bounds how long requests in flight may take to finish
 // once a stop signal arrives.
 const shutdownTimeout = 10 * time.Second
+
+// The defaults of --max-inflight and --max-conns-per-ip: far above what
+// one node serves well at once (its disk shares fsyncs among a few dozen
+// writers), and far below what exhausts its memory or file descriptors.
+const (
+	defaultMaxInflight   = 1024
+	defaultMaxConnsPerIP = 4096
+)
 
 // serveOptions holds the flags of `truce serve`.
 type serveOptions struct {
@@ -56,7 +65,11 @@ type serveOptions struct {
 	metrics        bool
 	metricsAddr    string
 	accessLog      bool
+	h2c            bool
 	debugAddr      string
+	maxInflight    int
+	maxConnsPerIP  int
+	diskReserve    int64
 	corsOrigins    []string
 }
 
@@ -129,7 +142,11 @@ glibc.malloc.arena_max in GLIBC_TUNABLES, sets the limit instead.`,
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the server to `file` until it stops (for go tool pprof)")
 	f.BoolVar(&o.metrics, "metrics", true, "keep Prometheus metrics, served at /metrics to admin tokens (and on --metrics-addr)")
 	f.StringVar(&o.metricsAddr, "metrics-addr", "", "also serve /metrics on this `host:port`, without authentication (keep it off public networks)")
+	f.BoolVar(&o.h2c, "h2c", true, "also serve HTTP/2 without TLS (h2c, prior knowledge) on a plain --addr, beside HTTP/1.1; client.WithHTTP2 and truce bench --h2c use it")
 	f.BoolVar(&o.accessLog, "access-log", false, "log one line per request at info level (request id, route, status, code, duration, caller, collection, id, bytes)")
+	f.IntVar(&o.maxInflight, "max-inflight", defaultMaxInflight, "most requests served at once (`n`); past it, 503 overloaded with Retry-After at once; 0 for no cap. Probes, /metrics and the change feed's streams and long polls are not counted")
+	f.IntVar(&o.maxConnsPerIP, "max-conns-per-ip", defaultMaxConnsPerIP, "most open connections from one client address (`n`); past it, a new connection is answered 503 overloaded and closed; 0 for no cap")
+	f.Int64Var(&o.diskReserve, "disk-reserve", pebble.DefaultReserveBytes, "free `bytes` to keep on the --data disk: while less is free, writes are 507 insufficient_storage and reads go on; 0 for no reserve")
 	f.StringVar(&o.debugAddr, "debug-addr", "", "serve Go's /debug/pprof/ on this `host:port` (never on --addr), without authentication")
 	f.StringArrayVar(&o.corsOrigins, "cors-origin", nil, "an `origin` (https://app.example.com) whose pages may call the API from a browser (CORS); repeat for more, * for any")
 	return cmd
@@ -148,6 +165,12 @@ func (o *serveOptions) run(ctx context.Context, stderr io.Writer) error {
 	}
 	if o.maxTxOps <= 0 || o.maxTxBytes <= 0 || o.maxTxTTL <= 0 {
 		return usageErrorf("--max-tx-ops, --max-tx-bytes and --max-tx-ttl must be positive")
+	}
+	if o.maxInflight < 0 || o.maxConnsPerIP < 0 {
+		return usageErrorf("--max-inflight and --max-conns-per-ip must not be negative (0: no cap)")
+	}
+	if o.diskReserve < 0 {
+		return usageErrorf("--disk-reserve must not be negative (0: no reserve), not %d", o.diskReserve)
 	}
 	if o.maxScanDocs <= 0 {
 		return usageErrorf("--max-scan-docs must be positive, not %d", o.maxScanDocs)
@@ -274,7 +297,7 @@ func (o *serveOptions) run(ctx context.Context, stderr io.Writer) error {
 	defer side.close()
 	handler := trucehttp.NewHandler(svc, trucehttp.Options{Logger: log, MaxTxBodyBytes: o.maxTxBytes,
 		Auth: keeper, RateLimit: limit, Burst: o.burst, Metrics: metrics, AccessLog: o.accessLog,
-		CORSOrigins: o.corsOrigins})
+		MaxInflight: o.maxInflight, Console: web.Console, CORSOrigins: o.corsOrigins})
 	traced, stopTracing, err := startTracing(ctx, handler, log)
 	if err != nil {
 		stopUpkeeping()
@@ -287,12 +310,14 @@ func (o *serveOptions) run(ctx context.Context, stderr io.Writer) error {
 		_ = stopTracing(tctx)
 	}()
 	srv := trucehttp.NewServer(traced)
+	srv.Protocols.SetUnencryptedHTTP2(o.h2c)
 	// Shutdown waits for requests to end; event streams end only when told.
 	srv.RegisterOnShutdown(handler.CloseStreams)
 	if srv.ErrorLog == nil {
 		srv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 	}
 
+	ln = trucehttp.LimitListener(ln, o.maxConnsPerIP, certs == nil)
 	served := make(chan error, 1)
 	scheme := "http"
 	if certs != nil {
@@ -338,7 +363,11 @@ func (o *serveOptions) run(ctx context.Context, stderr io.Writer) error {
 // openStore opens the store that --store or --data names.
 func (o *serveOptions) openStore(ctx context.Context, log *slog.Logger) (truce.Store, error) {
 	if o.storeURL == "" {
-		return openStore(o.dataDir, log)
+		reserve := o.diskReserve
+		if reserve == 0 {
+			reserve = -1 // pebble's "none"
+		}
+		return openStore(o.dataDir, log, reserve)
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
@@ -350,11 +379,11 @@ func (o *serveOptions) openStore(ctx context.Context, log *slog.Logger) (truce.S
 }
 
 // openStore opens the Pebble store in dir, creating dir if needed.
-func openStore(dir string, log *slog.Logger) (*pebble.Store, error) {
+func openStore(dir string, log *slog.Logger, reserve int64) (*pebble.Store, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("create the data directory: %w", err)
 	}
-	store, err := pebble.Open(dir, pebble.Options{Logger: log})
+	store, err := pebble.Open(dir, pebble.Options{Logger: log, ReserveBytes: reserve})
 	if err != nil {
 		if lockHeld(err) {
 			return nil, fmt.Errorf("data directory %s is in use by another process (it holds the LOCK file); stop it or choose another --data: %w", dir, err)

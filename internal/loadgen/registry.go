@@ -41,6 +41,8 @@ func Specs() []Spec {
 			Summary: "GET a random one of --docs documents"},
 		{Name: "update", Generic: true, New: generic(Update),
 			Summary: "GET a random one of --docs documents, PUT it with If-Match; on 412 start over"},
+		{Name: "update-tuned", New: truceOnly("update-tuned", UpdateTuned),
+			Summary: "update as a tuned client does it: PUT with If-Match on the ETag last seen (no GET), on 412 again with the problem's current ETag"},
 		{Name: "update-hot", Generic: true, New: generic(UpdateHot),
 			Summary: "every client: GET one hot document, PUT it with If-Match; on 412 start over"},
 		{Name: "merge-hot", New: truceOnly("merge-hot", MergeHot),

@@ -49,6 +49,12 @@ type ServerCounts struct {
 	ConflictRate    float64            `json:"conflictRate"` // conflicts per request
 	ConflictsByCode map[string]float64 `json:"conflictsByCode,omitempty"`
 	Merged          float64            `json:"merged"`
+	// Commits counts the store's commits; CommitsPerFsync is how many
+	// commits each fsync of the write-ahead log made durable on average,
+	// the group commit's batch size (0 when the store reports no fsyncs:
+	// PostgreSQL's are its own).
+	Commits         float64 `json:"commits"`
+	CommitsPerFsync float64 `json:"commitsPerFsync,omitempty"`
 }
 
 // Latency holds a run's latency summary in milliseconds.
@@ -152,6 +158,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 			fmt.Fprintf(tw, "; merged %s", Group(s.Merged))
 		}
 		fmt.Fprintf(tw, " (its /metrics)\n")
+		if s.CommitsPerFsync > 0 {
+			fmt.Fprintf(tw, "group commit\t%s commits, %.1f per WAL fsync (its /metrics)\n", Group(s.Commits), s.CommitsPerFsync)
+		}
 	}
 	l := r.Latency
 	fmt.Fprintf(tw, "latency\tp50 %s  p90 %s  p99 %s  p999 %s  max %s  (mean %s)\n",

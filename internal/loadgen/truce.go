@@ -31,6 +31,16 @@ func NewTransport(clients int) *http.Transport {
 	}
 }
 
+// NewH2CTransport returns an HTTP transport that speaks HTTP/2 without TLS
+// (h2c, prior knowledge) only: every client's requests share one
+// connection, as streams.
+func NewH2CTransport() *http.Transport {
+	t := &http.Transport{Proxy: nil, DisableCompression: true, IdleConnTimeout: 90 * time.Second}
+	t.Protocols = new(http.Protocols)
+	t.Protocols.SetUnencryptedHTTP2(true)
+	return t
+}
+
 // Truce is a truce server as a Store: documents in one collection, the
 // ETag as the version, If-Match as the swap. It may be several nodes
 // sharing one store (NewTruceNodes).
@@ -225,6 +235,12 @@ func (t *Truce) Swap(ctx context.Context, key, etag string, doc []byte) (bool, e
 		return false, nil
 	}
 	return false, unexpected("PUT", p, a)
+}
+
+// UseH2C makes t send its requests over HTTP/2 without TLS (h2c) instead
+// of HTTP/1.1. Call it before the first request.
+func (t *Truce) UseH2C() {
+	t.hc = &http.Client{Transport: NewH2CTransport(), Timeout: requestTimeout}
 }
 
 // Close closes idle connections.

@@ -110,16 +110,18 @@ func TestWorkloadsAgainstTruce(t *testing.T) {
 			t.Errorf("reads %d writes %d, want 200 and 0", s.Reads, s.Writes)
 		}
 	})
-	t.Run("update", func(t *testing.T) {
-		base := mustServe(t)
-		s := runWorkload(t, base, "update", cfg, 150)
-		if s.Writes != 150 || s.Conflicts != s.Retries {
-			t.Errorf("writes %d conflicts %d retries %d", s.Writes, s.Conflicts, s.Retries)
-		}
-		if got := versionsWritten(t, base, cfg.Docs); got != 150 {
-			t.Errorf("the documents went through %d versions, the workload counted 150 writes", got)
-		}
-	})
+	for _, w := range []string{"update", "update-tuned"} {
+		t.Run(w, func(t *testing.T) {
+			base := mustServe(t)
+			s := runWorkload(t, base, w, cfg, 150)
+			if s.Writes != 150 || s.Conflicts != s.Retries {
+				t.Errorf("writes %d conflicts %d retries %d", s.Writes, s.Conflicts, s.Retries)
+			}
+			if got := versionsWritten(t, base, cfg.Docs); got != 150 {
+				t.Errorf("the documents went through %d versions, the workload counted 150 writes", got)
+			}
+		})
+	}
 	t.Run("update-hot", func(t *testing.T) {
 		base := mustServe(t)
 		s := runWorkload(t, base, "update-hot", cfg, 100)
@@ -172,10 +174,10 @@ func TestWorkloadsAgainstTruce(t *testing.T) {
 }
 
 func TestTruceOnlyWorkloads(t *testing.T) {
-	if n := len(loadgen.Specs()); n != 9 {
-		t.Errorf("%d workloads, want the nine of issue 9", n)
+	if n := len(loadgen.Specs()); n != 10 {
+		t.Errorf("%d workloads, want the nine of issue 9 and update-tuned", n)
 	}
-	for _, name := range []string{"merge-hot", "tx-transfer", "lock-cycle", "watch-fanout"} {
+	for _, name := range []string{"update-tuned", "merge-hot", "tx-transfer", "lock-cycle", "watch-fanout"} {
 		s, ok := loadgen.Lookup(name)
 		if !ok || s.New == nil || s.Generic {
 			t.Fatalf("%s: %+v, want an available truce-only workload", name, s)

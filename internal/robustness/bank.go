@@ -17,7 +17,7 @@ import (
 // comparable array.
 const maxAccounts = 8
 
-// Bank is the bank-transfer workload over atomic batches (API.md §7):
+// Bank is the bank-transfer workload over atomic batches (docs/api.md §7):
 // Accounts documents hold a balance; clients move money between two of
 // them with one POST /v1/tx of two merge patches, each with If-Match on the
 // ETag the client last saw, and read single accounts. The model is the
@@ -94,7 +94,7 @@ func (w *Bank) path(i int) string {
 func (w *Bank) Setup(ctx context.Context, s *Session) error {
 	rng := rand.New(rand.NewPCG(0, 0))
 	if r, out := s.Do(ctx, rng, "GET", "/v1/tx", nil); out == OK && r.Status == http.StatusNotFound {
-		return fmt.Errorf("bank: /v1/tx answers 404, so this server has no atomic batches (API.md §7): %w", ErrNotServed)
+		return fmt.Errorf("bank: /v1/tx answers 404, so this server has no atomic batches (docs/api.md §7): %w", ErrNotServed)
 	}
 	for i := range w.Accounts {
 		r, out := s.Do(ctx, rng, "PUT", w.path(i), []byte(`{"balance":`+strconv.FormatInt(w.Initial, 10)+`}`), "If-None-Match: *")

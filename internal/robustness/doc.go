@@ -4,7 +4,7 @@
 // (client timeouts) the server; every operation is recorded with its
 // invocation and return times and its outcome (ok, failed with a status and
 // code, or unknown when the answer never came), and the history is checked
-// with porcupine against a model of what API.md promises. After every
+// with porcupine against a model of what docs/api.md promises. After every
 // restart, every acknowledged write must still be there.
 //
 // The package owns the runner (Run), the fault injection, the recording,

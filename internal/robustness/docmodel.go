@@ -10,7 +10,7 @@ import (
 // DocOp names a document operation of the Documents workload.
 type DocOp string
 
-// The document operations, each with the request it sends (API.md §2).
+// The document operations, each with the request it sends (docs/api.md §2).
 const (
 	OpRead          DocOp = "read"               // GET
 	OpReadIfNone    DocOp = "read-if-none-match" // GET with If-None-Match: the ETag of (IfVersion, IfValue)

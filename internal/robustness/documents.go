@@ -214,7 +214,7 @@ func (c *docClient) parse(in DocInput, r *Response) DocOutput {
 
 // CheckHistory implements HistoryChecker: an ETag is never reused for a
 // different state of a document, and a state keeps its ETag (across
-// restarts too): API.md §1.
+// restarts too): docs/api.md §1.
 func (w *Documents) CheckHistory(history []porcupine.Operation) error {
 	type named struct {
 		key   string

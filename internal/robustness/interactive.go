@@ -12,7 +12,7 @@ import (
 )
 
 // Interactive is the bank-transfer workload over interactive transactions
-// (API.md §7): a transfer begins a transaction (POST /v1/transactions),
+// (docs/api.md §7): a transfer begins a transaction (POST /v1/transactions),
 // reads both accounts in it (GET with Truce-Transaction), stages the two
 // new balances (a PUT or a merge PATCH, with or without If-Match on the
 // ETag it read) and sometimes a ledger entry (a create in another
@@ -57,7 +57,7 @@ func (w *Interactive) Name() string { return "interactive" }
 func (w *Interactive) Setup(ctx context.Context, s *Session) error {
 	rng := rand.New(rand.NewPCG(0, 1))
 	if r, out := s.Do(ctx, rng, "GET", "/v1/transactions", nil); out == OK && r.Status == http.StatusNotFound {
-		return fmt.Errorf("interactive: /v1/transactions answers 404, so this server has no interactive transactions (API.md §7): %w", ErrNotServed)
+		return fmt.Errorf("interactive: /v1/transactions answers 404, so this server has no interactive transactions (docs/api.md §7): %w", ErrNotServed)
 	}
 	return w.Bank.Setup(ctx, s)
 }

@@ -12,7 +12,7 @@ import (
 	"github.com/anishathalye/porcupine"
 )
 
-// Locks is the lock-fencing workload (API.md §6): clients take the lock
+// Locks is the lock-fencing workload (docs/api.md §6): clients take the lock
 // of one document (POST .../lock, no wait), write it while they hold it
 // (PUT with If-Match and their Lock-Token), release it, read it, and now
 // and then write it without a token. The model holds the lock's holder and
@@ -31,7 +31,7 @@ type Locks struct {
 	TTL time.Duration
 	// QueueRefusals accepts a 423 that names no owner as the answer to a
 	// lock request without a wait while the lock is free, which a server
-	// gives when other requests queue for the lock. API.md §6 has a 423
+	// gives when other requests queue for the lock. docs/api.md §6 has a 423
 	// only "when another holds it", so the default (false) counts such an
 	// answer as a violation.
 	QueueRefusals bool
@@ -98,7 +98,7 @@ func (w *Locks) path() string { return "/v1/collections/" + w.Collection + "/doc
 func (w *Locks) Setup(ctx context.Context, s *Session) error {
 	rng := rand.New(rand.NewPCG(0, 0))
 	if r, out := s.Do(ctx, rng, "PUT", w.path()+"/lock", []byte(`{}`)); out == OK && r.Status == http.StatusNotFound {
-		return fmt.Errorf("locks: %s/lock answers 404, so this server has no locks (API.md §6): %w", w.path(), ErrNotServed)
+		return fmt.Errorf("locks: %s/lock answers 404, so this server has no locks (docs/api.md §6): %w", w.path(), ErrNotServed)
 	}
 	r, out := s.Do(ctx, rng, "PUT", w.path(), []byte(`{"n":0}`), "If-None-Match: *")
 	if out != OK || r.Status != http.StatusCreated {

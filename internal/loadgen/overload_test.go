@@ -1,0 +1,47 @@
+package loadgen_test
+
+import (
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trucedb/truce"
+	trucehttp "github.com/trucedb/truce/http"
+	"github.com/trucedb/truce/internal/loadgen"
+	"github.com/trucedb/truce/pebble"
+)
+
+// TestOverload runs a short overload run against a server that takes two
+// requests at once: every request sent is accounted for as acknowledged,
+// shed (503 overloaded) or an error, and none is an error.
+func TestOverload(t *testing.T) {
+	store, err := pebble.Open(t.TempDir(), pebble.Options{})
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	srv := httptest.NewServer(trucehttp.NewHandler(truce.NewService(store, truce.Options{}), trucehttp.Options{MaxInflight: 2}))
+	t.Cleanup(func() {
+		srv.Close()
+		if err := store.Close(); err != nil {
+			t.Errorf("close store: %v", err)
+		}
+	})
+	rep, err := loadgen.Overload(t.Context(), loadgen.OverloadOptions{Base: srv.URL, Collection: "ov", Docs: 10, DocSize: 100,
+		Clients: 2, Step: 300 * time.Millisecond, Multiples: []float64{1, 4}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.CapacityPerSec <= 0 || len(rep.Steps) != 2 {
+		t.Fatalf("report: %+v", rep)
+	}
+	for _, s := range rep.Steps {
+		if s.Sent == 0 || s.OK+s.Shed+s.Errors != s.Sent || s.Errors != 0 {
+			t.Fatalf("%g×: %+v", s.Multiple, s)
+		}
+	}
+	var b strings.Builder
+	if err := rep.WriteTable(&b); err != nil || !strings.Contains(b.String(), "4×") {
+		t.Fatalf("table: %v\n%s", err, b.String())
+	}
+}
