@@ -1,13 +1,26 @@
 # The one test command (the README's and CI's): formatting, vet, and every
 # test with the race detector. Fuzz seed corpora run as part of go test.
+# Then the TypeScript client's tests (test-js).
 GO ?= go
 
-.PHONY: test bench serve openapi-client console-screenshots
+.PHONY: test test-js bench serve openapi-client console-screenshots
 test:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 9m ./...
+	$(MAKE) test-js
+
+# The TypeScript client (clients/js): npm ci installs its dev dependencies
+# from the committed lockfile when node_modules is missing or older than
+# the lockfile; npm test builds truce with go build and runs node --test
+# against it, the browser smoke test in headless Chromium included. A
+# missing node, npm or Chromium fails the tests, with what to install.
+test-js:
+	@command -v node >/dev/null && command -v npm >/dev/null || \
+		{ echo "make test needs node and npm for clients/js (Debian: apt-get install nodejs npm)"; exit 1; }
+	cd clients/js && if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then \
+		npm ci --no-audit --no-fund; fi && npm test
 
 # Benchmarks that print the figures quoted in the README and issue notes.
 bench:

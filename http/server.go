@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -71,6 +72,10 @@ type Options struct {
 	// problem pages and the change feed's long-lived requests are not
 	// counted.
 	MaxInflight int
+	// CORSOrigins are the origins (scheme://host[:port], or "*" for any)
+	// whose pages may call the API from a browser (cors.go); none by
+	// default. Check each with CheckCORSOrigin.
+	CORSOrigins []string
 }
 
 // Handler serves the truce HTTP API (docs/api.md). Mount it at the root of a
@@ -114,6 +119,8 @@ type Handler struct {
 	// inflight counts the requests that count against maxInflight.
 	inflight    atomic.Int64
 	maxInflight int64
+	// corsOrigins are the origins given CORS headers (cors.go).
+	corsOrigins []string
 }
 
 // NewHandler returns the HTTP handler of svc.
@@ -151,6 +158,7 @@ func NewHandler(svc *truce.Service, opts Options) *Handler {
 	h.metrics, h.accessLog = opts.Metrics, opts.AccessLog
 	h.console = opts.Console
 	h.maxInflight = int64(max(opts.MaxInflight, 0))
+	h.corsOrigins = slices.Clone(opts.CORSOrigins)
 	h.txmux = h.transactionMux()
 	h.register(h.mux, h.routeTable())
 	if h.metrics != nil {
@@ -207,6 +215,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				"status", rw.status, "duration", time.Since(start))
 		}
 	}()
+	if h.cors(rw, r) {
+		return
+	}
 	if h.maxInflight > 0 && !exemptFromInflight(r) {
 		if !h.enter() {
 			h.shed(rw, r)

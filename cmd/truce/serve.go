@@ -70,6 +70,7 @@ type serveOptions struct {
 	maxInflight    int
 	maxConnsPerIP  int
 	diskReserve    int64
+	corsOrigins    []string
 }
 
 func newServeCmd(stderr io.Writer) *cobra.Command {
@@ -93,7 +94,8 @@ It logs the address it listens on to stderr ("listening addr=HOST:PORT");
 loopback addresses only, unless --insecure-no-auth is given. Each caller
 (token, else address) may make --rate-limit requests (1000/s by default).
 --tls-cert and --tls-key serve HTTPS and HTTP/2; SIGHUP reloads them and
-the auth file, which is also reloaded when it changes.
+the auth file, which is also reloaded when it changes. --cors-origin lets
+the pages of other origins call the API from a browser (CORS).
 
 On SIGINT or SIGTERM it stops accepting connections, lets the requests in
 flight finish (for up to 10 s), closes the store and exits 0. A second
@@ -146,6 +148,7 @@ glibc.malloc.arena_max in GLIBC_TUNABLES, sets the limit instead.`,
 	f.IntVar(&o.maxConnsPerIP, "max-conns-per-ip", defaultMaxConnsPerIP, "most open connections from one client address (`n`); past it, a new connection is answered 503 overloaded and closed; 0 for no cap")
 	f.Int64Var(&o.diskReserve, "disk-reserve", pebble.DefaultReserveBytes, "free `bytes` to keep on the --data disk: while less is free, writes are 507 insufficient_storage and reads go on; 0 for no reserve")
 	f.StringVar(&o.debugAddr, "debug-addr", "", "serve Go's /debug/pprof/ on this `host:port` (never on --addr), without authentication")
+	f.StringArrayVar(&o.corsOrigins, "cors-origin", nil, "an `origin` (https://app.example.com) whose pages may call the API from a browser (CORS); repeat for more, * for any")
 	return cmd
 }
 
@@ -191,6 +194,11 @@ func (o *serveOptions) run(ctx context.Context, stderr io.Writer) error {
 	}
 	if o.burst < 0 {
 		return usageErrorf("--burst must not be negative, not %d", o.burst)
+	}
+	for _, origin := range o.corsOrigins {
+		if err := trucehttp.CheckCORSOrigin(origin); err != nil {
+			return usageErrorf("--cors-origin: %v", err)
+		}
 	}
 	if (o.tlsCert == "") != (o.tlsKey == "") {
 		return usageErrorf("--tls-cert and --tls-key go together")
@@ -289,7 +297,7 @@ func (o *serveOptions) run(ctx context.Context, stderr io.Writer) error {
 	defer side.close()
 	handler := trucehttp.NewHandler(svc, trucehttp.Options{Logger: log, MaxTxBodyBytes: o.maxTxBytes,
 		Auth: keeper, RateLimit: limit, Burst: o.burst, Metrics: metrics, AccessLog: o.accessLog,
-		MaxInflight: o.maxInflight, Console: web.Console})
+		MaxInflight: o.maxInflight, Console: web.Console, CORSOrigins: o.corsOrigins})
 	traced, stopTracing, err := startTracing(ctx, handler, log)
 	if err != nil {
 		stopUpkeeping()
