@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -170,6 +171,15 @@ func runPage(t *testing.T, page string, blocks []block, bin, url string) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", "-c", script.String())
 	cmd.WaitDelay = 10 * time.Second // a background command may hold the output open
+	// The examples run in a process group of their own, which is killed
+	// at the end, so that nothing an example left in the background
+	// outlives the test.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	defer func() {
+		if cmd.Process != nil {
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		}
+	}()
 	cmd.Env = append(os.Environ(), "HOME="+work, "TRUCE_URL="+url, "TRUCE_TOKEN=", "NO_COLOR=1")
 	out, err := cmd.CombinedOutput()
 	if err != nil {

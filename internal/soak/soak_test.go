@@ -303,13 +303,29 @@ func (s *soak) counter(ctx context.Context, id string, acked *tally) {
 
 // merger writes its own field with the version it last wrote: when the
 // other merger wrote since, the version is stale and the changes, to
-// different fields, merge (200); they never conflict.
+// different fields, merge (200); they never conflict. When the other
+// merger wrote more versions meanwhile than the collection's historyLimit
+// keeps, the base is gone and the server cannot merge: 409
+// version_conflict with the current version, which the merger takes as its
+// base for the next write, as a client must.
 func (s *soak) merger(ctx context.Context, i int) {
 	path := "/v1/collections/merged/docs/m"
 	_, _ = s.do(ctx, "PUT", path, `{}`, "If-None-Match: *")
 	base := int64(1)
 	for n := 0; ctx.Err() == nil; n++ {
 		w, err := s.do(ctx, "PATCH", fmt.Sprintf("%s?version=%d", path, base), fmt.Sprintf(`{"f%d":%d}`, i, n), "Content-Type: application/merge-patch+json")
+		if err == nil && w.status == 409 {
+			var p struct {
+				Code    string `json:"code"`
+				Current struct {
+					Version int64 `json:"version"`
+				} `json:"current"`
+			}
+			if json.Unmarshal(w.body, &p) == nil && p.Code == "version_conflict" && p.Current.Version > base {
+				base = p.Current.Version
+				continue
+			}
+		}
 		if err != nil || w.status != 200 {
 			s.fail(ctx, "merge patch: %v %d %s", err, w.status, w.body)
 			return
