@@ -93,15 +93,22 @@ test("in headless Chromium, a page runs update against the server across origins
   const browser = spawn(bin, [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
     `--user-data-dir=${join(dir, "profile")}`, `${origin}/?server=${encodeURIComponent(srv.url)}`,
-  ], { stdio: ["ignore", "ignore", "pipe"] });
+  ], { stdio: ["ignore", "ignore", "pipe"], detached: true }); // its own process group: see t.after
   let log = "";
   browser.stderr!.on("data", (c) => { log += c; });
   const exited = new Promise((r) => browser.once("exit", r));
   t.after(async () => {
-    browser.kill("SIGKILL");
+    // Chromium's helpers (renderer, crash handler) are its children and
+    // keep writing into the profile after the main process is killed:
+    // kill the whole group, then remove the directory.
+    try {
+      process.kill(-browser.pid!, "SIGKILL");
+    } catch {
+      browser.kill("SIGKILL"); // the group is gone already
+    }
     await exited;
     static_.close();
-    rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
+    rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
   });
 
   const r = await Promise.race([
