@@ -76,7 +76,7 @@ func (t *tx) AppendEvent(e *truce.Event) error {
 	if err := t.writer(); err != nil {
 		return err
 	}
-	if !t.begun || e.Seq <= t.seq || e.Seq > t.last {
+	if !t.begun || e.Seq <= t.from || e.Seq > t.last {
 		return fmt.Errorf("postgres: event seq %d was not allocated by this transaction (NextSeq)", e.Seq)
 	}
 	return t.exec(sqlAppendEvent, e.Seq, string(e.Type), e.Collection, e.ID, e.Version, e.ETag, e.Time, e.ConflictID, e.Info, e.Document)

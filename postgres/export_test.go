@@ -11,3 +11,10 @@ func Setting(s *Store, name string) (string, error) {
 
 // StoreError is storeError, for the tests of its mapping.
 var StoreError = storeError
+
+// Waiting returns how many Updates of s wait for their turn (group.go).
+func Waiting(s *Store) int {
+	s.turns.mu.Lock()
+	defer s.turns.mu.Unlock()
+	return len(s.turns.waiters)
+}

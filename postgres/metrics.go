@@ -31,6 +31,7 @@ const (
 	retrySerialization = "serialization_failure"
 	retryDeadlock      = "deadlock"
 	retryBrokenConn    = "broken_connection"
+	retryGroup         = "group"
 )
 
 func newStoreMetrics() storeMetrics {
@@ -45,9 +46,9 @@ func newStoreMetrics() storeMetrics {
 			Help:    "Time each write transaction waited in PostgreSQL for the lock of the meta row (the seq lock, which serializes Updates across every node), measured by the server from the transaction's BEGIN to the lock's grant.",
 			Buckets: commitBuckets}),
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "truce_store_retries_total",
-			Help: "Write transactions run again, by reason: serialization_failure (40001), deadlock (40P01), broken_connection (the connection broke before the COMMIT was sent)."}, []string{"reason"}),
+			Help: "Write transactions run again, by reason: serialization_failure (40001), deadlock (40P01), broken_connection (the connection broke before the COMMIT was sent), group (a group commit of several Updates failed for another member's reason, and this one runs again alone)."}, []string{"reason"}),
 	}
-	for _, r := range []string{retrySerialization, retryDeadlock, retryBrokenConn} {
+	for _, r := range []string{retrySerialization, retryDeadlock, retryBrokenConn, retryGroup} {
 		m.retries.WithLabelValues(r)
 	}
 	return m

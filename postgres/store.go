@@ -47,6 +47,11 @@
 //     event) go with the move of the seq and the notification as one
 //     statement (sqlCommitWrite): each statement costs the server CPU
 //     beyond its execution.
+//   - The Updates of one Store that wait for their turn while another
+//     runs join its transaction instead of each committing (group.go):
+//     the chain under the lock is then one round trip per Update, not
+//     two and a hand-off between backends, and the COMMIT, the move of the
+//     seq and the WAL flush are the group's.
 //   - The COMMIT does not hold the lock through the WAL flush (durable.go):
 //     it is asynchronous, and the same round trip then waits for a flush
 //     through it, so that concurrent commits share fsyncs; readers wait for
@@ -139,9 +144,8 @@ type Store struct {
 	flushed flushWatch
 	// writers counts the Updates in progress.
 	writers atomic.Int32
-	// wlock is the local write lock (tx.lockLocal), a channel so that
-	// waiting for it honours the context.
-	wlock chan struct{}
+	// turns is the local write lock (group.go).
+	turns turns
 	// changes wakes change-feed readers; see notify.go.
 	changes  broadcast.Signal
 	listen   sync.Once
@@ -211,7 +215,6 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		channel:  channelName(schema),
 		log:      opts.Logger,
 		listened: make(chan struct{}),
-		wlock:    make(chan struct{}, 1),
 		metrics:  newStoreMetrics(),
 	}
 	if s.log == nil {
@@ -324,8 +327,19 @@ func (s *Store) Update(ctx context.Context, fn func(truce.Tx) error) error {
 	start := time.Now()
 	backoff := time.Millisecond
 	broken := 0
+	solo := false
 	for attempt := 1; ; attempt++ {
-		err, again := s.update(ctx, fn, start)
+		err, again := s.update(ctx, fn, start, solo)
+		if errors.Is(err, errGroupRerun) {
+			// Not this Update's failure (group.go): run again at once,
+			// alone.
+			if attempt < maxAttempts {
+				solo = true
+				s.metrics.retries.WithLabelValues(retryGroup).Inc()
+				continue
+			}
+			return &truce.Error{Code: truce.CodeUnavailable, Detail: "the store's group commits kept failing; try again"}
+		}
 		if errors.Is(err, errBrokenConn) {
 			// A connection of the pool was found broken before the
 			// COMMIT was sent: nothing was committed, and the pool has
@@ -353,54 +367,148 @@ func (s *Store) Update(ctx context.Context, fn func(truce.Tx) error) error {
 }
 
 // update makes one attempt of Update, which started at start; again says
-// whether to make another.
-func (s *Store) update(ctx context.Context, fn func(truce.Tx) error, start time.Time) (err error, again bool) {
+// whether to make another. An attempt that is solo neither joins a group
+// nor leaves its transaction open for the next Update (group.go).
+func (s *Store) update(ctx context.Context, fn func(truce.Tx) error, start time.Time, solo bool) (err error, again bool) {
 	if err := ctx.Err(); err != nil {
 		return err, false
 	}
-	conn, err := s.acquire(ctx)
-	if err != nil {
-		return err, false
+	t := &tx{s: s, ctx: ctx, write: true}
+	g, held, werr := s.takeTurn(t, solo)
+	if !held {
+		return storeError(ctx, "update", werr), false
 	}
-	t := &tx{s: s, ctx: ctx, conn: conn, write: true}
-	defer t.release()
-	ferr := fn(t)
+	if g == nil {
+		if werr != nil {
+			s.passTurn()
+			return storeError(ctx, "update", werr), false
+		}
+		conn, err := s.acquire(ctx)
+		if err != nil {
+			s.passTurn()
+			return err, false
+		}
+		t.conn = conn
+		g = newGroup(t)
+	} else {
+		t = g.t
+		t.ctx = ctx
+	}
+	t.locked = true
+	mark := t.join(g)
+	ferr := werr
+	settled := false
+	defer func() {
+		if !settled { // fn panicked
+			t.done = true
+			t.end(false)
+			g.finish(errGroupRerun)
+			t.release()
+		}
+	}()
+	if ferr == nil {
+		ferr = fn(t)
+	}
 	t.done = true
+	settled = true
 	if t.err != nil {
+		// The transaction is lost, with every member's writes.
+		inherited := t.inherited
 		t.end(false)
-		if unreachable(t.err) && ctx.Err() == nil {
+		broken := unreachable(t.err) && ctx.Err() == nil
+		if broken {
 			s.pool.Reset()
+		}
+		g.finish(errGroupRerun)
+		t.release()
+		switch {
+		case inherited && g.members > 1:
+			return errGroupRerun, true
+		case broken:
 			return &brokenConnError{storeError(ctx, "update", t.err)}, false
 		}
 		return storeError(ctx, "update", t.err), retryable(t.err)
 	}
-	if ferr != nil {
-		// fn's error may tell of what it read, which must be durable.
-		if err := t.end(false); err != nil {
+	if ferr != nil && g.members == 1 {
+		// Alone: fn's error may tell of what it read, which must be
+		// durable.
+		err := t.end(false)
+		g.finish(errGroupRerun)
+		t.release()
+		if err != nil {
 			return storeError(ctx, "update", err), false
 		}
 		return ferr, false
 	}
-	if err := t.commit(); err != nil {
-		t.end(false)
-		if retryable(err) {
-			return storeError(ctx, "commit", err), true
+	if ferr != nil {
+		if t.memberSent {
+			// Part of its writes are in the transaction: roll them all
+			// back, and run every member again.
+			t.end(false)
+			g.finish(errGroupRerun)
+			t.release()
+			return errGroupRerun, true
 		}
+		t.undo(mark)
+	}
+	if !solo && g.members < maxGroup && t.pending() && s.handOff(g) {
+		// The next Update carries on; this one's outcome is the group's.
+		select {
+		case <-g.done:
+		case <-ctx.Done():
+			return storeError(ctx, "update", ctx.Err()), false
+		}
+		if g.err != nil {
+			return g.err, errors.Is(g.err, errGroupRerun)
+		}
+		if ferr == nil {
+			s.metrics.commit.Observe(time.Since(start).Seconds())
+		}
+		return ferr, false
+	}
+	if g.members > 1 {
+		// The commit is the group's: one member's context ending does
+		// not abandon the others' writes.
+		var cancel context.CancelFunc
+		t.ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+	}
+	if err := t.commit(); err != nil {
+		inherited := t.inherited && g.members > 1
+		t.end(false)
 		if unreachable(err) {
 			s.pool.Reset()
 		}
-		if unreachable(err) && t.commitSent {
-			return &truce.Error{Code: truce.CodeUnavailable, Detail: "the connection to PostgreSQL broke during a commit, whose outcome is unknown: " + err.Error()}, false
+		var out error
+		switch {
+		case retryable(err):
+			out = storeError(ctx, "commit", err)
+			again = true
+		case unreachable(err) && t.commitSent:
+			out = &truce.Error{Code: truce.CodeUnavailable, Detail: "the connection to PostgreSQL broke during a commit, whose outcome is unknown: " + err.Error()}
+		default:
+			out = storeError(ctx, "commit", err)
 		}
-		return storeError(ctx, "commit", err), false
+		if unreachable(err) && t.commitSent {
+			g.finish(out)
+		} else {
+			g.finish(errGroupRerun)
+		}
+		t.release()
+		if inherited && !t.commitSent {
+			return errGroupRerun, true
+		}
+		return out, again
 	}
-	if t.commitSent {
+	if t.commitSent && ferr == nil {
 		s.metrics.commit.Observe(time.Since(start).Seconds())
 	}
 	if t.last > t.seq {
 		s.changes.Notify()
 	}
-	return nil, false
+	g.finish(nil)
+	t.release()
+	return ferr, false
 }
 
 // acquire takes a connection from the pool.

@@ -35,7 +35,7 @@ type tx struct {
 
 	begun      bool  // the BEGIN has been sent
 	wrote      bool  // a write has been queued
-	locked     bool  // holds the Store's local write lock
+	locked     bool  // holds the Store's local write lock (its turn)
 	ended      bool  // the COMMIT succeeded
 	commitSent bool  // the COMMIT has been sent
 	foreignSeq bool  // a document was written with a seq this Update did not allocate
@@ -43,6 +43,16 @@ type tx struct {
 
 	queue []queued // writes not sent yet
 	ahead *readAhead
+
+	// In a group (group.go): the writes of the current member start at
+	// queue[mark]; memberSent says a round trip carried some of them;
+	// inherited that the queue holds earlier members' writes that no
+	// round trip has carried yet; from is the last seq before the
+	// member's own.
+	mark       int
+	memberSent bool
+	inherited  bool
+	from       int64
 
 	// In an Update, once begun: seq and trimmed are the committed values
 	// of the meta row, last the last seq allocated and trimmedTo the trim
@@ -124,12 +134,6 @@ func (t *tx) roundTrip(stmts ...stmt) error {
 	if b.Len() == 0 {
 		return nil
 	}
-	if !t.begun {
-		if err := t.lockLocal(); err != nil {
-			t.err = err
-			return err
-		}
-	}
 	br := t.conn.SendBatch(t.ctx, b)
 	err := t.readPrelude(br)
 	for _, q := range stmts {
@@ -150,8 +154,10 @@ func (t *tx) roundTrip(stmts ...stmt) error {
 	}
 	if err != nil {
 		t.err = err
+		return err
 	}
-	return err
+	t.inherited = false
+	return nil
 }
 
 // prelude queues, at the head of b, what must precede the next statement.
@@ -189,11 +195,14 @@ func (t *tx) readPrelude(br pgx.BatchResults) error {
 				return fmt.Errorf("lock the meta row: %w", err)
 			}
 			t.s.metrics.seqWait.Observe(max(waited, 0))
-			t.last, t.trimmedTo = t.seq, t.trimmed
+			t.last, t.trimmedTo, t.from = t.seq, t.trimmed, t.seq
 		}
 	}
+	if len(t.queue) > t.mark {
+		t.memberSent = true
+	}
 	n := len(t.queue)
-	t.queue = t.queue[:0]
+	t.queue, t.mark = t.queue[:0], 0
 	for range n {
 		if _, err := br.Exec(); err != nil {
 			return err
@@ -265,11 +274,6 @@ func (t *tx) commit() error {
 func (t *tx) sendCommit(b *pgx.Batch) error {
 	b.Queue("COMMIT")
 	b.Queue(sqlFlush)
-	if !t.begun {
-		if err := t.lockLocal(); err != nil {
-			return err
-		}
-	}
 	t.commitSent = true
 	br := t.conn.SendBatch(t.ctx, b)
 	// The COMMIT is on its way: the next Update of this Store may send its
@@ -358,32 +362,18 @@ func (t *tx) release() {
 	t.conn.Release()
 }
 
-// lockLocal takes the Store's local write lock, which an Update holds from
-// its first round trip until its COMMIT is sent. The lock of the meta row
+// unlockLocal passes on the Store's local write lock (group.go's turn),
+// which an Update holds from its start until its COMMIT is sent, or until
+// it hands its transaction to the next Update. The lock of the meta row
 // serializes Updates by itself; this one makes the Updates of one Store
 // queue in Go rather than in PostgreSQL, where each of many waiters on
 // one row costs CPU at every commit (BenchmarkUpdate: the server's CPU per
 // update grew with the clients). So at most one Update per node waits for
 // the row.
-func (t *tx) lockLocal() error {
-	if !t.write || t.locked {
-		return nil
-	}
-	start := time.Now()
-	select {
-	case t.s.wlock <- struct{}{}:
-		t.locked = true
-		t.s.metrics.localWait.Observe(time.Since(start).Seconds())
-		return nil
-	case <-t.ctx.Done():
-		return t.ctx.Err()
-	}
-}
-
 func (t *tx) unlockLocal() {
 	if t.locked {
 		t.locked = false
-		<-t.s.wlock
+		t.s.passTurn()
 	}
 }
 
