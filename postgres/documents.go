@@ -303,6 +303,23 @@ ev AS (
 m AS (UPDATE meta SET seq = $20, trimmed = $21 WHERE id = 1)
 SELECT pg_notify($22, $23), set_config('synchronous_commit', 'off', true)`
 
+// sqlWriteDocument writes a document, its version and its event: the
+// statements sqlPutDocument and sqlAppendEvent in one.
+const sqlWriteDocument = `WITH cur AS (
+	INSERT INTO documents (collection, id, version, seq, deleted, created_at, updated_at, updated_by, body)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+	ON CONFLICT (collection, id) DO UPDATE SET version = EXCLUDED.version, seq = EXCLUDED.seq,
+		deleted = EXCLUDED.deleted, created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at,
+		updated_by = EXCLUDED.updated_by, body = EXCLUDED.body),
+ver AS (
+	INSERT INTO versions (collection, id, version, seq, deleted, created_at, updated_at, updated_by, body)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+	ON CONFLICT (collection, id, version) DO UPDATE SET seq = EXCLUDED.seq, deleted = EXCLUDED.deleted,
+		created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by,
+		body = EXCLUDED.body)
+INSERT INTO events (seq, type, collection, id, version, etag, time, conflict_id, info, document)
+VALUES ($10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`
+
 // PutDocument implements truce.Tx.
 func (t *tx) PutDocument(d *truce.Document) error {
 	if err := checkDoc(d.Collection, d.ID); err != nil {

@@ -50,6 +50,7 @@ type tx struct {
 	// round trip has carried yet; from is the last seq before the
 	// member's own.
 	mark       int
+	sent       int // the statements prelude made of the queue
 	memberSent bool
 	inherited  bool
 	from       int64
@@ -170,8 +171,17 @@ func (t *tx) prelude(b *pgx.Batch) {
 			b.Queue("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
 		}
 	}
-	for _, q := range t.queue {
+	t.sent = 0
+	for i := 0; i < len(t.queue); i++ {
+		q := t.queue[i]
+		if q.sql == sqlPutDocument && i+1 < len(t.queue) && t.queue[i+1].sql == sqlAppendEvent {
+			// A document and its event (a Service write of a group
+			// member, group.go): one statement instead of two.
+			i++
+			q = queued{sqlWriteDocument, append(q.args, t.queue[i].args...)}
+		}
 		b.Queue(q.sql, q.args...)
+		t.sent++
 	}
 }
 
@@ -201,8 +211,8 @@ func (t *tx) readPrelude(br pgx.BatchResults) error {
 	if len(t.queue) > t.mark {
 		t.memberSent = true
 	}
-	n := len(t.queue)
-	t.queue, t.mark = t.queue[:0], 0
+	n := t.sent
+	t.queue, t.mark, t.sent = t.queue[:0], 0, 0
 	for range n {
 		if _, err := br.Exec(); err != nil {
 			return err
