@@ -268,7 +268,8 @@ func scalingEstimate(findRun func(system, workload string) *result, pgSystems []
 	}
 	fmt.Fprintf(&b, "- **Writes** (update, update-hot, merge-hot) run one at a time across all nodes: each holds the\n")
 	fmt.Fprintf(&b, "  store's seq lock (the meta row; see `postgres/store.go`) from its reads through its COMMIT, but not\n")
-	fmt.Fprintf(&b, "  through the WAL flush. PostgreSQL's work for the conditional PUT, taken as its CPU per update less\n")
+	fmt.Fprintf(&b, "  through the WAL flush; the writes that queue on one node share one transaction and its COMMIT (group\n")
+	fmt.Fprintf(&b, "  commit, `postgres/group.go`). PostgreSQL's work for the conditional PUT, taken as its CPU per update less\n")
 	fmt.Fprintf(&b, "  its CPU per read, is done under the lock: ")
 	if under := pUpd - pRead; under > 0 && tUpd > 0 {
 		fmt.Fprintf(&b, "%s − %s ≈ %s µs, so writes cannot\n", loadgen.Group(pUpd), loadgen.Group(pRead), loadgen.Group(under))
