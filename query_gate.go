@@ -14,9 +14,12 @@ import (
 // docs/benchmarks.md, "Queries and secondary indexes".
 type queryGate chan struct{}
 
-// newQueryGate returns a gate that admits as many pages at once as Go has
-// processors.
-func newQueryGate() queryGate { return make(queryGate, runtime.GOMAXPROCS(0)) }
+// newQueryGate returns a gate that admits as many pages at once as there
+// are cores for Go to run them on: GOMAXPROCS, or fewer when it is set
+// above the cores (truce serve keeps a spare processor, procs.go).
+func newQueryGate() queryGate {
+	return make(queryGate, max(1, min(runtime.GOMAXPROCS(0), runtime.NumCPU())))
+}
 
 // enter waits for a turn, or for ctx to end. Channel senders are woken in
 // the order they blocked, which makes the queue first come, first served.
