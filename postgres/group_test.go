@@ -189,3 +189,51 @@ func btoi(b bool) int {
 	}
 	return 0
 }
+
+// TestGroupCommitCanceledWaiter checks that an Update whose context ends
+// while it waits for its turn returns, leaves the queue, and writes
+// nothing, while the Updates around it commit.
+func TestGroupCommitCanceledWaiter(t *testing.T) {
+	s := mustOpen(t, pgtest.Start(t), "truce")
+	ctx := context.Background()
+	release, started := make(chan struct{}), make(chan struct{})
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	wg.Go(func() {
+		errs[0] = s.Update(ctx, func(tx truce.Tx) error {
+			if err := writeDoc(tx, "a"); err != nil {
+				return err
+			}
+			close(started)
+			<-release
+			return nil
+		})
+	})
+	<-started
+	bctx, cancel := context.WithCancel(ctx)
+	wg.Go(func() { errs[1] = s.Update(bctx, func(tx truce.Tx) error { return writeDoc(tx, "b") }) })
+	waitWaiting(t, s, 1)
+	wg.Go(func() { errs[2] = s.Update(ctx, func(tx truce.Tx) error { return writeDoc(tx, "c") }) })
+	waitWaiting(t, s, 2)
+	cancel()
+	for postgres.Waiting(s) != 1 { // b leaves; c still waits
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	wg.Wait()
+	if errs[0] != nil || errs[2] != nil {
+		t.Fatalf("Updates around the canceled one: %v, %v", errs[0], errs[2])
+	}
+	if !errors.Is(errs[1], context.Canceled) {
+		t.Errorf("the canceled Update returned %v, want context.Canceled", errs[1])
+	}
+	for id, want := range map[string]bool{"a": true, "b": false, "c": true} {
+		_, err := s.Document(ctx, "g", id)
+		if (err == nil) != want {
+			t.Errorf("document %s: %v, want it to exist: %v", id, err, want)
+		}
+	}
+	if n := postgres.Waiting(s); n != 0 {
+		t.Errorf("%d Updates still wait", n)
+	}
+}

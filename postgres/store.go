@@ -489,13 +489,16 @@ func (s *Store) update(ctx context.Context, fn func(truce.Tx) error, start time.
 		default:
 			out = storeError(ctx, "commit", err)
 		}
-		if unreachable(err) && t.commitSent {
+		unknown := unreachable(err) && t.commitSent
+		if unknown {
 			g.finish(out)
 		} else {
 			g.finish(errGroupRerun)
 		}
 		t.release()
-		if inherited && !t.commitSent {
+		if inherited && !unknown {
+			// The failure may be an earlier member's write, which this
+			// commit was the first to carry.
 			return errGroupRerun, true
 		}
 		return out, again
