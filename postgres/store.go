@@ -373,24 +373,28 @@ func (s *Store) update(ctx context.Context, fn func(truce.Tx) error, start time.
 	if err := ctx.Err(); err != nil {
 		return err, false
 	}
-	t := &tx{s: s, ctx: ctx, write: true}
+	// The connection is taken before the turn, as a turn held while
+	// waiting for the pool (busy with reads) would hold up every Update;
+	// one handed a group gives it back.
+	conn, err := s.acquire(ctx)
+	if err != nil {
+		return err, false
+	}
+	t := &tx{s: s, ctx: ctx, conn: conn, write: true}
 	g, held, werr := s.takeTurn(t, solo)
 	if !held {
+		conn.Release()
 		return storeError(ctx, "update", werr), false
 	}
 	if g == nil {
 		if werr != nil {
 			s.passTurn()
+			conn.Release()
 			return storeError(ctx, "update", werr), false
 		}
-		conn, err := s.acquire(ctx)
-		if err != nil {
-			s.passTurn()
-			return err, false
-		}
-		t.conn = conn
 		g = newGroup(t)
 	} else {
+		conn.Release()
 		t = g.t
 		t.ctx = ctx
 	}
