@@ -36,6 +36,32 @@ import (
 // whose statement it was (or, when that cannot be told, run again alone
 // too).
 
+// Contention. Where Updates conflict (many clients changing one
+// document, each with If-Match), a group is a loss: the members after the
+// one that wrote the document fail its precondition, having waited for
+// their turn, and the write becomes visible to readers only when the whole
+// group commits, so the clients' next reads are stale for longer and fail
+// in turn (peerbench's update-hot, one node: half the updates a second of
+// Updates committed one by one). So a Store groups only while few of its
+// Updates' functions fail: failRate, a moving average over its recent
+// Updates, below maxFailRate.
+const (
+	maxFailRate = 0.2
+	failWeight  = 1.0 / 32 // of the newest Update in failRate
+)
+
+// grouping records whether the fn of the Update that holds the turn
+// failed, and reports whether the Store groups Updates now. Only the
+// holder of the turn calls it.
+func (s *Store) grouping(failed bool) bool {
+	f := 0.0
+	if failed {
+		f = 1
+	}
+	s.turns.failRate += failWeight * (f - s.turns.failRate)
+	return s.turns.failRate < maxFailRate
+}
+
 // maxGroup bounds the Updates committed together: each waits for all
 // those after it in the group.
 const maxGroup = 16
@@ -67,6 +93,9 @@ type turns struct {
 	mu      sync.Mutex
 	busy    bool
 	waiters []waiter
+	// failRate is read and written by the holder of the turn only
+	// (grouping).
+	failRate float64
 }
 
 // waiter is an Update waiting for its turn.

@@ -237,3 +237,56 @@ func TestGroupCommitCanceledWaiter(t *testing.T) {
 		t.Errorf("%d Updates still wait", n)
 	}
 }
+
+// TestGroupCommitContention checks that a Store whose Updates mostly fail
+// (their preconditions, under contention) stops grouping them: an Update
+// that then waits behind one that wrote runs after that one's commit, not
+// in its transaction.
+func TestGroupCommitContention(t *testing.T) {
+	s := mustOpen(t, pgtest.Start(t), "truce")
+	ctx := context.Background()
+	errConflict := errors.New("precondition failed")
+	for range 64 {
+		err := s.Update(ctx, func(tx truce.Tx) error {
+			if _, err := tx.Document("g", "a"); err != nil && !errors.Is(err, truce.ErrNoRecord) {
+				return err
+			}
+			return errConflict
+		})
+		if err != errConflict {
+			t.Fatalf("Update: %v", err)
+		}
+	}
+	release, started, aDone := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	var wg sync.WaitGroup
+	var errA, errB error
+	wg.Go(func() {
+		defer close(aDone)
+		errA = s.Update(ctx, func(tx truce.Tx) error {
+			if err := writeDoc(tx, "a"); err != nil {
+				return err
+			}
+			close(started)
+			<-release
+			return nil
+		})
+	})
+	<-started
+	wg.Go(func() {
+		errB = s.Update(ctx, func(tx truce.Tx) error {
+			// In A's group, A would wait for this fn: it must not.
+			select {
+			case <-aDone:
+			case <-time.After(time.Minute):
+				return errors.New("the first Update did not return before the second ran: they were grouped")
+			}
+			return writeDoc(tx, "b")
+		})
+	})
+	waitWaiting(t, s, 1)
+	close(release)
+	wg.Wait()
+	if errA != nil || errB != nil {
+		t.Fatalf("Updates: %v, %v", errA, errB)
+	}
+}

@@ -433,6 +433,7 @@ func (s *Store) update(ctx context.Context, fn func(truce.Tx) error, start time.
 		}
 		return storeError(ctx, "update", t.err), retryable(t.err)
 	}
+	group := s.grouping(ferr != nil)
 	if ferr != nil && g.members == 1 {
 		// Alone: fn's error may tell of what it read, which must be
 		// durable.
@@ -455,7 +456,7 @@ func (s *Store) update(ctx context.Context, fn func(truce.Tx) error, start time.
 		}
 		t.undo(mark)
 	}
-	if !solo && g.members < maxGroup && t.pending() && s.handOff(g) {
+	if group && !solo && g.members < maxGroup && t.pending() && s.handOff(g) {
 		// The next Update carries on; this one's outcome is the group's.
 		select {
 		case <-g.done:
