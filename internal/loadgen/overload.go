@@ -64,6 +64,11 @@ type OverloadStep struct {
 	ShedP99Ms  float64 `json:"shedP99Ms"`  // how long a 503 took
 	SendLagMs  float64 `json:"sendLagMs"`  // p99 of how late requests were written
 	RSSPeakMiB float64 `json:"rssPeakMiB"` // the server's, from its /metrics (0: not readable)
+	// ServerCPU and GeneratorCPU are the CPU the server (from its
+	// /metrics) and this process used during the step, in percent of one
+	// core: near 100 × the cores they may use, that one set the pace.
+	ServerCPU    float64 `json:"serverCpuPercent"`
+	GeneratorCPU float64 `json:"generatorCpuPercent"`
 }
 
 // OverloadReport is an overload run: the capacity measured closed-loop,
@@ -135,14 +140,16 @@ func Overload(ctx context.Context, o OverloadOptions) (*OverloadReport, error) {
 	defer s.close()
 	for i, m := range o.Multiples {
 		rate := rep.CapacityPerSec * m
-		rss := sampleRSS(ctx, o.Base, o.Token)
+		server := sampleServer(ctx, o.Base, o.Token)
+		cpu0, t0 := processCPU(), time.Now()
 		st, err := s.step(ctx, rate, o.Step, o.Uniform, o.Docs, uint64(i))
-		peak := rss()
+		genCPU := 100 * (processCPU() - cpu0).Seconds() / time.Since(t0).Seconds()
+		peak, serverCPU := server.stop()
 		if err != nil {
 			return nil, err
 		}
 		secs := o.Step.Seconds()
-		step := OverloadStep{Multiple: m, OfferedPerSec: rate, RSSPeakMiB: peak,
+		step := OverloadStep{Multiple: m, OfferedPerSec: rate, RSSPeakMiB: peak, ServerCPU: serverCPU, GeneratorCPU: genCPU,
 			Sent: st.sent.Load(), OK: st.ok.Load(), Shed: st.shed.Load(), Errors: st.errs.Load(), Late: st.late.Load(), Dropped: st.dropped.Load(),
 			SentPerSec: float64(st.sentInWindow.Load()) / secs}
 		step.GoodputPerSec, step.ShedPerSec = float64(step.OK)/secs, float64(step.Shed)/secs
@@ -192,25 +199,38 @@ func seedRaw(t rawTarget, reqs [][]byte, clients int) error {
 	return nil
 }
 
-// sampleRSS reads the server's resident memory from its /metrics
-// (process_resident_memory_bytes) every 200 ms until the function it
-// returns is called, which returns the peak in MiB: 0 if /metrics could
-// not be read (a token that may not read it, a server without it).
-func sampleRSS(ctx context.Context, base, token string) func() float64 {
+// serverSampler reads the server's process figures from its /metrics
+// every 200 ms, until stop is called.
+type serverSampler struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+	hc     *http.Client
+	// Guarded by done: written by the sampling goroutine, read after it ends.
+	ok               bool
+	peakRSS          float64 // bytes
+	cpuFirst, cpuEnd float64 // process_cpu_seconds_total
+	tFirst, tEnd     time.Time
+}
+
+// sampleServer starts sampling base's /metrics (process_resident_memory_bytes
+// and process_cpu_seconds_total).
+func sampleServer(ctx context.Context, base, token string) *serverSampler {
 	ctx, cancel := context.WithCancel(ctx)
-	hc := &http.Client{Timeout: 5 * time.Second, Transport: NewTransport(1)}
-	var peak float64
-	done := make(chan struct{})
+	s := &serverSampler{cancel: cancel, done: make(chan struct{}), hc: &http.Client{Timeout: 5 * time.Second, Transport: NewTransport(1)}}
 	go func() {
-		defer close(done)
+		defer close(s.done)
 		tick := time.NewTicker(200 * time.Millisecond)
 		defer tick.Stop()
 		for {
-			v, ok := readRSS(ctx, hc, base, token)
+			rss, cpu, ok := readProcess(ctx, s.hc, base, token)
 			if !ok {
 				return
 			}
-			peak = max(peak, v)
+			now := time.Now()
+			if !s.ok {
+				s.ok, s.cpuFirst, s.tFirst = true, cpu, now
+			}
+			s.peakRSS, s.cpuEnd, s.tEnd = max(s.peakRSS, rss), cpu, now
 			select {
 			case <-ctx.Done():
 				return
@@ -218,40 +238,57 @@ func sampleRSS(ctx context.Context, base, token string) func() float64 {
 			}
 		}
 	}()
-	return func() float64 {
-		cancel()
-		<-done
-		hc.CloseIdleConnections()
-		return peak / (1 << 20)
-	}
+	return s
 }
 
-// readRSS reads process_resident_memory_bytes from base's /metrics.
-func readRSS(ctx context.Context, hc *http.Client, base, token string) (float64, bool) {
+// stop ends the sampling and returns the peak RSS in MiB and the share of
+// a core the server used between the first and the last sample, in
+// percent: zeros if /metrics could not be read (a token that may not read
+// it, a server without it).
+func (s *serverSampler) stop() (rssMiB, cpuPercent float64) {
+	s.cancel()
+	<-s.done
+	s.hc.CloseIdleConnections()
+	if !s.ok {
+		return 0, 0
+	}
+	if d := s.tEnd.Sub(s.tFirst).Seconds(); d > 0 {
+		cpuPercent = 100 * (s.cpuEnd - s.cpuFirst) / d
+	}
+	return s.peakRSS / (1 << 20), cpuPercent
+}
+
+// readProcess reads process_resident_memory_bytes and
+// process_cpu_seconds_total from base's /metrics.
+func readProcess(ctx context.Context, hc *http.Client, base, token string) (rss, cpu float64, ok bool) {
 	req, err := http.NewRequestWithContext(ctx, "GET", strings.TrimSuffix(base, "/")+"/metrics", nil)
 	if err != nil {
-		return 0, false
+		return 0, 0, false
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return 0, false
+		return 0, 0, false
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return 0, false
+		return 0, 0, false
 	}
+	var haveRSS, haveCPU bool
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for sc.Scan() {
-		if v, ok := bytes.CutPrefix(sc.Bytes(), []byte("process_resident_memory_bytes ")); ok {
-			f, err := strconv.ParseFloat(string(bytes.TrimSpace(v)), 64)
-			return f, err == nil
+	for sc.Scan() && !(haveRSS && haveCPU) {
+		if v, found := bytes.CutPrefix(sc.Bytes(), []byte("process_resident_memory_bytes ")); found {
+			rss, err = strconv.ParseFloat(string(bytes.TrimSpace(v)), 64)
+			haveRSS = err == nil
+		} else if v, found := bytes.CutPrefix(sc.Bytes(), []byte("process_cpu_seconds_total ")); found {
+			cpu, err = strconv.ParseFloat(string(bytes.TrimSpace(v)), 64)
+			haveCPU = err == nil
 		}
 	}
-	return 0, false
+	return rss, cpu, haveRSS && haveCPU
 }
 
 // WriteTable prints r for people.
@@ -260,12 +297,12 @@ func (r *OverloadReport) WriteTable(w io.Writer) error {
 		r.Clients, Group(r.CapacityPerSec), Millis(r.CapacityP50Ms), Millis(r.CapacityP99Ms), r.Arrivals, r.Conns); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "%-5s %10s %10s %10s %10s %7s %7s %9s %9s %9s %9s %8s\n",
-		"load", "offered/s", "sent/s", "goodput/s", "shed/s", "errors", "late", "p50", "p99", "503 p99", "send lag", "RSS MiB")
+	fmt.Fprintf(w, "%-5s %10s %10s %10s %10s %7s %7s %9s %9s %9s %9s %8s %7s %7s\n",
+		"load", "offered/s", "sent/s", "goodput/s", "shed/s", "errors", "late", "p50", "p99", "503 p99", "send lag", "RSS MiB", "srv CPU", "gen CPU")
 	for _, s := range r.Steps {
-		if _, err := fmt.Fprintf(w, "%-5s %10s %10s %10s %10s %7d %7d %9s %9s %9s %9s %8.0f\n", fmt.Sprintf("%g×", s.Multiple),
+		if _, err := fmt.Fprintf(w, "%-5s %10s %10s %10s %10s %7d %7d %9s %9s %9s %9s %8.0f %6.0f%% %6.0f%%\n", fmt.Sprintf("%g×", s.Multiple),
 			Group(s.OfferedPerSec), Group(s.SentPerSec), Group(s.GoodputPerSec), Group(s.ShedPerSec), s.Errors, s.Late,
-			Millis(s.P50Ms), Millis(s.P99Ms), Millis(s.ShedP99Ms), Millis(s.SendLagMs), s.RSSPeakMiB); err != nil {
+			Millis(s.P50Ms), Millis(s.P99Ms), Millis(s.ShedP99Ms), Millis(s.SendLagMs), s.RSSPeakMiB, s.ServerCPU, s.GeneratorCPU); err != nil {
 			return err
 		}
 	}
