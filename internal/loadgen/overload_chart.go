@@ -17,7 +17,8 @@ type OverloadSeries struct {
 // against the offered load (as a multiple of each run's capacity):
 // goodput (solid) and 503s shed (dashed) a second, with the capacity
 // dotted; and the p99 (solid) and p50 (dashed) of the admitted writes,
-// with each run's unloaded p99 (its first load below 1×) dotted.
+// with each run's unloaded p99 (its first load below 1×) dotted, on a
+// log scale.
 func WriteOverloadSVG(w io.Writer, title string, series []OverloadSeries) error {
 	var b strings.Builder
 	height := marginTop + 2*panelHeight + panelGap + 60
@@ -26,7 +27,7 @@ func WriteOverloadSVG(w io.Writer, title string, series []OverloadSeries) error 
 	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
 	fmt.Fprintf(&b, `<text x="%d" y="24" font-size="16" font-weight="bold">%s</text>`+"\n", marginLeft, esc(title))
 
-	var maxX, maxRate, maxMs float64
+	var maxX, maxRate, maxMs float64 // maxMs: the worst p99
 	for _, s := range series {
 		maxRate = math.Max(maxRate, s.Report.CapacityPerSec)
 		for _, st := range s.Report.Steps {
@@ -46,8 +47,17 @@ func WriteOverloadSVG(w io.Writer, title string, series []OverloadSeries) error 
 
 	p1 := newPanel(top, xTop, niceCeil(maxRate*1.05))
 	p1.frame(&b, "goodput (solid) and 503s shed (dashed), capacity dotted", "offered load, × capacity", "writes/s", xTicks, xLabels)
-	p2 := newPanel(top+panelHeight+panelGap, xTop, niceCeil(maxMs*1.05))
-	p2.frame(&b, "latency of admitted writes: p99 (solid), p50 (dashed), unloaded p99 dotted", "offered load, × capacity", "ms", xTicks, xLabels)
+	// Latency on a log scale, from 0.1 ms to the decade above the worst
+	// p99: an overloaded run's p99 can be a thousand times its unloaded one.
+	decades := math.Max(1, math.Ceil(math.Log10(math.Max(maxMs, 1))+1-1e-9))
+	p2 := newPanel(top+panelHeight+panelGap, xTop, decades+1)
+	p2.yLabels = map[float64]string{}
+	for d := 0.0; d <= decades+1; d++ {
+		p2.yTicks = append(p2.yTicks, d)
+		p2.yLabels[d] = trimFloat(math.Pow(10, d-1))
+	}
+	logMs := func(ms float64) float64 { return math.Max(math.Log10(math.Max(ms, 1e-9))+1, 0) }
+	p2.frame(&b, "latency of admitted writes (log scale): p99 (solid), p50 (dashed), unloaded p99 dotted", "offered load, × capacity", "ms", xTicks, xLabels)
 	for i, s := range series {
 		color := chartColors[i%len(chartColors)]
 		var good, shed, p50, p99 []point
@@ -55,8 +65,8 @@ func WriteOverloadSVG(w io.Writer, title string, series []OverloadSeries) error 
 		for _, st := range s.Report.Steps {
 			good = append(good, point{st.Multiple, st.GoodputPerSec})
 			shed = append(shed, point{st.Multiple, st.ShedPerSec})
-			p50 = append(p50, point{st.Multiple, st.P50Ms})
-			p99 = append(p99, point{st.Multiple, st.P99Ms})
+			p50 = append(p50, point{st.Multiple, logMs(st.P50Ms)})
+			p99 = append(p99, point{st.Multiple, logMs(st.P99Ms)})
 			if st.Multiple < 1 && unloaded < 0 {
 				unloaded = st.P99Ms
 			}
@@ -70,7 +80,7 @@ func WriteOverloadSVG(w io.Writer, title string, series []OverloadSeries) error 
 		p2.dots(&b, p99, color)
 		p2.line(&b, p50, color, "5,4")
 		if unloaded >= 0 {
-			p2.line(&b, []point{{0, unloaded}, {xTop, unloaded}}, color, "2,3")
+			p2.line(&b, []point{{0, logMs(unloaded)}, {xTop, logMs(unloaded)}}, color, "2,3")
 		}
 	}
 
