@@ -342,8 +342,7 @@ func (o *benchOptions) runOverload(cmd *cobra.Command, server, token string) err
 	if err != nil {
 		return fmt.Errorf("--chart: %w", err)
 	}
-	title := fmt.Sprintf("truce bench --overload: blind %d-byte PUTs, open loop (Poisson) at multiples of the capacity of %d closed-loop clients", o.docSize, o.clients)
-	err = loadgen.WriteOverloadSVG(f, title, series)
+	err = loadgen.WriteOverloadSVG(f, overloadTitle(o.docSize, o.clients), series)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -351,6 +350,11 @@ func (o *benchOptions) runOverload(cmd *cobra.Command, server, token string) err
 		return fmt.Errorf("--chart %s: %w", o.chart, err)
 	}
 	return nil
+}
+
+// overloadTitle is the title of --overload's chart.
+func overloadTitle(docSize, clients int) string {
+	return fmt.Sprintf("truce bench --overload: %d-byte PUTs, open loop at multiples of %d clients' capacity", docSize, clients)
 }
 
 // writeChart writes the run's SVG chart to file.

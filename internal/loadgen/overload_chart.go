@@ -46,15 +46,22 @@ func WriteOverloadSVG(w io.Writer, title string, series []OverloadSeries) error 
 	top := float64(marginTop)
 
 	p1 := newPanel(top, xTop, niceCeil(maxRate*1.05))
+	p1.yTicks, p1.yLabels = linearTicks(p1.yMax), map[float64]string{}
+	for _, y := range p1.yTicks {
+		p1.yLabels[y] = Group(y)
+	}
 	p1.frame(&b, "goodput (solid) and 503s shed (dashed), capacity dotted", "offered load, × capacity", "writes/s", xTicks, xLabels)
 	// Latency on a log scale, from 0.1 ms to the decade above the worst
 	// p99: an overloaded run's p99 can be a thousand times its unloaded one.
-	decades := math.Max(1, math.Ceil(math.Log10(math.Max(maxMs, 1))+1-1e-9))
+	decades := math.Max(1, math.Ceil(math.Log10(math.Max(maxMs, 1))-1e-9)) // above 1 ms
 	p2 := newPanel(top+panelHeight+panelGap, xTop, decades+1)
 	p2.yLabels = map[float64]string{}
 	for d := 0.0; d <= decades+1; d++ {
 		p2.yTicks = append(p2.yTicks, d)
-		p2.yLabels[d] = trimFloat(math.Pow(10, d-1))
+		p2.yLabels[d] = "0.1"
+		if d > 0 {
+			p2.yLabels[d] = Group(math.Pow(10, d-1))
+		}
 	}
 	logMs := func(ms float64) float64 { return math.Max(math.Log10(math.Max(ms, 1e-9))+1, 0) }
 	p2.frame(&b, "latency of admitted writes (log scale): p99 (solid), p50 (dashed), unloaded p99 dotted", "offered load, × capacity", "ms", xTicks, xLabels)
