@@ -167,6 +167,17 @@ func (o *benchOptions) check(cmd *cobra.Command) (loadgen.Spec, float64, error) 
 		return spec, 0, usageErrorf("--subscribers must be at least 1, not %d", o.subs)
 	case o.collection == "":
 		return spec, 0, usageErrorf("--collection must name a collection")
+	case o.conns < 1:
+		return spec, 0, usageErrorf("--conns must be at least 1, not %d", o.conns)
+	case o.rounds < 1:
+		return spec, 0, usageErrorf("--rounds must be at least 1, not %d", o.rounds)
+	case len(o.loads) == 0:
+		return spec, 0, usageErrorf("--loads must name at least one multiple of the capacity")
+	}
+	for _, m := range o.loads {
+		if !(m > 0 && m <= 1000) {
+			return spec, 0, usageErrorf("--loads: %g is not a multiple of the capacity between 0 and 1000", m)
+		}
 	}
 	ratio, err := parseRatio(o.ratio)
 	if err != nil {
@@ -294,9 +305,6 @@ func (o *benchOptions) run(cmd *cobra.Command) error {
 func (o *benchOptions) runOverload(cmd *cobra.Command, server, token string) error {
 	if o.count > 0 {
 		return usageErrorf("--overload measures for --duration at each load, not --count")
-	}
-	if o.rounds < 1 {
-		return usageErrorf("--rounds %d: want at least 1", o.rounds)
 	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
