@@ -89,7 +89,9 @@ func BenchmarkQueryIndexed(b *testing.B) {
 		all := slices.Concat(lat...)
 		slices.Sort(all)
 		b.ReportMetric(float64(percentile(all, 0.50).Microseconds())/1000, "p50-ms")
+		b.ReportMetric(float64(percentile(all, 0.90).Microseconds())/1000, "p90-ms")
 		b.ReportMetric(float64(percentile(all, 0.99).Microseconds())/1000, "p99-ms")
+		b.ReportMetric(float64(percentile(all, 0.999).Microseconds())/1000, "p99.9-ms")
 		b.ReportMetric(float64(len(all))/elapsed.Seconds(), "pages/s")
 	}
 }

@@ -123,6 +123,10 @@ func (s *Service) Query(ctx context.Context, collection string, q Query) (*Query
 		}
 	}
 
+	if err := s.queryGate.enter(ctx); err != nil {
+		return nil, err
+	}
+	defer s.queryGate.leave()
 	page := &QueryPage{fields: q.Fields}
 	err = s.store.View(ctx, func(tx ReadTx) error {
 		page.Items, page.Next = page.Items[:0], ""
@@ -341,7 +345,7 @@ func (s *Service) readPlan(tx ReadTx, collection string, p *plan, f *filter, lim
 		d   *Document
 		key []byte
 	}
-	var hits []hit
+	hits := make([]hit, 0, limit+1)
 	examined := 0
 	now := s.now() // an expired document reads as deleted (expiry.go)
 	tooMany := func() error {
@@ -369,7 +373,7 @@ func (s *Service) readPlan(tx ReadTx, collection string, p *plan, f *filter, lim
 			if err != nil {
 				return err
 			}
-			var pre map[string]*Document
+			var pre []*Document
 			if p.exact {
 				// Every entry of an exact plan up to the page's end is a hit:
 				// read their documents in id order, in which the store's
@@ -379,13 +383,15 @@ func (s *Service) readPlan(tx ReadTx, collection string, p *plan, f *filter, lim
 					return err
 				}
 			}
-			for _, e := range es {
+			for j, e := range es {
 				examined++
 				if !p.exact && examined > s.maxScan {
 					return tooMany()
 				}
-				d, ok := pre[e.ID]
-				if !ok {
+				var d *Document
+				if j < len(pre) {
+					d = pre[j]
+				} else {
 					if d, err = getDocument(tx, collection, e.ID); err != nil {
 						return err
 					}
@@ -482,8 +488,9 @@ func (s *Service) readPlan(tx ReadTx, collection string, p *plan, f *filter, lim
 		hits = hits[:limit]
 		page.Next = (&cursor{Query: hash, Plan: p.id(), Key: hits[limit-1].key}).String()
 	}
-	for _, h := range hits {
-		page.Items = append(page.Items, h.d)
+	page.Items = make([]*Document, len(hits))
+	for i, h := range hits {
+		page.Items[i] = h.d
 	}
 	return nil
 }
@@ -536,20 +543,24 @@ func queryHash(q *Query) string {
 }
 
 // readInIDOrder reads the documents the entries name, in id order, and
-// returns them by id (nil for one that does not exist).
-func readInIDOrder(tx ReadTx, collection string, es []IndexEntry) (map[string]*Document, error) {
-	ids := make([]string, len(es))
-	for i, e := range es {
-		ids[i] = e.ID
+// returns them in the entries' order (nil for one that does not exist).
+func readInIDOrder(tx ReadTx, collection string, es []IndexEntry) ([]*Document, error) {
+	order := make([]int, len(es))
+	for i := range order {
+		order[i] = i
 	}
-	slices.Sort(ids)
-	docs := make(map[string]*Document, len(ids))
-	for _, id := range slices.Compact(ids) {
-		d, err := getDocument(tx, collection, id)
+	slices.SortFunc(order, func(a, b int) int { return strings.Compare(es[a].ID, es[b].ID) })
+	docs := make([]*Document, len(es))
+	for k, i := range order {
+		if k > 0 && es[order[k-1]].ID == es[i].ID {
+			docs[i] = docs[order[k-1]]
+			continue
+		}
+		d, err := getDocument(tx, collection, es[i].ID)
 		if err != nil {
 			return nil, err
 		}
-		docs[id] = d
+		docs[i] = d
 	}
 	return docs, nil
 }

@@ -119,13 +119,15 @@ type Service struct {
 	// documents a query page examines (query.go).
 	indexKick chan struct{}
 	maxScan   int
+	// queryGate queues query pages for the CPU (query_gate.go).
+	queryGate queryGate
 	// upkeep counts what the background work did (UpkeepStats).
 	upkeep struct{ locks, transactions, idempotency atomic.Int64 }
 }
 
 // NewService returns a Service over store.
 func NewService(store Store, opts Options) *Service {
-	s := &Service{store: store, maxDocBytes: opts.MaxDocBytes, now: opts.Now, newID: opts.NewID}
+	s := &Service{store: store, maxDocBytes: opts.MaxDocBytes, now: opts.Now, newID: opts.NewID, queryGate: newQueryGate()}
 	s.feed = newFeed(store)
 	if s.maxDocBytes <= 0 {
 		s.maxDocBytes = DefaultMaxDocBytes

@@ -188,7 +188,7 @@ func runPage(t *testing.T, page string, blocks []block, bin, url string) {
 	outputs, codes := splitSteps(t, out, len(all))
 	for i, s := range all {
 		rest := strings.Join(outputs[i:], "")
-		if codes[i] != 0 && !isStream(s.cmd) && codes[i] != 28 {
+		if codes[i] != 0 && !isStream(s.cmd) {
 			t.Errorf("%s:%d: exit status %d\n%s\noutput:\n%s", page, s.line, codes[i], s.cmd, outputs[i])
 		}
 		for _, want := range expectations(s.expect) {

@@ -52,13 +52,28 @@ func (t *tx) IndexEntries(collection, index string, from, to []byte, reverse boo
 	if to != nil {
 		upper = append(prefix[:len(prefix):len(prefix)], to...)
 	}
-	var out []truce.IndexEntry
+	// The keys and ids are copied into one buffer, and the ids made strings
+	// in one conversion: a page of a query reads a hundred entries or more,
+	// and two allocations each were a sixth of its garbage.
+	n := min(limit, 1024)
+	buf := make([]byte, 0, 48*n)
+	ends := make([][2]int, 0, n) // where each entry's key and id end in buf
 	err := t.scan(lower, upper, nil, reverse, func(k, v []byte) (bool, error) {
-		out = append(out, truce.IndexEntry{Key: append([]byte{}, k[len(prefix):]...), ID: string(v)})
-		return len(out) < limit, nil
+		buf = append(buf, k[len(prefix):]...)
+		keyEnd := len(buf)
+		buf = append(buf, v...)
+		ends = append(ends, [2]int{keyEnd, len(buf)})
+		return len(ends) < limit, nil
 	})
-	if err != nil {
+	if err != nil || len(ends) == 0 {
 		return nil, err
+	}
+	ids := string(buf)
+	out := make([]truce.IndexEntry, len(ends))
+	start := 0
+	for i, e := range ends {
+		out[i] = truce.IndexEntry{Key: buf[start:e[0]:e[0]], ID: ids[e[0]:e[1]]}
+		start = e[1]
 	}
 	return out, nil
 }
