@@ -1,6 +1,8 @@
 package http
 
 import (
+	"bytes"
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -46,12 +48,70 @@ func (h *Handler) enter() bool {
 	return true
 }
 
-// shed answers r with 503 overloaded: nothing was done, retry later.
+// shed answers r with 503 overloaded: nothing was done, retry later. At
+// several times the load the server can take, most answers are these, and
+// the CPU each one costs is taken from the admitted requests on the same
+// cores; so the problem is rendered once (shedAnswer) and only the
+// instance and the request id are filled in here, instead of encoding a
+// Problem for each. The answer is the same as writeProblem's.
 func (h *Handler) shed(w http.ResponseWriter, r *http.Request) {
 	if h.metrics != nil {
 		h.metrics.overloaded.Inc()
 	}
-	h.problem(w, r, &truce.Error{Code: truce.CodeOverloaded, RetryAfter: inflightRetryAfter,
+	noteCode(w, truce.CodeOverloaded)
+	hd := w.Header()
+	rid := hd.Get("X-Request-Id")
+	a := h.shedAnswer
+	body := make([]byte, 0, len(a.head)+len(a.mid)+len(r.URL.Path)+len(rid)+8)
+	body = appendJSONString(append(body, a.head...), r.URL.Path)
+	body = appendJSONString(append(body, a.mid...), rid)
+	body = append(body, a.tail...)
+	hd["Content-Type"] = []string{"application/problem+json"}
+	hd["Content-Length"] = []string{strconv.Itoa(len(body))}
+	hd["Retry-After"] = []string{a.retryAfter}
+	w.WriteHeader(http.StatusServiceUnavailable)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(body)
+	}
+}
+
+// shedAnswer is the overloaded problem cut around its two members that
+// differ per request: head ends with "instance":, mid runs from the
+// instance's end to "requestId":, tail closes the object.
+type shedAnswer struct {
+	head, mid, tail []byte
+	retryAfter      string
+}
+
+// newShedAnswer renders the overloaded problem of a server whose cap is
+// maxInflight.
+func newShedAnswer(maxInflight int64) shedAnswer {
+	te := &truce.Error{Code: truce.CodeOverloaded, RetryAfter: inflightRetryAfter,
 		Detail: "the server is serving as many requests as it takes at once (--max-inflight " +
-			strconv.FormatInt(h.maxInflight, 10) + "); nothing was done: retry after Retry-After"})
+			strconv.FormatInt(maxInflight, 10) + "); nothing was done: retry after Retry-After"}
+	const instance, rid = "\x00instance\x00", "\x00rid\x00"
+	p := Problem{Type: "/problems/" + problemName(te.Code), Title: problemTypeOf(te.Code).title, Status: StatusOf(te.Code),
+		Detail: te.Detail, Instance: instance, Code: string(te.Code), Retryable: te.Code.Retryable(), RequestID: rid}
+	b, err := json.Marshal(p)
+	if err != nil {
+		panic(err) // strings, an int and a bool
+	}
+	qi, _ := json.Marshal(instance)
+	qr, _ := json.Marshal(rid)
+	i, j := bytes.Index(b, qi), bytes.Index(b, qr)
+	return shedAnswer{head: b[:i], mid: b[i+len(qi) : j], tail: b[j+len(qr):],
+		retryAfter: strconv.FormatInt(int64((te.RetryAfter+time.Second-1)/time.Second), 10)}
+}
+
+// appendJSONString appends s as a JSON string, as encoding/json writes it.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s) // escapes; rare in a path
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }

@@ -119,6 +119,7 @@ type Handler struct {
 	// inflight counts the requests that count against maxInflight.
 	inflight    atomic.Int64
 	maxInflight int64
+	shedAnswer  shedAnswer // the 503 past maxInflight, rendered once
 	// corsOrigins are the origins given CORS headers (cors.go).
 	corsOrigins []string
 }
@@ -158,6 +159,7 @@ func NewHandler(svc *truce.Service, opts Options) *Handler {
 	h.metrics, h.accessLog = opts.Metrics, opts.AccessLog
 	h.console = opts.Console
 	h.maxInflight = int64(max(opts.MaxInflight, 0))
+	h.shedAnswer = newShedAnswer(h.maxInflight)
 	h.corsOrigins = slices.Clone(opts.CORSOrigins)
 	h.txmux = h.transactionMux()
 	h.register(h.mux, h.routeTable())

@@ -142,6 +142,16 @@ func cloneCollection(c *truce.Collection) *truce.Collection {
 // (docs/benchmarks.md has the figures behind the default).
 const maxCachedDocument = 16 << 10
 
+// docEntry is a document cache entry: the committed encoding of a current
+// document, and the number of the last commit applied when it was added.
+// The value stayed the committed one from that commit on, for as long as
+// the entry is there: every commit that writes the document drops the
+// entry before its batch becomes visible.
+type docEntry struct {
+	v     []byte
+	since uint64
+}
+
 // docPut is a current document an Update wrote: its key and encoding, nil
 // if it is too large to cache.
 type docPut struct {
@@ -156,7 +166,8 @@ func (t *tx) committedDocument(key []byte, collection, id string) (*truce.Docume
 		return nil, err
 	}
 	s := t.s
-	v, ok := s.docs[string(key)]
+	e, ok := s.docs[string(key)]
+	v := e.v
 	if !ok {
 		raw, closer, err := s.db.Get(key)
 		if errors.Is(err, pebble.ErrNotFound) {
@@ -185,24 +196,24 @@ func (s *Store) cacheDocument(key string, v []byte) {
 	defer s.docsMu.Unlock()
 	if old, ok := s.docs[key]; ok {
 		delete(s.docs, key)
-		s.docBytes -= len(old)
+		s.docBytes -= len(old.v)
 	}
 	if v == nil || len(v) > min(maxCachedDocument, s.docBudget) {
 		return
 	}
 	if s.docs == nil {
-		s.docs = make(map[string][]byte)
+		s.docs = make(map[string]docEntry)
 	}
 	if s.docBytes+len(v) > s.docBudget {
 		for k, old := range s.docs {
 			delete(s.docs, k)
-			s.docBytes -= len(old)
+			s.docBytes -= len(old.v)
 			if s.docBytes+len(v) <= s.docBudget {
 				break
 			}
 		}
 	}
-	s.docs[key] = v
+	s.docs[key] = docEntry{v: v, since: s.appliedCommit.Load()}
 	s.docBytes += len(v)
 }
 
@@ -253,9 +264,35 @@ var viewDocumentHook func(stage string)
 // cachedDocument is the committed cache's entry for key, for a View.
 func (s *Store) cachedDocument(key []byte) []byte {
 	s.docsMu.RLock()
-	v := s.docs[string(key)]
+	e := s.docs[string(key)]
 	s.docsMu.RUnlock()
-	return v
+	return e.v
+}
+
+// A later read of a View uses the cache too, when the entry is older than
+// the View's snapshot: the View took floor, the number of the last commit
+// applied, before it opened its iterator, so the iterator sees every commit
+// up to floor; an entry added at or before floor that is still there held
+// the committed value from then until now, and so at the snapshot too.
+// Query pages read a hundred documents this way (docs/benchmarks.md,
+// "Queries and secondary indexes").
+
+// snapshotDocument is Document in a View whose iterator is open, from the
+// cache; ok is false when the cache cannot answer.
+func (t *tx) snapshotDocument(key []byte, collection, id string) (d *truce.Document, ok bool, err error) {
+	s := t.s
+	s.docsMu.RLock()
+	e, found := s.docs[string(key)]
+	s.docsMu.RUnlock()
+	if !found || len(e.v) == 0 || e.since > t.floor {
+		return nil, false, nil
+	}
+	if d, err = decodeDocument(e.v, collection, id); err != nil {
+		return nil, true, err
+	}
+	t.observeSeq(d.Seq)
+	t.cacheHits++
+	return d, true, nil
 }
 
 // viewDocument is Document in a View that has not read yet. ok is false

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -261,7 +262,7 @@ func TestDocumentCacheBudget(t *testing.T) {
 		})
 		sum := 0
 		for _, v := range s.docs {
-			sum += len(v)
+			sum += len(v.v)
 		}
 		if sum != s.docBytes || sum > budget {
 			t.Fatalf("the document cache holds %d bytes, counts %d, budget %d", sum, s.docBytes, budget)
@@ -428,4 +429,145 @@ func TestDocumentCacheBudgetBelowOneDocument(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestViewLaterReadsUseCacheOlderThanSnapshot: once a View's iterator is
+// open, a read answers from the document cache only with an entry added
+// before the snapshot. An Update that commits while the View is open
+// replaces the entries; the View must still read the versions of its
+// snapshot, and a View opened afterwards must read the new ones from the
+// cache.
+func TestViewLaterReadsUseCacheOlderThanSnapshot(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	put := func(v int64) {
+		mustUpdate(t, s, func(tx truce.Tx) error {
+			for _, id := range []string{"a", "b", "c"} {
+				if err := putDoc(tx, "c", id, v); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	put(1)
+	readAll := func(rtx truce.ReadTx) (versions []int64, hits int) {
+		if _, err := rtx.Document("c", "z"); !errors.Is(err, truce.ErrNoRecord) {
+			t.Fatalf("read of z: %v", err)
+		}
+		before := rtx.(*tx).cacheHits
+		for _, id := range []string{"a", "b", "c"} {
+			d, err := rtx.Document("c", id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			versions = append(versions, d.Version)
+		}
+		return versions, rtx.(*tx).cacheHits - before
+	}
+	err := s.View(ctx, func(rtx truce.ReadTx) error {
+		if _, err := rtx.Document("c", "z"); !errors.Is(err, truce.ErrNoRecord) {
+			t.Fatalf("read of z: %v", err)
+		}
+		put(2) // commits while the View's iterator is open
+		for _, id := range []string{"a", "b", "c"} {
+			d, err := rtx.Document("c", id)
+			if err != nil {
+				return err
+			}
+			if d.Version != 1 {
+				t.Errorf("a View opened before version 2 read %s at version %d", id, d.Version)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.View(ctx, func(rtx truce.ReadTx) error {
+		versions, hits := readAll(rtx)
+		if !slices.Equal(versions, []int64{2, 2, 2}) || hits != 3 {
+			t.Errorf("a View opened after version 2 read versions %v, %d of 3 from the cache; want all 2, all cached", versions, hits)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestViewLaterReadsKeepSnapshotUnderWrites: Updates rewrite a, b and c
+// together while Views read them after opening their iterators; every View
+// sees the three at one version, and the cache answers many of the reads
+// (so that the test cannot pass by never using it).
+func TestViewLaterReadsKeepSnapshotUnderWrites(t *testing.T) {
+	s := openTest(t)
+	ids := []string{"a", "b", "c"}
+	mustUpdate(t, s, func(tx truce.Tx) error {
+		for _, id := range ids {
+			if err := putDoc(tx, "c", id, 1); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for v := int64(2); ctx.Err() == nil; v++ {
+			err := s.Update(ctx, func(tx truce.Tx) error {
+				for _, id := range ids {
+					if err := putDoc(tx, "c", id, v); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil && ctx.Err() == nil {
+				t.Errorf("Update: %v", err)
+				return
+			}
+		}
+	}()
+	var views, hits atomic.Int64
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				err := s.View(ctx, func(rtx truce.ReadTx) error {
+					if _, err := rtx.Document("c", "z"); !errors.Is(err, truce.ErrNoRecord) {
+						return fmt.Errorf("read of z: %v", err)
+					}
+					before := rtx.(*tx).cacheHits
+					var seen []int64
+					for _, id := range ids {
+						d, err := rtx.Document("c", id)
+						if err != nil {
+							return err
+						}
+						seen = append(seen, d.Version)
+					}
+					hits.Add(int64(rtx.(*tx).cacheHits - before))
+					if seen[0] != seen[1] || seen[1] != seen[2] {
+						t.Errorf("one View read a, b and c at versions %v", seen)
+					}
+					return nil
+				})
+				if err != nil && ctx.Err() == nil {
+					t.Errorf("View: %v", err)
+					return
+				}
+				views.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if hits.Load() == 0 {
+		t.Fatalf("%d Views, none read from the cache", views.Load())
+	}
+	t.Logf("%d Views, %d of %d later reads from the cache", views.Load(), hits.Load(), 3*views.Load())
 }

@@ -101,7 +101,7 @@ type Store struct {
 	// size of its values. Updates read them holding wlock, and change them
 	// holding wlock and docsMu; Views and Store.Document read docs holding
 	// docsMu shared (cache.go).
-	docs      map[string][]byte
+	docs      map[string]docEntry
 	docBytes  int
 	docBudget int // Options.DocumentCacheSize
 	docsMu    sync.RWMutex
@@ -113,6 +113,9 @@ type Store struct {
 	// before it applies its batch; see watermark.
 	visibleSeq    atomic.Int64
 	visibleCommit atomic.Uint64
+	// appliedCommit is the number of the last commit applied: visible to
+	// every iterator opened from then on. See snapshotDocument.
+	appliedCommit atomic.Uint64
 	durable       watermark
 	// changes wakes change-feed readers after commits; see events.go.
 	changes broadcast.Signal
@@ -425,6 +428,7 @@ func (s *Store) Update(ctx context.Context, fn func(truce.Tx) error) (err error)
 		return wrap("commit", err)
 	}
 	applied = true
+	s.appliedCommit.Store(commit)
 	s.seq = t.last
 	s.cacheDocuments(t)
 	s.applyLockWrites(t)

@@ -42,6 +42,9 @@ type tx struct {
 	// reads has a higher seq, no commit it sees has a higher number.
 	seqBound    int64
 	commitBound uint64
+	// floor is, in a View, the number of a commit that its snapshot
+	// includes, with every one before it (see snapshotDocument).
+	floor uint64
 	// obsSeq and obsCommit are what the tx observed, which must be durable
 	// before View or Update returns (see watermark).
 	obsSeq    int64
@@ -88,6 +91,8 @@ func (t *tx) begin() error {
 		return errTxDone
 	}
 	if t.batch == nil && t.it == nil {
+		// Before the iterator: it sees every commit up to floor.
+		t.floor = t.s.appliedCommit.Load()
 		it, err := t.s.db.NewIter(nil)
 		if err != nil {
 			return fmt.Errorf("pebble: iterate: %w", err)
@@ -339,6 +344,11 @@ func (t *tx) Document(collection, id string) (*truce.Document, error) {
 	}
 	if t.batch == nil && t.it == nil && !t.done {
 		if d, ok, err := t.viewDocument(t.key, collection, id); ok {
+			return d, err
+		}
+	}
+	if t.batch == nil && t.it != nil {
+		if d, ok, err := t.snapshotDocument(t.key, collection, id); ok {
 			return d, err
 		}
 	}

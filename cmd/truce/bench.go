@@ -38,6 +38,9 @@ type benchOptions struct {
 	subs       int
 	cpuProfile string
 	overload   bool
+	loads      []float64
+	conns      int
+	rounds     int
 }
 
 func newBenchCmd() *cobra.Command {
@@ -74,7 +77,7 @@ run it where the server runs only if you mean to measure both together.`,
   truce bench --workload tx-transfer --clients 16 --docs 100
   truce bench --workload lock-cycle --docs 1
   truce bench --workload watch-fanout --subscribers 1000 --clients 4
-  truce bench --overload --clients 16 --duration 10s`,
+  truce bench --overload --clients 16 --duration 10s --rounds 3 --chart overload.svg`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return o.run(cmd)
@@ -97,7 +100,10 @@ run it where the server runs only if you mean to measure both together.`,
 	f.BoolVar(&o.h2c, "h2c", false, "send over HTTP/2 without TLS (h2c), all clients' requests on one connection, instead of HTTP/1.1 with a connection each")
 	f.BoolVar(&o.json, "json", false, "print the report as JSON for scripts")
 	f.StringVar(&o.chart, "chart", "", "also write latency over time and the percentile curve to this SVG `file`")
-	f.BoolVar(&o.overload, "overload", false, "measure load shedding instead of a workload: the capacity of --clients closed-loop writers, then blind PUTs sent open-loop at 1, 2, 3 and 4 times it, each for --duration; goodput, 503s shed and the p99 of admitted writes")
+	f.BoolVar(&o.overload, "overload", false, "measure load shedding instead of a workload: the capacity of --clients closed-loop writers, then blind PUTs sent open-loop (Poisson arrivals) at --loads times it, each for --duration; goodput, 503s shed and the p50 and p99 of admitted writes, from their intended send times")
+	f.Float64SliceVar(&o.loads, "loads", []float64{0.5, 1, 1.5, 2, 3, 4}, "--overload: the offered loads, as `multiples` of the capacity (0.5 shows the unloaded latency)")
+	f.IntVar(&o.rounds, "rounds", 1, "--overload: measure this many times in a row (--json prints a report a line; --chart draws each round)")
+	f.IntVar(&o.conns, "conns", 512, "--overload: connections the open-loop sender keeps open; a request due while all wait for answers is sent late, and counted")
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the load generator's measured run to `file` (for go tool pprof)")
 	return cmd
 }
@@ -161,6 +167,17 @@ func (o *benchOptions) check(cmd *cobra.Command) (loadgen.Spec, float64, error) 
 		return spec, 0, usageErrorf("--subscribers must be at least 1, not %d", o.subs)
 	case o.collection == "":
 		return spec, 0, usageErrorf("--collection must name a collection")
+	case o.conns < 1:
+		return spec, 0, usageErrorf("--conns must be at least 1, not %d", o.conns)
+	case o.rounds < 1:
+		return spec, 0, usageErrorf("--rounds must be at least 1, not %d", o.rounds)
+	case len(o.loads) == 0:
+		return spec, 0, usageErrorf("--loads must name at least one multiple of the capacity")
+	}
+	for _, m := range o.loads {
+		if !(m > 0 && m <= 1000) {
+			return spec, 0, usageErrorf("--loads: %g is not a multiple of the capacity between 0 and 1000", m)
+		}
 	}
 	ratio, err := parseRatio(o.ratio)
 	if err != nil {
@@ -284,27 +301,68 @@ func (o *benchOptions) run(cmd *cobra.Command) error {
 	return rep.WriteTable(stdout)
 }
 
-// runOverload runs --overload and reports it.
+// runOverload runs --overload --rounds times and reports each round.
 func (o *benchOptions) runOverload(cmd *cobra.Command, server, token string) error {
 	if o.count > 0 {
 		return usageErrorf("--overload measures for --duration at each load, not --count")
 	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	rep, err := loadgen.Overload(ctx, loadgen.OverloadOptions{Base: server, Token: token, Collection: o.collection,
-		Docs: o.docs, DocSize: o.docSize, Clients: o.clients, Step: o.duration, Multiples: []float64{1, 2, 3, 4}})
+	stopProfile, err := startCPUProfile(o.cpuProfile)
 	if err != nil {
-		return fmt.Errorf("overload on %s: %w", server, err)
-	}
-	if o.json {
-		b, err := json.Marshal(rep)
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(cmd.OutOrStdout(), "%s\n", b)
 		return err
 	}
-	return rep.WriteTable(cmd.OutOrStdout())
+	defer stopProfile()
+	out := cmd.OutOrStdout()
+	var series []loadgen.OverloadSeries
+	for round := 1; round <= o.rounds; round++ {
+		rep, err := loadgen.Overload(ctx, loadgen.OverloadOptions{Base: server, Token: token, Collection: o.collection,
+			Docs: o.docs, DocSize: o.docSize, Clients: o.clients, Warmup: o.warmup, Step: o.duration, Multiples: o.loads, Conns: o.conns})
+		if err != nil {
+			return fmt.Errorf("overload on %s: %w", server, err)
+		}
+		series = append(series, loadgen.OverloadSeries{Label: fmt.Sprintf("round %d", round), Report: rep})
+		switch {
+		case o.json: // one report a line
+			b, err := json.Marshal(rep)
+			if err != nil {
+				return err
+			}
+			if _, err := fmt.Fprintf(out, "%s\n", b); err != nil {
+				return err
+			}
+		default:
+			if o.rounds > 1 {
+				fmt.Fprintf(out, "round %d of %d\n", round, o.rounds)
+			}
+			if err := rep.WriteTable(out); err != nil {
+				return err
+			}
+			if round < o.rounds {
+				fmt.Fprintln(out)
+			}
+		}
+	}
+	if o.chart == "" {
+		return nil
+	}
+	f, err := os.Create(o.chart)
+	if err != nil {
+		return fmt.Errorf("--chart: %w", err)
+	}
+	err = loadgen.WriteOverloadSVG(f, overloadTitle(o.docSize, o.clients), series)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("--chart %s: %w", o.chart, err)
+	}
+	return nil
+}
+
+// overloadTitle is the title of --overload's chart.
+func overloadTitle(docSize, clients int) string {
+	return fmt.Sprintf("truce bench --overload: %d-byte PUTs, open loop at multiples of %d clients' capacity", docSize, clients)
 }
 
 // writeChart writes the run's SVG chart to file.

@@ -31,6 +31,11 @@ func TestBenchUsageErrors(t *testing.T) {
 		{[]string{"--ratio", "a:b"}, "--ratio"},
 		{[]string{"--server", "localhost:8080"}, "--server"},
 		{[]string{"extra"}, "unknown command"},
+		{[]string{"--overload", "--loads", "0"}, "--loads"},
+		{[]string{"--overload", "--loads", "1,-2"}, "--loads"},
+		{[]string{"--overload", "--conns", "0"}, "--conns"},
+		{[]string{"--overload", "--rounds", "0"}, "--rounds"},
+		{[]string{"--overload", "--count", "5"}, "not --count"},
 	} {
 		var out, errb bytes.Buffer
 		code := run(append([]string{"bench"}, tc.args...), &out, &errb)
@@ -121,5 +126,41 @@ func TestBenchRuns(t *testing.T) {
 	errb.Reset()
 	if code := run([]string{"bench", "--server", "http://127.0.0.1:1", "--count", "1"}, &out, &errb); code != exitFailure {
 		t.Errorf("against no server: exit %d, want 1: %s", code, errb.String())
+	}
+}
+
+// TestBenchOverload runs --overload briefly against a real server, twice
+// (--rounds 2): a JSON report a line, every request sent answered, and a
+// chart of both rounds.
+func TestBenchOverload(t *testing.T) {
+	srv := mustServeCLI(t)
+	chart := filepath.Join(t.TempDir(), "overload.svg")
+	var out, errb bytes.Buffer
+	args := []string{"bench", "--server", srv.URL, "--overload", "--clients", "2", "--duration", "300ms", "--warmup", "0s",
+		"--docs", "10", "--doc-size", "200", "--loads", "0.5,2", "--conns", "8", "--rounds", "2", "--json", "--chart", chart}
+	if code := run(args, &out, &errb); code != exitOK {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("--json --rounds 2 printed %d lines, want 2:\n%s", len(lines), out.String())
+	}
+	for _, l := range lines {
+		var rep loadgen.OverloadReport
+		if err := json.Unmarshal([]byte(l), &rep); err != nil {
+			t.Fatalf("--json printed %q: %v", l, err)
+		}
+		if rep.CapacityPerSec <= 0 || rep.Conns != 8 || rep.Clients != 2 || len(rep.Steps) != 2 || rep.Steps[1].Multiple != 2 {
+			t.Fatalf("report: %+v", rep)
+		}
+		for _, s := range rep.Steps {
+			if s.Sent == 0 || s.OK+s.Shed+s.Errors != s.Sent || s.Errors != 0 {
+				t.Errorf("%g×: %+v", s.Multiple, s)
+			}
+		}
+	}
+	svg, err := os.ReadFile(chart)
+	if err != nil || !bytes.HasPrefix(svg, []byte("<svg")) || !bytes.Contains(svg, []byte("round 2")) {
+		t.Errorf("--chart wrote %q, %v", svg, err)
 	}
 }

@@ -108,6 +108,9 @@ type point struct{ x, y float64 }
 type panel struct {
 	left, top, width, height float64
 	xMax, yMax               float64
+	// yTicks and yLabels, if set, replace the five even ticks.
+	yTicks  []float64
+	yLabels map[float64]string
 }
 
 func newPanel(top, xMax, yMax float64) *panel {
@@ -125,9 +128,17 @@ func (p *panel) py(y float64) float64 { return p.top + p.height*(1-math.Min(y, p
 // frame draws the axes, grid, ticks and captions.
 func (p *panel) frame(b *strings.Builder, caption, xLabel, yLabel string, xTicks []float64, xTickLabels map[float64]string) {
 	fmt.Fprintf(b, `<text x="%.0f" y="%.0f" font-weight="bold">%s</text>`+"\n", p.left, p.top-10, esc(caption))
-	for _, y := range linearTicks(p.yMax) {
+	yTicks := p.yTicks
+	if yTicks == nil {
+		yTicks = linearTicks(p.yMax)
+	}
+	for _, y := range yTicks {
+		label, ok := p.yLabels[y]
+		if !ok {
+			label = trimFloat(y)
+		}
 		fmt.Fprintf(b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#ddd"/>`+"\n", p.left, p.py(y), p.left+p.width, p.py(y))
-		fmt.Fprintf(b, `<text x="%.1f" y="%.1f" text-anchor="end">%s</text>`+"\n", p.left-6, p.py(y)+4, trimFloat(y))
+		fmt.Fprintf(b, `<text x="%.1f" y="%.1f" text-anchor="end">%s</text>`+"\n", p.left-6, p.py(y)+4, esc(label))
 	}
 	for _, x := range xTicks {
 		label, ok := xTickLabels[x]
