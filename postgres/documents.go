@@ -280,12 +280,9 @@ ON CONFLICT (collection, id, version) DO UPDATE SET seq = EXCLUDED.seq, deleted 
 	created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by,
 	body = EXCLUDED.body`
 
-// sqlCommitWrite is the commit statement of an Update whose last writes
-// are a PutDocument and its AppendEvent (every Service write): it writes
-// the document, its version and its event, moves the meta row, notifies
-// and makes the commit asynchronous, as sqlPutDocument, sqlAppendEvent and
-// the statement of tx.commit would in three (see tx.commit).
-const sqlCommitWrite = `WITH cur AS (
+// sqlWriteDocumentCTEs writes a document ($1 to $9) and its version, as
+// sqlPutDocument does; the statements below add to it.
+const sqlWriteDocumentCTEs = `WITH cur AS (
 	INSERT INTO documents (collection, id, version, seq, deleted, created_at, updated_at, updated_by, body)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 	ON CONFLICT (collection, id) DO UPDATE SET version = EXCLUDED.version, seq = EXCLUDED.seq,
@@ -296,7 +293,14 @@ ver AS (
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 	ON CONFLICT (collection, id, version) DO UPDATE SET seq = EXCLUDED.seq, deleted = EXCLUDED.deleted,
 		created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by,
-		body = EXCLUDED.body),
+		body = EXCLUDED.body)`
+
+// sqlCommitWrite is the commit statement of an Update whose last writes
+// are a PutDocument and its AppendEvent (every Service write): it writes
+// the document, its version and its event, moves the meta row, notifies
+// and makes the commit asynchronous, as sqlPutDocument, sqlAppendEvent and
+// the statement of tx.commit would in three (see tx.commit).
+const sqlCommitWrite = sqlWriteDocumentCTEs + `,
 ev AS (
 	INSERT INTO events (seq, type, collection, id, version, etag, time, conflict_id, info, document)
 	VALUES ($10, $11, $12, $13, $14, $15, $16, $17, $18, $19)),
@@ -305,18 +309,7 @@ SELECT pg_notify($22, $23), set_config('synchronous_commit', 'off', true)`
 
 // sqlWriteDocument writes a document, its version and its event: the
 // statements sqlPutDocument and sqlAppendEvent in one.
-const sqlWriteDocument = `WITH cur AS (
-	INSERT INTO documents (collection, id, version, seq, deleted, created_at, updated_at, updated_by, body)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-	ON CONFLICT (collection, id) DO UPDATE SET version = EXCLUDED.version, seq = EXCLUDED.seq,
-		deleted = EXCLUDED.deleted, created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at,
-		updated_by = EXCLUDED.updated_by, body = EXCLUDED.body),
-ver AS (
-	INSERT INTO versions (collection, id, version, seq, deleted, created_at, updated_at, updated_by, body)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-	ON CONFLICT (collection, id, version) DO UPDATE SET seq = EXCLUDED.seq, deleted = EXCLUDED.deleted,
-		created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by,
-		body = EXCLUDED.body)
+const sqlWriteDocument = sqlWriteDocumentCTEs + `
 INSERT INTO events (seq, type, collection, id, version, etag, time, conflict_id, info, document)
 VALUES ($10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`
 

@@ -28,16 +28,21 @@ type Series struct {
 	Report *Report
 }
 
+// startSVG writes the start of a two-panel chart titled title to b.
+func startSVG(b *strings.Builder, title string) {
+	height := marginTop + 2*panelHeight + panelGap + 60
+	fmt.Fprintf(b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">`+"\n",
+		chartWidth, height, chartWidth, height)
+	fmt.Fprintf(b, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
+	fmt.Fprintf(b, `<text x="%d" y="24" font-size="16" font-weight="bold">%s</text>`+"\n", marginLeft, esc(title))
+}
+
 // WriteSVG draws the runs as an SVG image with two panels: latency over
 // time (p50 dashed and p99 solid, per interval) and the percentile curve
 // (latency against percentile, on the scale 0, 90, 99, 99.9, … %).
 func WriteSVG(w io.Writer, title string, series []Series) error {
 	var b strings.Builder
-	height := marginTop + 2*panelHeight + panelGap + 60
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">`+"\n",
-		chartWidth, height, chartWidth, height)
-	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
-	fmt.Fprintf(&b, `<text x="%d" y="24" font-size="16" font-weight="bold">%s</text>`+"\n", marginLeft, esc(title))
+	startSVG(&b, title)
 
 	// Panel 1: latency over time.
 	var maxT, maxY float64

@@ -21,11 +21,7 @@ type OverloadSeries struct {
 // log scale.
 func WriteOverloadSVG(w io.Writer, title string, series []OverloadSeries) error {
 	var b strings.Builder
-	height := marginTop + 2*panelHeight + panelGap + 60
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">`+"\n",
-		chartWidth, height, chartWidth, height)
-	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
-	fmt.Fprintf(&b, `<text x="%d" y="24" font-size="16" font-weight="bold">%s</text>`+"\n", marginLeft, esc(title))
+	startSVG(&b, title)
 
 	var maxX, maxRate, maxMs float64 // maxMs: the worst p99
 	for _, s := range series {
