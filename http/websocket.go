@@ -48,6 +48,11 @@ func (h *Handler) eventsWebSocket(w http.ResponseWriter, r *http.Request, sub *t
 	// context ends closes the connection at once, without a close frame.
 	peerGone := c.CloseRead(context.Background())
 	defer context.AfterFunc(peerGone, cancel)()
+	// Writes and pings are bounded by the write timeout alone: the library
+	// drops the connection without a close frame when a write's context
+	// ends mid-write. A shutdown closes the connection as going away, at
+	// once and with the frame, which also ends a wait for a pong.
+	defer context.AfterFunc(h.streams.ctx, func() { h.goingAway(c) })()
 	for {
 		hctx, woke, hcancel := acc.waitContext(ctx, h.heartbeat)
 		evs, err := sub.Next(hctx, streamBatch)
@@ -72,7 +77,7 @@ func (h *Handler) eventsWebSocket(w http.ResponseWriter, r *http.Request, sub *t
 			h.goingAway(c)
 			return
 		case errors.Is(err, context.DeadlineExceeded):
-			pctx, pcancel := context.WithTimeout(ctx, h.streamWriteTimeout)
+			pctx, pcancel := context.WithTimeout(context.Background(), h.streamWriteTimeout)
 			err := c.Ping(pctx)
 			pcancel()
 			if err != nil {
@@ -92,7 +97,7 @@ func (h *Handler) eventsWebSocket(w http.ResponseWriter, r *http.Request, sub *t
 		}
 		fm.delivered(evs)
 		for _, e := range evs {
-			wctx, wcancel := context.WithTimeout(ctx, h.streamWriteTimeout)
+			wctx, wcancel := context.WithTimeout(context.Background(), h.streamWriteTimeout)
 			err := c.Write(wctx, websocket.MessageText, e.JSON(fq.document))
 			wcancel()
 			if err != nil {
