@@ -70,6 +70,7 @@ type serveOptions struct {
 	maxInflight    int
 	maxConnsPerIP  int
 	diskReserve    int64
+	docCache       int
 	corsOrigins    []string
 }
 
@@ -147,6 +148,7 @@ glibc.malloc.arena_max in GLIBC_TUNABLES, sets the limit instead.`,
 	f.IntVar(&o.maxInflight, "max-inflight", defaultMaxInflight, "most requests served at once (`n`); past it, 503 overloaded with Retry-After at once; 0 for no cap. Probes, /metrics and the change feed's streams and long polls are not counted")
 	f.IntVar(&o.maxConnsPerIP, "max-conns-per-ip", defaultMaxConnsPerIP, "most open connections from one client address (`n`); past it, a new connection is answered 503 overloaded and closed; 0 for no cap")
 	f.Int64Var(&o.diskReserve, "disk-reserve", pebble.DefaultReserveBytes, "free `bytes` to keep on the --data disk: while less is free, writes are 507 insufficient_storage and reads go on; 0 for no reserve")
+	f.IntVar(&o.docCache, "doc-cache", pebble.DefaultDocumentCacheSize, "`bytes` of current documents the embedded store keeps in memory, encoded (the document cache): writes read what they replace from it, and query pages and multi-document reads the documents they return; each document at most 16 KiB")
 	f.StringVar(&o.debugAddr, "debug-addr", "", "serve Go's /debug/pprof/ on this `host:port` (never on --addr), without authentication")
 	f.StringArrayVar(&o.corsOrigins, "cors-origin", nil, "an `origin` (https://app.example.com) whose pages may call the API from a browser (CORS); repeat for more, * for any")
 	return cmd
@@ -171,6 +173,9 @@ func (o *serveOptions) run(ctx context.Context, stderr io.Writer) error {
 	}
 	if o.diskReserve < 0 {
 		return usageErrorf("--disk-reserve must not be negative (0: no reserve), not %d", o.diskReserve)
+	}
+	if o.docCache <= 0 {
+		return usageErrorf("--doc-cache must be positive, not %d", o.docCache)
 	}
 	if o.maxScanDocs <= 0 {
 		return usageErrorf("--max-scan-docs must be positive, not %d", o.maxScanDocs)
@@ -367,7 +372,7 @@ func (o *serveOptions) openStore(ctx context.Context, log *slog.Logger) (truce.S
 		if reserve == 0 {
 			reserve = -1 // pebble's "none"
 		}
-		return openStore(o.dataDir, log, reserve)
+		return openStore(o.dataDir, log, pebble.Options{ReserveBytes: reserve, DocumentCacheSize: o.docCache})
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
@@ -378,12 +383,14 @@ func (o *serveOptions) openStore(ctx context.Context, log *slog.Logger) (truce.S
 	return store, nil
 }
 
-// openStore opens the Pebble store in dir, creating dir if needed.
-func openStore(dir string, log *slog.Logger, reserve int64) (*pebble.Store, error) {
+// openStore opens the Pebble store in dir with opts and log, creating dir
+// if needed.
+func openStore(dir string, log *slog.Logger, opts pebble.Options) (*pebble.Store, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("create the data directory: %w", err)
 	}
-	store, err := pebble.Open(dir, pebble.Options{Logger: log, ReserveBytes: reserve})
+	opts.Logger = log
+	store, err := pebble.Open(dir, opts)
 	if err != nil {
 		if lockHeld(err) {
 			return nil, fmt.Errorf("data directory %s is in use by another process (it holds the LOCK file); stop it or choose another --data: %w", dir, err)

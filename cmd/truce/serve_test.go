@@ -190,6 +190,7 @@ func TestServeUsageErrors(t *testing.T) {
 		{"zero max doc bytes", []string{"serve", "--max-doc-bytes", "0"}, "--max-doc-bytes"},
 		{"not a number", []string{"serve", "--max-doc-bytes", "lots"}, "--max-doc-bytes"},
 		{"zero max lock ttl", []string{"serve", "--max-lock-ttl", "0s"}, "--max-lock-ttl"},
+		{"zero document cache", []string{"serve", "--doc-cache", "0"}, "--doc-cache"},
 		{"extra argument", []string{"serve", "now"}, "now"},
 		{"missing auth file", []string{"serve", "--auth-file", "/nonexistent/auth.json"}, "--auth-file"},
 		{"bad rate limit", []string{"serve", "--rate-limit", "fast"}, "--rate-limit"},
