@@ -55,6 +55,8 @@ func Specs() []Spec {
 			Summary: "read two of --docs accounts, move an amount between them in one POST /v1/tx with ifMatch; on 412/409 start over"},
 		{Name: "lock-cycle", New: truceOnly("lock-cycle", LockCycle),
 			Summary: "lock one of --docs documents (queueing), read it, PUT it with the Lock-Token, unlock"},
+		{Name: "query", New: truceOnly("query", Query),
+			Summary: "POST a query for the page of 100 documents from a random counter n on, ordered by n (the index [\"n\"], which it declares)"},
 		{Name: "watch-fanout", New: truceOnly("watch-fanout", WatchFanout),
 			Summary: "--subscribers follow GET /v1/events while the clients PUT; write rate and delivery delay"},
 	}

@@ -25,9 +25,17 @@ func mustServe(t *testing.T) string {
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
-	srv := httptest.NewServer(trucehttp.NewHandler(truce.NewService(store, truce.Options{}), trucehttp.Options{}))
+	svc := truce.NewService(store, truce.Options{})
+	// The background work, as truce serve runs it: among it the index
+	// builder, which the query workload waits for.
+	ctx, cancel := context.WithCancel(context.Background())
+	upkeep := make(chan struct{})
+	go func() { defer close(upkeep); _ = svc.Run(ctx) }()
+	srv := httptest.NewServer(trucehttp.NewHandler(svc, trucehttp.Options{}))
 	t.Cleanup(func() {
 		srv.Close()
+		cancel()
+		<-upkeep
 		if err := store.Close(); err != nil {
 			t.Errorf("close store: %v", err)
 		}
@@ -122,6 +130,17 @@ func TestWorkloadsAgainstTruce(t *testing.T) {
 			}
 		})
 	}
+	t.Run("query", func(t *testing.T) {
+		// The documents are there before the index: the workload adds it
+		// and waits for the build, then each page must hold 100 of 250.
+		base := mustServe(t)
+		qcfg := loadgen.Config{Clients: clients, Docs: 250, DocSize: 200}
+		runWorkload(t, base, "read", qcfg, 10)
+		s := runWorkload(t, base, "query", qcfg, 100)
+		if s.Reads != 100*100 || s.Writes != 0 {
+			t.Errorf("the queries returned %d documents and wrote %d, want 10000 and 0", s.Reads, s.Writes)
+		}
+	})
 	t.Run("update-hot", func(t *testing.T) {
 		base := mustServe(t)
 		s := runWorkload(t, base, "update-hot", cfg, 100)
@@ -174,10 +193,10 @@ func TestWorkloadsAgainstTruce(t *testing.T) {
 }
 
 func TestTruceOnlyWorkloads(t *testing.T) {
-	if n := len(loadgen.Specs()); n != 10 {
-		t.Errorf("%d workloads, want the nine of issue 9 and update-tuned", n)
+	if n := len(loadgen.Specs()); n != 11 {
+		t.Errorf("%d workloads, want the nine of issue 9, update-tuned and query", n)
 	}
-	for _, name := range []string{"update-tuned", "merge-hot", "tx-transfer", "lock-cycle", "watch-fanout"} {
+	for _, name := range []string{"update-tuned", "query", "merge-hot", "tx-transfer", "lock-cycle", "watch-fanout"} {
 		s, ok := loadgen.Lookup(name)
 		if !ok || s.New == nil || s.Generic {
 			t.Fatalf("%s: %+v, want an available truce-only workload", name, s)
