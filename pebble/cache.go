@@ -6,7 +6,6 @@ import (
 	"maps"
 	"slices"
 	"sync"
-	"unsafe"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/trucedb/truce"
@@ -247,18 +246,9 @@ func (s *Store) cacheDocuments(t *tx) {
 	}
 }
 
-// A View reads a current document through the committed cache too, when
-// that read is the View's first: reading the entry before and after the
-// View opens its iterator, and finding the same entry both times, shows
-// that the iterator sees that very value. An Update drops a document's
-// entry before its batch becomes visible and adds the new one after, and
-// every entry added is a new slice; so an entry that is still there, the
-// same slice, was the visible value all along, and the View may use it as
-// if it had read the iterator. A later read of the same View cannot use
-// the cache: its iterator was opened before the first look.
-
-// viewDocumentHook, when a test sets it, runs in viewDocument on both
-// sides of the iterator's opening.
+// viewDocumentHook, when a test sets it, runs in a View's begin on both
+// sides of its iterator's opening: the moments where a commit could make
+// the cache and the iterator disagree.
 var viewDocumentHook func(stage string)
 
 // cachedDocument is the committed cache's entry for key, for a View.
@@ -269,13 +259,15 @@ func (s *Store) cachedDocument(key []byte) []byte {
 	return e.v
 }
 
-// A later read of a View uses the cache too, when the entry is older than
-// the View's snapshot: the View took floor, the number of the last commit
-// applied, before it opened its iterator, so the iterator sees every commit
-// up to floor; an entry added at or before floor that is still there held
-// the committed value from then until now, and so at the snapshot too.
-// Query pages read a hundred documents this way (docs/benchmarks.md,
-// "Queries and secondary indexes").
+// A View reads a current document through the committed cache when the
+// entry is no newer than the View's snapshot: the View took floor, the
+// number of the last commit applied, before it opened its iterator, so the
+// iterator sees every commit up to floor; an Update drops a document's
+// entry before its batch becomes visible and adds the new one after, with
+// the number of the last commit applied, so an entry added at or before
+// floor that is still there held the committed value from then until now,
+// and so at the snapshot too. Query pages read a hundred documents this way
+// (docs/benchmarks.md, "Queries and secondary indexes").
 
 // snapshotDocument is Document in a View whose iterator is open, from the
 // cache; ok is false when the cache cannot answer.
@@ -288,34 +280,6 @@ func (t *tx) snapshotDocument(key []byte, collection, id string) (d *truce.Docum
 		return nil, false, nil
 	}
 	if d, err = decodeDocument(e.v, collection, id); err != nil {
-		return nil, true, err
-	}
-	t.observeSeq(d.Seq)
-	t.cacheHits++
-	return d, true, nil
-}
-
-// viewDocument is Document in a View that has not read yet. ok is false
-// when the cache cannot answer; the View's iterator is open then.
-func (t *tx) viewDocument(key []byte, collection, id string) (d *truce.Document, ok bool, err error) {
-	before := t.s.cachedDocument(key)
-	if viewDocumentHook != nil {
-		viewDocumentHook("before iterator")
-	}
-	if err := t.begin(); err != nil {
-		return nil, true, err
-	}
-	if len(before) == 0 { // absent (an empty slice could share its address with another)
-		return nil, false, nil
-	}
-	if viewDocumentHook != nil {
-		viewDocumentHook("after iterator")
-	}
-	after := t.s.cachedDocument(key)
-	if unsafe.SliceData(after) != unsafe.SliceData(before) {
-		return nil, false, nil
-	}
-	if d, err = decodeDocument(after, collection, id); err != nil {
 		return nil, true, err
 	}
 	t.observeSeq(d.Seq)

@@ -156,6 +156,33 @@ func putDoc(tx truce.Tx, col, id string, version int64) error {
 		Body: fmt.Appendf(nil, `{"v":%d}`, version)})
 }
 
+// putDocs writes the documents ids of collection c, all at version.
+func putDocs(tx truce.Tx, version int64, ids ...string) error {
+	for _, id := range ids {
+		if err := putDoc(tx, "c", id, version); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rewriteTogether rewrites the documents ids of collection c in one Update
+// at a time, at versions 2, 3, … until ctx ends, in a goroutine that wg
+// waits for.
+func rewriteTogether(ctx context.Context, t *testing.T, s *Store, wg *sync.WaitGroup, ids ...string) {
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for v := int64(2); ctx.Err() == nil; v++ {
+			err := s.Update(ctx, func(tx truce.Tx) error { return putDocs(tx, v, ids...) })
+			if err != nil && ctx.Err() == nil {
+				t.Errorf("Update: %v", err)
+				return
+			}
+		}
+	}()
+}
+
 func TestDocumentCache(t *testing.T) {
 	s := openTest(t)
 	readDoc(t, s, "c", "x", 0)
@@ -304,29 +331,11 @@ func TestCloneCollectionCoversSettings(t *testing.T) {
 // using it.
 func TestViewCachedReadKeepsSnapshot(t *testing.T) {
 	s := openTest(t)
-	mustUpdate(t, s, func(tx truce.Tx) error {
-		putDoc(tx, "c", "a", 1)
-		return putDoc(tx, "c", "b", 1)
-	})
+	mustUpdate(t, s, func(tx truce.Tx) error { return putDocs(tx, 1, "a", "b") })
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for v := int64(2); ctx.Err() == nil; v++ {
-			err := s.Update(ctx, func(tx truce.Tx) error {
-				if err := putDoc(tx, "c", "a", v); err != nil {
-					return err
-				}
-				return putDoc(tx, "c", "b", v)
-			})
-			if err != nil && ctx.Err() == nil {
-				t.Errorf("Update: %v", err)
-				return
-			}
-		}
-	}()
+	rewriteTogether(ctx, t, s, &wg, "a", "b")
 	var views, cached atomic.Int64
 	for range 4 {
 		wg.Add(1)
@@ -441,14 +450,7 @@ func TestViewLaterReadsUseCacheOlderThanSnapshot(t *testing.T) {
 	s := openTest(t)
 	ctx := context.Background()
 	put := func(v int64) {
-		mustUpdate(t, s, func(tx truce.Tx) error {
-			for _, id := range []string{"a", "b", "c"} {
-				if err := putDoc(tx, "c", id, v); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+		mustUpdate(t, s, func(tx truce.Tx) error { return putDocs(tx, v, "a", "b", "c") })
 	}
 	put(1)
 	readAll := func(rtx truce.ReadTx) (versions []int64, hits int) {
@@ -503,35 +505,11 @@ func TestViewLaterReadsUseCacheOlderThanSnapshot(t *testing.T) {
 func TestViewLaterReadsKeepSnapshotUnderWrites(t *testing.T) {
 	s := openTest(t)
 	ids := []string{"a", "b", "c"}
-	mustUpdate(t, s, func(tx truce.Tx) error {
-		for _, id := range ids {
-			if err := putDoc(tx, "c", id, 1); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	mustUpdate(t, s, func(tx truce.Tx) error { return putDocs(tx, 1, ids...) })
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for v := int64(2); ctx.Err() == nil; v++ {
-			err := s.Update(ctx, func(tx truce.Tx) error {
-				for _, id := range ids {
-					if err := putDoc(tx, "c", id, v); err != nil {
-						return err
-					}
-				}
-				return nil
-			})
-			if err != nil && ctx.Err() == nil {
-				t.Errorf("Update: %v", err)
-				return
-			}
-		}
-	}()
+	rewriteTogether(ctx, t, s, &wg, ids...)
 	var views, hits atomic.Int64
 	for range 4 {
 		wg.Add(1)

@@ -93,9 +93,15 @@ func (t *tx) begin() error {
 	if t.batch == nil && t.it == nil {
 		// Before the iterator: it sees every commit up to floor.
 		t.floor = t.s.appliedCommit.Load()
+		if viewDocumentHook != nil {
+			viewDocumentHook("before iterator")
+		}
 		it, err := t.s.db.NewIter(nil)
 		if err != nil {
 			return fmt.Errorf("pebble: iterate: %w", err)
+		}
+		if viewDocumentHook != nil {
+			viewDocumentHook("after iterator")
 		}
 		t.it = it
 		// Take the bounds after the iterator: a commit publishes its
@@ -342,12 +348,10 @@ func (t *tx) Document(collection, id string) (*truce.Document, error) {
 	if t.batch != nil && t.batch.Empty() {
 		return t.committedDocument(t.key, collection, id)
 	}
-	if t.batch == nil && t.it == nil && !t.done {
-		if d, ok, err := t.viewDocument(t.key, collection, id); ok {
-			return d, err
+	if t.batch == nil {
+		if err := t.begin(); err != nil {
+			return nil, err
 		}
-	}
-	if t.batch == nil && t.it != nil {
 		if d, ok, err := t.snapshotDocument(t.key, collection, id); ok {
 			return d, err
 		}
