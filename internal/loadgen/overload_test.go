@@ -7,10 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/trucedb/truce"
 	trucehttp "github.com/trucedb/truce/http"
 	"github.com/trucedb/truce/internal/loadgen"
-	"github.com/trucedb/truce/pebble"
 )
 
 // TestOverload runs a short overload run against a server that takes two
@@ -18,17 +16,8 @@ import (
 // shed (503 overloaded) or an error, none is an error, and the table and
 // the chart show every load.
 func TestOverload(t *testing.T) {
-	store, err := pebble.Open(t.TempDir(), pebble.Options{})
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	srv := httptest.NewServer(trucehttp.NewHandler(truce.NewService(store, truce.Options{}), trucehttp.Options{MaxInflight: 2}))
-	t.Cleanup(func() {
-		srv.Close()
-		if err := store.Close(); err != nil {
-			t.Errorf("close store: %v", err)
-		}
-	})
+	srv := httptest.NewServer(mustHandler(t, trucehttp.Options{MaxInflight: 2}))
+	t.Cleanup(srv.Close)
 	rep, err := loadgen.Overload(t.Context(), loadgen.OverloadOptions{Base: srv.URL, Collection: "ov", Docs: 10, DocSize: 100,
 		Clients: 2, Step: 300 * time.Millisecond, Multiples: []float64{0.5, 4}, Conns: 8})
 	if err != nil {

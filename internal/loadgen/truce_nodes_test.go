@@ -8,21 +8,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/trucedb/truce"
 	trucehttp "github.com/trucedb/truce/http"
 	"github.com/trucedb/truce/internal/loadgen"
-	"github.com/trucedb/truce/pebble"
 )
 
 // TestTruceNodesSpreadClients runs the update workload against two nodes
 // of one store and checks that each client sends its operations to its
 // own node, client i to node i mod 2, and seeding to the first.
 func TestTruceNodesSpreadClients(t *testing.T) {
-	store, err := pebble.Open(t.TempDir(), pebble.Options{})
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	h := trucehttp.NewHandler(truce.NewService(store, truce.Options{}), trucehttp.Options{})
+	h := mustHandler(t, trucehttp.Options{})
 	var requests [2]atomic.Int64
 	var nodes [2]*httptest.Server
 	for i := range nodes {
@@ -34,9 +28,6 @@ func TestTruceNodesSpreadClients(t *testing.T) {
 	t.Cleanup(func() {
 		for _, n := range nodes {
 			n.Close()
-		}
-		if err := store.Close(); err != nil {
-			t.Errorf("close store: %v", err)
 		}
 	})
 	target, err := loadgen.NewTruceNodes([]string{nodes[0].URL, nodes[1].URL}, "bench", "", 1)

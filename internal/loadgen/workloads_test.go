@@ -18,28 +18,36 @@ import (
 	"github.com/trucedb/truce/pebble"
 )
 
-// mustServe starts a truce server over Pebble in a temporary directory.
-func mustServe(t *testing.T) string {
+// mustHandler returns the HTTP handler of a truce Service over Pebble in a
+// temporary directory, with opts, and the Service's background work
+// running, as truce serve runs it: among it the index builder, which the
+// query workload waits for. Servers the test starts on it must be closed
+// in cleanups registered after this call, which run first.
+func mustHandler(t *testing.T, opts trucehttp.Options) http.Handler {
 	t.Helper()
 	store, err := pebble.Open(t.TempDir(), pebble.Options{})
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
 	svc := truce.NewService(store, truce.Options{})
-	// The background work, as truce serve runs it: among it the index
-	// builder, which the query workload waits for.
 	ctx, cancel := context.WithCancel(context.Background())
 	upkeep := make(chan struct{})
 	go func() { defer close(upkeep); _ = svc.Run(ctx) }()
-	srv := httptest.NewServer(trucehttp.NewHandler(svc, trucehttp.Options{}))
 	t.Cleanup(func() {
-		srv.Close()
 		cancel()
 		<-upkeep
 		if err := store.Close(); err != nil {
 			t.Errorf("close store: %v", err)
 		}
 	})
+	return trucehttp.NewHandler(svc, opts)
+}
+
+// mustServe starts a truce server over Pebble in a temporary directory.
+func mustServe(t *testing.T) string {
+	t.Helper()
+	srv := httptest.NewServer(mustHandler(t, trucehttp.Options{}))
+	t.Cleanup(srv.Close)
 	return srv.URL
 }
 
