@@ -2,6 +2,7 @@ package http
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/trucedb/truce"
+	"github.com/trucedb/truce/internal/admit"
 )
 
 // inflightRetryAfter is the Retry-After of an overloaded answer: long
@@ -39,13 +41,23 @@ func exemptFromInflight(r *http.Request) bool {
 	return false
 }
 
-// enter takes a place among the requests in flight, if one is free.
-func (h *Handler) enter() bool {
-	if h.inflight.Add(1) > h.maxInflight {
-		h.inflight.Add(-1)
-		return false
+// newAdmission returns the limit on requests in flight: maxInflight (0:
+// none), lowered while the server is congested if adaptive. The limit is
+// a gauge of the metrics, if any.
+func (h *Handler) newAdmission(maxInflight int64, adaptive bool) *admit.Limiter {
+	o := admit.Options{Max: maxInflight, Adaptive: adaptive}
+	if h.metrics != nil && maxInflight > 0 {
+		g := h.metrics.inflightLimit
+		g.Set(float64(maxInflight))
+		o.OnChange = func(n int64) { g.Set(float64(n)) }
 	}
-	return true
+	return admit.New(o)
+}
+
+// Run adapts the limit on requests in flight (Options.AdaptiveInflight)
+// until ctx ends; it returns at once if there is nothing to adapt.
+func (h *Handler) Run(ctx context.Context) {
+	h.admission.Run(ctx)
 }
 
 // shed answers r with 503 overloaded: nothing was done, retry later. At
@@ -84,11 +96,14 @@ type shedAnswer struct {
 }
 
 // newShedAnswer renders the overloaded problem of a server whose cap is
-// maxInflight.
-func newShedAnswer(maxInflight int64) shedAnswer {
+// maxInflight, lowered while congested if adaptive.
+func newShedAnswer(maxInflight int64, adaptive bool) shedAnswer {
+	limit := "(--max-inflight " + strconv.FormatInt(maxInflight, 10) + ")"
+	if adaptive {
+		limit = "(at most --max-inflight " + strconv.FormatInt(maxInflight, 10) + ", fewer while its CPU cannot keep up)"
+	}
 	te := &truce.Error{Code: truce.CodeOverloaded, RetryAfter: inflightRetryAfter,
-		Detail: "the server is serving as many requests as it takes at once (--max-inflight " +
-			strconv.FormatInt(maxInflight, 10) + "); nothing was done: retry after Retry-After"}
+		Detail: "the server is serving as many requests as it takes at once " + limit + "; nothing was done: retry after Retry-After"}
 	const instance, rid = "\x00instance\x00", "\x00rid\x00"
 	p := Problem{Type: "/problems/" + problemName(te.Code), Title: problemTypeOf(te.Code).title, Status: StatusOf(te.Code),
 		Detail: te.Detail, Instance: instance, Code: string(te.Code), Retryable: te.Code.Retryable(), RequestID: rid}

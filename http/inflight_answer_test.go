@@ -6,15 +6,29 @@ import (
 	"testing"
 
 	"github.com/trucedb/truce"
+	"github.com/trucedb/truce/internal/admit"
 )
 
 // TestShedAnswer: the overloaded answer rendered once and filled in per
 // request is byte for byte the one writeProblem encodes, for paths and
-// request ids that need escaping too, and for HEAD.
+// request ids that need escaping too, and for HEAD; with the adaptive
+// limit on, its detail says the limit may be lower than the cap.
 func TestShedAnswer(t *testing.T) {
-	h := &Handler{maxInflight: 7, shedAnswer: newShedAnswer(7)}
-	te := &truce.Error{Code: truce.CodeOverloaded, RetryAfter: inflightRetryAfter,
-		Detail: "the server is serving as many requests as it takes at once (--max-inflight 7); nothing was done: retry after Retry-After"}
+	for _, adaptive := range []bool{false, true} {
+		limit := "(--max-inflight 7)"
+		if adaptive {
+			limit = "(at most --max-inflight 7, fewer while its CPU cannot keep up)"
+		}
+		h := &Handler{admission: admit.New(admit.Options{Max: 7, Adaptive: adaptive}), shedAnswer: newShedAnswer(7, adaptive)}
+		te := &truce.Error{Code: truce.CodeOverloaded, RetryAfter: inflightRetryAfter,
+			Detail: "the server is serving as many requests as it takes at once " + limit + "; nothing was done: retry after Retry-After"}
+		checkShedAnswer(t, h, te)
+	}
+}
+
+// checkShedAnswer compares h's shed answers with writeProblem's of te.
+func checkShedAnswer(t *testing.T, h *Handler, te *truce.Error) {
+	t.Helper()
 	for _, tc := range []struct{ method, path, rid string }{
 		{"PUT", "/v1/collections/c/docs/d1", "abc-1"},
 		{"GET", "/v1/collections/c/docs/a\"b<&>\\é\u2028", "r\"<id>"},

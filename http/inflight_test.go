@@ -99,6 +99,9 @@ func TestMaxInflight(t *testing.T) {
 	if r := c.do("GET", "/metrics", nil).want(t, 200, ""); !strings.Contains(string(r.Body), "truce_overloaded_total 8") {
 		t.Fatalf("/metrics does not count the shed requests:\n%s", r.Body)
 	}
+	if r := c.do("GET", "/metrics", nil); !strings.Contains(string(r.Body), "truce_inflight_limit 3") {
+		t.Fatalf("/metrics does not show the limit of 3:\n%s", r.Body)
+	}
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, "GET", c.base+"/v1/events", nil)

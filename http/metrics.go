@@ -51,8 +51,11 @@ type Metrics struct {
 	requests *prometheus.CounterVec   // route, method, status
 	duration *prometheus.HistogramVec // route, method, status
 	inflight prometheus.Gauge
-	bytesIn  *prometheus.CounterVec // route
-	bytesOut *prometheus.CounterVec // route
+	// inflightLimit is the limit on requests in flight: --max-inflight,
+	// or lower while the adaptive limit is lowered.
+	inflightLimit prometheus.Gauge
+	bytesIn       *prometheus.CounterVec // route
+	bytesOut      *prometheus.CounterVec // route
 
 	conflicts    *prometheus.CounterVec // collection, code
 	merges       *prometheus.CounterVec // collection, outcome
@@ -122,6 +125,7 @@ func NewMetrics(opts MetricsOptions) *Metrics {
 	m.recorded = f.counterVec("truce_recorded_conflicts_total", "Recorded conflicts (manual policy) by event: opened, resolved, dismissed.", "collection", "event")
 	m.replays = f.counter("truce_idempotent_replays_total", "Requests answered from a stored Idempotency-Key answer.")
 	m.rateLimited = f.counter("truce_rate_limited_total", "Requests refused with 429 rate_limited.")
+	m.inflightLimit = f.gauge("truce_inflight_limit", "How many requests may be in flight now (those truce_overloaded_total counts are refused past it): --max-inflight, or fewer while --adaptive-inflight has lowered it.")
 	m.overloaded = f.counter("truce_overloaded_total", "Requests shed with 503 overloaded past --max-inflight.")
 	m.lockWait = f.histogramVec("truce_lock_wait_seconds", "Time a lock request took, waiting included, by outcome: acquired, locked (423 after the wait), error.", latencyBuckets, "outcome")
 	m.locksWaiting = f.gauge("truce_lock_requests_waiting", "Lock requests with a wait that are being served now.")

@@ -23,6 +23,7 @@ import (
 
 	"github.com/trucedb/truce"
 	"github.com/trucedb/truce/auth"
+	"github.com/trucedb/truce/internal/admit"
 )
 
 // Options configures a Handler. The zero value is usable.
@@ -72,6 +73,13 @@ type Options struct {
 	// problem pages and the change feed's long-lived requests are not
 	// counted.
 	MaxInflight int
+	// AdaptiveInflight lowers the limit on requests in flight below
+	// MaxInflight while the server's CPU cannot keep up (the Go scheduler
+	// leaves ready goroutines waiting), and raises it back when it can,
+	// so that admitted requests keep their latency at several times the
+	// load the server can take (inflight.go). The handler adapts only
+	// while Run runs.
+	AdaptiveInflight bool
 	// CORSOrigins are the origins (scheme://host[:port], or "*" for any)
 	// whose pages may call the API from a browser (cors.go); none by
 	// default. Check each with CheckCORSOrigin.
@@ -116,10 +124,10 @@ type Handler struct {
 
 	// console holds the console's files (console.go), or is nil.
 	console fs.FS
-	// inflight counts the requests that count against maxInflight.
-	inflight    atomic.Int64
-	maxInflight int64
-	shedAnswer  shedAnswer // the 503 past maxInflight, rendered once
+	// admission counts the requests that count against --max-inflight
+	// and holds the limit on them.
+	admission  *admit.Limiter
+	shedAnswer shedAnswer // the 503 past the limit, rendered once
 	// corsOrigins are the origins given CORS headers (cors.go).
 	corsOrigins []string
 }
@@ -158,8 +166,8 @@ func NewHandler(svc *truce.Service, opts Options) *Handler {
 	h.limits = newLimiters()
 	h.metrics, h.accessLog = opts.Metrics, opts.AccessLog
 	h.console = opts.Console
-	h.maxInflight = int64(max(opts.MaxInflight, 0))
-	h.shedAnswer = newShedAnswer(h.maxInflight)
+	h.admission = h.newAdmission(int64(max(opts.MaxInflight, 0)), opts.AdaptiveInflight)
+	h.shedAnswer = newShedAnswer(h.admission.Max(), opts.AdaptiveInflight)
 	h.corsOrigins = slices.Clone(opts.CORSOrigins)
 	h.txmux = h.transactionMux()
 	h.register(h.mux, h.routeTable())
@@ -220,12 +228,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.cors(rw, r) {
 		return
 	}
-	if h.maxInflight > 0 && !exemptFromInflight(r) {
-		if !h.enter() {
+	if h.admission.Max() > 0 && !exemptFromInflight(r) {
+		if !h.admission.Enter() {
 			h.shed(rw, r)
 			return
 		}
-		defer h.inflight.Add(-1)
+		defer h.admission.Leave()
 	}
 	if hasDotSegment(r.URL.EscapedPath()) {
 		h.problem(rw, r, truce.Errorf(truce.CodeInvalidID, "the path %.100q has a . or .. segment; ids and names cannot be . or ..", r.URL.EscapedPath()))

@@ -38,6 +38,7 @@ type benchOptions struct {
 	subs       int
 	cpuProfile string
 	overload   bool
+	capacity   float64
 	loads      []float64
 	conns      int
 	rounds     int
@@ -103,6 +104,7 @@ run it where the server runs only if you mean to measure both together.`,
 	f.BoolVar(&o.overload, "overload", false, "measure load shedding instead of a workload: the capacity of --clients closed-loop writers, then blind PUTs sent open-loop (Poisson arrivals) at --loads times it, each for --duration; goodput, 503s shed and the p50 and p99 of admitted writes, from their intended send times")
 	f.Float64SliceVar(&o.loads, "loads", []float64{0.5, 1, 1.5, 2, 3, 4}, "--overload: the offered loads, as `multiples` of the capacity (0.5 shows the unloaded latency)")
 	f.IntVar(&o.rounds, "rounds", 1, "--overload: measure this many times in a row (--json prints a report a line; --chart draws each round)")
+	f.Float64Var(&o.capacity, "capacity", 0, "--overload: multiply this capacity (`writes/s`) instead of measuring it, so that runs compared side by side offer the same rates; 0 measures it")
 	f.IntVar(&o.conns, "conns", 512, "--overload: connections the open-loop sender keeps open; a request due while all wait for answers is sent late, and counted")
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the load generator's measured run to `file` (for go tool pprof)")
 	return cmd
@@ -317,7 +319,7 @@ func (o *benchOptions) runOverload(cmd *cobra.Command, server, token string) err
 	var series []loadgen.OverloadSeries
 	for round := 1; round <= o.rounds; round++ {
 		rep, err := loadgen.Overload(ctx, loadgen.OverloadOptions{Base: server, Token: token, Collection: o.collection,
-			Docs: o.docs, DocSize: o.docSize, Clients: o.clients, Warmup: o.warmup, Step: o.duration, Multiples: o.loads, Conns: o.conns})
+			Docs: o.docs, DocSize: o.docSize, Clients: o.clients, Warmup: o.warmup, Step: o.duration, Multiples: o.loads, Conns: o.conns, Capacity: o.capacity})
 		if err != nil {
 			return fmt.Errorf("overload on %s: %w", server, err)
 		}

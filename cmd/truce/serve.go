@@ -68,6 +68,7 @@ type serveOptions struct {
 	h2c            bool
 	debugAddr      string
 	maxInflight    int
+	adaptive       bool
 	maxConnsPerIP  int
 	diskReserve    int64
 	docCache       int
@@ -146,6 +147,7 @@ glibc.malloc.arena_max in GLIBC_TUNABLES, sets the limit instead.`,
 	f.BoolVar(&o.h2c, "h2c", true, "also serve HTTP/2 without TLS (h2c, prior knowledge) on a plain --addr, beside HTTP/1.1; client.WithHTTP2 and truce bench --h2c use it")
 	f.BoolVar(&o.accessLog, "access-log", false, "log one line per request at info level (request id, route, status, code, duration, caller, collection, id, bytes)")
 	f.IntVar(&o.maxInflight, "max-inflight", defaultMaxInflight, "most requests served at once (`n`); past it, 503 overloaded with Retry-After at once; 0 for no cap. Probes, /metrics and the change feed's streams and long polls are not counted")
+	f.BoolVar(&o.adaptive, "adaptive-inflight", false, "lower the limit on requests in flight below --max-inflight while the server's CPU cannot keep up (Go's scheduler leaves ready work waiting), and raise it back when it can, so that admitted requests stay fast at several times the load the server can take")
 	f.IntVar(&o.maxConnsPerIP, "max-conns-per-ip", defaultMaxConnsPerIP, "most open connections from one client address (`n`); past it, a new connection is answered 503 overloaded and closed; 0 for no cap")
 	f.Int64Var(&o.diskReserve, "disk-reserve", pebble.DefaultReserveBytes, "free `bytes` to keep on the --data disk: while less is free, writes are 507 insufficient_storage and reads go on; 0 for no reserve")
 	f.IntVar(&o.docCache, "doc-cache", pebble.DefaultDocumentCacheSize, "`bytes` of current documents the embedded store keeps in memory, encoded (the document cache): writes read what they replace from it, and query pages and multi-document reads the documents they return; each document at most 16 KiB")
@@ -302,7 +304,7 @@ func (o *serveOptions) run(ctx context.Context, stderr io.Writer) error {
 	defer side.close()
 	handler := trucehttp.NewHandler(svc, trucehttp.Options{Logger: log, MaxTxBodyBytes: o.maxTxBytes,
 		Auth: keeper, RateLimit: limit, Burst: o.burst, Metrics: metrics, AccessLog: o.accessLog,
-		MaxInflight: o.maxInflight, Console: web.Console, CORSOrigins: o.corsOrigins})
+		MaxInflight: o.maxInflight, AdaptiveInflight: o.adaptive, Console: web.Console, CORSOrigins: o.corsOrigins})
 	traced, stopTracing, err := startTracing(ctx, handler, log)
 	if err != nil {
 		stopUpkeeping()
@@ -323,6 +325,7 @@ func (o *serveOptions) run(ctx context.Context, stderr io.Writer) error {
 	}
 
 	ln = trucehttp.LimitListener(ln, o.maxConnsPerIP, certs == nil)
+	go handler.Run(ctx)
 	served := make(chan error, 1)
 	scheme := "http"
 	if certs != nil {

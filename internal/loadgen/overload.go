@@ -35,6 +35,11 @@ type OverloadOptions struct {
 	// counted as such). Zero means 512, below truce serve's default
 	// --max-conns-per-ip.
 	Conns int
+	// Capacity, when above zero, is the capacity the Multiples multiply,
+	// in writes a second, instead of one measured closed-loop: runs that
+	// compare two servers side by side then offer both the same rates.
+	// The warm-up still runs.
+	Capacity float64
 	// Uniform spaces the open-loop requests evenly instead of at
 	// exponential gaps (Poisson arrivals, as independent users make).
 	Uniform bool
@@ -118,14 +123,16 @@ func Overload(ctx context.Context, o OverloadOptions) (*OverloadReport, error) {
 			return nil, fmt.Errorf("warm-up: %w", err)
 		}
 	}
-	ok, hist, err := closedLoop(ctx, t, reqs, o.Clients, o.Step)
-	if err != nil {
-		return nil, fmt.Errorf("capacity: %w", err)
+	rep := &OverloadReport{Clients: o.Clients, Conns: o.Conns, Arrivals: "poisson", CapacityPerSec: o.Capacity}
+	if o.Capacity <= 0 {
+		ok, hist, err := closedLoop(ctx, t, reqs, o.Clients, o.Step)
+		if err != nil {
+			return nil, fmt.Errorf("capacity: %w", err)
+		}
+		rep.CapacityPerSec = float64(ok) / o.Step.Seconds()
+		rep.CapacityP50Ms = float64(hist.ValueAtQuantile(50)) / 1000
+		rep.CapacityP99Ms = float64(hist.ValueAtQuantile(99)) / 1000
 	}
-	rep := &OverloadReport{Clients: o.Clients, Conns: o.Conns, Arrivals: "poisson",
-		CapacityPerSec: float64(ok) / o.Step.Seconds(),
-		CapacityP50Ms:  float64(hist.ValueAtQuantile(50)) / 1000,
-		CapacityP99Ms:  float64(hist.ValueAtQuantile(99)) / 1000}
 	if o.Uniform {
 		rep.Arrivals = "uniform"
 	}
