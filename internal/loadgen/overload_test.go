@@ -48,3 +48,24 @@ func TestOverload(t *testing.T) {
 		t.Errorf("chart has %d lines, want 12", n)
 	}
 }
+
+// TestOverloadCapacity: with Capacity given, the run offers that capacity
+// times each multiple instead of measuring one, so that two servers run
+// side by side are offered the same rates.
+func TestOverloadCapacity(t *testing.T) {
+	srv := httptest.NewServer(mustHandler(t, trucehttp.Options{MaxInflight: 2, AdaptiveInflight: true}))
+	t.Cleanup(srv.Close)
+	rep, err := loadgen.Overload(t.Context(), loadgen.OverloadOptions{Base: srv.URL, Collection: "ov", Docs: 10, DocSize: 100,
+		Clients: 2, Step: 300 * time.Millisecond, Multiples: []float64{0.5, 2}, Conns: 8, Capacity: 400})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.CapacityPerSec != 400 || rep.CapacityP99Ms != 0 || len(rep.Steps) != 2 {
+		t.Fatalf("report: %+v", rep)
+	}
+	for i, want := range []float64{200, 800} {
+		if s := rep.Steps[i]; s.OfferedPerSec != want || s.Sent == 0 || s.OK+s.Shed+s.Errors != s.Sent || s.Errors != 0 {
+			t.Fatalf("%g×: offered %g, want %g: %+v", s.Multiple, s.OfferedPerSec, want, s)
+		}
+	}
+}
