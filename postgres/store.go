@@ -146,6 +146,8 @@ type Store struct {
 	writers atomic.Int32
 	// turns is the local write lock (group.go).
 	turns turns
+	// reads coalesces Documents (read_batch.go).
+	reads reads
 	// changes wakes change-feed readers; see notify.go.
 	changes  broadcast.Signal
 	listen   sync.Once
@@ -216,6 +218,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		log:      opts.Logger,
 		listened: make(chan struct{}),
 		metrics:  newStoreMetrics(),
+		reads:    reads{limit: readsInFlight()},
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -268,7 +271,8 @@ func (s *Store) View(ctx context.Context, fn func(truce.ReadTx) error) error {
 	return err
 }
 
-// Document reads the current version of one document in one statement.
+// Document reads the current version of one document in one statement,
+// which it may share with other Documents (read_batch.go).
 func (s *Store) Document(ctx context.Context, collection, id string) (*truce.Document, error) {
 	if err := s.begin(); err != nil {
 		return nil, err
@@ -277,26 +281,11 @@ func (s *Store) Document(ctx context.Context, collection, id string) (*truce.Doc
 	if !truce.ValidCollectionName(collection) || !truce.ValidID(id) {
 		return nil, truce.ErrNoRecord
 	}
-	var (
-		nd      nullDocument
-		flushed bool
-		lsn     string
-	)
-	err := s.pool.QueryRow(ctx, sqlStoreDocument, collection, id).Scan(append([]any{&flushed, &lsn}, nd.dest()...)...)
-	if err == nil && !flushed && !s.flushed.durableSeq(nd.seq) {
-		err = s.waitDurable(ctx, s.pool, lsn, 0)
-	}
-	d := nd.document(collection, id)
+	d, err := s.document(ctx, collection, id)
 	if err == nil && d == nil {
 		err = truce.ErrNoRecord
 	}
-	if err != nil {
-		if errors.Is(err, truce.ErrNoRecord) {
-			return nil, err
-		}
-		return nil, storeError(ctx, "document", err)
-	}
-	return d, nil
+	return d, err
 }
 
 // sqlStoreDocument reads a document (NULLs when it is absent) and, as
