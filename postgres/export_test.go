@@ -30,3 +30,7 @@ func BatchedReads(s *Store) int64 {
 	defer s.reads.mu.Unlock()
 	return s.reads.batched
 }
+
+// PrefetchHits returns how many read-aheads of s's Updates were answered
+// by a prefetch (readahead.go).
+func PrefetchHits(s *Store) int64 { return s.prefetchHits.Load() }
