@@ -9,22 +9,40 @@ import (
 	"time"
 
 	"github.com/trucedb/truce"
+	"github.com/trucedb/truce/internal/pgtest"
 	"github.com/trucedb/truce/pebble"
+	"github.com/trucedb/truce/postgres"
 )
 
+// The root package's tests run through pgtest.Main, for the cluster tests'
+// PostgreSQL.
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
 // The tests in this file run several Services over one store: several
-// truce nodes, as over PostgreSQL. A Pebble store belongs to one process,
-// so each Service here is a node only in what it keeps in its own memory;
-// sharedStore makes them keep nothing that matters there, as over a store
-// that other processes share.
+// truce nodes. Each runs twice (onBackends):
+//   - over PostgreSQL, each node with a Store of its own (its own pool and
+//     notification listener) on one database, as separate processes are;
+//   - over one Pebble store in process, which says it is shared
+//     (sharedStore), so that each Service keeps nothing that matters in its
+//     own memory, as over a store that other processes share.
 
 // sharedStore is a Pebble store that says it is shared (truce.SharedStore).
 type sharedStore struct{ *pebble.Store }
 
 func (sharedStore) Shared() bool { return true }
 
-// mustNodes returns n Services over one shared store.
-func mustNodes(tb testing.TB, n int, opts truce.Options) ([]*truce.Service, truce.Store) {
+// nodesFunc returns n Services over one store, and a Store onto it for the
+// test to look at what they wrote.
+type nodesFunc func(tb testing.TB, n int, opts truce.Options) ([]*truce.Service, truce.Store)
+
+// onBackends runs test over each kind of store that nodes share.
+func onBackends(t *testing.T, test func(t *testing.T, mustNodes nodesFunc)) {
+	t.Run("pebble", func(t *testing.T) { test(t, pebbleNodes) })
+	t.Run("postgres", func(t *testing.T) { test(t, postgresNodes) })
+}
+
+// pebbleNodes returns n Services over one shared Pebble store.
+func pebbleNodes(tb testing.TB, n int, opts truce.Options) ([]*truce.Service, truce.Store) {
 	tb.Helper()
 	ps, err := pebble.Open(tb.TempDir(), pebble.Options{})
 	if err != nil {
@@ -37,6 +55,27 @@ func mustNodes(tb testing.TB, n int, opts truce.Options) ([]*truce.Service, truc
 		nodes[i] = truce.NewService(store, opts)
 	}
 	return nodes, store
+}
+
+// postgresNodes returns n Services, each over a Store of its own on one
+// new PostgreSQL database, and the first node's Store.
+func postgresNodes(tb testing.TB, n int, opts truce.Options) ([]*truce.Service, truce.Store) {
+	tb.Helper()
+	url := pgtest.Start(tb)
+	nodes := make([]*truce.Service, n)
+	var first truce.Store
+	for i := range nodes {
+		s, err := postgres.Open(context.Background(), url, postgres.Options{MaxConns: 8})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(func() { s.Close() })
+		if first == nil {
+			first = s
+		}
+		nodes[i] = truce.NewService(s, opts)
+	}
+	return nodes, first
 }
 
 // queued returns the live queue records of a document's lock.
@@ -61,7 +100,9 @@ func queued(tb testing.TB, store truce.Store, collection, id string) []*truce.Lo
 // TestClusterLockFIFO: requests waiting on two nodes get the lock in the
 // order they joined the queue, whichever node they wait on and whichever
 // node releases it; a request that does not wait overtakes nobody.
-func TestClusterLockFIFO(t *testing.T) {
+func TestClusterLockFIFO(t *testing.T) { onBackends(t, testClusterLockFIFO) }
+
+func testClusterLockFIFO(t *testing.T, mustNodes nodesFunc) {
 	nodes, store := mustNodes(t, 2, truce.Options{})
 	ctx := t.Context()
 	first := mustLock(t, nodes[0], truce.LockRequest{Collection: "c", ID: "d", Owner: "first", TTL: time.Minute})
@@ -118,7 +159,9 @@ func TestClusterLockFIFO(t *testing.T) {
 // TestClusterLockMutualExclusion: workers on three nodes increment a
 // counter under the lock, each read and write through a random node: no
 // update is lost, and only the holder's token writes.
-func TestClusterLockMutualExclusion(t *testing.T) {
+func TestClusterLockMutualExclusion(t *testing.T) { onBackends(t, testClusterLockMutualExclusion) }
+
+func testClusterLockMutualExclusion(t *testing.T, mustNodes nodesFunc) {
 	nodes, store := mustNodes(t, 3, truce.Options{})
 	ctx := t.Context()
 	mustPut(t, nodes[0], "c", "n", `{"n":0}`)
@@ -170,7 +213,9 @@ func TestClusterLockMutualExclusion(t *testing.T) {
 // TestClusterLockWaiterGone: a queue record whose node died (nobody renews
 // it) holds up the queue only until it ends; a request that leaves the
 // queue on one node lets the next, on another, through.
-func TestClusterLockWaiterGone(t *testing.T) {
+func TestClusterLockWaiterGone(t *testing.T) { onBackends(t, testClusterLockWaiterGone) }
+
+func testClusterLockWaiterGone(t *testing.T, mustNodes nodesFunc) {
 	defer truce.SetClusterTimings(300*time.Millisecond, 20*time.Millisecond, time.Second)()
 	nodes, store := mustNodes(t, 2, truce.Options{})
 	ctx := t.Context()
@@ -239,7 +284,9 @@ func TestClusterLockWaiterGone(t *testing.T) {
 
 // TestClusterLockGrantedAtExpiry: a request on one node gets the lock when
 // the lease of a holder on another ends.
-func TestClusterLockGrantedAtExpiry(t *testing.T) {
+func TestClusterLockGrantedAtExpiry(t *testing.T) { onBackends(t, testClusterLockGrantedAtExpiry) }
+
+func testClusterLockGrantedAtExpiry(t *testing.T, mustNodes nodesFunc) {
 	nodes, _ := mustNodes(t, 2, truce.Options{})
 	held := mustLock(t, nodes[0], truce.LockRequest{Collection: "c", ID: "d", Owner: "ann", TTL: 200 * time.Millisecond})
 	l := mustLock(t, nodes[1], truce.LockRequest{Collection: "c", ID: "d", Owner: "bob", Wait: 10 * time.Second})
@@ -251,7 +298,9 @@ func TestClusterLockGrantedAtExpiry(t *testing.T) {
 // TestClusterLockExpiredElsewhere: a lock taken on a node that then died
 // (its Run no longer runs) gets its lock.expired from another node's Run,
 // soon after it ends, though that node never heard of it.
-func TestClusterLockExpiredElsewhere(t *testing.T) {
+func TestClusterLockExpiredElsewhere(t *testing.T) { onBackends(t, testClusterLockExpiredElsewhere) }
+
+func testClusterLockExpiredElsewhere(t *testing.T, mustNodes nodesFunc) {
 	defer truce.SetSharedLockExpiryIdle(100 * time.Millisecond)()
 	nodes, store := mustNodes(t, 2, truce.Options{})
 	ctx, cancel := context.WithCancel(t.Context())
@@ -278,7 +327,9 @@ func TestClusterLockExpiredElsewhere(t *testing.T) {
 // never taken for an answer; a claim is renewed while its request runs,
 // freed when it ends without an answer, and ends by itself when its node
 // dies.
-func TestClusterIdempotencyClaims(t *testing.T) {
+func TestClusterIdempotencyClaims(t *testing.T) { onBackends(t, testClusterIdempotencyClaims) }
+
+func testClusterIdempotencyClaims(t *testing.T, mustNodes nodesFunc) {
 	defer truce.SetClusterTimings(time.Second, 20*time.Millisecond, 300*time.Millisecond)()
 	nodes, store := mustNodes(t, 2, truce.Options{})
 	ctx := t.Context()
@@ -357,7 +408,9 @@ func TestClusterIdempotencyClaims(t *testing.T) {
 // all get the answer of the one request that ran: for a write that stores
 // its answer in its commit, and for a lock request, whose answer is stored
 // after it.
-func TestClusterIdempotencyOneRuns(t *testing.T) {
+func TestClusterIdempotencyOneRuns(t *testing.T) { onBackends(t, testClusterIdempotencyOneRuns) }
+
+func testClusterIdempotencyOneRuns(t *testing.T, mustNodes nodesFunc) {
 	nodes, store := mustNodes(t, 3, truce.Options{})
 	ctx := t.Context()
 	const clients = 9
@@ -433,7 +486,9 @@ func TestClusterIdempotencyOneRuns(t *testing.T) {
 // TestClusterTransaction: an interactive transaction begun on one node is
 // read, written and committed through others; a write committed on a third
 // node to what it read makes its commit a conflict.
-func TestClusterTransaction(t *testing.T) {
+func TestClusterTransaction(t *testing.T) { onBackends(t, testClusterTransaction) }
+
+func testClusterTransaction(t *testing.T, mustNodes nodesFunc) {
 	nodes, _ := mustNodes(t, 3, truce.Options{})
 	ctx := t.Context()
 	a, b, c := nodes[0], nodes[1], nodes[2]
@@ -478,7 +533,9 @@ func TestClusterTransaction(t *testing.T) {
 // checked against the settings committed when it commits, whichever node
 // changed them, and a collection dropped and made again elsewhere starts
 // afresh.
-func TestClusterSettings(t *testing.T) {
+func TestClusterSettings(t *testing.T) { onBackends(t, testClusterSettings) }
+
+func testClusterSettings(t *testing.T, mustNodes nodesFunc) {
 	nodes, _ := mustNodes(t, 2, truce.Options{})
 	ctx := t.Context()
 	a, b := nodes[0], nodes[1]
@@ -507,7 +564,9 @@ func TestClusterSettings(t *testing.T) {
 
 // TestClusterFeed: a subscriber on one node gets the events of commits on
 // others, in seq order, with the ids the log gave them.
-func TestClusterFeed(t *testing.T) {
+func TestClusterFeed(t *testing.T) { onBackends(t, testClusterFeed) }
+
+func testClusterFeed(t *testing.T, mustNodes nodesFunc) {
 	nodes, store := mustNodes(t, 3, truce.Options{})
 	ctx := t.Context()
 	sub, err := nodes[2].Feed().Subscribe(ctx, 0, truce.FeedFilter{})

@@ -30,7 +30,7 @@ func BenchmarkServiceLockCycles(b *testing.B) {
 // the lock from it.
 func BenchmarkServiceLockCyclesShared(b *testing.B) {
 	benchLockCycles(b, func(b *testing.B) []*truce.Service {
-		nodes, _ := mustNodes(b, 2, truce.Options{})
+		nodes, _ := pebbleNodes(b, 2, truce.Options{})
 		return nodes
 	})
 }

@@ -87,7 +87,12 @@ func parallel(b *testing.B, p int, op func(i int64) error) {
 }
 
 func benchStore(b *testing.B) truce.Store {
-	s := mustOpen(b, b.TempDir())
+	return benchStoreAt(b, b.TempDir())
+}
+
+// benchStoreAt is benchStore in dir.
+func benchStoreAt(b *testing.B, dir string) truce.Store {
+	s := mustOpen(b, dir)
 	b.Cleanup(func() { s.Close() })
 	ctx := context.Background()
 	err := s.Update(ctx, func(tx truce.Tx) error {
@@ -121,7 +126,7 @@ func BenchmarkUpdate(b *testing.B) {
 }
 
 // BenchmarkGet measures point reads of a document: in a View, and with
-// Store.Document (a GET's read).
+// Store.Document (a GET's read), also in a store just reopened.
 func BenchmarkGet(b *testing.B) {
 	for _, p := range []int{1, 64} {
 		b.Run(fmt.Sprintf("view/parallel=%d", p), func(b *testing.B) {
@@ -137,6 +142,20 @@ func BenchmarkGet(b *testing.B) {
 		})
 		b.Run(fmt.Sprintf("store.document/parallel=%d", p), func(b *testing.B) {
 			s := benchStore(b)
+			ctx := context.Background()
+			b.ReportAllocs()
+			parallel(b, p, func(i int64) error {
+				_, err := s.Document(ctx, "bench", benchID(i*7919))
+				return err
+			})
+		})
+		// Reopened: the reads find the cache empty, as after a restart,
+		// and warm it.
+		b.Run(fmt.Sprintf("store.document/reopened/parallel=%d", p), func(b *testing.B) {
+			dir := b.TempDir()
+			benchStoreAt(b, dir).Close()
+			s := mustOpen(b, dir)
+			b.Cleanup(func() { s.Close() })
 			ctx := context.Background()
 			b.ReportAllocs()
 			parallel(b, p, func(i int64) error {

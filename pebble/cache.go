@@ -246,6 +246,35 @@ func (s *Store) cacheDocuments(t *tx) {
 	}
 }
 
+// fillDocument gives the cache v, the value of the document at key that a
+// View read from its snapshot after a miss, when it is known to be the
+// committed value: no commit is under way (the View takes the write lock,
+// if it is free, without waiting) and none was applied after the View's
+// floor, so its snapshot is the database now, and any later commit drops
+// the entry before its batch becomes visible. A View fills only free room:
+// reads over more documents than the cache holds would otherwise evict
+// what the writes keep warm, one entry for each read. It reports whether
+// it filled.
+func (s *Store) fillDocument(key, v []byte, floor uint64) bool {
+	if len(v) > maxCachedDocument {
+		return false
+	}
+	select {
+	case s.wlock <- struct{}{}:
+	default:
+		return false // a commit is under way
+	}
+	defer func() { <-s.wlock }()
+	s.docsMu.RLock()
+	room := s.docBytes+len(v) <= s.docBudget
+	s.docsMu.RUnlock()
+	if !room || s.appliedCommit.Load() != floor {
+		return false
+	}
+	s.cacheDocument(string(key), bytes.Clone(v))
+	return true
+}
+
 // viewDocumentHook, when a test sets it, runs in a View's begin on both
 // sides of its iterator's opening: the moments where a commit could make
 // the cache and the iterator disagree.

@@ -498,11 +498,130 @@ func TestViewLaterReadsUseCacheOlderThanSnapshot(t *testing.T) {
 	}
 }
 
+// readVersions reads the documents ids of collection c in one View, after
+// a read that opens its iterator, and returns their versions and how many
+// of the reads the cache answered and how many it was given.
+func readVersions(ctx context.Context, s *Store, hook func(), ids ...string) (versions []int64, hits, fills int, err error) {
+	err = s.View(ctx, func(rtx truce.ReadTx) error {
+		if _, err := rtx.Document("c", "z"); !errors.Is(err, truce.ErrNoRecord) {
+			return fmt.Errorf("read of z: %v", err)
+		}
+		if hook != nil {
+			hook()
+		}
+		t := rtx.(*tx)
+		for _, id := range ids {
+			d, err := rtx.Document("c", id)
+			if err != nil {
+				return err
+			}
+			versions = append(versions, d.Version)
+		}
+		hits, fills = t.cacheHits, t.cacheFills
+		return nil
+	})
+	return versions, hits, fills, err
+}
+
+// TestViewMissFillsCache: a View's miss gives the cache what it read when
+// that is the committed value, so that a store that is only read warms up;
+// not when a commit was applied after the View's snapshot or is under way,
+// and never in place of another entry.
+func TestViewMissFillsCache(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustUpdate(t, s, func(tx truce.Tx) error { return putDocs(tx, 1, "a", "b") })
+	size := len(s.docs[string(docKey(nil, "c", "a"))].v)
+	s.Close()
+	// Room for one document and a half: the cache starts empty.
+	s, err = Open(dir, Options{DocumentCacheSize: size * 3 / 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	ctx := context.Background()
+	read := func(what string, hook func(), wantVersion int64, wantHits, wantFills int, ids ...string) {
+		t.Helper()
+		versions, hits, fills, err := readVersions(ctx, s, hook, ids...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range versions {
+			if v != wantVersion {
+				t.Fatalf("%s: versions %v, want %d", what, versions, wantVersion)
+			}
+		}
+		if hits != wantHits || fills != wantFills {
+			t.Fatalf("%s: %d reads from the cache and %d given to it, want %d and %d", what, hits, fills, wantHits, wantFills)
+		}
+	}
+
+	// A commit under way: the View reads its snapshot and leaves the cache.
+	s.wlock <- struct{}{}
+	read("a commit under way", nil, 1, 0, 0, "a")
+	<-s.wlock
+	read("the first read", nil, 1, 0, 1, "a")
+	read("the next View", nil, 1, 1, 0, "a")
+	// No room for b without evicting a: b is read, a stays.
+	read("past the budget", nil, 1, 1, 0, "a", "b")
+	if _, ok := s.docs[string(docKey(nil, "c", "a"))]; !ok || len(s.docs) != 1 {
+		t.Fatalf("after reads past the budget the cache holds %d entries, a: %v", len(s.docs), ok)
+	}
+
+	// A commit applied after the View's snapshot, whose entry is evicted
+	// at once: the View reads version 1 of b and gives the cache neither
+	// document, which a later View reads at version 2.
+	evict(s, "a")
+	write := func() {
+		mustUpdate(t, s, func(tx truce.Tx) error { return putDoc(tx, "c", "b", 2) })
+		evict(s, "b")
+	}
+	read("a commit after the snapshot", write, 1, 0, 0, "a", "b")
+	read("after that commit", nil, 2, 0, 1, "b")
+}
+
+// evict drops the cache entry of c/id, as the budget does.
+func evict(s *Store, id string) {
+	s.wlock <- struct{}{}
+	s.cacheDocument(string(docKey(nil, "c", id)), nil)
+	<-s.wlock
+}
+
 // TestViewLaterReadsKeepSnapshotUnderWrites: Updates rewrite a, b and c
 // together while Views read them after opening their iterators; every View
 // sees the three at one version, and the cache answers many of the reads
 // (so that the test cannot pass by never using it).
 func TestViewLaterReadsKeepSnapshotUnderWrites(t *testing.T) {
+	views, hits, _ := readUnderRewrites(t, false)
+	if hits == 0 {
+		t.Fatalf("%d Views, none read from the cache", views)
+	}
+	t.Logf("%d Views, %d of %d later reads from the cache", views, hits, 3*views)
+}
+
+// TestViewFillsKeepSnapshotUnderWrites: the same, while the entries of a,
+// b and c are evicted again and again, so that the Views' misses fill the
+// cache from their snapshots, under way with the commits (a stale fill
+// would show as a View that reads two versions, or one older than a View
+// before it read).
+func TestViewFillsKeepSnapshotUnderWrites(t *testing.T) {
+	views, _, fills := readUnderRewrites(t, true)
+	if fills == 0 {
+		t.Fatalf("%d Views, none gave the cache a document", views)
+	}
+	t.Logf("%d Views, %d fills", views, fills)
+}
+
+// readUnderRewrites runs Views that read a, b and c for 2 s, four at a
+// time, while Updates rewrite the three together and, when evicting, their
+// cache entries are dropped one at a time, as the budget does. Each View
+// must read the three at one version, no older than the one its
+// goroutine's previous View read. It returns how many Views ran, and how
+// many of their reads the cache answered and how many it was given.
+func readUnderRewrites(t *testing.T, evicting bool) (views, hits, fills int64) {
 	s := openTest(t)
 	ids := []string{"a", "b", "c"}
 	mustUpdate(t, s, func(tx truce.Tx) error { return putDocs(tx, 1, ids...) })
@@ -510,42 +629,41 @@ func TestViewLaterReadsKeepSnapshotUnderWrites(t *testing.T) {
 	defer cancel()
 	var wg sync.WaitGroup
 	rewriteTogether(ctx, t, s, &wg, ids...)
-	var views, hits atomic.Int64
+	if evicting {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ctx.Err() == nil; i++ {
+				evict(s, ids[i%len(ids)])
+				time.Sleep(50 * time.Microsecond)
+			}
+		}()
+	}
+	var nViews, nHits, nFills atomic.Int64
 	for range 4 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var last int64
 			for ctx.Err() == nil {
-				err := s.View(ctx, func(rtx truce.ReadTx) error {
-					if _, err := rtx.Document("c", "z"); !errors.Is(err, truce.ErrNoRecord) {
-						return fmt.Errorf("read of z: %v", err)
+				seen, h, f, err := readVersions(ctx, s, nil, ids...)
+				if err != nil {
+					if ctx.Err() == nil {
+						t.Errorf("View: %v", err)
 					}
-					before := rtx.(*tx).cacheHits
-					var seen []int64
-					for _, id := range ids {
-						d, err := rtx.Document("c", id)
-						if err != nil {
-							return err
-						}
-						seen = append(seen, d.Version)
-					}
-					hits.Add(int64(rtx.(*tx).cacheHits - before))
-					if seen[0] != seen[1] || seen[1] != seen[2] {
-						t.Errorf("one View read a, b and c at versions %v", seen)
-					}
-					return nil
-				})
-				if err != nil && ctx.Err() == nil {
-					t.Errorf("View: %v", err)
 					return
 				}
-				views.Add(1)
+				nViews.Add(1)
+				nHits.Add(int64(h))
+				nFills.Add(int64(f))
+				if seen[0] != seen[1] || seen[1] != seen[2] || seen[0] < last {
+					t.Errorf("a View read a, b and c at versions %v after a View read them at %d", seen, last)
+					return
+				}
+				last = seen[0]
 			}
 		}()
 	}
 	wg.Wait()
-	if hits.Load() == 0 {
-		t.Fatalf("%d Views, none read from the cache", views.Load())
-	}
-	t.Logf("%d Views, %d of %d later reads from the cache", views.Load(), hits.Load(), 3*views.Load())
+	return nViews.Load(), nHits.Load(), nFills.Load()
 }

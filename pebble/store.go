@@ -53,7 +53,8 @@ type Options struct {
 	MemTableSize uint64
 	// DocumentCacheSize bounds the bytes of encoded current documents the
 	// store keeps in memory (on the Go heap), for reads and for the read
-	// that every write makes under the write lock (see cache.go); keys and
+	// that every write makes under the write lock (see cache.go); writes
+	// fill it, and reads fill its free room; keys and
 	// the map's own overhead come on top. Zero or less means 16 MiB: about
 	// 13,000 documents of 1 KiB. Documents larger than the bound or than
 	// 16 KiB are never cached.

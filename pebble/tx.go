@@ -57,9 +57,9 @@ type tx struct {
 	w *txWrites // Update: what it wrote; nil in a View
 
 	key []byte // scratch for point keys
-	// cacheHits counts the reads the committed cache answered in a View
-	// (for the tests).
-	cacheHits int
+	// cacheHits counts the reads the committed cache answered in a View,
+	// and cacheFills the misses it gave the cache (for the tests).
+	cacheHits, cacheFills int
 }
 
 // txWrites is the part of a tx that only an Update uses, apart so that a
@@ -356,13 +356,18 @@ func (t *tx) Document(collection, id string) (*truce.Document, error) {
 			return d, err
 		}
 	}
-	return t.getDocument(t.key, collection, id)
+	return t.getDocument(t.key, collection, id, t.batch == nil)
 }
 
-func (t *tx) getDocument(key []byte, collection, id string) (*truce.Document, error) {
+// getDocument reads the document or version at key. fill says that key is
+// a current document's, read by a View after the cache had no entry for
+// it: what it reads is then given to the cache (fillDocument).
+func (t *tx) getDocument(key []byte, collection, id string, fill bool) (*truce.Document, error) {
 	var d *truce.Document
 	found, err := t.get(key, func(v []byte) (err error) {
-		d, err = decodeDocument(v, collection, id)
+		if d, err = decodeDocument(v, collection, id); err == nil && fill && t.s.fillDocument(key, v, t.floor) {
+			t.cacheFills++
+		}
 		return err
 	})
 	if err != nil {
@@ -409,7 +414,7 @@ func (t *tx) Version(collection, id string, version int64) (*truce.Document, err
 		return nil, t.absent()
 	}
 	t.key = versionKey(t.key[:0], collection, id, version)
-	return t.getDocument(t.key, collection, id)
+	return t.getDocument(t.key, collection, id, false)
 }
 
 // Versions implements truce.ReadTx.

@@ -148,7 +148,7 @@ glibc.malloc.arena_max in GLIBC_TUNABLES, sets the limit instead.`,
 	f.IntVar(&o.maxInflight, "max-inflight", defaultMaxInflight, "most requests served at once (`n`); past it, 503 overloaded with Retry-After at once; 0 for no cap. Probes, /metrics and the change feed's streams and long polls are not counted")
 	f.IntVar(&o.maxConnsPerIP, "max-conns-per-ip", defaultMaxConnsPerIP, "most open connections from one client address (`n`); past it, a new connection is answered 503 overloaded and closed; 0 for no cap")
 	f.Int64Var(&o.diskReserve, "disk-reserve", pebble.DefaultReserveBytes, "free `bytes` to keep on the --data disk: while less is free, writes are 507 insufficient_storage and reads go on; 0 for no reserve")
-	f.IntVar(&o.docCache, "doc-cache", pebble.DefaultDocumentCacheSize, "`bytes` of current documents the embedded store keeps in memory, encoded (the document cache): writes read what they replace from it, and query pages and multi-document reads the documents they return; each document at most 16 KiB")
+	f.IntVar(&o.docCache, "doc-cache", pebble.DefaultDocumentCacheSize, "`bytes` of current documents the embedded store keeps in memory, encoded (the document cache): writes read what they replace from it, and reads and query pages the documents they return (reads fill its free room); each document at most 16 KiB")
 	f.StringVar(&o.debugAddr, "debug-addr", "", "serve Go's /debug/pprof/ on this `host:port` (never on --addr), without authentication")
 	f.StringArrayVar(&o.corsOrigins, "cors-origin", nil, "an `origin` (https://app.example.com) whose pages may call the API from a browser (CORS); repeat for more, * for any")
 	return cmd
