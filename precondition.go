@@ -2,6 +2,7 @@ package truce
 
 import (
 	"strings"
+	"time"
 )
 
 // Precondition is what a write says about the version it changes. The
@@ -17,6 +18,13 @@ type Precondition struct {
 	IfNoneMatch []string
 	// Version is the body version (_version or ?version=); 0 means none.
 	Version int64
+	// IfUnmodifiedSince is the date of an If-Unmodified-Since header
+	// (RFC 9110 13.1.4); zero means none. Without If-Match, a live
+	// document last modified after it (to the second, as Last-Modified
+	// says) fails the write with CodePreconditionFailed. IsZero ignores
+	// it: a date cannot tell two writes of one second apart, so it does
+	// not satisfy a collection's requirePreconditions.
+	IfUnmodifiedSince time.Time `json:",omitzero"`
 	// LockToken is the Lock-Token the writer holds on the document, if
 	// any. It is not a version precondition (IsZero ignores it): it proves
 	// the right to write a locked document.
@@ -26,6 +34,13 @@ type Precondition struct {
 // IsZero reports whether p carries no precondition at all.
 func (p Precondition) IsZero() bool {
 	return len(p.IfMatch) == 0 && len(p.IfNoneMatch) == 0 && p.Version == 0
+}
+
+// ModifiedSince reports whether a version written at updated fails p's
+// If-Unmodified-Since: there is no If-Match, which RFC 9110 evaluates
+// instead, and updated, to the second, is after the date.
+func (p Precondition) ModifiedSince(updated time.Time) bool {
+	return len(p.IfMatch) == 0 && !p.IfUnmodifiedSince.IsZero() && updated.Truncate(time.Second).After(p.IfUnmodifiedSince)
 }
 
 // ParseETagList parses the value of an If-Match or If-None-Match header:
@@ -123,6 +138,10 @@ func (p Precondition) check(cur *Document, ref string) error {
 			return &Error{Code: CodePreconditionFailed, Current: cur,
 				Detail: ref + " is at " + cur.ETag() + " (version " + itoa(cur.Version) + "), not an ETag the write is conditional on; re-read it and write with its new ETag"}
 		}
+	}
+	if live && p.ModifiedSince(cur.UpdatedAt) {
+		return &Error{Code: CodePreconditionFailed, Current: cur,
+			Detail: ref + " was last modified at " + cur.UpdatedAt.UTC().Format(time.RFC3339) + " (version " + itoa(cur.Version) + "), after the If-Unmodified-Since date; re-read it and write with its new ETag"}
 	}
 	if len(p.IfNoneMatch) > 0 && live && MatchWeak(p.IfNoneMatch, cur.ETag()) {
 		d := ref + " is at " + cur.ETag() + ", one of the ETags the write excludes"

@@ -40,6 +40,16 @@ type Store interface {
 	Close() error
 }
 
+// DocumentUpdater is a Store that can use knowing, before fn runs, the
+// document an Update is for: a Service write of one document reads its
+// lock record, its collection and its current version first, which such a
+// Store may read ahead of fn (the postgres Store reads them for the
+// Updates waiting for their turn, in a round trip it makes anyway).
+// UpdateDocument is Update with that hint; what fn sees is the same.
+type DocumentUpdater interface {
+	UpdateDocument(ctx context.Context, collection, id string, fn func(Tx) error) error
+}
+
 // ReadTx reads records. A method returns ErrNoRecord when the record does
 // not exist; other errors are failures of the store.
 type ReadTx interface {

@@ -78,7 +78,13 @@ func (s *Service) write(ctx context.Context, w writeRequest, idem *IdempotencyKe
 	}
 	w.caller = callerFrom(ctx)
 	var res WriteResult
-	err := s.store.Update(ctx, func(tx Tx) error {
+	update := s.store.Update
+	if du, ok := s.store.(DocumentUpdater); ok {
+		update = func(ctx context.Context, fn func(Tx) error) error {
+			return du.UpdateDocument(ctx, w.collection, w.id, fn)
+		}
+	}
+	err := update(ctx, func(tx Tx) error {
 		var err error
 		if res, err = s.applyWrite(tx, w); err != nil || idem == nil {
 			return err

@@ -149,6 +149,17 @@ func TestBatchLimits(t *testing.T) {
 	}
 }
 
+// TestBatchBodyLimitBelowDocuments: a --max-tx-bytes below the document
+// limit holds as given: a transaction body over it is 413, while a single
+// document write of that size is taken.
+func TestBatchBodyLimitBelowDocuments(t *testing.T) {
+	e := mustServeTx(t, truce.Options{MaxDocBytes: 64 << 10}, trucehttp.Options{MaxTxBodyBytes: 1 << 10})
+	doc := obj{"s": strings.Repeat("x", 2<<10)}
+	e.do("POST", "/v1/tx", ops(obj{"op": "put", "collection": "c", "id": "a", "document": doc})).want(t, 413, "too_large")
+	e.do("POST", "/v1/tx", ops(obj{"op": "put", "collection": "c", "id": "a", "document": obj{"n": 1}})).want(t, 200, "")
+	e.do("PUT", "/v1/collections/c/docs/b", doc).want(t, 201, "")
+}
+
 // TestBatchIdempotency: a batch repeated with its Idempotency-Key is
 // replayed, not applied twice; the same key with another batch is 422.
 func TestBatchIdempotency(t *testing.T) {

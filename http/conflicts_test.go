@@ -160,6 +160,16 @@ func TestListConflicts(t *testing.T) {
 	c.do("GET", "/v1/conflicts?status=bogus", nil).want(t, 400, "invalid_parameter")
 	c.do("GET", "/v1/conflicts?limit=0", nil).want(t, 400, "invalid_parameter")
 	c.do("GET", "/v1/conflicts?colection=a", nil).want(t, 400, "invalid_parameter")
+	// A name that cannot be a collection or an id is a malformed filter, as
+	// on the change feed, not a filter that matches nothing.
+	c.do("GET", "/v1/conflicts?collection=Bad%20Name", nil).want(t, 400, "invalid_collection")
+	c.do("GET", "/v1/conflicts?collection=orders&id=a%20b", nil).want(t, 400, "invalid_id")
+	for _, q := range []string{"?limit=1001", "?limit=100000", "?limit=0"} {
+		p := c.do("GET", "/v1/conflicts"+q, nil).want(t, 400, "invalid_parameter").JSON(t)
+		if sent := strings.TrimPrefix(q, "?limit="); !strings.HasSuffix(p["detail"].(string), "not "+sent) {
+			t.Errorf("GET /v1/conflicts%s: detail %q does not name the limit sent", q, p["detail"])
+		}
+	}
 }
 
 // TestResolveAndDismiss: a resolution without If-Match is 428, with a

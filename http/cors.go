@@ -16,7 +16,7 @@ import (
 
 // corsRequestHeaders are the request headers the API reads that a browser
 // must ask leave to send.
-var corsRequestHeaders = strings.Join([]string{"Authorization", "Content-Type", "If-Match", "If-None-Match",
+var corsRequestHeaders = strings.Join([]string{"Authorization", "Content-Type", "If-Match", "If-None-Match", "If-Unmodified-Since",
 	"Idempotency-Key", "Lock-Token", "Truce-Transaction", "Last-Event-ID", "X-Request-Id"}, ", ")
 
 // corsResponseHeaders are the answer headers a page's script may read:

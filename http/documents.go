@@ -69,7 +69,8 @@ func (h *Handler) createDoc(w http.ResponseWriter, r *http.Request) {
 }
 
 // getDoc serves GET and HEAD, with conditional requests (RFC 9110 13.2.2):
-// If-Match (412), then If-None-Match or If-Modified-Since (304).
+// If-Match or If-Unmodified-Since (412), then If-None-Match or
+// If-Modified-Since (304).
 func (h *Handler) getDoc(w http.ResponseWriter, r *http.Request) {
 	if _, err := query(r); err != nil {
 		h.problem(w, r, err)
@@ -92,6 +93,11 @@ func (h *Handler) getDoc(w http.ResponseWriter, r *http.Request) {
 	if len(pre.IfMatch) > 0 && !truce.MatchStrong(pre.IfMatch, etag) {
 		h.problem(w, r, &truce.Error{Code: truce.CodePreconditionFailed, Current: d,
 			Detail: "If-Match: " + d.Collection + "/" + d.ID + " is at " + etag})
+		return
+	}
+	if pre.ModifiedSince(d.UpdatedAt) {
+		h.problem(w, r, &truce.Error{Code: truce.CodePreconditionFailed, Current: d,
+			Detail: "If-Unmodified-Since: " + d.Collection + "/" + d.ID + " was last modified at " + httpDate(d.UpdatedAt)})
 		return
 	}
 	if notModified(r, pre, etag, d.UpdatedAt) {

@@ -2,8 +2,10 @@ package http_test
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestCreateReadReplaceDelete: the statuses and headers of a document's
@@ -154,9 +156,92 @@ func TestPatch(t *testing.T) {
 	c.do("PATCH", "/v1/collections/notes/docs/n1", `[{"op":"remove","path":"/nope"}]`, jp).want(t, 400, "invalid_patch")
 	c.do("PATCH", "/v1/collections/notes/docs/n1", `[1,2]`, merge).want(t, 400, "invalid_patch")
 	c.do("PATCH", "/v1/collections/notes/docs/n1", `{"_version":1}`, merge).want(t, 400, "reserved_field")
-	c.do("PATCH", "/v1/collections/notes/docs/n1", `{"a":1}`).want(t, 415, "unsupported_media_type")
-	c.do("PATCH", "/v1/collections/notes/docs/n1", `{"a":1}`, "Content-Type: text/plain").want(t, 415, "unsupported_media_type")
+	for _, ct := range []string{"Content-Type: application/json", "Content-Type: text/plain", "Content-Type: ;;;"} {
+		r := c.do("PATCH", "/v1/collections/notes/docs/n1", `{"a":1}`, ct).want(t, 415, "unsupported_media_type")
+		if got, want := r.Header.Get("Accept-Patch"), "application/merge-patch+json, application/json-patch+json"; got != want {
+			t.Errorf("PATCH with %s: Accept-Patch %q, want %q (RFC 5789)", ct, got, want)
+		}
+	}
 	c.do("PATCH", "/v1/collections/notes/docs/missing", `{"a":1}`, merge).want(t, 404, "not_found")
+}
+
+// TestIfUnmodifiedSince: a write or read with If-Unmodified-Since earlier
+// than the document's Last-Modified is 412 with the current document and
+// changes nothing (RFC 9110 13.1.4); the Last-Modified date itself passes;
+// a value that is not a date is ignored, and so is the date when If-Match
+// is given or the document does not exist.
+func TestIfUnmodifiedSince(t *testing.T) {
+	c := mustServe(t)
+	doc := "/v1/collections/notes/docs/n1"
+	lm := c.do("PUT", doc, `{"v":1}`).want(t, 201, "").Header.Get("Last-Modified")
+	modified, err := http.ParseTime(lm)
+	if err != nil {
+		t.Fatalf("Last-Modified %q: %v", lm, err)
+	}
+	before := "If-Unmodified-Since: " + modified.Add(-time.Hour).Format(http.TimeFormat)
+	for _, tc := range []struct {
+		method, body string
+		headers      []string
+	}{
+		{"PUT", `{"v":2}`, nil},
+		{"PATCH", `{"v":2}`, []string{"Content-Type: application/merge-patch+json"}},
+		{"DELETE", "", nil},
+		{"POST", "", nil}, // restore of version 1
+		{"GET", "", nil},
+		{"HEAD", "", nil},
+	} {
+		path := doc
+		if tc.method == "POST" {
+			path += "/versions/1/restore"
+		}
+		var body any
+		if tc.body != "" {
+			body = tc.body
+		}
+		r := c.do(tc.method, path, body, append(tc.headers, before)...)
+		if tc.method == "HEAD" {
+			if r.Status != 412 {
+				t.Errorf("HEAD with %s: %d, want 412", before, r.Status)
+			}
+			continue
+		}
+		p := r.want(t, 412, "precondition_failed").JSON(t)
+		if cur, _ := p["current"].(map[string]any); cur == nil || cur["version"] != float64(1) {
+			t.Errorf("%s with %s: no current version 1: %s", tc.method, before, r.Body)
+		}
+	}
+	if v := c.do("GET", doc, nil).want(t, 200, "").JSON(t)["_version"]; v != float64(1) {
+		t.Fatalf("a failed If-Unmodified-Since changed the document: version %v", v)
+	}
+	c.do("GET", doc, nil, "If-Unmodified-Since: "+lm).want(t, 200, "")
+	c.do("PUT", doc, `{"v":2}`, "If-Unmodified-Since: "+lm).want(t, 200, "")
+	c.do("PUT", doc, `{"v":3}`, "If-Unmodified-Since: yesterday").want(t, 200, "")
+	etag := c.do("GET", doc, nil).want(t, 200, "").Header.Get("ETag")
+	c.do("PUT", doc, `{"v":4}`, before, "If-Match: "+etag).want(t, 200, "")
+	c.do("PUT", "/v1/collections/notes/docs/n2", `{"v":1}`, before).want(t, 201, "")
+}
+
+// TestUnsupportedMediaTypeAccept: a 415 on a route that takes a JSON body
+// says so in Accept (RFC 9110, section 15.5.16), and a 415 on a PATCH
+// names the patch formats in Accept-Patch instead.
+func TestUnsupportedMediaTypeAccept(t *testing.T) {
+	c := mustServe(t)
+	for _, tc := range []struct{ method, path string }{
+		{"PUT", "/v1/collections/notes/docs/n1"},
+		{"POST", "/v1/collections/notes/docs"},
+		{"PUT", "/v1/collections/notes"},
+		{"POST", "/v1/collections/notes/query"},
+		{"POST", "/v1/tx"},
+	} {
+		r := c.do(tc.method, tc.path, `{}`, "Content-Type: text/plain").want(t, 415, "unsupported_media_type")
+		if got := r.Header.Get("Accept"); got != "application/json" {
+			t.Errorf("%s %s: Accept %q, want application/json", tc.method, tc.path, got)
+		}
+		if got := r.Header.Get("Accept-Patch"); got != "" {
+			t.Errorf("%s %s: Accept-Patch %q on a route without PATCH", tc.method, tc.path, got)
+		}
+	}
+	c.do("GET", "/v1/collections/notes/docs/n1", nil).want(t, 404, "not_found")
 }
 
 func TestListPagination(t *testing.T) {
@@ -187,8 +272,14 @@ func TestListPagination(t *testing.T) {
 	if len(ids) != 24 || ids[0] != "i00" || ids[5] != "i06" || ids[23] != "i24" {
 		t.Fatalf("listed %v", ids)
 	}
-	c.do("GET", "/v1/collections/items/docs?limit=0", nil).want(t, 400, "invalid_parameter")
-	c.do("GET", "/v1/collections/items/docs?limit=5000", nil).want(t, 400, "invalid_parameter")
+	for _, path := range []string{"/v1/collections/items/docs", "/v1/collections/items/docs/i00/versions"} {
+		for _, limit := range []string{"0", "1001", "5000"} {
+			p := c.do("GET", path+"?limit="+limit, nil).want(t, 400, "invalid_parameter").JSON(t)
+			if !strings.HasSuffix(p["detail"].(string), "not "+limit) {
+				t.Errorf("GET %s?limit=%s: detail %q does not name the limit sent", path, limit, p["detail"])
+			}
+		}
+	}
 	c.do("GET", "/v1/collections/items/docs?limit=x", nil).want(t, 400, "invalid_parameter")
 	c.do("GET", "/v1/collections/items/docs?sort=id", nil).want(t, 400, "invalid_parameter")
 	c.do("GET", "/v1/collections/nothing/docs", nil).want(t, 404, "not_found")

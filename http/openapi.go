@@ -74,7 +74,7 @@ var (
 )
 
 // Headers of a document write.
-var writeHeaders = []string{"IfMatch", "IfNoneMatch", "IdempotencyKey", "LockToken", "TruceTransaction"}
+var writeHeaders = []string{"IfMatch", "IfNoneMatch", "IfUnmodifiedSince", "IdempotencyKey", "LockToken", "TruceTransaction"}
 
 // apiOps describes every route of routeTable, by pattern.
 var apiOps = map[string]apiOp{
@@ -101,14 +101,14 @@ var apiOps = map[string]apiOp{
 			truce.CodeInvalidID, truce.CodeInvalidParameter}},
 	"GET /v1/collections/{c}/docs":         {summary: "List live documents by id", query: []string{"limit", "after"}, ok: map[int]string{200: "DocumentList"}, codes: readCodes},
 	"POST /v1/collections/{c}/docs":        {summary: "Create a document", headers: writeHeaders, body: "Document", ok: map[int]string{201: "DocumentCreated", 202: "Staged"}, codes: append(slices.Clone(bodyCodes), writeCodes...)},
-	"GET /v1/collections/{c}/docs/{id}":    {summary: "Read a document", headers: []string{"IfNoneMatch", "TruceTransaction"}, ok: map[int]string{200: "Document", 304: "NotModified"}, codes: readCodes},
+	"GET /v1/collections/{c}/docs/{id}":    {summary: "Read a document", headers: []string{"IfNoneMatch", "IfUnmodifiedSince", "TruceTransaction"}, ok: map[int]string{200: "Document", 304: "NotModified"}, codes: readCodes},
 	"PUT /v1/collections/{c}/docs/{id}":    {summary: "Create or replace a document", query: []string{"version"}, headers: writeHeaders, body: "Document", ok: map[int]string{200: "Document", 201: "DocumentCreated", 202: "Staged"}, codes: append(slices.Clone(bodyCodes), writeCodes...)},
 	"PATCH /v1/collections/{c}/docs/{id}":  {summary: "Patch a document (JSON Merge Patch or JSON Patch)", query: []string{"version"}, headers: writeHeaders, body: "Patch", ok: map[int]string{200: "Document", 202: "Staged"}, codes: append(slices.Clone(bodyCodes), writeCodes...)},
 	"DELETE /v1/collections/{c}/docs/{id}": {summary: "Delete a document (a tombstone version)", query: []string{"version"}, headers: writeHeaders, ok: map[int]string{202: "Staged", 204: "NoContent"}, codes: append(slices.Clone(bodyCodes), writeCodes...)},
 
 	"GET /v1/collections/{c}/docs/{id}/versions":              {summary: "A document's versions, newest first", query: []string{"limit", "before"}, ok: map[int]string{200: "VersionList"}, codes: readCodes},
 	"GET /v1/collections/{c}/docs/{id}/versions/{n}":          {summary: "A document as it was at version n", ok: map[int]string{200: "Document"}, codes: append(slices.Clone(readCodes), truce.CodeVersionTrimmed)},
-	"POST /v1/collections/{c}/docs/{id}/versions/{n}/restore": {summary: "Write version n's content as a new version", headers: []string{"IfMatch", "IfNoneMatch", "IdempotencyKey", "LockToken"}, ok: map[int]string{200: "Document", 201: "DocumentCreated"}, codes: append(append(slices.Clone(bodyCodes), writeCodes...), truce.CodeVersionTrimmed)},
+	"POST /v1/collections/{c}/docs/{id}/versions/{n}/restore": {summary: "Write version n's content as a new version", headers: []string{"IfMatch", "IfNoneMatch", "IfUnmodifiedSince", "IdempotencyKey", "LockToken"}, ok: map[int]string{200: "Document", 201: "DocumentCreated"}, codes: append(append(slices.Clone(bodyCodes), writeCodes...), truce.CodeVersionTrimmed)},
 	"GET /v1/collections/{c}/docs/{id}/diff":                  {summary: "A JSON Patch from version a to version b", query: []string{"from", "to"}, ok: map[int]string{200: "Diff"}, codes: append(slices.Clone(readCodes), truce.CodeVersionTrimmed)},
 	"POST /v1/collections/{c}/docs/{id}/lock":                 {summary: "Take (or, with Lock-Token, renew) a document's lock", headers: []string{"LockToken", "IdempotencyKey"}, body: "LockRequest", ok: map[int]string{200: "Lock", 201: "LockTaken"}, codes: append(slices.Clone(bodyCodes), truce.CodeInvalidCollection, truce.CodeLocked, truce.CodeLockExpired, truce.CodeLockTokenMismatch, truce.CodeNotFound, truce.CodeInvalidPrecondition)},
 	"GET /v1/collections/{c}/docs/{id}/lock":                  {summary: "A document's live lock, without its token", ok: map[int]string{200: "Lock"}, codes: []truce.Code{truce.CodeInvalidCollection, truce.CodeNotFound}},

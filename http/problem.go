@@ -212,6 +212,9 @@ func (h *Handler) writeProblem(w http.ResponseWriter, r *http.Request, rid strin
 	if te.Code == truce.CodeUnavailable {
 		hd.Set("Retry-After", "1")
 	}
+	if te.Code == truce.CodeUnsupportedMediaType {
+		acceptedTypes(hd, r.Method)
+	}
 	if te.RetryAfter > 0 {
 		hd.Set("Retry-After", strconv.FormatInt(int64((te.RetryAfter+time.Second-1)/time.Second), 10))
 	}
@@ -219,4 +222,15 @@ func (h *Handler) writeProblem(w http.ResponseWriter, r *http.Request, rid strin
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(body)
 	}
+}
+
+// acceptedTypes names, on a 415, the body types the request could have
+// had: Accept-Patch on a PATCH (RFC 5789, section 2.2), Accept on the
+// other methods, whose bodies are JSON (RFC 9110, section 15.5.16).
+func acceptedTypes(hd http.Header, method string) {
+	if method == http.MethodPatch {
+		hd.Set("Accept-Patch", string(truce.MergePatch)+", "+string(truce.JSONPatch))
+		return
+	}
+	hd.Set("Accept", "application/json")
 }

@@ -93,6 +93,12 @@ func preconditions(r *http.Request, q url.Values) (truce.Precondition, error) {
 			return p, err
 		}
 	}
+	if v := r.Header.Get("If-Unmodified-Since"); v != "" {
+		// RFC 9110 13.1.4: a value that is not an HTTP date is ignored.
+		if t, err := http.ParseTime(v); err == nil {
+			p.IfUnmodifiedSince = t
+		}
+	}
 	if p.LockToken, _, err = lockToken(r); err != nil {
 		return p, err
 	}
@@ -179,18 +185,17 @@ func readAll(r io.Reader, size int64) ([]byte, error) {
 	}
 }
 
-// limitParam parses ?limit=: absent is 0 (the service's default), an
-// explicit 0 is refused, and anything over the maximum is passed on as
-// MaxPageSize+1 so that the service names the limit in its answer.
+// limitParam parses ?limit=: absent is 0 (the service's default); an
+// explicit 0, or anything over the maximum, is refused with the value sent.
 func limitParam(q url.Values) (int, error) {
 	limit, err := intParam(q, "limit")
 	if err != nil {
 		return 0, err
 	}
-	if limit == 0 && q.Has("limit") {
-		return 0, truce.Errorf(truce.CodeInvalidParameter, "limit must be between 1 and %d", truce.MaxPageSize)
+	if (limit == 0 && q.Has("limit")) || limit > truce.MaxPageSize {
+		return 0, truce.Errorf(truce.CodeInvalidParameter, "limit must be between 1 and %d, not %d", truce.MaxPageSize, limit)
 	}
-	return int(min(limit, truce.MaxPageSize+1)), nil
+	return int(limit), nil
 }
 
 // jsonRequest reads the body of a request that takes no query parameters

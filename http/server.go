@@ -33,8 +33,9 @@ type Options struct {
 	// MaxBodyBytes limits request bodies; 0 means the service's document
 	// limit plus 64 KiB for whitespace and reserved fields.
 	MaxBodyBytes int64
-	// MaxTxBodyBytes limits the body of POST /v1/tx; 0 means
-	// DefaultMaxTxBodyBytes, or MaxBodyBytes if that is larger.
+	// MaxTxBodyBytes limits the body of POST /v1/tx, as given (it may be
+	// smaller than MaxBodyBytes: transactions of small documents only); 0
+	// means DefaultMaxBatchBytes, or MaxBodyBytes if that is larger.
 	MaxTxBodyBytes int64
 	// Heartbeat is the longest silence on an event stream before a
 	// heartbeat; 0 means DefaultHeartbeat.
@@ -144,8 +145,8 @@ func NewHandler(svc *truce.Service, opts Options) *Handler {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	h.idBase = hex.EncodeToString(b[:]) + "-"
-	h.maxTxBody = max(opts.MaxTxBodyBytes, h.maxBody)
-	if opts.MaxTxBodyBytes <= 0 {
+	h.maxTxBody = opts.MaxTxBodyBytes
+	if h.maxTxBody <= 0 {
 		h.maxTxBody = max(DefaultMaxBatchBytes, h.maxBody)
 	}
 	h.heartbeat, h.streams = opts.Heartbeat, newStreams()

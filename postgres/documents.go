@@ -328,6 +328,8 @@ func (t *tx) PutDocument(d *truce.Document) error {
 		d.UpdatedBy, d.Body)
 }
 
+const sqlTrimVersions = "DELETE FROM versions WHERE collection = $1 AND id = $2 AND version < $3"
+
 // TrimVersions implements truce.Tx.
 func (t *tx) TrimVersions(collection, id string, keepFrom int64) error {
 	if err := checkDoc(collection, id); err != nil {
@@ -336,7 +338,7 @@ func (t *tx) TrimVersions(collection, id string, keepFrom int64) error {
 	if keepFrom <= 1 {
 		return t.writer()
 	}
-	return t.exec("DELETE FROM versions WHERE collection = $1 AND id = $2 AND version < $3", collection, id, keepFrom)
+	return t.exec(sqlTrimVersions, collection, id, keepFrom)
 }
 
 // PutUnique implements truce.Tx.

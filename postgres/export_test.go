@@ -18,3 +18,19 @@ func Waiting(s *Store) int {
 	defer s.turns.mu.Unlock()
 	return len(s.turns.waiters)
 }
+
+// SetReadsInFlight sets how many Documents of s may be in flight at once,
+// the others waiting to go in batches (read_batch.go); s must not be in
+// use.
+func SetReadsInFlight(s *Store, n int) { s.reads.limit = n }
+
+// BatchedReads returns how many Documents of s went in batches.
+func BatchedReads(s *Store) int64 {
+	s.reads.mu.Lock()
+	defer s.reads.mu.Unlock()
+	return s.reads.batched
+}
+
+// PrefetchHits returns how many read-aheads of s's Updates were answered
+// by a prefetch (readahead.go).
+func PrefetchHits(s *Store) int64 { return s.prefetchHits.Load() }

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"errors"
+	"slices"
 	"sync"
 	"time"
 )
@@ -102,12 +103,33 @@ type turns struct {
 type waiter struct {
 	ch   chan *group // buffered 1
 	solo bool        // joins no group
+	key  *docKey     // the document it is for, if it said (UpdateDocument)
+}
+
+// waitingKeys returns the documents of the first n Updates waiting for
+// their turn, those that said theirs and are not in skip, up to the first
+// that joins no group.
+func (s *Store) waitingKeys(n int, skip map[docKey]*readAhead) []docKey {
+	q := &s.turns
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var keys []docKey
+	for i, w := range q.waiters {
+		if i >= n || w.solo {
+			break
+		}
+		if w.key == nil || skip[*w.key] != nil || slices.Contains(keys, *w.key) {
+			continue
+		}
+		keys = append(keys, *w.key)
+	}
+	return keys
 }
 
 // takeTurn waits for the turn. It returns with the turn held (held) and the
 // group handed with it, if any; err is ctx's when it ended first, in
 // which case the turn may still have been handed meanwhile (held).
-func (s *Store) takeTurn(t *tx, solo bool) (g *group, held bool, err error) {
+func (s *Store) takeTurn(t *tx, solo bool, key *docKey) (g *group, held bool, err error) {
 	q := &s.turns
 	start := time.Now()
 	q.mu.Lock()
@@ -118,7 +140,7 @@ func (s *Store) takeTurn(t *tx, solo bool) (g *group, held bool, err error) {
 		return nil, true, nil
 	}
 	ch := make(chan *group, 1)
-	q.waiters = append(q.waiters, waiter{ch, solo})
+	q.waiters = append(q.waiters, waiter{ch, solo, key})
 	q.mu.Unlock()
 	select {
 	case g = <-ch:
@@ -179,6 +201,7 @@ type memberMark struct {
 // join makes t the transaction of a new member (fn not run yet), with ctx.
 func (t *tx) join(g *group) memberMark {
 	g.members++
+	t.members = g.members
 	t.done, t.memberSent, t.mark = false, false, len(t.queue)
 	t.inherited = len(t.queue) > 0
 	t.from = t.last

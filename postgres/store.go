@@ -52,6 +52,10 @@
 //     the chain under the lock is then one round trip per Update, not
 //     two and a hand-off between backends, and the COMMIT, the move of the
 //     seq and the WAL flush are the group's.
+//   - The round trips of a group also read ahead for the Updates waiting
+//     to join it that said their document (UpdateDocument), so that a
+//     member whose read-ahead stays exact makes no round trip of its own
+//     (readahead.go).
 //   - The COMMIT does not hold the lock through the WAL flush (durable.go):
 //     it is asynchronous, and the same round trip then waits for a flush
 //     through it, so that concurrent commits share fsyncs; readers wait for
@@ -65,7 +69,8 @@
 //
 // Views and Store.Document never wait for the lock: a View is a READ ONLY
 // REPEATABLE READ transaction begun with its first read, and
-// Store.Document one round trip.
+// Store.Document one round trip, which concurrent Documents share
+// (read_batch.go).
 //
 // # Bodies
 //
@@ -146,6 +151,11 @@ type Store struct {
 	writers atomic.Int32
 	// turns is the local write lock (group.go).
 	turns turns
+	// reads coalesces Documents (read_batch.go).
+	reads reads
+	// prefetchHits counts the read-aheads answered from a prefetch
+	// (readahead.go), for the tests.
+	prefetchHits atomic.Int64
 	// changes wakes change-feed readers; see notify.go.
 	changes  broadcast.Signal
 	listen   sync.Once
@@ -159,8 +169,9 @@ type Store struct {
 }
 
 var (
-	_ truce.Store          = (*Store)(nil)
-	_ truce.ChangeNotifier = (*Store)(nil)
+	_ truce.Store           = (*Store)(nil)
+	_ truce.ChangeNotifier  = (*Store)(nil)
+	_ truce.DocumentUpdater = (*Store)(nil)
 )
 
 // Open connects to the PostgreSQL database named by url (a postgres:// URL
@@ -216,6 +227,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		log:      opts.Logger,
 		listened: make(chan struct{}),
 		metrics:  newStoreMetrics(),
+		reads:    reads{limit: readsInFlight()},
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -268,7 +280,8 @@ func (s *Store) View(ctx context.Context, fn func(truce.ReadTx) error) error {
 	return err
 }
 
-// Document reads the current version of one document in one statement.
+// Document reads the current version of one document in one statement,
+// which it may share with other Documents (read_batch.go).
 func (s *Store) Document(ctx context.Context, collection, id string) (*truce.Document, error) {
 	if err := s.begin(); err != nil {
 		return nil, err
@@ -277,26 +290,11 @@ func (s *Store) Document(ctx context.Context, collection, id string) (*truce.Doc
 	if !truce.ValidCollectionName(collection) || !truce.ValidID(id) {
 		return nil, truce.ErrNoRecord
 	}
-	var (
-		nd      nullDocument
-		flushed bool
-		lsn     string
-	)
-	err := s.pool.QueryRow(ctx, sqlStoreDocument, collection, id).Scan(append([]any{&flushed, &lsn}, nd.dest()...)...)
-	if err == nil && !flushed && !s.flushed.durableSeq(nd.seq) {
-		err = s.waitDurable(ctx, s.pool, lsn, 0)
-	}
-	d := nd.document(collection, id)
+	d, err := s.document(ctx, collection, id)
 	if err == nil && d == nil {
 		err = truce.ErrNoRecord
 	}
-	if err != nil {
-		if errors.Is(err, truce.ErrNoRecord) {
-			return nil, err
-		}
-		return nil, storeError(ctx, "document", err)
-	}
-	return d, nil
+	return d, err
 }
 
 // sqlStoreDocument reads a document (NULLs when it is absent) and, as
@@ -318,6 +316,21 @@ const maxAttempts = 20
 // CodeUnavailable (and nothing was committed, unless the connection broke
 // during the COMMIT: the Detail then says that the outcome is unknown).
 func (s *Store) Update(ctx context.Context, fn func(truce.Tx) error) error {
+	return s.updateDoc(ctx, nil, fn)
+}
+
+// UpdateDocument implements truce.DocumentUpdater: Update, for fn's
+// first reads of collection/id, which may be prefetched (readahead.go).
+func (s *Store) UpdateDocument(ctx context.Context, collection, id string, fn func(truce.Tx) error) error {
+	var key *docKey
+	if truce.ValidCollectionName(collection) && truce.ValidID(id) {
+		key = &docKey{collection, id}
+	}
+	return s.updateDoc(ctx, key, fn)
+}
+
+// updateDoc is Update, for key's document when key is not nil.
+func (s *Store) updateDoc(ctx context.Context, key *docKey, fn func(truce.Tx) error) error {
 	if err := s.begin(); err != nil {
 		return err
 	}
@@ -329,7 +342,7 @@ func (s *Store) Update(ctx context.Context, fn func(truce.Tx) error) error {
 	broken := 0
 	solo := false
 	for attempt := 1; ; attempt++ {
-		err, again := s.update(ctx, fn, start, solo)
+		err, again := s.update(ctx, key, fn, start, solo)
 		if errors.Is(err, errGroupRerun) {
 			// Not this Update's failure (group.go): run again at once,
 			// alone.
@@ -369,7 +382,7 @@ func (s *Store) Update(ctx context.Context, fn func(truce.Tx) error) error {
 // update makes one attempt of Update, which started at start; again says
 // whether to make another. An attempt that is solo neither joins a group
 // nor leaves its transaction open for the next Update (group.go).
-func (s *Store) update(ctx context.Context, fn func(truce.Tx) error, start time.Time, solo bool) (err error, again bool) {
+func (s *Store) update(ctx context.Context, key *docKey, fn func(truce.Tx) error, start time.Time, solo bool) (err error, again bool) {
 	if err := ctx.Err(); err != nil {
 		return err, false
 	}
@@ -380,8 +393,8 @@ func (s *Store) update(ctx context.Context, fn func(truce.Tx) error, start time.
 	if err != nil {
 		return err, false
 	}
-	t := &tx{s: s, ctx: ctx, conn: conn, write: true}
-	g, held, werr := s.takeTurn(t, solo)
+	t := &tx{s: s, ctx: ctx, conn: conn, write: true, solo: solo}
+	g, held, werr := s.takeTurn(t, solo, key)
 	if !held {
 		conn.Release()
 		return storeError(ctx, "update", werr), false

@@ -43,6 +43,11 @@ type tx struct {
 
 	queue []queued // writes not sent yet
 	ahead *readAhead
+	// prefetch holds what was read ahead for the Updates waiting to join
+	// the group, while it stays exact (readahead.go).
+	prefetch map[docKey]*readAhead
+	solo     bool // the attempt joins no group and hands its transaction to none
+	members  int  // of the group, this member included
 
 	// In a group (group.go): the writes of the current member start at
 	// queue[mark]; memberSent says a round trip carried some of them;
@@ -101,6 +106,16 @@ func (t *tx) exec(sql string, args ...any) error {
 	t.queue = append(t.queue, queued{sql, args})
 	t.wrote = true
 	t.ahead = nil // the write may change what was read ahead
+	if len(t.prefetch) > 0 {
+		switch sql {
+		case sqlPutDocument:
+			delete(t.prefetch, docKey{args[0].(string), args[1].(string)})
+		case sqlAppendEvent, sqlTrimVersions:
+			// Neither changes a lock record, a collection or a document.
+		default:
+			clear(t.prefetch)
+		}
+	}
 	return nil
 }
 
@@ -129,6 +144,9 @@ func (t *tx) roundTrip(stmts ...stmt) error {
 	}
 	b := &pgx.Batch{}
 	t.prelude(b)
+	if p, ok := t.prefetchStmt(); ok && (b.Len() > 0 || len(stmts) > 0) {
+		stmts = append(stmts, p)
+	}
 	for _, q := range stmts {
 		b.Queue(q.sql, q.args...)
 	}
