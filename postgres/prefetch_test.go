@@ -49,12 +49,8 @@ func TestPrefetch(t *testing.T) {
 				id := fmt.Sprint("d", n)
 				bumpLock := (c+i)%4 == 0 // of docs 0, 2 and 4
 				err := s.UpdateDocument(ctx, "g", id, func(tx truce.Tx) error {
-					var fence int64
-					l, err := tx.Lock("g", id)
-					switch {
-					case err == nil:
-						fence = l.Fence
-					case !errors.Is(err, truce.ErrNoRecord):
+					fence, err := lockFence(tx, id)
+					if err != nil {
 						return err
 					}
 					if _, err := tx.Collection("g"); err != nil {
@@ -115,12 +111,8 @@ func TestPrefetch(t *testing.T) {
 			if string(d.Body) != strconv.FormatInt(counts[n], 10) {
 				t.Errorf("g/%s holds %s after %d increments", id, d.Body, counts[n])
 			}
-			var fence int64
-			l, err := tx.Lock("g", id)
-			switch {
-			case err == nil:
-				fence = l.Fence
-			case !errors.Is(err, truce.ErrNoRecord):
+			fence, err := lockFence(tx, id)
+			if err != nil {
 				return err
 			}
 			if fence != fences[n] {
@@ -137,4 +129,16 @@ func TestPrefetch(t *testing.T) {
 	if hits == 0 {
 		t.Errorf("no read-ahead was prefetched: the test did not test prefetches")
 	}
+}
+
+// lockFence returns the fence of g/id's lock record, 0 if it has none.
+func lockFence(tx truce.ReadTx, id string) (int64, error) {
+	l, err := tx.Lock("g", id)
+	switch {
+	case err == nil:
+		return l.Fence, nil
+	case errors.Is(err, truce.ErrNoRecord):
+		return 0, nil
+	}
+	return 0, err
 }
