@@ -27,13 +27,17 @@ func (h *Handler) listConflicts(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := truce.ConflictFilter{Collection: q.Get("collection"), DocID: q.Get("id"), Status: truce.ConflictStatus(q.Get("status"))}
-	if f.Collection != "" && !truce.ValidCollectionName(f.Collection) {
-		h.problem(w, r, truce.Errorf(truce.CodeInvalidCollection, "collection=%.80q is not a collection name", f.Collection))
-		return
+	if f.Collection != "" {
+		if err := checkCollectionFilter(f.Collection); err != nil {
+			h.problem(w, r, err)
+			return
+		}
 	}
-	if f.DocID != "" && !truce.ValidID(f.DocID) {
-		h.problem(w, r, truce.Errorf(truce.CodeInvalidID, "id=%.80q is not a document id", f.DocID))
-		return
+	if f.DocID != "" {
+		if err := checkIDFilter(f.DocID); err != nil {
+			h.problem(w, r, err)
+			return
+		}
 	}
 	p := principalOf(r)
 	if f.Collection != "" {

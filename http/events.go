@@ -67,14 +67,33 @@ type feedQuery struct {
 	document bool
 }
 
+// checkCollectionFilter refuses a collection= filter that cannot be a
+// collection's name, which would match nothing.
+func checkCollectionFilter(c string) error {
+	if !truce.ValidCollectionName(c) {
+		return truce.Errorf(truce.CodeInvalidCollection, "collection=%.80q is not a collection name", c)
+	}
+	return nil
+}
+
+// checkIDFilter refuses an id= filter that cannot be a document's id.
+func checkIDFilter(id string) error {
+	if !truce.ValidID(id) {
+		return truce.Errorf(truce.CodeInvalidID, "id=%.80q is not a document id", id)
+	}
+	return nil
+}
+
 // parseFeedQuery reads collection, id, types, document and since (or the
 // Last-Event-ID header, which wins: a browser's EventSource reconnects to
 // the same URL with it).
 func parseFeedQuery(r *http.Request, q url.Values) (*feedQuery, error) {
 	fq := &feedQuery{since: -1, document: true}
 	fq.filter.Collection = q.Get("collection")
-	if q.Has("collection") && !truce.ValidCollectionName(fq.filter.Collection) {
-		return nil, truce.Errorf(truce.CodeInvalidCollection, "collection=%.80q is not a collection name", fq.filter.Collection)
+	if q.Has("collection") {
+		if err := checkCollectionFilter(fq.filter.Collection); err != nil {
+			return nil, err
+		}
 	}
 	if p := principalOf(r); fq.filter.Collection != "" {
 		if err := mayRead(p, fq.filter.Collection); err != nil {
@@ -85,8 +104,8 @@ func parseFeedQuery(r *http.Request, q url.Values) (*feedQuery, error) {
 	}
 	fq.filter.ID = q.Get("id")
 	if q.Has("id") {
-		if !truce.ValidID(fq.filter.ID) {
-			return nil, truce.Errorf(truce.CodeInvalidID, "id=%.80q is not a document id", fq.filter.ID)
+		if err := checkIDFilter(fq.filter.ID); err != nil {
+			return nil, err
 		}
 		if fq.filter.Collection == "" {
 			return nil, truce.Errorf(truce.CodeInvalidParameter, "id=%s needs collection= too: ids are unique within a collection", fq.filter.ID)
