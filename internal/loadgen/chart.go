@@ -92,15 +92,8 @@ func WriteSVG(w io.Writer, title string, series []Series) error {
 		p2.line(&b, pts, chartColors[i%len(chartColors)], "")
 	}
 
-	// Legend.
-	lx := chartWidth - marginRight + 20
 	for i, s := range series {
-		y := marginTop + 20 + i*36
-		color := chartColors[i%len(chartColors)]
-		fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="%s" stroke-width="3"/>`+"\n", lx, y, lx+24, y, color)
-		fmt.Fprintf(&b, `<text x="%d" y="%d">%s</text>`+"\n", lx+30, y+4, esc(s.Label))
-		fmt.Fprintf(&b, `<text x="%d" y="%d" fill="#555">p99 %s, %s ops/s</text>`+"\n", lx+30, y+18,
-			esc(Millis(s.Report.Latency.P99)), Group(s.Report.Throughput))
+		legendEntry(&b, i, s.Label, fmt.Sprintf("p99 %s, %s ops/s", Millis(s.Report.Latency.P99), Group(s.Report.Throughput)))
 	}
 	b.WriteString("</svg>\n")
 	_, err := io.WriteString(w, b.String())
@@ -220,3 +213,14 @@ func linearTicks(max float64) []float64 {
 func trimFloat(v float64) string { return strconv.FormatFloat(v, 'g', 4, 64) }
 
 func esc(s string) string { return html.EscapeString(s) }
+
+// legendEntry draws the legend of series i, right of the plot: its
+// colour's line, its label and, below, a note on its figures.
+func legendEntry(b *strings.Builder, i int, label, note string) {
+	lx := chartWidth - marginRight + 20
+	y := marginTop + 20 + i*36
+	color := chartColors[i%len(chartColors)]
+	fmt.Fprintf(b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="%s" stroke-width="3"/>`+"\n", lx, y, lx+24, y, color)
+	fmt.Fprintf(b, `<text x="%d" y="%d">%s</text>`+"\n", lx+30, y+4, esc(label))
+	fmt.Fprintf(b, `<text x="%d" y="%d" fill="#555">%s</text>`+"\n", lx+30, y+18, esc(note))
+}

@@ -87,15 +87,8 @@ func WriteOverloadSVG(w io.Writer, title string, series []OverloadSeries) error 
 		}
 	}
 
-	// Legend.
-	lx := chartWidth - marginRight + 20
 	for i, s := range series {
-		y := marginTop + 20 + i*36
-		color := chartColors[i%len(chartColors)]
-		fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="%s" stroke-width="3"/>`+"\n", lx, y, lx+24, y, color)
-		fmt.Fprintf(&b, `<text x="%d" y="%d">%s</text>`+"\n", lx+30, y+4, esc(s.Label))
-		fmt.Fprintf(&b, `<text x="%d" y="%d" fill="#555">capacity %s/s, p99 %s</text>`+"\n", lx+30, y+18,
-			Group(s.Report.CapacityPerSec), esc(Millis(s.Report.CapacityP99Ms)))
+		legendEntry(&b, i, s.Label, fmt.Sprintf("capacity %s/s, p99 %s", Group(s.Report.CapacityPerSec), Millis(s.Report.CapacityP99Ms)))
 	}
 	b.WriteString("</svg>\n")
 	_, err := io.WriteString(w, b.String())
